@@ -1,0 +1,20 @@
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proctorme.settings")
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
+from sessions.routing import websocket_urlpatterns  # noqa: E402
+
+# The widget's WebSocket is cross-origin by design (exam pages live on the
+# institution's domains); the consumer checks the Origin against the session's
+# institution itself, so no AllowedHostsOriginValidator here.
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": URLRouter(websocket_urlpatterns),
+    }
+)

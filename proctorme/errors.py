@@ -1,0 +1,55 @@
+"""Stable error codes shared by the widget API, the WebSocket and the REST API.
+
+Every refusal carries one of these codes; clients branch on the code, never
+on the message. The widget's codes are documented in docs/widget.md next to
+AutoProctor's numeric ones.
+"""
+
+from __future__ import annotations
+
+
+class ProctormeError(Exception):
+    code = "ERROR"
+    status = 400
+
+    def __init__(
+        self, message: str = "", *, code: str | None = None, status: int | None = None, details=None
+    ):
+        super().__init__(message or self.__class__.__doc__ or self.code)
+        self.message = message or (self.__class__.__doc__ or self.code).strip()
+        if code:
+            self.code = code
+        if status:
+            self.status = status
+        self.details = details or {}
+
+    def as_dict(self) -> dict:
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class InvalidApiKey(ProctormeError):
+    """The API key is unknown, revoked, expired or of the wrong kind."""
+
+    code = "INVALID_API_KEY"
+    status = 401
+
+
+class DomainNotRegistered(ProctormeError):
+    """The page's origin is not a registered domain of this institution."""
+
+    code = "DOMAIN_NOT_REGISTERED"
+    status = 403
+
+
+class OriginRequired(ProctormeError):
+    """The request carries no Origin header; the widget only works from a web page."""
+
+    code = "ORIGIN_REQUIRED"
+    status = 403
+
+
+class InvalidSignature(ProctormeError):
+    """hashedTestAttemptId is not the HMAC-SHA256 of testAttemptId with the institution's secret key."""
+
+    code = "INVALID_ATTEMPT_SIGNATURE"
+    status = 403

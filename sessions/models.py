@@ -1,0 +1,200 @@
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+from tenants.models import Institution
+
+
+class Assessment(models.Model):
+    """An exam as the integrator names it (``assessmentId`` on the page)."""
+
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="assessments")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    external_id = models.CharField(max_length=200)
+    title = models.CharField(max_length=300, blank=True)
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # Detector overrides for this assessment, merged over the institution's.
+    detector_settings = models.JSONField(default=dict, blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["institution", "external_id"], name="assessment_external_id_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title or self.external_id
+
+
+class Candidate(models.Model):
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="candidates")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    external_id = models.CharField(max_length=200)
+    email = models.EmailField(blank=True)
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True)
+    image_url = models.URLField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["institution", "external_id"], name="candidate_external_id_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        name = f"{self.first_name} {self.last_name}".strip()
+        return name or self.email or self.external_id
+
+
+class ProctoringSession(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        FINALISING = "finalising", "Finalising"
+        COMPLETED = "completed", "Completed"
+
+    class Dialect(models.TextChoices):
+        EYE = "eye", "Eye by Proctorme"
+        AUTOPROCTOR = "autoproctor", "AutoProctor"
+
+    class Verdict(models.TextChoices):
+        NONE = "", "Not reviewed"
+        CLEARED = "cleared", "Cleared"
+        SUSPICIOUS = "suspicious", "Suspicious"
+        VIOLATION = "violation", "Violation"
+
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="sessions")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    assessment = models.ForeignKey(Assessment, on_delete=models.PROTECT, related_name="sessions")
+    candidate = models.ForeignKey(Candidate, on_delete=models.PROTECT, related_name="sessions")
+    # One session per attempt: Eye's "assessmentId:candidateId", AutoProctor's testAttemptId.
+    attempt_id = models.CharField(max_length=420)
+    dialect = models.CharField(max_length=12, choices=Dialect.choices, default=Dialect.EYE)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    origin = models.CharField(max_length=300, blank=True)
+    config = models.JSONField(default=dict, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    deadline_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=40, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    last_client_seq = models.BigIntegerField(default=0)
+    trust_score = models.FloatField(null=True, blank=True, db_index=True)
+    trust_breakdown = models.JSONField(default=dict, blank=True)
+    score_final = models.BooleanField(default=False)
+    reviewed_score = models.FloatField(null=True, blank=True)
+    verdict = models.CharField(max_length=12, choices=Verdict.choices, blank=True, default="")
+    verdict_notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["institution", "attempt_id"], name="session_attempt_unique")
+        ]
+        indexes = [models.Index(fields=["institution", "status", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.candidate} – {self.assessment}"
+
+
+class Event(models.Model):
+    """Everything that happened in a session, in order: browser signals, lifecycle, flags."""
+
+    class Source(models.TextChoices):
+        BROWSER = "browser", "Browser"
+        SERVER = "server", "Server"
+        ANALYSIS = "analysis", "Analysis"
+
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
+    session = models.ForeignKey(ProctoringSession, on_delete=models.CASCADE, related_name="events")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    type = models.CharField(max_length=40, db_index=True)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    # The client's per-session sequence number (browser events only): duplicates are dropped on it.
+    client_seq = models.BigIntegerField(null=True, blank=True)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["started_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "client_seq"],
+                condition=models.Q(client_seq__isnull=False),
+                name="event_client_seq_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} @ {self.started_at:%H:%M:%S}"
+
+
+class MediaChunk(models.Model):
+    class Kind(models.TextChoices):
+        FRAME = "frame", "Frame batch"
+        SNAPSHOT = "snapshot", "Snapshot"
+        AUDIO = "audio", "Audio batch"
+        REFERENCE = "reference", "Identity reference"
+        EVIDENCE = "evidence", "Evidence"
+
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
+    session = models.ForeignKey(ProctoringSession, on_delete=models.CASCADE, related_name="media")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    seq = models.BigIntegerField()
+    captured_at = models.DateTimeField()
+    duration_seconds = models.FloatField(default=0)
+    file = models.FileField(upload_to="sessions/%Y/%m/%d", max_length=300)
+    content_type = models.CharField(max_length=60)
+    size = models.PositiveIntegerField(default=0)
+    meta = models.JSONField(default=dict, blank=True)
+    analysed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["captured_at", "seq"]
+        constraints = [models.UniqueConstraint(fields=["session", "kind", "seq"], name="media_chunk_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.seq}"
+
+
+class Flag(models.Model):
+    """A violation episode (one per episode, not one per frame) or a browser violation."""
+
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
+    session = models.ForeignKey(ProctoringSession, on_delete=models.CASCADE, related_name="flags")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    type = models.CharField(max_length=40, db_index=True)
+    description = models.CharField(max_length=500, blank=True)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.FloatField(default=0)
+    # Stable identity of the episode so re-analysis updates instead of duplicating.
+    episode_key = models.CharField(max_length=120)
+    evidence = models.ForeignKey(
+        MediaChunk, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    payload = models.JSONField(default=dict, blank=True)
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+    dismissed_reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["started_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "type", "episode_key"], name="flag_episode_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} @ {self.started_at:%H:%M:%S}"

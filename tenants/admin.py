@@ -1,0 +1,323 @@
+"""Django admin, scoped to the signed-in user's institutions.
+
+The platform operator (superuser) sees everything. An institution admin (a
+staff user with an ``admin`` Membership) sees and edits only the rows of the
+institutions they administer: querysets, object lookups and foreign-key
+choices are all filtered, and another institution's object answers 404 (not
+the "does not exist" redirect, which would still confirm the id). Reviewers
+have no business here: they get no admin module at all.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import Http404
+from django.template.response import TemplateResponse
+
+from tenants import services
+from tenants.models import ApiKey, Domain, Institution, Membership, WebhookEndpoint
+from tenants.selectors import institutions_for_user
+
+admin.site.site_header = "Proctorme administration"
+admin.site.site_title = "Proctorme"
+
+
+def _admin_institutions(request):
+    cache = getattr(request, "_proctorme_admin_institutions", None)
+    if cache is None:
+        cache = list(institutions_for_user(user=request.user, role=Membership.Role.ADMIN))
+        request._proctorme_admin_institutions = cache
+    return cache
+
+
+class TenantScopedAdmin(admin.ModelAdmin):
+    """Base for every tenant-owned model; ``institution_path`` leads to its Institution."""
+
+    institution_path = "institution"
+
+    def _allowed(self, request, obj=None) -> bool:
+        if request.user.is_superuser:
+            return True
+        institutions = _admin_institutions(request)
+        if not institutions:
+            return False
+        if obj is None:
+            return True
+        return self._institution_of(obj) in institutions
+
+    def _institution_of(self, obj):
+        for part in self.institution_path.split("__"):
+            obj = getattr(obj, part)
+        return obj
+
+    def has_module_permission(self, request):
+        return self._allowed(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._allowed(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._allowed(request, obj)
+
+    def has_add_permission(self, request):
+        return self._allowed(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._allowed(request, obj)
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(**{f"{self.institution_path}__in": _admin_institutions(request)})
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404("No such object.")
+        return obj
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.related_model is Institution and not request.user.is_superuser:
+            kwargs["queryset"] = Institution.objects.filter(
+                pk__in=[i.pk for i in _admin_institutions(request)]
+            )
+            if len(_admin_institutions(request)) == 1:
+                kwargs["initial"] = _admin_institutions(request)[0].pk
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        # Form choices are scoped already; this guards against a forged POST.
+        if not self._allowed(request, obj):
+            raise Http404("No such institution.")
+        super().save_model(request, obj, form, change)
+
+
+def _shown_once(request, *, title: str, label: str, value: str, back_url: str, note: str):
+    return TemplateResponse(
+        request,
+        "admin/tenants/shown_once.html",
+        {
+            **admin.site.each_context(request),
+            "title": title,
+            "label": label,
+            "value": value,
+            "back_url": back_url,
+            "note": note,
+        },
+    )
+
+
+class DomainInline(admin.TabularInline):
+    model = Domain
+    extra = 0
+    fields = ["host", "created_at"]
+    readonly_fields = ["created_at"]
+
+
+@admin.register(Institution)
+class InstitutionAdmin(TenantScopedAdmin):
+    institution_path = "pk"
+    list_display = ["name", "slug", "public_id", "retention_days", "created_at"]
+    search_fields = ["name", "slug"]
+    readonly_fields = ["public_id", "created_at"]
+    inlines = [DomainInline]
+
+    def _institution_of(self, obj):
+        return obj
+
+    def get_queryset(self, request):
+        queryset = admin.ModelAdmin.get_queryset(self, request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(pk__in=[i.pk for i in _admin_institutions(request)])
+
+    def get_readonly_fields(self, request, obj=None):
+        if request.user.is_superuser:
+            return self.readonly_fields
+        return [*self.readonly_fields, "slug", "max_domains"]
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+@admin.register(Domain)
+class DomainAdmin(TenantScopedAdmin):
+    list_display = ["host", "institution", "created_at"]
+    list_filter = ["institution"]
+    search_fields = ["host"]
+
+
+class ApiKeyAddForm(forms.ModelForm):
+    class Meta:
+        model = ApiKey
+        fields = ["institution", "kind", "name", "expires_at"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(TenantScopedAdmin):
+    list_display = [
+        "prefix",
+        "kind",
+        "name",
+        "institution",
+        "status",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+    ]
+    list_filter = ["kind", "institution"]
+    search_fields = ["prefix", "name"]
+    actions = ["revoke"]
+    readonly_fields = [
+        "institution",
+        "kind",
+        "prefix",
+        "created_at",
+        "created_by",
+        "last_used_at",
+        "revoked_at",
+    ]
+    fields = [
+        "institution",
+        "kind",
+        "name",
+        "prefix",
+        "expires_at",
+        "created_at",
+        "created_by",
+        "last_used_at",
+        "revoked_at",
+    ]
+
+    @admin.display(description="Status")
+    def status(self, obj):
+        if obj.revoked_at:
+            return "revoked"
+        return "active" if obj.is_active else "expired"
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = ApiKeyAddForm
+            kwargs["fields"] = ApiKeyAddForm.Meta.fields
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj else []
+
+    def get_fields(self, request, obj=None):
+        return self.fields if obj else ApiKeyAddForm.Meta.fields
+
+    def has_delete_permission(self, request, obj=None):
+        # Keys are revoked, not deleted, so the audit trail keeps them.
+        return request.user.is_superuser
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        if not self._allowed(request, obj):
+            raise Http404("No such institution.")
+        key, plaintext = services.api_key_create(
+            institution=obj.institution,
+            kind=obj.kind,
+            name=obj.name,
+            expires_at=obj.expires_at,
+            created_by=request.user,
+        )
+        obj.pk, obj.prefix = key.pk, key.prefix
+        request._proctorme_new_key = plaintext
+
+    def response_add(self, request, obj, post_url_continue=None):
+        plaintext = getattr(request, "_proctorme_new_key", None)
+        if plaintext is None:
+            return super().response_add(request, obj, post_url_continue)
+        return _shown_once(
+            request,
+            title="API key created",
+            label="Your new key",
+            value=plaintext,
+            back_url="../",
+            note="Copy it now: it is stored hashed and will never be shown again.",
+        )
+
+    @admin.action(description="Revoke selected keys (takes effect at once)")
+    def revoke(self, request, queryset):
+        for key in queryset:
+            services.api_key_revoke(api_key=key)
+        self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
+
+
+class MembershipAddForm(forms.ModelForm):
+    email = forms.EmailField(help_text="The person's e-mail address; an account is created if needed.")
+
+    class Meta:
+        model = Membership
+        fields = ["institution", "email", "role"]
+
+
+@admin.register(Membership)
+class MembershipAdmin(TenantScopedAdmin):
+    list_display = ["user", "role", "institution", "created_at"]
+    list_filter = ["role", "institution"]
+    search_fields = ["user__email", "user__username"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = MembershipAddForm
+            kwargs["fields"] = ["institution", "role"]
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return ["institution", "email", "role"] if obj is None else ["role"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        if not self._allowed(request, obj):
+            raise Http404("No such institution.")
+        membership = services.membership_add(
+            institution=obj.institution, email=form.cleaned_data["email"], role=obj.role
+        )
+        obj.pk, obj.user = membership.pk, membership.user
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["institution", "url", "description", "events", "is_active"]
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(TenantScopedAdmin):
+    form = WebhookEndpointForm
+    list_display = ["url", "institution", "is_active", "consecutive_failures", "disabled_at"]
+    list_filter = ["is_active", "institution"]
+    readonly_fields = ["secret_prefix", "consecutive_failures", "disabled_at", "disabled_reason"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        if not self._allowed(request, obj):
+            raise Http404("No such institution.")
+        endpoint, secret = services.webhook_endpoint_create(
+            institution=obj.institution, url=obj.url, description=obj.description, events=obj.events
+        )
+        obj.pk = endpoint.pk
+        request._proctorme_new_secret = secret
+
+    def response_add(self, request, obj, post_url_continue=None):
+        secret = getattr(request, "_proctorme_new_secret", None)
+        if secret is None:
+            return super().response_add(request, obj, post_url_continue)
+        return _shown_once(
+            request,
+            title="Webhook endpoint created",
+            label="Signing secret",
+            value=secret,
+            back_url="../",
+            note="Use it to verify the Proctorme-Signature header of every delivery. Copy it now.",
+        )

@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from tenants.validators import validate_domain_host
+
+
+def default_detector_settings() -> dict:
+    return {}
+
+
+class Institution(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    # Detector sensitivity and switches, merged over the product defaults
+    # (analysis config); an assessment may override them again.
+    detector_settings = models.JSONField(default=default_detector_settings, blank=True)
+    retention_days = models.PositiveIntegerField(
+        default=90, help_text="Captured media is deleted this many days after a session ends."
+    )
+    max_domains = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Leave empty for the platform default."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def domain_limit(self) -> int:
+        return self.max_domains or settings.PROCTORME_MAX_DOMAINS
+
+
+class Domain(models.Model):
+    """A host (``exams.example.edu``, ``localhost:8080`` or ``*.example.edu``)."""
+
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="domains")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    host = models.CharField(
+        max_length=253,
+        validators=[validate_domain_host],
+        help_text="Host name, optionally with :port; *.example.edu covers its subdomains.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["host"]
+        constraints = [
+            models.UniqueConstraint(fields=["institution", "host"], name="domain_unique_per_institution")
+        ]
+
+    def __str__(self) -> str:
+        return self.host
+
+    def clean(self) -> None:
+        self.host = (self.host or "").strip().lower()
+        if self.institution_id is None:
+            return
+        others = Domain.objects.filter(institution_id=self.institution_id).exclude(pk=self.pk)
+        if others.filter(host=self.host).exists():
+            raise ValidationError({"host": "This domain is already registered."})
+        limit = Institution.objects.get(pk=self.institution_id).domain_limit
+        if others.count() >= limit:
+            raise ValidationError(f"An institution may register at most {limit} domains.")
+
+
+class ApiKey(models.Model):
+    class Kind(models.TextChoices):
+        PUBLISHABLE = "publishable", "Publishable (widget)"
+        SECRET = "secret", "Secret (REST API, signing)"
+
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="api_keys")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(
+        max_length=16, editable=False, help_text="First characters, for recognising a key."
+    )
+    key_digest = models.CharField(max_length=64, unique=True, editable=False)
+    # Only secret keys: encrypted, because the server signs and verifies HMACs with them.
+    key_encrypted = models.TextField(blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.get_kind_display()})"
+
+    @property
+    def is_active(self) -> bool:
+        now = timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        REVIEWER = "reviewer", "Reviewer"
+
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.REVIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["institution", "user"]
+        constraints = [models.UniqueConstraint(fields=["institution", "user"], name="membership_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} – {self.get_role_display()} of {self.institution}"
+
+
+class WebhookEndpoint(models.Model):
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    url = models.URLField(max_length=500)
+    description = models.CharField(max_length=200, blank=True)
+    # Empty list = every event.
+    events = models.JSONField(default=list, blank=True)
+    secret_encrypted = models.TextField(editable=False)
+    secret_prefix = models.CharField(max_length=16, editable=False)
+    is_active = models.BooleanField(default=True)
+    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
+    disabled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    disabled_reason = models.CharField(max_length=200, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.url
+
+    @property
+    def secret(self) -> str:
+        from tenants.crypto import decrypt
+
+        return decrypt(self.secret_encrypted)

@@ -1,0 +1,239 @@
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from proctorme.errors import DomainNotRegistered, InvalidApiKey, InvalidSignature, OriginRequired
+from tenants.crypto import decrypt, digest, encrypt
+from tenants.models import ApiKey, Domain, Institution, Membership, WebhookEndpoint
+
+KEY_PREFIXES = {ApiKey.Kind.PUBLISHABLE: "pk_", ApiKey.Kind.SECRET: "sk_"}
+_DUMMY_DIGEST = digest("pk_not-a-key")
+_LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:70] or "institution"
+    slug, n = base, 1
+    while Institution.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+@transaction.atomic
+def api_key_create(
+    *,
+    institution: Institution,
+    kind: str,
+    name: str = "",
+    expires_at=None,
+    created_by=None,
+    plaintext: str | None = None,
+) -> tuple[ApiKey, str]:
+    """Create a key and return it with its plaintext, which is never stored nor shown again.
+
+    ``plaintext`` is only for seed_demo's stable demo keys; real keys are random.
+    """
+    plaintext = plaintext or KEY_PREFIXES[kind] + secrets.token_urlsafe(32)
+    key = ApiKey.objects.create(
+        institution=institution,
+        kind=kind,
+        name=name,
+        prefix=plaintext[:10],
+        key_digest=digest(plaintext),
+        key_encrypted=encrypt(plaintext) if kind == ApiKey.Kind.SECRET else "",
+        expires_at=expires_at,
+        created_by=created_by,
+    )
+    return key, plaintext
+
+
+def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at"])
+    return api_key
+
+
+@transaction.atomic
+def institution_create(
+    *, name: str, domains: list[str], admin_email: str | None = None
+) -> tuple[Institution, str, str]:
+    """Create an institution with its domains, a publishable and a secret key."""
+    institution = Institution.objects.create(name=name, slug=_unique_slug(name))
+    for host in domains:
+        domain_add(institution=institution, host=host)
+    if admin_email:
+        membership_add(institution=institution, email=admin_email, role=Membership.Role.ADMIN)
+    _, publishable = api_key_create(
+        institution=institution, kind=ApiKey.Kind.PUBLISHABLE, name="Default widget key"
+    )
+    _, secret = api_key_create(institution=institution, kind=ApiKey.Kind.SECRET, name="Default secret key")
+    return institution, publishable, secret
+
+
+def domain_add(*, institution: Institution, host: str) -> Domain:
+    domain = Domain(institution=institution, host=host.strip().lower())
+    domain.full_clean()
+    domain.save()
+    return domain
+
+
+def membership_add(
+    *, institution: Institution, email: str, role: str, password: str | None = None
+) -> Membership:
+    """Add a user (created from the e-mail address if new) to the institution."""
+    User = get_user_model()
+    email = User.objects.normalize_email(email).lower()
+    user = User.objects.filter(email__iexact=email).first()
+    if user is None:
+        user = User(username=email, email=email)
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+    # Admins manage their institution in Django's admin site, which needs is_staff;
+    # what they may see there is decided by their memberships (tenants.admin).
+    user.is_staff = user.is_staff or role == Membership.Role.ADMIN
+    user.save()
+    membership, _ = Membership.objects.update_or_create(
+        institution=institution, user=user, defaults={"role": role}
+    )
+    return membership
+
+
+def _key_lookup(key: str) -> ApiKey | None:
+    """Find an active key by its digest, spending the same work whether it exists or not."""
+    candidate_digest = digest(key or "")
+    found = ApiKey.objects.select_related("institution").filter(key_digest=candidate_digest).first()
+    expected = found.key_digest if found else _DUMMY_DIGEST
+    matches = hmac.compare_digest(expected, candidate_digest)
+    if not (found and matches and found.is_active):
+        return None
+    if found.last_used_at is None or timezone.now() - found.last_used_at > _LAST_USED_RESOLUTION:
+        found.last_used_at = timezone.now()
+        ApiKey.objects.filter(pk=found.pk).update(last_used_at=found.last_used_at)
+    return found
+
+
+def parse_origin(origin: str | None) -> tuple[str, int] | None:
+    """``https://Exams.Example.edu`` → ``("exams.example.edu", 443)``; None for no usable origin."""
+    if not origin or origin == "null":
+        return None
+    try:
+        parts = urlsplit(origin)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        return None
+    return parts.hostname.lower(), port or (443 if parts.scheme == "https" else 80)
+
+
+def host_matches(pattern: str, host: str, port: int) -> bool:
+    pattern_host, _, pattern_port = pattern.partition(":")
+    if pattern_port and int(pattern_port) != port:
+        return False
+    if pattern_host.startswith("*."):
+        return host.endswith(pattern_host[1:])
+    return host == pattern_host
+
+
+def origin_allowed(*, institution: Institution, origin: str | None) -> bool:
+    parsed = parse_origin(origin)
+    if parsed is None:
+        return False
+    hosts = Domain.objects.filter(institution=institution).values_list("host", flat=True)
+    return any(host_matches(pattern, *parsed) for pattern in hosts)
+
+
+def widget_key_check(*, key: str, origin: str | None) -> ApiKey:
+    """Is this publishable key valid from this page origin?
+
+    Raises InvalidApiKey (unknown, revoked, expired or a secret key sent from a
+    browser), OriginRequired (no origin) or DomainNotRegistered (origin is not
+    one of the key's institution's domains).
+    """
+    api_key = _key_lookup(key)
+    if api_key is None or api_key.kind != ApiKey.Kind.PUBLISHABLE:
+        raise InvalidApiKey()
+    if parse_origin(origin) is None:
+        raise OriginRequired()
+    if not origin_allowed(institution=api_key.institution, origin=origin):
+        raise DomainNotRegistered(details={"origin": origin})
+    return api_key
+
+
+def secret_key_authenticate(*, key: str) -> ApiKey:
+    api_key = _key_lookup(key)
+    if api_key is None or api_key.kind != ApiKey.Kind.SECRET:
+        raise InvalidApiKey()
+    return api_key
+
+
+def attempt_sign(*, secret_key: str, attempt_id: str) -> str:
+    """AutoProctor's hashedTestAttemptId: base64(HMAC-SHA256(secret, attempt id))."""
+    mac = hmac.new(secret_key.encode(), attempt_id.encode(), hashlib.sha256).digest()
+    return base64.b64encode(mac).decode()
+
+
+def _decode_signature(signature: str) -> bytes | None:
+    signature = (signature or "").strip()
+    if len(signature) == 64:
+        try:
+            return bytes.fromhex(signature)
+        except ValueError:
+            pass
+    try:
+        raw = base64.b64decode(
+            signature + "=" * (-len(signature) % 4),
+            altchars=b"-_" if ("-" in signature or "_" in signature) else None,
+            validate=True,
+        )
+    except (binascii.Error, ValueError):
+        return None
+    return raw if len(raw) == 32 else None
+
+
+def attempt_signature_verify(*, institution: Institution, attempt_id: str, signature: str) -> None:
+    """Check hashedTestAttemptId (base64 or hex) against every active secret key."""
+    given = _decode_signature(signature)
+    if given is None:
+        raise InvalidSignature()
+    ok = False
+    for api_key in ApiKey.objects.filter(institution=institution, kind=ApiKey.Kind.SECRET, revoked_at=None):
+        if not api_key.is_active:
+            continue
+        expected = hmac.new(
+            decrypt(api_key.key_encrypted).encode(), attempt_id.encode(), hashlib.sha256
+        ).digest()
+        ok |= hmac.compare_digest(expected, given)
+    if not ok:
+        raise InvalidSignature()
+
+
+@transaction.atomic
+def webhook_endpoint_create(
+    *, institution: Institution, url: str, description: str = "", events: list[str] | None = None
+) -> tuple[WebhookEndpoint, str]:
+    secret = "whsec_" + secrets.token_urlsafe(32)
+    endpoint = WebhookEndpoint.objects.create(
+        institution=institution,
+        url=url,
+        description=description,
+        events=events or [],
+        secret_encrypted=encrypt(secret),
+        secret_prefix=secret[:12],
+    )
+    return endpoint, secret

@@ -1,0 +1,184 @@
+import base64
+import hashlib
+import hmac
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from proctorme.errors import DomainNotRegistered, InvalidApiKey, InvalidSignature, OriginRequired
+from tenants.models import ApiKey, Domain
+from tenants.services import (
+    api_key_create,
+    api_key_revoke,
+    attempt_sign,
+    attempt_signature_verify,
+    domain_add,
+    secret_key_authenticate,
+    widget_key_check,
+)
+
+
+def test_right_key_from_registered_origin_is_accepted(tenant_a):
+    key = widget_key_check(key=tenant_a.publishable_key, origin="https://exams.alpha.edu")
+    assert key.institution == tenant_a.institution
+    assert key.last_used_at is not None
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://exams.alpha.edu",
+        "http://exams.alpha.edu:8443",
+        "http://localhost:8123",
+        "https://EXAMS.alpha.edu",
+    ],
+)
+def test_registered_hosts_match_with_and_without_port(tenant_a, origin):
+    assert widget_key_check(key=tenant_a.publishable_key, origin=origin)
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "http://localhost:9999",
+        "https://exams.beta.edu",
+        "https://evil-exams.alpha.edu",
+        "https://alpha.edu",
+        "https://exams.alpha.edu.evil.com",
+    ],
+)
+def test_registered_key_from_a_foreign_origin_is_refused(tenant_a, tenant_b, origin):
+    with pytest.raises(DomainNotRegistered) as caught:
+        widget_key_check(key=tenant_a.publishable_key, origin=origin)
+    assert caught.value.code == "DOMAIN_NOT_REGISTERED"
+
+
+@pytest.mark.parametrize("origin", [None, "", "null", "file:///exam.html", "not a url"])
+def test_missing_or_opaque_origin_is_refused(tenant_a, origin):
+    with pytest.raises(OriginRequired) as caught:
+        widget_key_check(key=tenant_a.publishable_key, origin=origin)
+    assert caught.value.code == "ORIGIN_REQUIRED"
+
+
+def test_wrong_key_is_invalid(tenant_a):
+    with pytest.raises(InvalidApiKey) as caught:
+        widget_key_check(key="pk_" + "x" * 43, origin="https://exams.alpha.edu")
+    assert caught.value.code == "INVALID_API_KEY"
+
+
+def test_revoked_key_is_refused_at_once(tenant_a):
+    key = widget_key_check(key=tenant_a.publishable_key, origin="https://exams.alpha.edu")
+    api_key_revoke(api_key=key)
+    with pytest.raises(InvalidApiKey):
+        widget_key_check(key=tenant_a.publishable_key, origin="https://exams.alpha.edu")
+
+
+def test_expired_key_is_invalid(tenant_a):
+    key, plaintext = api_key_create(
+        institution=tenant_a.institution,
+        kind=ApiKey.Kind.PUBLISHABLE,
+        expires_at=timezone.now() - timedelta(seconds=1),
+    )
+    with pytest.raises(InvalidApiKey):
+        widget_key_check(key=plaintext, origin="https://exams.alpha.edu")
+
+
+def test_secret_key_is_not_a_widget_key_and_publishable_is_not_an_api_key(tenant_a):
+    with pytest.raises(InvalidApiKey):
+        widget_key_check(key=tenant_a.secret_key, origin="https://exams.alpha.edu")
+    with pytest.raises(InvalidApiKey):
+        secret_key_authenticate(key=tenant_a.publishable_key)
+    assert secret_key_authenticate(key=tenant_a.secret_key).institution == tenant_a.institution
+
+
+def test_wildcard_domain_covers_subdomains_only(tenant_b):
+    domain_add(institution=tenant_b.institution, host="*.beta.org")
+    assert widget_key_check(key=tenant_b.publishable_key, origin="https://math.beta.org")
+    with pytest.raises(DomainNotRegistered):
+        widget_key_check(key=tenant_b.publishable_key, origin="https://beta.org")
+
+
+def test_keys_are_never_stored_in_plaintext(tenant_a):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM tenants_apikey")
+        rows = [" ".join(str(v) for v in row) for row in cursor.fetchall()]
+    assert len(rows) == 2
+    for row in rows:
+        assert tenant_a.publishable_key not in row
+        assert tenant_a.secret_key not in row
+    prefixes = set(ApiKey.objects.values_list("prefix", flat=True))
+    assert prefixes == {tenant_a.publishable_key[:10], tenant_a.secret_key[:10]}
+
+
+def test_keys_have_high_entropy_and_the_right_prefix(tenant_a, tenant_b):
+    assert tenant_a.publishable_key.startswith("pk_") and tenant_a.secret_key.startswith("sk_")
+    assert len(tenant_a.publishable_key) >= 40
+    assert (
+        len({tenant_a.publishable_key, tenant_b.publishable_key, tenant_a.secret_key, tenant_b.secret_key})
+        == 4
+    )
+
+
+def test_attempt_signature_in_base64_and_hex_is_accepted(tenant_a):
+    mac = hmac.new(tenant_a.secret_key.encode(), b"attempt-42", hashlib.sha256).digest()
+    assert (
+        attempt_sign(secret_key=tenant_a.secret_key, attempt_id="attempt-42")
+        == base64.b64encode(mac).decode()
+    )
+    attempt_signature_verify(
+        institution=tenant_a.institution, attempt_id="attempt-42", signature=base64.b64encode(mac).decode()
+    )
+    attempt_signature_verify(institution=tenant_a.institution, attempt_id="attempt-42", signature=mac.hex())
+
+
+@pytest.mark.parametrize("signature", ["", "garbage", "A" * 44, "00" * 32])
+def test_bad_attempt_signature_is_refused(tenant_a, signature):
+    with pytest.raises(InvalidSignature):
+        attempt_signature_verify(
+            institution=tenant_a.institution, attempt_id="attempt-42", signature=signature
+        )
+
+
+def test_signature_made_with_another_institutions_secret_is_refused(tenant_a, tenant_b):
+    signature = attempt_sign(secret_key=tenant_b.secret_key, attempt_id="attempt-42")
+    with pytest.raises(InvalidSignature):
+        attempt_signature_verify(
+            institution=tenant_a.institution, attempt_id="attempt-42", signature=signature
+        )
+
+
+def test_signature_with_a_revoked_secret_is_refused(tenant_a):
+    signature = attempt_sign(secret_key=tenant_a.secret_key, attempt_id="a1")
+    api_key_revoke(api_key=ApiKey.objects.get(institution=tenant_a.institution, kind=ApiKey.Kind.SECRET))
+    with pytest.raises(InvalidSignature):
+        attempt_signature_verify(institution=tenant_a.institution, attempt_id="a1", signature=signature)
+
+
+@pytest.mark.parametrize(
+    "host", ["https://x.edu", "x.edu/path", "-bad.edu", "x..edu", "x.edu:70000", "*.10.0.0.1", "300.1.1.1"]
+)
+def test_invalid_domains_are_rejected(tenant_b, host):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError):
+        domain_add(institution=tenant_b.institution, host=host)
+
+
+def test_domain_limit_per_institution(tenant_b, settings):
+    settings.PROCTORME_MAX_DOMAINS = 3
+    domain_add(institution=tenant_b.institution, host="two.beta.edu")
+    domain_add(institution=tenant_b.institution, host="three.beta.edu")
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match="at most 3"):
+        domain_add(institution=tenant_b.institution, host="four.beta.edu")
+    assert Domain.objects.filter(institution=tenant_b.institution).count() == 3
+
+
+def test_duplicate_domain_is_rejected(tenant_b):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match="already registered"):
+        domain_add(institution=tenant_b.institution, host="EXAMS.beta.edu")
