@@ -53,3 +53,31 @@ class InvalidSignature(ProctormeError):
 
     code = "INVALID_ATTEMPT_SIGNATURE"
     status = 403
+
+
+class InvalidConfig(ProctormeError):
+    """The widget configuration is incomplete or malformed."""
+
+    code = "INVALID_CONFIG"
+    status = 400
+
+
+class SessionEnded(ProctormeError):
+    """This attempt has already ended; a new one cannot start."""
+
+    code = "SESSION_ENDED"
+    status = 409
+
+
+class InvalidToken(ProctormeError):
+    """The session token is missing, malformed or expired."""
+
+    code = "INVALID_TOKEN"
+    status = 401
+
+
+class InvalidMedia(ProctormeError):
+    """The uploaded media is corrupt, truncated or of the wrong type."""
+
+    code = "INVALID_MEDIA"
+    status = 400

@@ -43,7 +43,12 @@ def broadcast(group: str, message: dict) -> None:
     except RuntimeError:
         running = None
     loop = _server_loop
-    if isinstance(layer, InMemoryChannelLayer) and loop is not None and loop.is_running() and running is not loop:
+    if (
+        isinstance(layer, InMemoryChannelLayer)
+        and loop is not None
+        and loop.is_running()
+        and running is not loop
+    ):
         asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
         return
     if running is not None:

@@ -10,6 +10,7 @@ looks for a row that is not there yet.
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
@@ -36,16 +37,25 @@ def _run_in_thread(task, args, kwargs) -> None:
         close_old_connections()
 
 
-def enqueue(task, *args, **kwargs) -> None:
-    """Run ``task(*args, **kwargs)`` in the background once the transaction commits."""
+def enqueue(task, *args, countdown: float | None = None, **kwargs) -> None:
+    """Run ``task(*args, **kwargs)`` in the background once the transaction commits.
+
+    ``countdown`` delays it (seconds). In ``sync`` mode delayed tasks are not
+    run at all: tests call the service they wrap at the moment they choose.
+    """
 
     def send() -> None:
         mode = settings.TASKS_MODE
         if mode == "celery":
-            task.apply_async(args=args, kwargs=kwargs)
+            task.apply_async(args=args, kwargs=kwargs, countdown=countdown)
         elif mode == "thread":
-            _executor().submit(_run_in_thread, task, args, kwargs)
-        else:
+            if countdown:
+                timer = threading.Timer(countdown, _executor().submit, (_run_in_thread, task, args, kwargs))
+                timer.daemon = True
+                timer.start()
+            else:
+                _executor().submit(_run_in_thread, task, args, kwargs)
+        elif not countdown:
             task.run(*args, **kwargs)
 
     transaction.on_commit(send)

@@ -1,1 +1,7 @@
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from sessions.consumers import WidgetConsumer
+
+websocket_urlpatterns = [
+    path("ws/widget/", WidgetConsumer.as_asgi()),
+]

@@ -1,0 +1,257 @@
+"""Validation and normalisation of the two dialects' configurations.
+
+Both dialects end up as the same normalised dict stored on the session:
+who the candidate is, which exam, how long, and which detectors run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator, URLValidator
+
+from proctorme.errors import InvalidConfig
+
+EYE_REQUIRED_TEXT = [
+    "apiKey",
+    "assessmentId",
+    "assessmentTitle",
+    "candidateId",
+    "candidateEmail",
+    "candidateFirstName",
+    "candidateLastName",
+    "institutionName",
+]
+MAX_EXAM_SECONDS = 24 * 3600
+DEFAULT_AUTOPROCTOR_SECONDS = 3 * 3600
+
+TRACKING_DEFAULTS = {
+    "audio": True,
+    "numHumans": True,
+    "tabSwitch": True,
+    "captureSwitchedTab": True,
+    "photosAtRandom": True,
+    "numPhotosAtRandom": 25,
+    "recordSession": False,
+    "testTakerPhoto": False,
+    "forceFullScreen": False,
+    "detectMultipleScreens": True,
+    "forceDesktop": False,
+    "impersonation": False,
+    "showCamPreview": False,
+}
+
+CAPTURE_DEFAULTS = {
+    "frameIntervalMs": 1000,
+    "frameWidth": 320,
+    "frameHeight": 240,
+    "snapshotIntervalMs": 30000,
+    "snapshotWidth": 640,
+    "snapshotHeight": 480,
+    "uploadIntervalMs": 5000,
+    "audioSampleRate": 16000,
+}
+
+
+@dataclass
+class StartRequest:
+    dialect: str
+    api_key: str
+    attempt_id: str
+    assessment_id: str
+    assessment_title: str
+    candidate_id: str
+    candidate_email: str
+    candidate_first_name: str
+    candidate_last_name: str
+    exam_seconds: int
+    candidate_image_url: str = ""
+    attempt_signature: str = ""
+    settings: dict = field(default_factory=dict)
+
+
+class _Errors:
+    def __init__(self) -> None:
+        self.fields: dict[str, str] = {}
+
+    def add(self, name: str, message: str) -> None:
+        self.fields.setdefault(name, message)
+
+    def raise_if_any(self) -> None:
+        if self.fields:
+            names = ", ".join(sorted(self.fields))
+            raise InvalidConfig(f"Missing or malformed: {names}.", details={"fields": self.fields})
+
+
+def _text(source: dict, name: str, errors: _Errors, *, required=True, max_length=200, label=None) -> str:
+    label = label or name
+    value = source.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            errors.add(label, "This field is required.")
+        return ""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        errors.add(label, "Must be a string.")
+        return ""
+    value = value.strip()
+    if len(value) > max_length:
+        errors.add(label, f"At most {max_length} characters.")
+    return value
+
+
+def _email(value: str, label: str, errors: _Errors) -> None:
+    if value:
+        try:
+            EmailValidator()(value)
+        except ValidationError:
+            errors.add(label, "Not a valid e-mail address.")
+
+
+def _url(value: str, label: str, errors: _Errors) -> None:
+    if value:
+        try:
+            URLValidator(schemes=["https", "http"])(value)
+        except ValidationError:
+            errors.add(label, "Not a valid URL.")
+
+
+def _bool(value, label: str, errors: _Errors, default: bool) -> bool:
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        errors.add(label, "Must be true or false.")
+        return default
+    return value
+
+
+def parse_eye(config) -> StartRequest:
+    errors = _Errors()
+    if not isinstance(config, dict):
+        raise InvalidConfig(
+            "The configuration must be an object.", details={"fields": {"config": "Must be an object."}}
+        )
+    values = {name: _text(config, name, errors) for name in EYE_REQUIRED_TEXT}
+    _email(values["candidateEmail"], "candidateEmail", errors)
+    duration = config.get("examDuration")
+    if duration is None:
+        errors.add("examDuration", "This field is required.")
+    elif (
+        isinstance(duration, bool)
+        or not isinstance(duration, int | float)
+        or not 0 < duration <= MAX_EXAM_SECONDS
+    ):
+        errors.add("examDuration", f"Must be a number of seconds between 1 and {MAX_EXAM_SECONDS}.")
+    image_url = _text(config, "candidateImageUrl", errors, required=False, max_length=1000)
+    _url(image_url, "candidateImageUrl", errors)
+    _text(config, "containerId", errors, required=False)
+    features = config.get("features")
+    if features is None:
+        features = {}
+    elif not isinstance(features, dict):
+        errors.add("features", "Must be an object.")
+        features = {}
+    ai = _bool(features.get("aiProctoring"), "features.aiProctoring", errors, True)
+    face = _bool(features.get("facialRecognition"), "features.facialRecognition", errors, True)
+    errors.raise_if_any()
+    tracking = {
+        **TRACKING_DEFAULTS,
+        "audio": ai,
+        "numHumans": ai,
+        "photosAtRandom": ai,
+        "impersonation": face,
+        "showCamPreview": bool(config.get("showCamPreview", False)),
+    }
+    return StartRequest(
+        dialect="eye",
+        api_key=values["apiKey"],
+        attempt_id=f"eye:{values['assessmentId']}:{values['candidateId']}",
+        assessment_id=values["assessmentId"],
+        assessment_title=values["assessmentTitle"],
+        candidate_id=values["candidateId"],
+        candidate_email=values["candidateEmail"],
+        candidate_first_name=values["candidateFirstName"],
+        candidate_last_name=values["candidateLastName"],
+        exam_seconds=int(duration),
+        candidate_image_url=image_url,
+        settings={
+            "features": {"aiProctoring": ai, "facialRecognition": face},
+            "tracking": tracking,
+            "capture": dict(CAPTURE_DEFAULTS),
+            "institutionName": values["institutionName"],
+        },
+    )
+
+
+def parse_autoproctor(credentials, options) -> StartRequest:
+    errors = _Errors()
+    credentials = credentials if isinstance(credentials, dict) else {}
+    options = options if isinstance(options, dict) else {}
+    client_id = _text(credentials, "clientId", errors)
+    attempt = _text(credentials, "testAttemptId", errors, max_length=40)
+    signature = _text(credentials, "hashedTestAttemptId", errors, max_length=200)
+    raw_tracking = options.get("trackingOptions", options.get("track")) or {}
+    if not isinstance(raw_tracking, dict):
+        errors.add("trackingOptions", "Must be an object.")
+        raw_tracking = {}
+    tracking = dict(TRACKING_DEFAULTS)
+    for name, default in TRACKING_DEFAULTS.items():
+        if name not in raw_tracking:
+            continue  # unknown keys are ignored, as AutoProctor does
+        value = raw_tracking[name]
+        if isinstance(default, bool):
+            tracking[name] = _bool(value, f"trackingOptions.{name}", errors, default)
+        elif isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 500:
+            errors.add(f"trackingOptions.{name}", "Must be a whole number between 0 and 500.")
+        else:
+            tracking[name] = value
+    container = _text(options, "testContainerId", errors, required=False)
+    if tracking["forceFullScreen"] and not container:
+        errors.add("testContainerId", "Required when forceFullScreen is on.")
+    user = options.get("userDetails") or {}
+    if not isinstance(user, dict):
+        errors.add("userDetails", "Must be an object.")
+        user = {}
+    name = _text(user, "name", errors, required=False, label="userDetails.name")
+    email = _text(user, "email", errors, required=False, label="userDetails.email")
+    _email(email, "userDetails.email", errors)
+    minutes = options.get("testDuration")
+    if minutes is None:
+        seconds = DEFAULT_AUTOPROCTOR_SECONDS
+    elif (
+        isinstance(minutes, bool)
+        or not isinstance(minutes, int | float)
+        or not 0 < minutes * 60 <= MAX_EXAM_SECONDS
+    ):
+        errors.add("testDuration", "Must be a number of minutes between 1 and 1440.")
+        seconds = 0
+    else:
+        seconds = int(minutes * 60)
+    assessment_id = _text(options, "assessmentId", errors, required=False) or "autoproctor"
+    assessment_title = _text(options, "assessmentTitle", errors, required=False, max_length=300)
+    errors.raise_if_any()
+    first, _, last = name.partition(" ")
+    return StartRequest(
+        dialect="autoproctor",
+        api_key=client_id,
+        attempt_id=f"ap:{attempt}",
+        attempt_signature=signature,
+        assessment_id=assessment_id,
+        assessment_title=assessment_title or "AutoProctor test",
+        candidate_id=email or attempt,
+        candidate_email=email,
+        candidate_first_name=first,
+        candidate_last_name=last,
+        exam_seconds=seconds,
+        settings={
+            "features": {
+                "aiProctoring": tracking["audio"] or tracking["numHumans"],
+                "facialRecognition": tracking["impersonation"],
+            },
+            "tracking": tracking,
+            "capture": dict(CAPTURE_DEFAULTS),
+            "testAttemptId": attempt,
+        },
+    )

@@ -1,0 +1,165 @@
+"""The widget's WebSocket: browser signals up, acknowledgements and flags down.
+
+Authentication is the signed session token in the query string (browsers
+cannot set headers on a WebSocket); the Origin header must be the page the
+token was issued to and still a registered domain of the institution.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.utils import timezone
+
+from proctorme.errors import ProctormeError
+from proctorme.realtime import remember_server_loop, session_group
+from sessions.models import ProctoringSession
+from sessions.services import BROWSER_EVENTS, _iso, session_end, session_is_overdue, signal_record
+from sessions.tokens import session_token_read
+from tenants.services import origin_allowed
+
+CLOSE_BAD_TOKEN = 4401
+CLOSE_BAD_ORIGIN = 4403
+CLOSE_ENDED = 4409
+MAX_MESSAGE_BYTES = 16 * 1024
+RATE_PER_SECOND = 20.0
+RATE_BURST = 60.0
+
+
+class TokenBucket:
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens, self.stamp = burst, time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+def _header(scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+@database_sync_to_async
+def _authorise(token: str | None, origin: str | None):
+    try:
+        claims = session_token_read(token)
+    except ProctormeError:
+        return None, CLOSE_BAD_TOKEN
+    session = (
+        ProctoringSession.objects.select_related("institution").filter(public_id=claims["session"]).first()
+    )
+    if session is None:
+        return None, CLOSE_BAD_TOKEN
+    if origin != claims["origin"] or not origin_allowed(institution=session.institution, origin=origin):
+        return None, CLOSE_BAD_ORIGIN
+    if session_is_overdue(session):
+        session_end(session=session, reason="time_up")
+        session.refresh_from_db()
+    if session.status != ProctoringSession.Status.ACTIVE:
+        return None, CLOSE_ENDED
+    return session, None
+
+
+class WidgetConsumer(AsyncWebsocketConsumer):
+    session: ProctoringSession | None = None
+
+    async def connect(self):
+        remember_server_loop()
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        token = (query.get("token") or [None])[0]
+        session, close_code = await _authorise(token, _header(self.scope, b"origin"))
+        # Accept first so the browser sees our close code, not a bare 1006.
+        await self.accept()
+        if session is None:
+            await self.close(code=close_code)
+            return
+        self.session = session
+        self.group = session_group(session.public_id)
+        self.bucket = TokenBucket(RATE_PER_SECOND, RATE_BURST)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self._send(
+            {
+                "type": "hello",
+                "sessionId": str(session.public_id),
+                "lastClientSeq": session.last_client_seq,
+                "deadlineAt": _iso(session.deadline_at),
+                "serverTime": _iso(timezone.now()),
+            }
+        )
+
+    async def disconnect(self, code):
+        if self.session is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def _send(self, message: dict) -> None:
+        await self.send(text_data=json.dumps(message, separators=(",", ":")))
+
+    async def _error(self, code: str, message: str, seq=None) -> None:
+        body = {"type": "error", "code": code, "message": message}
+        if seq is not None:
+            body["seq"] = seq
+        await self._send(body)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if self.session is None:
+            return
+        if text_data is None or len(text_data) > MAX_MESSAGE_BYTES:
+            await self._error("INVALID_MESSAGE", "Send JSON text frames of at most 16 KiB.")
+            return
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            await self._error("INVALID_MESSAGE", "The message is not JSON.")
+            return
+        if not isinstance(message, dict):
+            await self._error("INVALID_MESSAGE", "The message must be a JSON object.")
+            return
+        if not self.bucket.take():
+            await self._error("RATE_LIMITED", "Too many messages; slow down and resend.", message.get("seq"))
+            return
+        kind = message.get("type")
+        if kind == "ping":
+            await self._send({"type": "pong"})
+        elif kind == "signal":
+            await self._signal(message)
+        else:
+            await self._error("INVALID_MESSAGE", f"Unknown message type {kind!r}.")
+
+    async def _signal(self, message: dict) -> None:
+        seq, event, payload = message.get("seq"), message.get("event"), message.get("payload", {})
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
+            await self._error("BAD_SEQUENCE", "seq must be a positive integer.")
+            return
+        if event not in BROWSER_EVENTS:
+            await self._error("UNKNOWN_EVENT", f"Unknown event {event!r}.", seq)
+            return
+        if not isinstance(payload, dict):
+            await self._error("INVALID_MESSAGE", "payload must be an object.", seq)
+            return
+        result = await database_sync_to_async(signal_record)(
+            session_id=self.session.pk, seq=seq, event=event, at=message.get("at"), payload=payload
+        )
+        if result.ended:
+            await self._send({"type": "ended", "reason": "ended"})
+            await self.close(code=CLOSE_ENDED)
+            return
+        await self._send({"type": "ack", "seq": seq, **({"duplicate": True} if result.duplicate else {})})
+
+    async def session_message(self, event):
+        message = event["message"]
+        await self._send(message)
+        if message.get("type") == "ended":
+            await self.close(code=CLOSE_ENDED)

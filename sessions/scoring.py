@@ -1,0 +1,72 @@
+"""Trust score of a session, from its flags (analysis.trust does the maths).
+
+Weights and switched-off detectors come from the institution's
+``detector_settings`` and then the assessment's, each overriding the last:
+
+    {"disabled": ["LOOKING_AWAY"],
+     "weights": {"TAB_NOT_FOCUS": {"cap": 20, "per_event": 0.05, "per_minute": 0.1}}}
+"""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from analysis.trust import DEFAULT_WEIGHTS, FlagInput, TrustResult, Weight, trust_score
+from sessions.models import Flag, ProctoringSession
+
+
+def detector_settings_for(session: ProctoringSession) -> dict:
+    merged: dict = {"disabled": [], "weights": {}, "sensitivity": {}}
+    for layer in (session.institution.detector_settings or {}, session.assessment.detector_settings or {}):
+        if not isinstance(layer, dict):
+            continue
+        if "disabled" in layer:
+            merged["disabled"] = list(layer.get("disabled") or [])
+        for key in ("weights", "sensitivity"):
+            if isinstance(layer.get(key), dict):
+                merged[key] = {**merged[key], **layer[key]}
+    return merged
+
+
+def _weights(settings: dict) -> dict[str, Weight]:
+    weights = dict(DEFAULT_WEIGHTS)
+    for type_, values in settings["weights"].items():
+        base = weights.get(type_, Weight(cap=0, per_event=0))
+        weights[type_] = Weight(
+            cap=float(values.get("cap", base.cap)),
+            per_event=float(values.get("per_event", base.per_event)),
+            per_minute=float(values.get("per_minute", base.per_minute)),
+        )
+    return weights
+
+
+def session_exam_seconds(session: ProctoringSession) -> float:
+    end = session.ended_at or timezone.now()
+    return max((end - session.started_at).total_seconds(), 1.0)
+
+
+def session_score_compute(*, session: ProctoringSession, include_dismissed: bool = True) -> TrustResult:
+    settings = detector_settings_for(session)
+    now = timezone.now()
+    flags = Flag.objects.filter(session=session)
+    if not include_dismissed:
+        flags = flags.filter(dismissed_at__isnull=True)
+    inputs = [
+        FlagInput(
+            type=flag.type,
+            duration_s=flag.duration_seconds
+            if flag.ended_at
+            else max((now - flag.started_at).total_seconds(), 0.0),
+        )
+        for flag in flags.only("type", "duration_seconds", "ended_at", "started_at")
+    ]
+    return trust_score(
+        inputs,
+        exam_seconds=session_exam_seconds(session),
+        weights=_weights(settings),
+        disabled=frozenset(settings["disabled"]),
+    )
+
+
+def breakdown_json(result: TrustResult) -> dict:
+    return {"score": result.score, "band": result.band, "types": result.breakdown}

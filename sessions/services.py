@@ -1,0 +1,469 @@
+"""Session lifecycle, browser signals and flags. Services write; selectors read."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from proctorme.errors import SessionEnded
+from proctorme.realtime import broadcast, institution_group, session_group
+from proctorme.tasks import enqueue
+from sessions import signals
+from sessions.config import StartRequest
+from sessions.models import Assessment, Candidate, Event, Flag, ProctoringSession
+from sessions.tokens import session_token_make
+from tenants.services import attempt_signature_verify, widget_key_check
+
+log = logging.getLogger(__name__)
+
+# Grace after examDuration before the server ends a session on its own.
+DEADLINE_GRACE = timedelta(seconds=60)
+
+FLAG_DESCRIPTIONS = {
+    "TAB_NOT_FOCUS": "The candidate left the exam tab or window.",
+    "EXIT_FULLSCREEN": "The candidate left full screen.",
+    "MULTIPLE_SCREENS": "More than one screen is connected.",
+    "COPY_PASTE": "Copy, cut or paste was used on the exam page.",
+    "CONNECTION_LOST": "The candidate's connection was lost.",
+    "FACE_ABSENCE": "No face was visible.",
+    "MULTIPLE_FACE": "More than one face was visible.",
+    "LOOKING_AWAY": "The candidate looked away from the screen.",
+    "FACE_MISMATCH": "The face does not match the candidate's reference.",
+    "CAMERA_BLOCKED": "The camera was covered or dark.",
+    "SOUND_DETECTED": "Voices were heard.",
+    "PERIODIC_SNAPSHOT": "A random photo of the candidate.",
+}
+BROWSER_EVENTS = {
+    "TAB_FOCUS_CHANGE",
+    "FULLSCREEN_CHANGE",
+    "MULTIPLE_SCREENS",
+    "COPY_PASTE",
+    "CONNECTION_LOST",
+    "SET_CONFIG",
+    "SYSTEM_CHECK_STARTED",
+    "SYSTEM_CHECK_COMPLETED",
+    "STARTED",
+    "ERROR",
+}
+
+
+@dataclass
+class StartResult:
+    session: ProctoringSession
+    token: str
+    resumed: bool
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def session_is_overdue(session: ProctoringSession, now: datetime | None = None) -> bool:
+    return bool(
+        session.status == ProctoringSession.Status.ACTIVE
+        and session.deadline_at
+        and session.deadline_at <= (now or timezone.now())
+    )
+
+
+def session_start(*, request: StartRequest, origin: str | None) -> StartResult:
+    """Create the session for this attempt, or resume it while it is active.
+
+    Raises INVALID_API_KEY / ORIGIN_REQUIRED / DOMAIN_NOT_REGISTERED (key and
+    origin), INVALID_ATTEMPT_SIGNATURE (AutoProctor HMAC) or SESSION_ENDED.
+    """
+    api_key = widget_key_check(key=request.api_key, origin=origin)
+    institution = api_key.institution
+    if request.dialect == ProctoringSession.Dialect.AUTOPROCTOR:
+        attempt_signature_verify(
+            institution=institution,
+            attempt_id=request.settings["testAttemptId"],
+            signature=request.attempt_signature,
+        )
+    overdue = ProctoringSession.objects.filter(
+        institution=institution, attempt_id=request.attempt_id, status=ProctoringSession.Status.ACTIVE
+    ).first()
+    if overdue is not None and session_is_overdue(overdue):
+        session_end(session=overdue, reason="time_up")
+    for _ in range(3):
+        try:
+            return _session_start_or_resume(institution=institution, request=request, origin=origin)
+        except IntegrityError:
+            # Two inits for one attempt raced; the loser resumes the winner's session.
+            continue
+    raise RuntimeError("could not start or resume the session")
+
+
+@transaction.atomic
+def _session_start_or_resume(*, institution, request: StartRequest, origin: str) -> StartResult:
+    now = timezone.now()
+    existing = (
+        ProctoringSession.objects.select_for_update()
+        .filter(institution=institution, attempt_id=request.attempt_id)
+        .first()
+    )
+    if existing is not None:
+        if existing.status != ProctoringSession.Status.ACTIVE or session_is_overdue(existing, now):
+            raise SessionEnded(details={"endedAt": _iso(existing.ended_at), "reason": existing.end_reason})
+        existing.origin = origin
+        existing.last_seen_at = now
+        existing.save(update_fields=["origin", "last_seen_at"])
+        _event_server(existing, "RESUMED", {"origin": origin})
+        transaction.on_commit(
+            lambda: signals.session_started.send(sender=ProctoringSession, session=existing, resumed=True)
+        )
+        return StartResult(existing, session_token_make(session=existing, origin=origin), True)
+
+    with transaction.atomic():
+        assessment, _ = Assessment.objects.get_or_create(
+            institution=institution,
+            external_id=request.assessment_id,
+            defaults={"title": request.assessment_title, "duration_seconds": request.exam_seconds},
+        )
+        if assessment.archived_at:
+            raise SessionEnded(
+                "This assessment is archived.", details={"assessmentId": request.assessment_id}
+            )
+        candidate, created = Candidate.objects.get_or_create(
+            institution=institution,
+            external_id=request.candidate_id,
+            defaults={
+                "email": request.candidate_email,
+                "first_name": request.candidate_first_name,
+                "last_name": request.candidate_last_name,
+                "image_url": request.candidate_image_url,
+            },
+        )
+        if not created:
+            candidate.email = request.candidate_email or candidate.email
+            candidate.first_name = request.candidate_first_name or candidate.first_name
+            candidate.last_name = request.candidate_last_name or candidate.last_name
+            candidate.image_url = request.candidate_image_url or candidate.image_url
+            candidate.save()
+        session = ProctoringSession.objects.create(
+            institution=institution,
+            assessment=assessment,
+            candidate=candidate,
+            attempt_id=request.attempt_id,
+            dialect=request.dialect,
+            origin=origin,
+            config={**request.settings, "examSeconds": request.exam_seconds},
+            deadline_at=now + timedelta(seconds=request.exam_seconds) + DEADLINE_GRACE,
+            last_seen_at=now,
+        )
+    _event_server(session, "SESSION_CREATED", {"origin": origin, "dialect": request.dialect})
+    from sessions.tasks import session_expire_task
+
+    enqueue(
+        session_expire_task,
+        str(session.public_id),
+        countdown=(session.deadline_at - now).total_seconds() + 1,
+    )
+    transaction.on_commit(
+        lambda: signals.session_started.send(sender=ProctoringSession, session=session, resumed=False)
+    )
+    _publish_institution(
+        session, {"type": "session", "event": "started", "session": session_summary(session)}
+    )
+    return StartResult(session, session_token_make(session=session, origin=origin), False)
+
+
+def _event_server(session: ProctoringSession, type_: str, payload: dict | None = None) -> Event:
+    return Event.objects.create(
+        institution_id=session.institution_id,
+        session=session,
+        type=type_,
+        source=Event.Source.SERVER,
+        started_at=timezone.now(),
+        payload=payload or {},
+    )
+
+
+def session_summary(session: ProctoringSession) -> dict:
+    return {
+        "sessionId": str(session.public_id),
+        "status": session.status,
+        "candidateId": session.candidate.external_id,
+        "examId": session.assessment.external_id,
+        "startedAt": _iso(session.started_at),
+        "deadlineAt": _iso(session.deadline_at),
+        "endedAt": _iso(session.ended_at),
+        "trustScore": session.trust_score,
+    }
+
+
+def _publish_session(session: ProctoringSession, message: dict) -> None:
+    group = session_group(session.public_id)
+    transaction.on_commit(lambda: broadcast(group, {"type": "session.message", "message": message}))
+
+
+def _publish_institution(session: ProctoringSession, message: dict) -> None:
+    group = institution_group(session.institution.public_id)
+    body = {"type": "institution.message", "message": {**message, "sessionId": str(session.public_id)}}
+    transaction.on_commit(lambda: broadcast(group, body))
+
+
+def session_end(*, session: ProctoringSession, reason: str = "ended") -> ProctoringSession:
+    """End the session once (idempotent); final analysis runs in the background."""
+    with transaction.atomic():
+        locked = ProctoringSession.objects.select_for_update().get(pk=session.pk)
+        _session_end_locked(locked, reason=reason)
+    return locked
+
+
+def _session_end_locked(session: ProctoringSession, *, reason: str) -> None:
+    if session.status != ProctoringSession.Status.ACTIVE:
+        return
+    now = timezone.now()
+    end = min(now, session.deadline_at) if reason == "time_up" and session.deadline_at else now
+    session.status = ProctoringSession.Status.FINALISING
+    session.ended_at = end
+    session.end_reason = reason
+    session.save(update_fields=["status", "ended_at", "end_reason"])
+    for flag in Flag.objects.filter(session=session, ended_at__isnull=True):
+        _flag_close(flag, end)
+    _event_server(session, "END_PROCTORING", {"reason": reason})
+    _publish_session(session, {"type": "ended", "reason": reason, "endedAt": _iso(end)})
+    _publish_institution(session, {"type": "session", "event": "ended", "session": session_summary(session)})
+    from sessions.tasks import session_finalise_task
+
+    enqueue(session_finalise_task, str(session.public_id))
+
+
+def sessions_expire_overdue(*, now: datetime | None = None) -> int:
+    """End every active session whose examDuration (plus grace) has passed."""
+    now = now or timezone.now()
+    overdue = ProctoringSession.objects.filter(status=ProctoringSession.Status.ACTIVE, deadline_at__lte=now)
+    count = 0
+    for session in overdue.iterator():
+        with transaction.atomic():
+            locked = ProctoringSession.objects.select_for_update().get(pk=session.pk)
+            if session_is_overdue(locked, now):
+                _session_end_locked(locked, reason="time_up")
+                count += 1
+    return count
+
+
+# --- flags -----------------------------------------------------------------
+
+
+def flag_data(flag: Flag) -> dict:
+    """Eye by Proctorme's FlagData, plus our id, span and evidence URL."""
+    session = flag.session
+    media_url = None
+    if flag.evidence_id:
+        from sessions.media import media_signed_url
+
+        media_url = media_signed_url(flag.evidence)
+    return {
+        "flagId": str(flag.public_id),
+        "examId": session.assessment.external_id,
+        "candidateId": session.candidate.external_id,
+        "type": flag.type,
+        "description": flag.description,
+        "createdAt": _iso(flag.created_at),
+        "startedAt": _iso(flag.started_at),
+        "endedAt": _iso(flag.ended_at),
+        "durationSeconds": round(flag.duration_seconds, 3),
+        "mediaUrl": media_url,
+        **({"details": flag.payload} if flag.payload else {}),
+    }
+
+
+def flag_record(
+    *,
+    session: ProctoringSession,
+    type: str,
+    episode_key: str,
+    started_at: datetime,
+    ended_at: datetime | None = None,
+    description: str = "",
+    evidence=None,
+    payload: dict | None = None,
+    notify: bool = True,
+) -> tuple[Flag, bool]:
+    """Store one flag per episode; recording the same episode again updates it."""
+    duration = (ended_at - started_at).total_seconds() if ended_at else 0.0
+    with transaction.atomic():
+        flag, created = Flag.objects.get_or_create(
+            session=session,
+            type=type,
+            episode_key=episode_key,
+            defaults={
+                "institution_id": session.institution_id,
+                "started_at": started_at,
+                "ended_at": ended_at,
+                "duration_seconds": max(duration, 0.0),
+                "description": description or FLAG_DESCRIPTIONS.get(type, type),
+                "evidence": evidence,
+                "payload": payload or {},
+            },
+        )
+        if not created:
+            changed = (
+                flag.started_at != started_at
+                or flag.ended_at != ended_at
+                or (evidence is not None and flag.evidence_id != evidence.pk)
+                or (payload is not None and flag.payload != payload)
+            )
+            if changed:
+                flag.started_at = started_at
+                flag.ended_at = ended_at
+                flag.duration_seconds = max(duration, 0.0)
+                if evidence is not None:
+                    flag.evidence = evidence
+                if payload is not None:
+                    flag.payload = payload
+                flag.save()
+                transaction.on_commit(lambda: signals.flag_updated.send(sender=ProctoringSession, flag=flag))
+            return flag, False
+    flag.session = session
+    if notify:
+        _flag_publish(flag)
+    transaction.on_commit(lambda: signals.flag_created.send(sender=ProctoringSession, flag=flag))
+    return flag, True
+
+
+def _flag_publish(flag: Flag) -> None:
+    data = flag_data(flag)
+    _publish_session(flag.session, {"type": "flag", "flag": data})
+    _publish_institution(flag.session, {"type": "flag", "flag": data})
+
+
+def _flag_close(flag: Flag, at: datetime) -> None:
+    flag.ended_at = max(at, flag.started_at)
+    flag.duration_seconds = (flag.ended_at - flag.started_at).total_seconds()
+    flag.save(update_fields=["ended_at", "duration_seconds"])
+    transaction.on_commit(lambda: signals.flag_updated.send(sender=ProctoringSession, flag=flag))
+
+
+def _open_flag(session, type_: str) -> Flag | None:
+    return (
+        Flag.objects.filter(session=session, type=type_, ended_at__isnull=True)
+        .order_by("-started_at")
+        .first()
+    )
+
+
+# --- browser signals ---------------------------------------------------------
+
+
+@dataclass
+class SignalResult:
+    stored: bool
+    duplicate: bool
+    ended: bool = False
+
+
+def _parse_at(value, fallback: datetime) -> datetime:
+    if isinstance(value, str):
+        parsed = parse_datetime(value)
+        if parsed is not None:
+            if timezone.is_naive(parsed):
+                parsed = timezone.make_aware(parsed, timezone.utc)
+            # A client clock far off is not trusted: keep the server's time.
+            if abs((parsed - fallback).total_seconds()) < 24 * 3600:
+                return min(parsed, fallback)
+    return fallback
+
+
+def signal_record(
+    *, session_id: int, seq: int, event: str, at=None, payload: dict | None = None
+) -> SignalResult:
+    """Store one browser signal (idempotent on ``seq``) and derive its flags.
+
+    A duplicate of a stored signal is reported as such (and acknowledged again
+    by the caller), even after the session ended; a new signal after the end
+    is not stored (``ended``).
+    """
+    payload = payload or {}
+    now = timezone.now()
+    with transaction.atomic():
+        session = (
+            ProctoringSession.objects.select_for_update()
+            .select_related("assessment", "candidate", "institution")
+            .get(pk=session_id)
+        )
+        if Event.objects.filter(session=session, client_seq=seq).exists():
+            return SignalResult(stored=False, duplicate=True)
+        if session_is_overdue(session, now):
+            _session_end_locked(session, reason="time_up")
+        if session.status != ProctoringSession.Status.ACTIVE:
+            return SignalResult(stored=False, duplicate=False, ended=True)
+        when = _parse_at(at, now)
+        ended_at = None
+        if event == "CONNECTION_LOST":
+            start = _parse_at(payload.get("offlineFrom"), now)
+            ended_at = max(_parse_at(payload.get("offlineTo"), now), start)
+            when = start
+        Event.objects.create(
+            institution_id=session.institution_id,
+            session=session,
+            type=event,
+            source=Event.Source.BROWSER,
+            client_seq=seq,
+            started_at=when,
+            ended_at=ended_at,
+            payload=payload,
+        )
+        session.last_client_seq = max(session.last_client_seq, seq)
+        session.last_seen_at = now
+        session.save(update_fields=["last_client_seq", "last_seen_at"])
+        _derive_flags(session, seq=seq, event=event, when=when, ended_at=ended_at, payload=payload)
+        _publish_institution(
+            session, {"type": "signal", "event": event, "seq": seq, "at": _iso(when), "payload": payload}
+        )
+    return SignalResult(stored=True, duplicate=False)
+
+
+def _derive_flags(session, *, seq: int, event: str, when: datetime, ended_at, payload: dict) -> None:
+    tracking = session.config.get("tracking", {})
+    key = f"seq:{seq}"
+    if event == "TAB_FOCUS_CHANGE" and tracking.get("tabSwitch", True):
+        open_flag = _open_flag(session, "TAB_NOT_FOCUS")
+        if payload.get("focused") is False and open_flag is None:
+            flag_record(
+                session=session,
+                type="TAB_NOT_FOCUS",
+                episode_key=key,
+                started_at=when,
+                payload={"cause": payload.get("cause", "")},
+            )
+        elif payload.get("focused") is True and open_flag is not None:
+            _flag_close(open_flag, when)
+    elif event == "FULLSCREEN_CHANGE":
+        open_flag = _open_flag(session, "EXIT_FULLSCREEN")
+        if payload.get("fullscreen") is False and open_flag is None:
+            flag_record(session=session, type="EXIT_FULLSCREEN", episode_key=key, started_at=when)
+        elif payload.get("fullscreen") is True and open_flag is not None:
+            _flag_close(open_flag, when)
+    elif event == "MULTIPLE_SCREENS" and tracking.get("detectMultipleScreens", True):
+        screens = payload.get("screens")
+        if payload.get("extended") is True or (isinstance(screens, int) and screens > 1):
+            flag_record(
+                session=session,
+                type="MULTIPLE_SCREENS",
+                episode_key=key,
+                started_at=when,
+                ended_at=when,
+                payload={"screens": screens},
+            )
+    elif event == "COPY_PASTE":
+        action = payload.get("action") if payload.get("action") in {"copy", "cut", "paste"} else "copy"
+        flag_record(
+            session=session,
+            type="COPY_PASTE",
+            episode_key=key,
+            started_at=when,
+            ended_at=when,
+            payload={"action": action},
+        )
+    elif event == "CONNECTION_LOST":
+        flag_record(
+            session=session, type="CONNECTION_LOST", episode_key=key, started_at=when, ended_at=ended_at
+        )

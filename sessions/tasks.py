@@ -1,0 +1,32 @@
+"""Celery tasks: interfaces that take ids, load, and call one service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from sessions.models import ProctoringSession
+
+
+@shared_task(name="sessions.session_expire", acks_late=True)
+def session_expire_task(session_public_id: str) -> None:
+    from sessions.services import session_end, session_is_overdue
+
+    session = ProctoringSession.objects.filter(public_id=session_public_id).first()
+    if session is not None and session_is_overdue(session):
+        session_end(session=session, reason="time_up")
+
+
+@shared_task(name="sessions.expire_overdue", acks_late=True)
+def sessions_expire_overdue_task() -> int:
+    from sessions.services import sessions_expire_overdue
+
+    return sessions_expire_overdue()
+
+
+@shared_task(name="sessions.session_finalise", acks_late=True)
+def session_finalise_task(session_public_id: str) -> None:
+    from sessions.finalise import session_finalise
+
+    session = ProctoringSession.objects.filter(public_id=session_public_id).first()
+    if session is not None:
+        session_finalise(session=session)

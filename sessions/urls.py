@@ -1,0 +1,16 @@
+from django.urls import path
+
+from sessions import media, widget_views
+
+urlpatterns = [
+    path("widget.js", widget_views.widget_script_view, name="widget-script"),
+    path("widget.d.ts", widget_views.widget_declarations_view, name="widget-declarations"),
+    path("widget/v1/sessions", widget_views.session_start_view, name="widget-session-start"),
+    path(
+        "widget/v1/sessions/<uuid:session_id>/end", widget_views.session_end_view, name="widget-session-end"
+    ),
+    path("widget/v1/ping", widget_views.ping_view, name="widget-ping"),
+    path("media/s/<str:token>", media.media_signed_view, name="media-signed"),
+    path("demo/", widget_views.demo_view, name="demo"),
+    path("demo/autoproctor/", widget_views.demo_autoproctor_view, name="demo-autoproctor"),
+]

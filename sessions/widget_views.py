@@ -1,0 +1,251 @@
+"""The widget's HTTP interface: start/resume, end, the script, a speed probe.
+
+Every endpoint here is called cross-origin from an institution's exam page.
+The start endpoint reflects any Origin in CORS headers because its answer is
+either an error code (which the widget must be able to read to report
+DOMAIN_NOT_REGISTERED) or a token issued only after the origin was checked.
+Token-authenticated endpoints check the request's Origin against the
+token's origin themselves and answer CORS only to that origin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+
+from django.conf import settings
+from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+
+from proctorme.errors import InvalidConfig, InvalidToken, ProctormeError
+from sessions.config import parse_autoproctor, parse_eye
+from sessions.models import ProctoringSession
+from sessions.services import _iso, session_end, session_start
+from sessions.tokens import session_token_read
+from tenants.services import origin_allowed
+
+CORS_HEADERS = "Authorization, Content-Type, X-Proctorme-Seq, X-Proctorme-Captured-At, X-Proctorme-Duration"
+MAX_START_BODY = 64 * 1024
+
+
+def error_response(error: ProctormeError) -> JsonResponse:
+    return JsonResponse({"error": error.as_dict()}, status=error.status)
+
+
+def with_cors(response, origin: str | None):
+    if origin:
+        response["Access-Control-Allow-Origin"] = origin
+        response["Access-Control-Allow-Headers"] = CORS_HEADERS
+        response["Access-Control-Allow-Methods"] = "GET, POST, PUT, OPTIONS"
+        response["Access-Control-Max-Age"] = "600"
+    response["Vary"] = "Origin"
+    return response
+
+
+def preflight(request):
+    return with_cors(HttpResponse(status=204), request.headers.get("Origin"))
+
+
+def _absolute(request, path: str) -> str:
+    return request.build_absolute_uri(path)
+
+
+def _ws_url(request, token: str) -> str:
+    scheme = "wss" if request.is_secure() else "ws"
+    return f"{scheme}://{request.get_host()}/ws/widget/?token={token}"
+
+
+@csrf_exempt
+def session_start_view(request):
+    origin = request.headers.get("Origin")
+    if request.method == "OPTIONS":
+        return preflight(request)
+    if request.method != "POST":
+        return with_cors(
+            error_response(ProctormeError("Use POST.", code="METHOD_NOT_ALLOWED", status=405)), origin
+        )
+    try:
+        if len(request.body) > MAX_START_BODY:
+            raise InvalidConfig("The request is too large.", details={"fields": {"config": "Too large."}})
+        try:
+            body = json.loads(request.body or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            raise InvalidConfig("The body is not JSON.", details={"fields": {"body": "Not JSON."}}) from None
+        if not isinstance(body, dict):
+            raise InvalidConfig(
+                "The body must be an object.", details={"fields": {"body": "Must be an object."}}
+            )
+        dialect = body.get("dialect", "eye")
+        if dialect == "eye":
+            start = parse_eye(body.get("config"))
+        elif dialect == "autoproctor":
+            start = parse_autoproctor(body.get("credentials"), body.get("options"))
+        else:
+            raise InvalidConfig(
+                "Unknown dialect.", details={"fields": {"dialect": "Use eye or autoproctor."}}
+            )
+        result = session_start(request=start, origin=origin)
+    except ProctormeError as error:
+        return with_cors(error_response(error), origin)
+    session = result.session
+    session_path = str(session.public_id)
+    payload = {
+        "sessionId": session_path,
+        "token": result.token,
+        "resumed": result.resumed,
+        "status": session.status,
+        "wsUrl": _ws_url(request, result.token),
+        "endUrl": _absolute(request, reverse("widget-session-end", args=[session.public_id])),
+        "serverTime": _iso(session.last_seen_at),
+        "startedAt": _iso(session.started_at),
+        "deadlineAt": _iso(session.deadline_at),
+        "lastClientSeq": session.last_client_seq,
+        "settings": {key: session.config.get(key) for key in ("features", "tracking", "capture")},
+    }
+    return with_cors(JsonResponse(payload, status=200 if result.resumed else 201), origin)
+
+
+def session_from_token(request, session_public_id) -> ProctoringSession:
+    """The session named in the URL, if the bearer token is for it and the Origin is its page's."""
+    header = request.headers.get("Authorization", "")
+    token = header[7:] if header.startswith("Bearer ") else request.GET.get("token")
+    claims = session_token_read(token)
+    if claims["session"] != str(session_public_id):
+        raise InvalidToken("The token is for another session.")
+    origin = request.headers.get("Origin")
+    session = (
+        ProctoringSession.objects.select_related("institution", "assessment", "candidate")
+        .filter(public_id=session_public_id)
+        .first()
+    )
+    if session is None:
+        raise InvalidToken("The token is for another session.")
+    if origin and (
+        origin != claims["origin"] or not origin_allowed(institution=session.institution, origin=origin)
+    ):
+        raise ProctormeError("This page may not use the session.", code="DOMAIN_NOT_REGISTERED", status=403)
+    return session
+
+
+@csrf_exempt
+def session_end_view(request, session_id):
+    origin = request.headers.get("Origin")
+    if request.method == "OPTIONS":
+        return preflight(request)
+    if request.method != "POST":
+        return with_cors(
+            error_response(ProctormeError("Use POST.", code="METHOD_NOT_ALLOWED", status=405)), origin
+        )
+    try:
+        session = session_from_token(request, session_id)
+        try:
+            reason = json.loads(request.body or b"{}").get("reason", "ended")
+        except (ValueError, AttributeError):
+            reason = "ended"
+        if reason not in {"ended", "destroyed", "stopped"}:
+            reason = "ended"
+        session = session_end(session=session, reason=reason)
+    except ProctormeError as error:
+        return with_cors(error_response(error), origin)
+    return with_cors(JsonResponse({"status": session.status, "endedAt": _iso(session.ended_at)}), origin)
+
+
+@lru_cache(maxsize=1)
+def _widget_script(mtime: float) -> tuple[bytes, str]:
+    content = (settings.BASE_DIR / "static" / "proctorme" / "widget.js").read_bytes()
+    return content, hashlib.sha256(content).hexdigest()[:16]
+
+
+def widget_script_version() -> str:
+    path = settings.BASE_DIR / "static" / "proctorme" / "widget.js"
+    return _widget_script(path.stat().st_mtime)[1]
+
+
+def widget_script_view(request):
+    path = settings.BASE_DIR / "static" / "proctorme" / "widget.js"
+    content, version = _widget_script(path.stat().st_mtime)
+    etag = f'"{version}"'
+    if request.headers.get("If-None-Match") == etag:
+        response = HttpResponseNotModified()
+    else:
+        response = HttpResponse(content, content_type="application/javascript; charset=utf-8")
+    response["ETag"] = etag
+    if request.GET.get("v") == version:
+        response["Cache-Control"] = "public, max-age=31536000, immutable"
+    else:
+        response["Cache-Control"] = "public, max-age=300, must-revalidate"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def widget_declarations_view(request):
+    content = (settings.BASE_DIR / "static" / "proctorme" / "widget.d.ts").read_bytes()
+    response = HttpResponse(content, content_type="application/typescript; charset=utf-8")
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def ping_view(request):
+    """A download the widget times for its internet-speed check."""
+    try:
+        size = min(max(int(request.GET.get("bytes", "0")), 0), 1_000_000)
+    except ValueError:
+        size = 0
+    response = HttpResponse(b"0" * size, content_type="application/octet-stream")
+    response["Cache-Control"] = "no-store"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def _demo_context(request, *, candidate_suffix: str) -> dict | None:
+    from tenants.management.commands.seed_demo import DEMO_SLUG, demo_key
+    from tenants.models import ApiKey, Institution
+
+    institution = Institution.objects.filter(slug=DEMO_SLUG).first()
+    if institution is None:
+        return None
+    candidate = request.GET.get("candidate") or f"cand-{candidate_suffix}"
+    return {
+        "institution": institution,
+        "widget_url": _absolute(request, reverse("widget-script")) + f"?v={widget_script_version()}",
+        "publishable_key": demo_key(ApiKey.Kind.PUBLISHABLE),
+        "institution_name": institution.name,
+        "assessment_id": request.GET.get("assessment", "demo-algebra-101"),
+        "assessment_title": "Algebra 101 – Midterm",
+        "candidate_id": candidate,
+        "candidate_email": f"{candidate}@students.demo.edu",
+        "candidate_first_name": "Ada",
+        "candidate_last_name": "Lovelace",
+        "exam_duration": int(request.GET.get("duration", "1800") or 1800),
+    }
+
+
+def demo_view(request):
+    import secrets
+
+    context = _demo_context(request, candidate_suffix=secrets.token_hex(4))
+    if context is None:
+        return HttpResponse("The demo institution is missing: run `python manage.py seed_demo`.", status=404)
+    return render(request, "demo/exam.html", context)
+
+
+def demo_autoproctor_view(request):
+    import secrets
+
+    from tenants.management.commands.seed_demo import demo_key
+    from tenants.models import ApiKey
+    from tenants.services import attempt_sign
+
+    context = _demo_context(request, candidate_suffix=secrets.token_hex(4))
+    if context is None:
+        return HttpResponse("The demo institution is missing: run `python manage.py seed_demo`.", status=404)
+    attempt = request.GET.get("attempt") or f"attempt-{secrets.token_hex(6)}"
+    # What an integrator's server does: sign the attempt id with the secret key.
+    context["test_attempt_id"] = attempt
+    context["hashed_test_attempt_id"] = attempt_sign(
+        secret_key=demo_key(ApiKey.Kind.SECRET), attempt_id=attempt
+    )
+    return render(request, "demo/exam_autoproctor.html", context)

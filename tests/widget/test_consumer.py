@@ -1,0 +1,205 @@
+"""The widget WebSocket, through Channels' WebsocketCommunicator."""
+
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from proctorme.asgi import application
+from sessions.config import parse_eye
+from sessions.models import Event, Flag, ProctoringSession
+from sessions.services import session_end, session_start
+
+ORIGIN = "https://exams.alpha.edu"
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _start(tenant, origin=ORIGIN, candidate="cand-1"):
+    request = parse_eye(
+        {
+            "apiKey": tenant.publishable_key,
+            "assessmentId": "math",
+            "assessmentTitle": "Math",
+            "candidateId": candidate,
+            "candidateEmail": "c@x.edu",
+            "candidateFirstName": "C",
+            "candidateLastName": "D",
+            "institutionName": "X",
+            "examDuration": 3600,
+        }
+    )
+    return session_start(request=request, origin=origin)
+
+
+async def _connect(token, origin=ORIGIN):
+    communicator = WebsocketCommunicator(
+        application, f"/ws/widget/?token={token}", headers=[(b"origin", origin.encode())]
+    )
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+async def _closed_with(communicator) -> int:
+    output = await communicator.receive_output(timeout=3)
+    assert output["type"] == "websocket.close"
+    return output.get("code")
+
+
+async def _signal(communicator, seq, event="COPY_PASTE", payload=None):
+    await communicator.send_json_to(
+        {"type": "signal", "seq": seq, "event": event, "payload": payload or {"action": "copy"}}
+    )
+
+
+async def _receive_until(communicator, predicate, limit=10):
+    for _ in range(limit):
+        message = await communicator.receive_json_from(timeout=3)
+        if predicate(message):
+            return message
+    raise AssertionError("expected message never came")
+
+
+async def test_hello_then_ack_and_the_event_is_stored(tenant_a):
+    started = await sync_to_async(_start)(tenant_a)
+    ws = await _connect(started.token)
+    hello = await ws.receive_json_from()
+    assert hello["type"] == "hello" and hello["lastClientSeq"] == 0
+    await _signal(ws, 1)
+    ack = await _receive_until(ws, lambda m: m["type"] == "ack")
+    assert ack == {"type": "ack", "seq": 1}
+    flag = await _receive_until(ws, lambda m: m["type"] == "flag")
+    assert flag["flag"]["type"] == "COPY_PASTE" and flag["flag"]["examId"] == "math"
+    assert await sync_to_async(Event.objects.filter(type="COPY_PASTE", client_seq=1).count)() == 1
+    await ws.disconnect()
+
+
+async def test_bad_token_is_refused_with_4401(tenant_a):
+    await sync_to_async(_start)(tenant_a)
+    ws = await _connect("not-a-token")
+    assert await _closed_with(ws) == 4401
+
+
+async def test_wrong_origin_is_refused_with_4403(tenant_a):
+    started = await sync_to_async(_start)(tenant_a)
+    ws = await _connect(started.token, origin="https://evil.example")
+    assert await _closed_with(ws) == 4403
+
+
+async def test_another_institutions_session_token_is_refused(tenant_a, tenant_b):
+    started_b = await sync_to_async(_start)(tenant_b, origin="https://exams.beta.edu")
+    ws = await _connect(started_b.token, origin=ORIGIN)
+    assert await _closed_with(ws) == 4403
+
+
+async def test_token_for_one_session_cannot_be_altered_to_another(tenant_a):
+    first = await sync_to_async(_start)(tenant_a)
+    second = await sync_to_async(_start)(tenant_a, candidate="cand-2")
+    # Second session's claims with first session's signature.
+    forged = second.token.rsplit(":", 1)[0] + ":" + first.token.rsplit(":", 1)[1]
+    assert forged not in (first.token, second.token)
+    ws = await _connect(forged)
+    assert await _closed_with(ws) == 4401
+
+
+async def test_ended_session_is_refused_with_4409(tenant_a):
+    started = await sync_to_async(_start)(tenant_a)
+    await sync_to_async(session_end)(session=started.session, reason="ended")
+    ws = await _connect(started.token)
+    assert await _closed_with(ws) == 4409
+
+
+async def test_malformed_messages_get_error_frames_and_the_connection_stays(tenant_a):
+    started = await sync_to_async(_start)(tenant_a)
+    ws = await _connect(started.token)
+    await ws.receive_json_from()
+    await ws.send_to(text_data="{not json")
+    assert (await ws.receive_json_from())["code"] == "INVALID_MESSAGE"
+    await ws.send_json_to(["a", "list"])
+    assert (await ws.receive_json_from())["code"] == "INVALID_MESSAGE"
+    await ws.send_json_to({"type": "signal", "seq": "one", "event": "COPY_PASTE"})
+    assert (await ws.receive_json_from())["code"] == "BAD_SEQUENCE"
+    await ws.send_json_to({"type": "signal", "seq": 1, "event": "DROP_TABLES"})
+    error = await ws.receive_json_from()
+    assert error["code"] == "UNKNOWN_EVENT" and error["seq"] == 1
+    await ws.send_json_to({"type": "teleport"})
+    assert (await ws.receive_json_from())["code"] == "INVALID_MESSAGE"
+    await ws.send_json_to({"type": "ping"})
+    assert await ws.receive_json_from() == {"type": "pong"}
+    assert await sync_to_async(Event.objects.filter(source="browser").count)() == 0
+    await ws.disconnect()
+
+
+async def test_duplicate_sequence_numbers_are_acknowledged_but_stored_once(tenant_a):
+    started = await sync_to_async(_start)(tenant_a)
+    ws = await _connect(started.token)
+    await ws.receive_json_from()
+    for _ in range(3):
+        await _signal(ws, 5)
+    acks = []
+    while len(acks) < 3:
+        message = await ws.receive_json_from()
+        if message["type"] == "ack":
+            acks.append(message)
+    assert acks[0] == {"type": "ack", "seq": 5}
+    assert acks[1:] == [{"type": "ack", "seq": 5, "duplicate": True}] * 2
+    assert await sync_to_async(Event.objects.filter(client_seq=5).count)() == 1
+    assert await sync_to_async(Flag.objects.filter(type="COPY_PASTE").count)() == 1
+    await ws.disconnect()
+
+
+async def test_reconnect_and_resume_loses_nothing_and_doubles_nothing(tenant_a):
+    started = await sync_to_async(_start)(tenant_a)
+    ws = await _connect(started.token)
+    await ws.receive_json_from()
+    await _signal(ws, 1, "TAB_FOCUS_CHANGE", {"focused": False})
+    await _receive_until(ws, lambda m: m.get("type") == "ack")
+    # Signal 2 is sent but the connection drops before its ack is read.
+    await _signal(ws, 2, "TAB_FOCUS_CHANGE", {"focused": True})
+    await ws.disconnect()
+    ws = await _connect(started.token)
+    hello = await ws.receive_json_from()
+    assert hello["lastClientSeq"] in (1, 2)
+    # The widget resends everything unacknowledged (2), then carries on (3).
+    await _signal(ws, 2, "TAB_FOCUS_CHANGE", {"focused": True})
+    await _signal(ws, 3, "COPY_PASTE", {"action": "paste"})
+    acks = set()
+    while acks != {2, 3}:
+        message = await ws.receive_json_from()
+        if message["type"] == "ack":
+            acks.add(message["seq"])
+    seqs = await sync_to_async(
+        lambda: list(
+            Event.objects.filter(source="browser").order_by("client_seq").values_list("client_seq", flat=True)
+        )
+    )()
+    assert seqs == [1, 2, 3]
+    flag = await sync_to_async(Flag.objects.get)(type="TAB_NOT_FOCUS")
+    assert flag.ended_at is not None and flag.duration_seconds >= 0
+    await ws.disconnect()
+
+
+async def test_a_flood_is_rate_limited(tenant_a):
+    started = await sync_to_async(_start)(tenant_a)
+    ws = await _connect(started.token)
+    await ws.receive_json_from()
+    for _ in range(120):
+        await ws.send_json_to({"type": "ping"})
+    codes = []
+    for _ in range(120):
+        message = await ws.receive_json_from()
+        codes.append(message.get("code") or message["type"])
+    assert codes.count("pong") <= 70
+    assert "RATE_LIMITED" in codes
+    await ws.disconnect()
+
+
+async def test_end_reaches_the_widget_and_closes_the_socket(tenant_a):
+    started = await sync_to_async(_start)(tenant_a)
+    ws = await _connect(started.token)
+    await ws.receive_json_from()
+    session = await sync_to_async(ProctoringSession.objects.get)(pk=started.session.pk)
+    await sync_to_async(session_end)(session=session, reason="ended")
+    ended = await _receive_until(ws, lambda m: m["type"] == "ended")
+    assert ended["reason"] == "ended"
+    assert await _closed_with(ws) == 4409
