@@ -1,0 +1,178 @@
+from __future__ import annotations
+
+import material
+import numpy as np
+import pytest
+
+from analysis.frames import (
+    FaceBox,
+    FrameObservation,
+    FrameSensitivity,
+    InvalidImage,
+    analyse_frame,
+    camera_blocked,
+    decode_jpeg,
+    detect_faces,
+    head_pose,
+)
+
+pytestmark = pytest.mark.slow
+MIN_SCORE = 0.95
+
+
+# --- decoding ---------------------------------------------------------------------
+
+
+def _jpeg(w: int = 64, h: int = 48) -> bytes:
+    rng = np.random.default_rng(0)
+    return material.jpeg_bytes(rng.integers(0, 255, (h, w, 3), dtype=np.uint8))
+
+
+def test_decode_jpeg_gives_rgb_uint8_of_the_right_size():
+    rgb = np.zeros((48, 64, 3), np.uint8)
+    rgb[:, :, 0] = 255  # pure red survives the round trip as red, not blue
+    out = decode_jpeg(material.jpeg_bytes(rgb, quality=95))
+    assert out.shape == (48, 64, 3) and out.dtype == np.uint8
+    assert out[..., 0].mean() > 240 and out[..., 2].mean() < 15
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"not a jpeg at all",
+        b"\x89PNG\r\n\x1a\n" + b"\x00" * 100,
+        _jpeg()[:-200],  # truncated: cv2 alone would decode a grey half-image
+        _jpeg()[:200],
+        _jpeg()[:2] + b"\x00" * 300 + b"\xff\xd9",  # SOI and EOI around garbage
+    ],
+    ids=["empty", "text", "png", "truncated-tail", "truncated-head", "garbage-between-markers"],
+)
+def test_decode_jpeg_refuses_what_is_not_a_whole_jpeg(data):
+    with pytest.raises(InvalidImage):
+        decode_jpeg(data)
+
+
+def test_decode_jpeg_refuses_pictures_over_the_pixel_budget_before_decoding():
+    with pytest.raises(InvalidImage, match="too large"):
+        decode_jpeg(_jpeg(640, 480), max_pixels=320 * 240)
+    assert decode_jpeg(_jpeg(320, 240), max_pixels=320 * 240).shape == (240, 320, 3)
+
+
+def test_invalid_image_is_a_value_error():
+    assert issubclass(InvalidImage, ValueError)
+
+
+# --- faces: 0 / 1 / 2+ -------------------------------------------------------------------
+
+
+def test_face_count_precision_and_recall(face_count_samples, confusion):
+    pairs = [(s.label, min(len(detect_faces(s.image)), 2)) for s in face_count_samples]
+    c = confusion("face count (0 = FACE_ABSENCE, 2 = MULTIPLE_FACE)", [0, 1, 2], pairs)
+    for cls in (0, 1, 2):
+        assert sum(1 for t, _ in pairs if t == cls) >= 40
+        assert c.precision(cls) >= MIN_SCORE, cls
+        assert c.recall(cls) >= MIN_SCORE, cls
+
+
+def test_detect_faces_returns_boxes_inside_the_frame_largest_first(face_count_samples):
+    many = [s for s in face_count_samples if s.label == 2][:10]
+    for s in many:
+        faces = detect_faces(s.image)
+        h, w = s.image.shape[:2]
+        assert all(isinstance(f, FaceBox) and 0 < f.score <= 1 for f in faces)
+        assert all(-f.w < f.x < w and -f.h < f.y < h for f in faces)
+        assert [f.area for f in faces] == sorted((f.area for f in faces), reverse=True)
+
+
+def test_full_range_false_positives_on_objects_are_rejected(face_count_samples):
+    # Whole photos at full resolution on which the bare full-range detector fires.
+    for name in ("apple.jpg", "chessboard.png"):
+        img = material.doc_image(name)
+        assert detect_faces(img) == []
+
+
+# --- blocked camera ---------------------------------------------------------------
+
+
+def test_camera_blocked_precision_and_recall(blocked_samples, confusion):
+    pairs = [(s.label, camera_blocked(s.image).blocked) for s in blocked_samples]
+    c = confusion("camera blocked (dark, hand, paper, uniform, defocused)", [True, False], pairs)
+    for cls in (True, False):
+        assert sum(1 for t, _ in pairs if t == cls) >= 40
+        assert c.precision(cls) >= MIN_SCORE and c.recall(cls) >= MIN_SCORE, cls
+
+
+def test_camera_blocked_reports_its_reason_and_metrics():
+    black = np.full((240, 320, 3), 3, np.uint8)
+    grey = np.full((240, 320, 3), 128, np.uint8)
+    assert camera_blocked(black).reason == "dark"
+    info = camera_blocked(grey)
+    assert info.blocked and info.reason == "uniform"
+    assert info.brightness == pytest.approx(128, abs=1) and info.contrast < 1 and info.detail < 1
+
+
+# --- head pose --------------------------------------------------------------------------
+# No honest material with graded head turns ships in a package, so: frontal
+# faces read near 0, mirroring flips the sign of yaw, and the one real
+# sideways head (the cameraman, ~50°) is "looking away" against five people
+# facing the lens.
+
+
+@pytest.mark.parametrize("name", ["astronaut", "glasses"])
+def test_frontal_faces_have_small_yaw(photo, name):
+    img = photo(name)
+    pose = head_pose(img, detect_faces(img)[0])
+    assert pose is not None and abs(pose.yaw) < 8
+
+
+@pytest.mark.parametrize("name", ["cameraman", "lena", "man_a", "man_b"])
+def test_mirroring_flips_the_sign_of_yaw(portrait, name):
+    img = portrait(name)
+    pose = head_pose(img)
+    mirrored = head_pose(np.ascontiguousarray(img[:, ::-1]))
+    assert pose is not None and mirrored is not None
+    assert abs(pose.yaw) > 10
+    assert np.sign(pose.yaw) == -np.sign(mirrored.yaw)
+    assert abs(pose.yaw + mirrored.yaw) < 6
+    assert abs(pose.pitch - mirrored.pitch) < 6
+
+
+def test_yaw_is_positive_when_the_face_points_to_the_image_right(portrait):
+    # The cameraman looks through a camera on the right-hand side of the photo.
+    assert head_pose(portrait("cameraman")).yaw > 35
+
+
+def test_looking_away_precision_and_recall(looking_away_samples, confusion):
+    pairs = []
+    for s in looking_away_samples:
+        obs = analyse_frame(s.image)
+        pairs.append((s.label, obs.looking_away))
+    c = confusion("looking away (|yaw| > 35°; positives: one real person)", [True, False], pairs)
+    for cls in (True, False):
+        assert c.precision(cls) >= MIN_SCORE and c.recall(cls) >= MIN_SCORE, cls
+
+
+# --- one frame ------------------------------------------------------------------
+
+
+def test_analyse_frame_on_a_person():
+    img = material.compose(["astronaut"], (320, 240), np.random.default_rng(1))
+    obs = analyse_frame(img, sensitivity=FrameSensitivity())
+    assert isinstance(obs, FrameObservation)
+    assert obs.face_count == 1 and len(obs.faces) == 1
+    assert obs.yaw is not None and abs(obs.yaw) < 10 and not obs.looking_away
+    assert not obs.blocked and obs.blocked_reason is None and obs.brightness > 30
+
+
+def test_analyse_frame_on_a_covered_camera_still_reports_faces_but_is_blocked():
+    obs = analyse_frame(np.full((240, 320, 3), 5, np.uint8))
+    assert obs.blocked and obs.blocked_reason == "dark" and obs.face_count == 0 and obs.yaw is None
+
+
+def test_sensitivity_is_applied():
+    img = material.compose(["astronaut"], (320, 240), np.random.default_rng(2))
+    strict = FrameSensitivity(max_yaw_deg=0.0, max_pitch_deg=0.0)
+    assert analyse_frame(img, sensitivity=strict).looking_away
+    dark = np.full((240, 320, 3), 60, np.uint8)
+    assert analyse_frame(dark, sensitivity=FrameSensitivity(dark_threshold=80)).blocked_reason == "dark"
