@@ -14,6 +14,9 @@ def session_finalise(*, session: ProctoringSession) -> ProctoringSession:
     """Idempotent: a finalised session is left as it is."""
     if session.status != ProctoringSession.Status.FINALISING:
         return session
+    from sessions.analysis_pipeline import session_analyse
+
+    session_analyse(session=session, final=True)
     with transaction.atomic():
         locked = (
             ProctoringSession.objects.select_for_update()

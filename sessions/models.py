@@ -87,6 +87,8 @@ class ProctoringSession(models.Model):
     end_reason = models.CharField(max_length=40, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
     last_client_seq = models.BigIntegerField(default=0)
+    # Cursors and detector states of the analysis (sessions.analysis_pipeline).
+    analysis_state = models.JSONField(default=dict, blank=True)
     trust_score = models.FloatField(null=True, blank=True, db_index=True)
     trust_breakdown = models.JSONField(default=dict, blank=True)
     score_final = models.BooleanField(default=False)

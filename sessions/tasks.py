@@ -30,3 +30,16 @@ def session_finalise_task(session_public_id: str) -> None:
     session = ProctoringSession.objects.filter(public_id=session_public_id).first()
     if session is not None:
         session_finalise(session=session)
+
+
+@shared_task(name="sessions.session_analyse", acks_late=True)
+def session_analyse_task(session_public_id: str) -> None:
+    from sessions.analysis_pipeline import session_analyse_serialised
+
+    session = (
+        ProctoringSession.objects.select_related("institution", "assessment", "candidate")
+        .filter(public_id=session_public_id)
+        .first()
+    )
+    if session is not None and session.status == ProctoringSession.Status.ACTIVE:
+        session_analyse_serialised(session=session)

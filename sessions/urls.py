@@ -9,6 +9,11 @@ urlpatterns = [
     path(
         "widget/v1/sessions/<uuid:session_id>/end", widget_views.session_end_view, name="widget-session-end"
     ),
+    path(
+        "widget/v1/sessions/<uuid:session_id>/media",
+        widget_views.media_upload_view,
+        name="widget-media-upload",
+    ),
     path("widget/v1/ping", widget_views.ping_view, name="widget-ping"),
     path("media/s/<str:token>", media.media_signed_view, name="media-signed"),
     path("demo/", widget_views.demo_view, name="demo"),

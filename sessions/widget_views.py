@@ -25,6 +25,7 @@ from sessions.config import parse_autoproctor, parse_eye
 from sessions.models import ProctoringSession
 from sessions.services import _iso, session_end, session_start
 from sessions.tokens import session_token_read
+from sessions.uploads import media_store, parse_upload
 from tenants.services import origin_allowed
 
 CORS_HEADERS = "Authorization, Content-Type, X-Proctorme-Seq, X-Proctorme-Captured-At, X-Proctorme-Duration"
@@ -98,6 +99,7 @@ def session_start_view(request):
         "resumed": result.resumed,
         "status": session.status,
         "wsUrl": _ws_url(request, result.token),
+        "uploadUrl": _absolute(request, reverse("widget-media-upload", args=[session.public_id])),
         "endUrl": _absolute(request, reverse("widget-session-end", args=[session.public_id])),
         "serverTime": _iso(session.last_seen_at),
         "startedAt": _iso(session.started_at),
@@ -151,6 +153,24 @@ def session_end_view(request, session_id):
     except ProctormeError as error:
         return with_cors(error_response(error), origin)
     return with_cors(JsonResponse({"status": session.status, "endedAt": _iso(session.ended_at)}), origin)
+
+
+@csrf_exempt
+def media_upload_view(request, session_id):
+    origin = request.headers.get("Origin")
+    if request.method == "OPTIONS":
+        return preflight(request)
+    if request.method != "POST":
+        return with_cors(
+            error_response(ProctormeError("Use POST.", code="METHOD_NOT_ALLOWED", status=405)), origin
+        )
+    try:
+        session = session_from_token(request, session_id)
+        items = parse_upload(request.POST.get("meta"), request.FILES)
+        accepted, duplicates = media_store(session=session, items=items)
+    except ProctormeError as error:
+        return with_cors(error_response(error), origin)
+    return with_cors(JsonResponse({"accepted": accepted, "duplicates": duplicates}, status=202), origin)
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,450 @@
+"""From uploaded media to flags, for one session.
+
+Two phases, so that re-running is always safe (``acks_late`` redelivery, a
+batch uploaded twice, batches arriving out of order):
+
+1. *Observe* every chunk not analysed yet (decode, detect). The observation
+   is a pure function of the chunk, stored on it.
+2. *Fold* observations into flags, strictly in capture order per kind, from
+   cursors and tracker states kept on the session, inside one transaction
+   that locks the session row. A missing ``seq`` holds the cursor back until
+   it arrives, or is skipped once it is ``GAP_SKIP_SECONDS`` behind the
+   newest chunk (or at the final pass). Flags are keyed by detector and
+   episode start, so the same observations always give the same flags.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import random
+import urllib.request
+import wave
+from datetime import timedelta
+
+import numpy as np
+from django.core.cache import cache
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from analysis.audio import InvalidAudio, clip, pcm_to_wav, voice_segments
+from analysis.frames import FrameSensitivity, InvalidImage, analyse_frame, decode_jpeg
+from analysis.identity import descriptor_distance, face_descriptor
+from analysis.tracker import EpisodeTracker
+from proctorme.realtime import broadcast, institution_group
+from sessions.models import MediaChunk, ProctoringSession
+from sessions.scoring import detector_settings_for, session_score_compute
+from sessions.services import flag_record
+
+log = logging.getLogger(__name__)
+
+GAP_SKIP_SECONDS = 30.0
+IDENTITY_THRESHOLD = 0.6
+REFERENCE_MAX_BYTES = 5 * 1024 * 1024
+REFERENCE_TIMEOUT = 5
+
+# (min_duration, max_gap) in seconds, overridable in detector_settings["sensitivity"]["timing"].
+DEFAULT_TIMING = {
+    "FACE_ABSENCE": (5.0, 2.5),
+    "MULTIPLE_FACE": (2.0, 2.5),
+    "LOOKING_AWAY": (5.0, 2.5),
+    "CAMERA_BLOCKED": (5.0, 2.5),
+    "FACE_MISMATCH": (30.0, 45.0),
+    "SOUND_DETECTED": (1.0, 2.0),
+}
+
+FRAME_RULES = {
+    "FACE_ABSENCE": lambda o: o["faces"] == 0 and not o["blocked"],
+    "MULTIPLE_FACE": lambda o: o["faces"] >= 2,
+    "LOOKING_AWAY": lambda o: o["faces"] == 1 and o["away"] and not o["blocked"],
+    "CAMERA_BLOCKED": lambda o: o["blocked"],
+}
+ALL_DETECTORS = {*FRAME_RULES, "FACE_MISMATCH", "SOUND_DETECTED", "PERIODIC_SNAPSHOT"}
+
+
+# --- configuration -------------------------------------------------------------------
+
+
+def enabled_detectors(session: ProctoringSession, settings: dict) -> set[str]:
+    features = session.config.get("features", {})
+    tracking = session.config.get("tracking", {})
+    enabled = set(ALL_DETECTORS)
+    if not features.get("aiProctoring", True):
+        enabled -= {*FRAME_RULES, "SOUND_DETECTED", "PERIODIC_SNAPSHOT"}
+    if not tracking.get("audio", True):
+        enabled.discard("SOUND_DETECTED")
+    if not tracking.get("numHumans", True):
+        enabled.discard("MULTIPLE_FACE")
+    if not tracking.get("photosAtRandom", True):
+        enabled.discard("PERIODIC_SNAPSHOT")
+    identity = (
+        features.get("facialRecognition", True)
+        if session.dialect == "eye"
+        else tracking.get("impersonation", False)
+    )
+    if not identity:
+        enabled.discard("FACE_MISMATCH")
+    return enabled - set(settings.get("disabled", []))
+
+
+def _sensitivity(settings: dict) -> FrameSensitivity:
+    values = settings.get("sensitivity", {})
+    fields = FrameSensitivity.__dataclass_fields__
+    return FrameSensitivity(**{k: float(v) for k, v in values.items() if k in fields})
+
+
+def _timing(settings: dict, type_: str) -> tuple[float, float]:
+    custom = settings.get("sensitivity", {}).get("timing", {}).get(type_)
+    if isinstance(custom, list | tuple) and len(custom) == 2:
+        return float(custom[0]), float(custom[1])
+    return DEFAULT_TIMING[type_]
+
+
+# --- phase 1: observations ------------------------------------------------------------
+
+
+def _read(chunk: MediaChunk) -> bytes:
+    with chunk.file.open("rb") as handle:
+        return handle.read()
+
+
+def _observe_image(chunk: MediaChunk, sensitivity: FrameSensitivity, identity: bool) -> dict:
+    try:
+        rgb = decode_jpeg(_read(chunk))
+    except (InvalidImage, OSError) as exc:
+        return {"error": f"undecodable: {exc}"}
+    obs = analyse_frame(rgb, sensitivity=sensitivity)
+    out = {"faces": obs.face_count, "blocked": obs.blocked, "away": obs.looking_away}
+    if obs.yaw is not None:
+        out.update(yaw=round(obs.yaw, 1), pitch=round(obs.pitch, 1))
+    if identity and obs.face_count == 1 and not obs.blocked:
+        descriptor = face_descriptor(rgb, obs.faces[0])
+        if descriptor is not None:
+            out["descriptor"] = [round(float(x), 5) for x in descriptor]
+    return out
+
+
+def _observe_audio(chunk: MediaChunk) -> dict:
+    try:
+        with wave.open(io.BytesIO(_read(chunk))) as wav:
+            pcm = wav.readframes(wav.getnframes())
+        segments = voice_segments(pcm)
+    except (InvalidAudio, wave.Error, EOFError, OSError) as exc:
+        return {"error": f"undecodable: {exc}"}
+    return {"segments": [[s.start_s, s.end_s] for s in segments]}
+
+
+def _observe_pending(session: ProctoringSession, settings: dict, enabled: set[str]) -> int:
+    pending = list(
+        MediaChunk.objects.filter(
+            session=session,
+            analysed_at__isnull=True,
+            kind__in=[MediaChunk.Kind.FRAME, MediaChunk.Kind.SNAPSHOT, MediaChunk.Kind.AUDIO],
+        ).order_by("kind", "seq")
+    )
+    sensitivity = _sensitivity(settings)
+    identity = "FACE_MISMATCH" in enabled
+    now = timezone.now()
+    for chunk in pending:
+        if chunk.kind == MediaChunk.Kind.AUDIO:
+            obs = _observe_audio(chunk) if "SOUND_DETECTED" in enabled else {"skipped": True}
+        else:
+            obs = _observe_image(chunk, sensitivity, identity and chunk.kind == MediaChunk.Kind.SNAPSHOT)
+        chunk.meta = {**chunk.meta, "obs": obs}
+        chunk.analysed_at = now
+    MediaChunk.objects.bulk_update(pending, ["meta", "analysed_at"], batch_size=200)
+    return len(pending)
+
+
+# --- phase 2: folding observations into flags -------------------------------------------
+
+
+def _in_order(session, kind: str, state: dict, final: bool):
+    """Analysed chunks of one kind after the cursor, in seq order, stopping at a fresh gap."""
+    cursor = state.get("cursor", 0)
+    chunks = list(
+        MediaChunk.objects.filter(session=session, kind=kind, seq__gt=cursor, analysed_at__isnull=False)
+        .order_by("seq")
+        .only("id", "seq", "captured_at", "meta", "duration_seconds")
+    )
+    if not chunks:
+        return
+    newest = max(c.captured_at for c in chunks)
+    for chunk in chunks:
+        if (
+            chunk.seq != cursor + 1
+            and not final
+            and (newest - chunk.captured_at).total_seconds() < GAP_SKIP_SECONDS
+        ):
+            return  # wait for the missing one
+        yield chunk
+        cursor = chunk.seq
+        state["cursor"] = cursor
+
+
+class _Folder:
+    def __init__(self, session: ProctoringSession, settings: dict, enabled: set[str]) -> None:
+        self.session = session
+        self.settings = settings
+        self.enabled = enabled
+        self.state = session.analysis_state or {}
+        self.flag_count = 0
+
+    def tracker(self, type_: str) -> EpisodeTracker:
+        states = self.state.setdefault("trackers", {})
+        min_duration, max_gap = _timing(self.settings, type_)
+        return EpisodeTracker(min_duration, max_gap, states.setdefault(type_, {}))
+
+    def at(self, seconds: float):
+        return self.session.started_at + timedelta(seconds=seconds)
+
+    def seconds(self, when) -> float:
+        return round((when - self.session.started_at).total_seconds(), 3)
+
+    def apply(self, type_: str, events, *, evidence=None, payload=None) -> None:
+        for kind, run in events:
+            if kind == "extend":
+                continue  # the end is written when the episode closes
+            evidence_chunk = evidence(run["ref"]) if evidence else None
+            flag_record(
+                session=self.session,
+                type=type_,
+                episode_key=f"{type_}@{run['start']:.3f}",
+                started_at=self.at(run["start"]),
+                ended_at=self.at(run["end"]) if kind == "close" else None,
+                evidence=evidence_chunk,
+                payload=payload(run) if payload else None,
+            )
+            self.flag_count += kind == "open"
+
+    def frames(self, final: bool) -> None:
+        types = [t for t in FRAME_RULES if t in self.enabled]
+        for chunk in _in_order(
+            self.session, MediaChunk.Kind.FRAME, self.state.setdefault("frame", {}), final
+        ):
+            obs = chunk.meta.get("obs", {})
+            if "error" in obs:
+                continue
+            t = self.seconds(chunk.captured_at)
+            for type_ in types:
+                events = self.tracker(type_).feed(
+                    t, FRAME_RULES[type_](obs), ref=chunk.pk, value=obs.get("faces", 0)
+                )
+                if events:
+                    self.apply(type_, events, evidence=_chunk_by_pk)
+
+    def snapshots(self, final: bool) -> None:
+        identity = self.state.setdefault("identity", {})
+        chosen = set(self._random_photo_seqs()) if "PERIODIC_SNAPSHOT" in self.enabled else set()
+        for chunk in _in_order(
+            self.session, MediaChunk.Kind.SNAPSHOT, self.state.setdefault("snapshot", {}), final
+        ):
+            obs = chunk.meta.get("obs", {})
+            t = self.seconds(chunk.captured_at)
+            if chunk.seq in chosen:
+                flag_record(
+                    session=self.session,
+                    type="PERIODIC_SNAPSHOT",
+                    episode_key=f"PERIODIC_SNAPSHOT@{chunk.seq}",
+                    started_at=chunk.captured_at,
+                    ended_at=chunk.captured_at,
+                    evidence=chunk,
+                )
+            descriptor = obs.get("descriptor")
+            if "FACE_MISMATCH" not in self.enabled or descriptor is None:
+                continue
+            if "reference" not in identity:
+                # Enrol from the first good snapshot when there is no reference photo.
+                identity.update(reference=descriptor, source="enrolled", seq=chunk.seq)
+                continue
+            distance = descriptor_distance(np.asarray(identity["reference"]), np.asarray(descriptor))
+            events = self.tracker("FACE_MISMATCH").feed(
+                t, distance > IDENTITY_THRESHOLD, ref=chunk.pk, value=distance
+            )
+            if events:
+                self.apply(
+                    "FACE_MISMATCH",
+                    events,
+                    evidence=_chunk_by_pk,
+                    payload=lambda run: {
+                        "distance": round(run["peak"], 3),
+                        "reference": identity.get("source"),
+                    },
+                )
+
+    def _random_photo_seqs(self) -> list[int]:
+        tracking = self.session.config.get("tracking", {})
+        capture = self.session.config.get("capture", {})
+        interval = max(capture.get("snapshotIntervalMs", 30000) / 1000, 1)
+        expected = max(int(self.session.config.get("examSeconds", 3600) // interval), 1)
+        wanted = min(int(tracking.get("numPhotosAtRandom", 25)), expected)
+        # Seeded by the session: the same photos are chosen on every re-run.
+        return random.Random(str(self.session.public_id)).sample(range(1, expected + 1), wanted)
+
+    def audio(self, final: bool) -> None:
+        if "SOUND_DETECTED" not in self.enabled:
+            return
+        for chunk in _in_order(
+            self.session, MediaChunk.Kind.AUDIO, self.state.setdefault("audio", {}), final
+        ):
+            obs = chunk.meta.get("obs", {})
+            base = self.seconds(chunk.captured_at)
+            for index, (start, end) in enumerate(obs.get("segments", [])):
+                ref = [chunk.pk, index, start, end]
+                tracker = self.tracker("SOUND_DETECTED")
+                # Speech is continuous between a segment's ends: feed it as samples a quarter-second apart.
+                events = []
+                for t in [*np.arange(start, end, 0.25), end]:
+                    events += tracker.feed(round(base + float(t), 3), True, ref=ref)
+                if events:
+                    self.apply("SOUND_DETECTED", events, evidence=self._audio_evidence)
+            tracker = self.tracker("SOUND_DETECTED")
+            events = tracker.feed(base + chunk.duration_seconds + 1e-3, False)
+            if events:
+                self.apply("SOUND_DETECTED", events, evidence=self._audio_evidence)
+
+    def _audio_evidence(self, ref) -> MediaChunk | None:
+        chunk_pk, index, start, end = ref
+        source = MediaChunk.objects.filter(pk=chunk_pk).first()
+        if source is None:
+            return None
+        seq = source.seq * 1000 + index
+        existing = MediaChunk.objects.filter(
+            session=self.session, kind=MediaChunk.Kind.EVIDENCE, seq=seq
+        ).first()
+        if existing:
+            return existing
+        with wave.open(io.BytesIO(_read(source))) as wav:
+            pcm = wav.readframes(wav.getnframes())
+        wav_bytes = pcm_to_wav(clip(pcm, max(start - 0.5, 0), end + 0.5))
+        evidence = MediaChunk(
+            institution_id=self.session.institution_id,
+            session=self.session,
+            kind=MediaChunk.Kind.EVIDENCE,
+            seq=seq,
+            captured_at=source.captured_at + timedelta(seconds=max(start - 0.5, 0)),
+            duration_seconds=min(end + 0.5, source.duration_seconds) - max(start - 0.5, 0),
+            content_type="audio/wav",
+            size=len(wav_bytes),
+            meta={"source": source.seq, "segment": [start, end]},
+        )
+        evidence.file.save(
+            f"{self.session.institution.public_id}/{self.session.public_id}/evidence-{seq:09d}.wav",
+            ContentFile(wav_bytes),
+            save=False,
+        )
+        evidence.save()
+        return evidence
+
+    def finish(self) -> None:
+        for type_ in [*FRAME_RULES, "FACE_MISMATCH", "SOUND_DETECTED"]:
+            if type_ in self.enabled and type_ in self.state.get("trackers", {}):
+                evidence = self._audio_evidence if type_ == "SOUND_DETECTED" else _chunk_by_pk
+                self.apply(type_, self.tracker(type_).finish(), evidence=evidence)
+
+
+def _chunk_by_pk(pk) -> MediaChunk | None:
+    return MediaChunk.objects.filter(pk=pk).first()
+
+
+# --- reference photo ---------------------------------------------------------------------
+
+
+def _reference_from_url(session: ProctoringSession, identity: dict) -> None:
+    """Fetch candidateImageUrl once: https only, public addresses only, size and time limits."""
+    url = session.candidate.image_url
+    if not url or "reference" in identity or identity.get("url_tried"):
+        return
+    identity["url_tried"] = True
+    from django.conf import settings as django_settings
+
+    from tenants.webhooks import WebhookUrlNotAllowed, webhook_url_check
+
+    try:
+        if not url.startswith("https://") and not django_settings.PROCTORME_ALLOW_PRIVATE_URLS:
+            raise ValueError("only https reference photos are fetched")
+        webhook_url_check(url=url)
+        request = urllib.request.Request(url, headers={"User-Agent": "Proctorme/1.0"})  # noqa: S310 (checked above)
+        with urllib.request.urlopen(request, timeout=REFERENCE_TIMEOUT) as response:  # noqa: S310
+            data = response.read(REFERENCE_MAX_BYTES + 1)
+        if len(data) > REFERENCE_MAX_BYTES:
+            raise ValueError("the reference photo is larger than 5 MB")
+        rgb = decode_jpeg(data)
+        descriptor = face_descriptor(rgb)
+        if descriptor is None:
+            raise ValueError("no face found in the reference photo")
+    except (WebhookUrlNotAllowed, ValueError, OSError, InvalidImage) as exc:
+        identity["url_error"] = str(exc)[:200]
+        log.info("reference photo for session %s not used: %s", session.public_id, exc)
+        return
+    identity.update(reference=[round(float(x), 5) for x in descriptor], source="candidateImageUrl")
+
+
+# --- entry point ---------------------------------------------------------------------------
+
+
+def session_analyse(*, session: ProctoringSession, final: bool = False) -> dict:
+    """Analyse what is pending and fold it into flags. Safe to run any number of times."""
+    settings = detector_settings_for(session)
+    enabled = enabled_detectors(session, settings)
+    observed = _observe_pending(session, settings, enabled)
+    if "FACE_MISMATCH" in enabled and session.candidate.image_url:
+        identity = dict((session.analysis_state or {}).get("identity", {}))
+        if "reference" not in identity and not identity.get("url_tried"):
+            _reference_from_url(session, identity)
+            with transaction.atomic():
+                locked = ProctoringSession.objects.select_for_update().get(pk=session.pk)
+                locked.analysis_state = {
+                    **locked.analysis_state,
+                    "identity": {**locked.analysis_state.get("identity", {}), **identity},
+                }
+                locked.save(update_fields=["analysis_state"])
+    with transaction.atomic():
+        locked = (
+            ProctoringSession.objects.select_for_update()
+            .select_related("institution", "assessment", "candidate")
+            .get(pk=session.pk)
+        )
+        folder = _Folder(locked, settings, enabled)
+        folder.frames(final)
+        folder.snapshots(final)
+        folder.audio(final)
+        if final:
+            folder.finish()
+        locked.analysis_state = folder.state
+        fields = ["analysis_state"]
+        if not final and locked.status == ProctoringSession.Status.ACTIVE:
+            result = session_score_compute(session=locked)
+            if result.score != locked.trust_score:
+                locked.trust_score = result.score
+                fields.append("trust_score")
+                message = {
+                    "type": "institution.message",
+                    "message": {
+                        "type": "score",
+                        "sessionId": str(locked.public_id),
+                        "trustScore": result.score,
+                        "band": result.band,
+                    },
+                }
+                group = institution_group(locked.institution.public_id)
+                transaction.on_commit(lambda: broadcast(group, message))
+        locked.save(update_fields=fields)
+    return {"observed": observed, "flags": folder.flag_count}
+
+
+def session_analyse_serialised(*, session: ProctoringSession, final: bool = False) -> None:
+    """Run session_analyse, one at a time per session; a run asked for meanwhile runs after."""
+    lock_key, again_key = f"analyse:lock:{session.pk}", f"analyse:again:{session.pk}"
+    while True:
+        if not cache.add(lock_key, 1, timeout=600):
+            cache.set(again_key, 1, timeout=600)
+            return
+        try:
+            cache.delete(again_key)
+            session_analyse(session=session, final=final)
+        finally:
+            cache.delete(lock_key)
+        if not cache.get(again_key):
+            return

@@ -1,0 +1,209 @@
+"""Media uploads from the widget: validated cheaply, stored idempotently, then queued.
+
+Validation here is structural (JPEG markers and frame header, PCM length) so
+the request returns at once; full decoding happens in the analysis task,
+which marks a chunk that still fails to decode instead of raising.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import wave
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from proctorme.errors import InvalidMedia, ProctormeError, SessionEnded
+from proctorme.tasks import enqueue
+from sessions.models import MediaChunk, ProctoringSession
+from sessions.services import _parse_at
+
+MAX_ITEMS = 64
+MAX_BATCH_BYTES = 4 * 1024 * 1024
+MAX_BYTES = {"frame": 200 * 1024, "snapshot": 1024 * 1024, "audio": 16000 * 2 * 10}
+SAMPLE_RATE = 16000
+
+
+class MediaTooLarge(ProctormeError):
+    """The upload is larger than the widget ever sends."""
+
+    code = "MEDIA_TOO_LARGE"
+    status = 413
+
+
+@dataclass
+class UploadItem:
+    part: str
+    kind: str
+    seq: int
+    captured_at: datetime
+    data: bytes
+    duration_seconds: float = 0.0
+
+
+def jpeg_size(data: bytes) -> tuple[int, int]:
+    """Width and height from a JPEG's frame header; raises ValueError if it is not a whole JPEG."""
+    if len(data) < 4 or data[:2] != b"\xff\xd8" or data[-2:] != b"\xff\xd9":
+        raise ValueError("not a complete JPEG (start or end marker missing)")
+    i = 2
+    while i + 4 <= len(data):
+        if data[i] != 0xFF:
+            raise ValueError("corrupt JPEG marker structure")
+        marker = data[i + 1]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            i += 2
+            continue
+        (length,) = struct.unpack(">H", data[i + 2 : i + 4])
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            if i + 9 > len(data):
+                break
+            height, width = struct.unpack(">HH", data[i + 5 : i + 9])
+            if not (0 < width <= 4096 and 0 < height <= 4096):
+                raise ValueError("implausible JPEG dimensions")
+            return width, height
+        if marker == 0xDA:
+            break
+        i += 2 + length
+    raise ValueError("JPEG frame header missing")
+
+
+def pcm_to_wav(pcm: bytes, sample_rate: int = SAMPLE_RATE) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(sample_rate)
+        out.writeframes(pcm)
+    return buffer.getvalue()
+
+
+def parse_upload(meta_raw: str | None, files) -> list[UploadItem]:
+    """Check the whole batch before anything is stored; raise with the offending part named."""
+    try:
+        meta = json.loads(meta_raw or "")
+        items = meta["items"]
+        assert isinstance(items, list) and items
+    except (ValueError, KeyError, TypeError, AssertionError):
+        raise InvalidMedia(
+            "meta must be JSON with a non-empty items list.", details={"reason": "bad meta"}
+        ) from None
+    if len(items) > MAX_ITEMS:
+        raise MediaTooLarge(f"At most {MAX_ITEMS} items per upload.")
+    now = timezone.now()
+    parsed, total, seen = [], 0, set()
+    for item in items:
+        details = {"part": item.get("part") if isinstance(item, dict) else None}
+        if not isinstance(item, dict):
+            raise InvalidMedia("Every item must be an object.", details={**details, "reason": "bad item"})
+        kind, seq, part = item.get("kind"), item.get("seq"), item.get("part")
+        details.update(kind=kind, seq=seq)
+        if kind not in MAX_BYTES:
+            raise InvalidMedia(
+                "kind must be frame, snapshot or audio.", details={**details, "reason": "bad kind"}
+            )
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
+            raise InvalidMedia("seq must be a positive integer.", details={**details, "reason": "bad seq"})
+        if (kind, seq) in seen:
+            raise InvalidMedia(
+                "The same item twice in one batch.", details={**details, "reason": "repeated item"}
+            )
+        seen.add((kind, seq))
+        upload = files.get(part) if isinstance(part, str) else None
+        if upload is None:
+            raise InvalidMedia(
+                "The item's file part is missing.", details={**details, "reason": "missing part"}
+            )
+        if upload.size > MAX_BYTES[kind]:
+            raise MediaTooLarge(f"A {kind} may be at most {MAX_BYTES[kind]} bytes.", details=details)
+        total += upload.size
+        if total > MAX_BATCH_BYTES:
+            raise MediaTooLarge("The batch is too large.", details=details)
+        data = upload.read()
+        duration = 0.0
+        if kind in ("frame", "snapshot"):
+            try:
+                jpeg_size(data)
+            except ValueError as exc:
+                raise InvalidMedia(
+                    f"The {kind} is not a valid JPEG: {exc}.", details={**details, "reason": str(exc)}
+                ) from None
+        else:
+            rate = item.get("sampleRate", SAMPLE_RATE)
+            duration_ms = item.get("durationMs")
+            if rate != SAMPLE_RATE:
+                raise InvalidMedia("Audio must be 16 kHz.", details={**details, "reason": "bad sample rate"})
+            if len(data) == 0 or len(data) % 2:
+                raise InvalidMedia(
+                    "Audio must be whole 16-bit samples.", details={**details, "reason": "odd length"}
+                )
+            samples = len(data) // 2
+            if (
+                not isinstance(duration_ms, int | float)
+                or abs(samples - duration_ms * SAMPLE_RATE / 1000) > SAMPLE_RATE * 0.02
+            ):
+                raise InvalidMedia(
+                    "The audio length does not match durationMs (truncated?).",
+                    details={**details, "reason": "length mismatch"},
+                )
+            duration = samples / SAMPLE_RATE
+        parsed.append(
+            UploadItem(
+                part=part,
+                kind=kind,
+                seq=seq,
+                captured_at=_parse_at(item.get("capturedAt"), now),
+                data=data,
+                duration_seconds=duration,
+            )
+        )
+    return parsed
+
+
+def media_store(*, session: ProctoringSession, items: list[UploadItem]) -> tuple[list[dict], list[dict]]:
+    """Store each item once; returns (accepted, duplicates). Queues analysis after commit."""
+    if session.status != ProctoringSession.Status.ACTIVE:
+        raise SessionEnded()
+    existing = set(
+        MediaChunk.objects.filter(
+            session=session, kind__in={i.kind for i in items}, seq__in={i.seq for i in items}
+        ).values_list("kind", "seq")
+    )
+    accepted, duplicates = [], []
+    with transaction.atomic():
+        for item in items:
+            if (item.kind, item.seq) in existing:
+                duplicates.append({"kind": item.kind, "seq": item.seq})
+                continue
+            is_audio = item.kind == "audio"
+            content = pcm_to_wav(item.data) if is_audio else item.data
+            chunk = MediaChunk(
+                institution_id=session.institution_id,
+                session=session,
+                kind=item.kind,
+                seq=item.seq,
+                captured_at=item.captured_at,
+                duration_seconds=item.duration_seconds,
+                content_type="audio/wav" if is_audio else "image/jpeg",
+                size=len(content),
+            )
+            name = f"{session.institution.public_id}/{session.public_id}/{item.kind}-{item.seq:06d}.{'wav' if is_audio else 'jpg'}"
+            chunk.file.save(name, ContentFile(content), save=False)
+            try:
+                with transaction.atomic():
+                    chunk.save()
+            except IntegrityError:
+                # A concurrent retry stored it first.
+                chunk.file.delete(save=False)
+                duplicates.append({"kind": item.kind, "seq": item.seq})
+                continue
+            accepted.append({"kind": item.kind, "seq": item.seq})
+        if accepted:
+            from sessions.tasks import session_analyse_task
+
+            enqueue(session_analyse_task, str(session.public_id))
+    return accepted, duplicates

@@ -1,0 +1,261 @@
+"""Uploads → analysis → flags, through the real endpoints, task code and database."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import material
+import numpy as np
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from sessions.analysis_pipeline import session_analyse
+from sessions.config import parse_eye
+from sessions.finalise import session_finalise
+from sessions.models import Flag, MediaChunk, ProctoringSession
+from sessions.services import session_end, session_start
+
+ORIGIN = "https://exams.alpha.edu"
+SIZE = (320, 240)
+
+
+@pytest.fixture
+def started(tenant_a):
+    request = parse_eye(
+        {
+            "apiKey": tenant_a.publishable_key,
+            "assessmentId": "bio",
+            "assessmentTitle": "Biology",
+            "candidateId": "c-1",
+            "candidateEmail": "c@alpha.edu",
+            "candidateFirstName": "C",
+            "candidateLastName": "One",
+            "institutionName": "Alpha",
+            "examDuration": 3600,
+            "features": {"aiProctoring": True, "facialRecognition": True},
+        }
+    )
+    return _rewind(session_start(request=request, origin=ORIGIN))
+
+
+def _rewind(started):
+    """Start the session ten minutes ago, so capture times in the tests lie in the past."""
+    earlier = started.session.started_at - timedelta(minutes=10)
+    ProctoringSession.objects.filter(pk=started.session.pk).update(started_at=earlier)
+    started.session.started_at = earlier
+    return started
+
+
+def _frame(people: list[str], seed: int = 1) -> bytes:
+    rng = np.random.default_rng(seed)
+    if people:
+        image = material.compose(people, SIZE, rng)
+    else:
+        image = material.background(SIZE, rng)
+    noise = np.random.default_rng(seed + 1000).normal(0, 2, image.shape)
+    return material.jpeg_bytes(np.clip(image + noise, 0, 255).astype(np.uint8), quality=60)
+
+
+def _upload(client, started, items):
+    files, meta = {}, []
+    for i, (kind, seq, seconds, data, extra) in enumerate(items):
+        part = f"p{i}"
+        files[part] = SimpleUploadedFile(part, data, content_type="application/octet-stream")
+        captured = started.session.started_at + timedelta(seconds=seconds)
+        meta.append({"part": part, "kind": kind, "seq": seq, "capturedAt": captured.isoformat(), **extra})
+    return client.post(
+        f"/widget/v1/sessions/{started.session.public_id}/media",
+        {"meta": json.dumps({"items": meta}), **files},
+        HTTP_AUTHORIZATION=f"Bearer {started.token}",
+        HTTP_ORIGIN=ORIGIN,
+    )
+
+
+def _frames(timeline: list[list[str]], start_seq: int = 1):
+    cache: dict = {}
+    for offset, people in enumerate(timeline):
+        key = tuple(people)
+        if key not in cache:
+            cache[key] = _frame(people, seed=3 if people == ["astronaut"] else 5)
+        yield ("frame", start_seq + offset, float(start_seq + offset), cache[key], {})
+
+
+def _flags(session):
+    return sorted(
+        (
+            f.type,
+            round((f.started_at - session.started_at).total_seconds()),
+            round((f.ended_at - session.started_at).total_seconds()) if f.ended_at else None,
+        )
+        for f in Flag.objects.filter(session=session)
+    )
+
+
+ONE, NONE, TWO = ["astronaut"], [], ["astronaut", "man_a"]
+TIMELINE = [ONE] * 6 + [NONE] * 9 + [ONE] * 6 + [TWO] * 5 + [ONE] * 6
+
+
+def _batches(timeline, size=5):
+    items = list(_frames(timeline))
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+@pytest.mark.slow
+def test_a_stretch_without_a_face_gives_one_flag_with_evidence(
+    client, started, django_capture_on_commit_callbacks
+):
+    for batch in _batches(TIMELINE):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = _upload(client, started, batch)
+        assert response.status_code == 202, response.content
+    session = ProctoringSession.objects.get(pk=started.session.pk)
+    assert MediaChunk.objects.filter(session=session, kind="frame", analysed_at__isnull=False).count() == len(
+        TIMELINE
+    )
+    flags = _flags(session)
+    # 9 faceless frames (seconds 7-15) → one FACE_ABSENCE; 5 frames of two people (22-26) → one MULTIPLE_FACE.
+    assert [f[0] for f in flags] == ["FACE_ABSENCE", "MULTIPLE_FACE"], flags
+    absence = Flag.objects.get(type="FACE_ABSENCE")
+    assert absence.started_at - session.started_at == timedelta(seconds=7)
+    assert absence.ended_at - session.started_at == timedelta(seconds=15)
+    assert absence.evidence is not None and absence.evidence.kind == "frame"
+    assert 7 <= absence.evidence.seq <= 15
+    assert session.trust_score is not None and session.trust_score < 100  # provisional score
+
+
+@pytest.mark.slow
+def test_the_same_batches_twice_and_out_of_order_give_the_same_flags(
+    client, tenant_a, started, django_capture_on_commit_callbacks
+):
+    batches = _batches(TIMELINE)
+    for batch in batches:
+        with django_capture_on_commit_callbacks(execute=True):
+            _upload(client, started, batch)
+    in_order = _flags(started.session)
+
+    request = parse_eye(
+        {
+            **started.session.config,
+            "apiKey": tenant_a.publishable_key,
+            "assessmentId": "bio",
+            "assessmentTitle": "B",
+            "candidateId": "c-2",
+            "candidateEmail": "c2@alpha.edu",
+            "candidateFirstName": "C",
+            "candidateLastName": "Two",
+            "institutionName": "Alpha",
+            "examDuration": 3600,
+        }
+    )
+    other = _rewind(session_start(request=request, origin=ORIGIN))
+    shuffled = [batches[i] for i in (3, 0, 5, 1, 4, 2, 6) if i < len(batches)]
+    for batch in shuffled + shuffled[:3]:  # out of order, and some twice
+        with django_capture_on_commit_callbacks(execute=True):
+            response = _upload(client, other, batch)
+        assert response.status_code == 202
+    session_analyse(session=ProctoringSession.objects.get(pk=other.session.pk))  # a retried task
+    assert _flags(other.session) == in_order
+    assert MediaChunk.objects.filter(session=other.session, kind="frame").count() == len(TIMELINE)
+
+
+@pytest.mark.slow
+def test_final_pass_closes_episodes_and_fixes_the_score(client, started, django_capture_on_commit_callbacks):
+    for batch in _batches([ONE] * 3 + [NONE] * 8):
+        with django_capture_on_commit_callbacks(execute=True):
+            _upload(client, started, batch)
+    open_flag = Flag.objects.get(type="FACE_ABSENCE")
+    assert open_flag.ended_at is None  # still going
+    session = session_end(session=started.session, reason="ended")
+    session = session_finalise(session=ProctoringSession.objects.get(pk=session.pk))
+    assert session.status == "completed" and session.score_final
+    open_flag.refresh_from_db()
+    assert open_flag.ended_at - session.started_at == timedelta(seconds=11)
+    assert "FACE_ABSENCE" in session.trust_breakdown["types"]
+
+
+def test_a_corrupt_jpeg_is_refused_and_nothing_is_stored(client, started):
+    good = _frame(ONE)
+    corrupt = good[: len(good) // 2]
+    response = _upload(client, started, [("frame", 1, 1.0, good, {}), ("frame", 2, 2.0, corrupt, {})])
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "INVALID_MEDIA" and error["details"]["seq"] == 2
+    assert not MediaChunk.objects.exists()
+    assert (
+        _upload(client, started, [("frame", 1, 1.0, b"GIF89a....", {})]).json()["error"]["code"]
+        == "INVALID_MEDIA"
+    )
+
+
+def test_truncated_audio_is_refused(client, started):
+    pcm = b"\x00\x01" * 8000  # 0.5 s
+    response = _upload(
+        client, started, [("audio", 1, 1.0, pcm[:-3], {"durationMs": 500, "sampleRate": 16000})]
+    )
+    assert response.status_code == 400 and response.json()["error"]["details"]["reason"] == "odd length"
+    response = _upload(
+        client, started, [("audio", 1, 1.0, pcm[: len(pcm) // 2], {"durationMs": 500, "sampleRate": 16000})]
+    )
+    assert response.status_code == 400 and response.json()["error"]["details"]["reason"] == "length mismatch"
+    assert not MediaChunk.objects.exists()
+
+
+def test_uploads_are_idempotent_and_token_bound(client, tenant_a, started):
+    item = ("frame", 1, 1.0, _frame(ONE), {})
+    first = _upload(client, started, [item])
+    again = _upload(client, started, [item])
+    assert first.json() == {"accepted": [{"kind": "frame", "seq": 1}], "duplicates": []}
+    assert again.json() == {"accepted": [], "duplicates": [{"kind": "frame", "seq": 1}]}
+    assert MediaChunk.objects.count() == 1
+    response = client.post(
+        f"/widget/v1/sessions/{started.session.public_id}/media",
+        {"meta": "{}"},
+        HTTP_AUTHORIZATION="Bearer nope",
+        HTTP_ORIGIN=ORIGIN,
+    )
+    assert response.status_code == 401
+
+
+def test_too_large_an_item_is_refused(client, started):
+    response = _upload(client, started, [("frame", 1, 1.0, b"\xff\xd8" + b"0" * 300_000 + b"\xff\xd9", {})])
+    assert response.status_code == 413 and response.json()["error"]["code"] == "MEDIA_TOO_LARGE"
+
+
+@pytest.mark.slow
+def test_speech_gives_sound_detected_with_a_playable_clip(
+    client, started, utterance, django_capture_on_commit_callbacks
+):
+    rng = np.random.default_rng(4)
+    quiet = material.white(16000 * 5, rng) * 0.002
+    loud = quiet.copy()
+    loud[8000 : 8000 + min(len(utterance), 16000 * 4)] += utterance[: 16000 * 4] * 0.6
+    items = [
+        ("audio", 1, 10.0, material.to_pcm(quiet), {"durationMs": 5000, "sampleRate": 16000}),
+        ("audio", 2, 20.0, material.to_pcm(loud), {"durationMs": 5000, "sampleRate": 16000}),
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _upload(client, started, items).status_code == 202
+    session_end(session=started.session)
+    session_finalise(session=ProctoringSession.objects.get(pk=started.session.pk))
+    flag = Flag.objects.get(type="SOUND_DETECTED")
+    assert 20 <= (flag.started_at - started.session.started_at).total_seconds() <= 25
+    assert flag.evidence.content_type == "audio/wav" and flag.evidence.kind == "evidence"
+    assert flag.evidence.file.read(4) == b"RIFF"
+
+
+@pytest.mark.slow
+def test_a_different_person_in_snapshots_is_face_mismatch(
+    client, started, django_capture_on_commit_callbacks
+):
+    me = _frame(ONE, seed=3)
+    someone_else = _frame(["man_a"], seed=3)
+    items = [("snapshot", 1, 30.0, me, {}), ("snapshot", 2, 60.0, me, {})]
+    items += [("snapshot", seq, 30.0 * seq, someone_else, {}) for seq in (3, 4, 5)]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _upload(client, started, items).status_code == 202
+    session = ProctoringSession.objects.get(pk=started.session.pk)
+    assert session.analysis_state["identity"]["source"] == "enrolled"
+    flag = Flag.objects.get(type="FACE_MISMATCH")
+    assert (flag.started_at - session.started_at).total_seconds() == 90
+    assert flag.payload["distance"] > 0.6
