@@ -177,7 +177,25 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "PREPROCESSING_HOOKS": ["sessions.api.schema.only_integrator_api"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "SessionStatusEnum": "sessions.models.ProctoringSession.Status",
+        "VerdictEnum": "sessions.models.ProctoringSession.Verdict",
+        "DeliveryStatusEnum": "tenants.models.WebhookDelivery.Status",
+    },
 }
+
+# Integrator API and webhooks (sessions/api, tenants/webhooks.py).
+PROCTORME_API_RATE_LIMIT = env_int("PROCTORME_API_RATE_LIMIT", 600, minimum=1)  # requests / minute / key
+PROCTORME_EVIDENCE_URL_TTL = env_int("PROCTORME_EVIDENCE_URL_TTL", 900, minimum=30)  # seconds
+PROCTORME_WEBHOOK_MAX_ATTEMPTS = env_int("PROCTORME_WEBHOOK_MAX_ATTEMPTS", 6, minimum=1)
+PROCTORME_WEBHOOK_RETRY_BASE = env_int("PROCTORME_WEBHOOK_RETRY_BASE", 5, minimum=0)  # seconds, doubled
+PROCTORME_WEBHOOK_RETRY_MAX = env_int("PROCTORME_WEBHOOK_RETRY_MAX", 3600, minimum=0)  # cap, seconds
+PROCTORME_WEBHOOK_TIMEOUT = env_int("PROCTORME_WEBHOOK_TIMEOUT", 10, minimum=1)  # seconds per request
+# An endpoint is disabled after this many deliveries in a row failed (each after all its attempts).
+PROCTORME_WEBHOOK_DISABLE_AFTER = env_int("PROCTORME_WEBHOOK_DISABLE_AFTER", 5, minimum=1)
 
 LOGGING = {
     "version": 1,

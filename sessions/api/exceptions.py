@@ -1,0 +1,133 @@
+"""One error format for the whole integrator API.
+
+Every refusal is ``{"error": {"code", "message", "details"}}`` with a stable
+``code`` clients can branch on. DRF's own exceptions (validation, parsing,
+authentication, throttling, 404, 405 …), Django's Http404 and our
+ProctormeError all pass through :func:`api_exception_handler`; anything else
+is logged and answered as INTERNAL_ERROR so not even a bug leaks a stack
+trace or an HTML page to an integrator.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from proctorme.errors import ProctormeError
+
+log = logging.getLogger(__name__)
+
+
+class NotFound(ProctormeError):
+    """Not found."""
+
+    code = "NOT_FOUND"
+    status = 404
+
+
+class AuthenticationRequired(ProctormeError):
+    """Send your secret key as "Authorization: Bearer sk_…"."""
+
+    code = "AUTHENTICATION_REQUIRED"
+    status = 401
+
+
+class SessionAlreadyEnded(ProctormeError):
+    """The session has already ended."""
+
+    code = "SESSION_ALREADY_ENDED"
+    status = 409
+
+
+class AlreadyExists(ProctormeError):
+    """An object with this external id already exists."""
+
+    code = "ALREADY_EXISTS"
+    status = 409
+
+
+# DRF exception class → our code. Looked up along the MRO, most specific first.
+_DRF_CODES: dict[type, str] = {
+    exceptions.ValidationError: "VALIDATION_ERROR",
+    exceptions.ParseError: "MALFORMED_REQUEST",
+    exceptions.NotAuthenticated: "AUTHENTICATION_REQUIRED",
+    exceptions.AuthenticationFailed: "INVALID_API_KEY",
+    exceptions.PermissionDenied: "PERMISSION_DENIED",
+    exceptions.NotFound: "NOT_FOUND",
+    exceptions.MethodNotAllowed: "METHOD_NOT_ALLOWED",
+    exceptions.NotAcceptable: "NOT_ACCEPTABLE",
+    exceptions.UnsupportedMediaType: "UNSUPPORTED_MEDIA_TYPE",
+    exceptions.Throttled: "RATE_LIMITED",
+}
+
+
+def error_body(code: str, message: str, details: dict | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def _flatten(detail) -> list[str]:
+    if isinstance(detail, dict):
+        return [f"{key}: {message}" for key, value in detail.items() for message in _flatten(value)]
+    if isinstance(detail, list):
+        return [message for item in detail for message in _flatten(item)]
+    return [str(detail)]
+
+
+def _field_errors(detail) -> dict[str, list]:
+    """DRF's nested detail → {field: [messages]}; errors of the body as a whole go under ``non_field``."""
+    if isinstance(detail, dict):
+        return {
+            ("non_field" if key == "non_field_errors" else key): (
+                value if isinstance(value, dict) else _flatten(value)
+            )
+            for key, value in detail.items()
+        }
+    return {"non_field": _flatten(detail)}
+
+
+def _drf_error(exc: exceptions.APIException) -> tuple[int, dict, dict]:
+    code = next((_DRF_CODES[cls] for cls in type(exc).__mro__ if cls in _DRF_CODES), "ERROR")
+    headers: dict[str, str] = {}
+    details: dict = {}
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _field_errors(exc.detail)
+        message = "Some fields are invalid: " + ", ".join(sorted(fields)) + "."
+        details = {"fields": fields}
+    else:
+        message = " ".join(_flatten(exc.detail))
+    if isinstance(exc, exceptions.Throttled):
+        wait = max(1, math.ceil(exc.wait or 1))
+        headers["Retry-After"] = str(wait)
+        message = f"Too many requests for this API key; retry in {wait} seconds."
+        details = {"retryAfter": wait}
+    elif isinstance(exc, exceptions.MethodNotAllowed):
+        details = {"method": exc.detail.split('"')[1] if '"' in exc.detail else ""}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    return exc.status_code, error_body(code, message, details), headers
+
+
+def api_exception_handler(exc, context):
+    headers: dict[str, str] = {}
+    if isinstance(exc, ProctormeError):
+        status_code, body = exc.status, {"error": exc.as_dict()}
+        if exc.status == 401:
+            headers["WWW-Authenticate"] = 'Bearer realm="api"'
+    elif isinstance(exc, Http404):
+        status_code, body = 404, error_body("NOT_FOUND", "Not found.")
+    elif isinstance(exc, DjangoPermissionDenied):
+        status_code, body = 403, error_body("PERMISSION_DENIED", "Permission denied.")
+    elif isinstance(exc, exceptions.APIException):
+        status_code, body, headers = _drf_error(exc)
+    else:
+        log.exception("unhandled error in the integrator API", exc_info=exc)
+        status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
+        body = error_body("INTERNAL_ERROR", "Something went wrong on our side; it has been logged.")
+    set_rollback()
+    return Response(body, status=status_code, headers=headers)

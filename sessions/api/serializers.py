@@ -1,0 +1,368 @@
+"""Shapes of the integrator API. Public names are camelCase (like the widget
+protocol and the webhooks); ids are always the UUID ``public_id``."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from sessions.api import selectors
+from sessions.models import ProctoringSession
+from tenants.models import WebhookDelivery
+from tenants.webhooks import EVENTS
+
+MAX_DURATION_SECONDS = 7 * 24 * 3600
+MAX_USAGE_DAYS = 366
+USAGE_SINCE, USAGE_UNTIL = date(2000, 1, 1), date(2999, 12, 31)
+
+# --- errors (documentation only: the handler in exceptions.py builds them) -------------------------
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable machine-readable code, e.g. NOT_FOUND.")
+    message = serializers.CharField(help_text="Human-readable explanation; do not parse it.")
+    details = serializers.DictField(
+        help_text="Context. VALIDATION_ERROR: `fields` maps each invalid field to its messages."
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+
+# --- pagination ----------------------------------------------------------------------------------
+
+_pages: dict[type, type] = {}
+
+
+def page_of(item: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """``{"results": [item…], "nextCursor": str|null, "next": url|null}`` as a named component."""
+    if item not in _pages:
+        name = item.__name__.removesuffix("Serializer") + "PageSerializer"
+        _pages[item] = type(
+            name,
+            (serializers.Serializer,),
+            {
+                "results": item(many=True),
+                "nextCursor": serializers.CharField(
+                    allow_null=True, help_text="Pass as `cursor` to get the next page; null on the last."
+                ),
+                "next": serializers.URLField(allow_null=True, help_text="The next page's URL, or null."),
+            },
+        )
+    return _pages[item]
+
+
+class PageQuerySerializer(serializers.Serializer):
+    cursor = serializers.CharField(
+        required=False, max_length=500, help_text="From a previous page's nextCursor."
+    )
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=200, default=50)
+
+
+# --- assessments and candidates ---------------------------------------------------------------------
+
+
+class AssessmentSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    externalId = serializers.CharField(source="external_id", help_text="Your id: the page's assessmentId.")
+    title = serializers.CharField()
+    durationSeconds = serializers.IntegerField(source="duration_seconds", allow_null=True)
+    archived = serializers.SerializerMethodField()
+    archivedAt = serializers.DateTimeField(source="archived_at", allow_null=True)
+    createdAt = serializers.DateTimeField(source="created_at")
+
+    def get_archived(self, obj) -> bool:
+        return obj.archived_at is not None
+
+
+class AssessmentCreateSerializer(serializers.Serializer):
+    externalId = serializers.CharField(source="external_id", max_length=200)
+    title = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    durationSeconds = serializers.IntegerField(
+        source="duration_seconds",
+        min_value=1,
+        max_value=MAX_DURATION_SECONDS,
+        required=False,
+        allow_null=True,
+    )
+
+
+class AssessmentUpdateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    durationSeconds = serializers.IntegerField(
+        source="duration_seconds",
+        min_value=1,
+        max_value=MAX_DURATION_SECONDS,
+        required=False,
+        allow_null=True,
+    )
+
+
+class AssessmentListQuerySerializer(PageQuerySerializer):
+    includeArchived = serializers.BooleanField(required=False, default=False)
+
+
+class CandidateSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    externalId = serializers.CharField(source="external_id", help_text="Your id: the page's candidateId.")
+    email = serializers.CharField(allow_blank=True)
+    firstName = serializers.CharField(source="first_name", allow_blank=True)
+    lastName = serializers.CharField(source="last_name", allow_blank=True)
+    imageUrl = serializers.CharField(source="image_url", allow_blank=True)
+    createdAt = serializers.DateTimeField(source="created_at")
+
+
+class CandidateUpdateSerializer(serializers.Serializer):
+    email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
+    firstName = serializers.CharField(source="first_name", required=False, allow_blank=True, max_length=150)
+    lastName = serializers.CharField(source="last_name", required=False, allow_blank=True, max_length=150)
+    imageUrl = serializers.URLField(source="image_url", required=False, allow_blank=True, max_length=1000)
+
+
+class CandidateCreateSerializer(CandidateUpdateSerializer):
+    externalId = serializers.CharField(source="external_id", max_length=200)
+
+
+class CandidateListQuerySerializer(PageQuerySerializer):
+    email = serializers.EmailField(required=False, max_length=254)
+
+
+# --- sessions -------------------------------------------------------------------------------------
+
+
+class AssessmentRefSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    externalId = serializers.CharField(source="external_id")
+    title = serializers.CharField()
+
+
+class CandidateRefSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    externalId = serializers.CharField(source="external_id")
+    email = serializers.CharField(allow_blank=True)
+    firstName = serializers.CharField(source="first_name", allow_blank=True)
+    lastName = serializers.CharField(source="last_name", allow_blank=True)
+
+
+class SessionSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    attemptId = serializers.CharField(source="attempt_id")
+    dialect = serializers.CharField()
+    status = serializers.ChoiceField(choices=ProctoringSession.Status.choices)
+    assessment = AssessmentRefSerializer()
+    candidate = CandidateRefSerializer()
+    origin = serializers.CharField(allow_blank=True)
+    startedAt = serializers.DateTimeField(source="started_at")
+    deadlineAt = serializers.DateTimeField(source="deadline_at", allow_null=True)
+    endedAt = serializers.DateTimeField(source="ended_at", allow_null=True)
+    endReason = serializers.CharField(source="end_reason", allow_blank=True)
+    trustScore = serializers.FloatField(source="trust_score", allow_null=True)
+    riskBand = serializers.SerializerMethodField()
+    scoreFinal = serializers.BooleanField(source="score_final")
+    reviewedScore = serializers.FloatField(source="reviewed_score", allow_null=True)
+    verdict = serializers.ChoiceField(choices=ProctoringSession.Verdict.choices, allow_blank=True)
+    flagCount = serializers.IntegerField(source="flag_count", help_text="Flags not dismissed by a reviewer.")
+
+    @extend_schema_field(
+        serializers.ChoiceField(choices=selectors.RISK_BANDS, allow_null=True, help_text="null until scored")
+    )
+    def get_riskBand(self, obj) -> str | None:
+        return selectors.risk_band(obj.trust_score)
+
+
+class SessionListQuerySerializer(PageQuerySerializer):
+    assessment = serializers.UUIDField(required=False, help_text="An assessment's id.")
+    candidate = serializers.UUIDField(required=False, help_text="A candidate's id.")
+    status = serializers.ChoiceField(choices=ProctoringSession.Status.choices, required=False)
+    riskBand = serializers.ChoiceField(
+        choices=selectors.RISK_BANDS, required=False, help_text="low ≥ 85, review 60–85, high < 60."
+    )
+    startedAfter = serializers.DateTimeField(required=False, help_text="Started at or after (ISO 8601).")
+    startedBefore = serializers.DateTimeField(required=False, help_text="Started before (ISO 8601).")
+    flagType = serializers.CharField(
+        required=False, max_length=40, help_text="Only sessions with such a flag, e.g. FACE_ABSENCE."
+    )
+
+    def validate(self, attrs):
+        institution = self.context["institution"]
+        for name, lookup in (
+            ("assessment", selectors.assessment_list),
+            ("candidate", selectors.candidate_list),
+        ):
+            if name in attrs:
+                queryset = lookup(
+                    institution=institution, **({"include_archived": True} if name == "assessment" else {})
+                )
+                found = queryset.filter(public_id=attrs[name]).first()
+                if found is None:
+                    raise serializers.ValidationError({name: [f"No such {name}."]})
+                attrs[name] = found
+        return attrs
+
+
+class FlagSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    type = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    startedAt = serializers.DateTimeField(source="started_at")
+    endedAt = serializers.DateTimeField(source="ended_at", allow_null=True)
+    durationSeconds = serializers.FloatField(source="duration_seconds")
+    createdAt = serializers.DateTimeField(source="created_at")
+    dismissed = serializers.SerializerMethodField()
+    dismissedReason = serializers.CharField(source="dismissed_reason", allow_blank=True)
+    mediaUrl = serializers.SerializerMethodField(help_text="Short-lived signed URL of the evidence, if any.")
+
+    def get_dismissed(self, obj) -> bool:
+        return obj.dismissed_at is not None
+
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
+    def get_mediaUrl(self, obj):
+        return selectors.evidence_url(chunk=obj.evidence) if obj.evidence_id else None
+
+
+class EventSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    type = serializers.CharField()
+    seq = serializers.IntegerField(
+        source="client_seq", allow_null=True, help_text="The widget's sequence number."
+    )
+    at = serializers.DateTimeField(source="started_at")
+    endedAt = serializers.DateTimeField(source="ended_at", allow_null=True)
+    payload = serializers.DictField()
+
+
+class BreakdownRowSerializer(serializers.Serializer):
+    type = serializers.CharField()
+    count = serializers.IntegerField()
+    seconds = serializers.FloatField()
+    deduction = serializers.FloatField(help_text="Points taken off 100; the rows add up to 100 − trustScore.")
+
+
+class EvidenceSerializer(serializers.Serializer):
+    flagId = serializers.UUIDField()
+    type = serializers.CharField()
+    startedAt = serializers.DateTimeField()
+    contentType = serializers.CharField()
+    mediaUrl = serializers.URLField(allow_null=True)
+    dismissed = serializers.BooleanField()
+
+
+class ReportSerializer(serializers.Serializer):
+    sessionId = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=ProctoringSession.Status.choices)
+    scoreFinal = serializers.BooleanField(help_text="False while the session runs or is being finalised.")
+    trustScore = serializers.FloatField(allow_null=True)
+    riskBand = serializers.ChoiceField(choices=selectors.RISK_BANDS, allow_null=True)
+    breakdown = BreakdownRowSerializer(many=True)
+    verdict = serializers.ChoiceField(choices=ProctoringSession.Verdict.choices, allow_blank=True)
+    verdictNotes = serializers.CharField(allow_blank=True)
+    reviewedScore = serializers.FloatField(allow_null=True)
+    evidence = EvidenceSerializer(many=True)
+    evidenceExpiresAt = serializers.DateTimeField(help_text="When the evidence URLs stop working.")
+
+
+# --- webhooks -------------------------------------------------------------------------------------
+
+
+class WebhookEndpointSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    url = serializers.URLField()
+    description = serializers.CharField(allow_blank=True)
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=EVENTS), help_text="Empty: every event."
+    )
+    isActive = serializers.BooleanField(source="is_active")
+    secretPrefix = serializers.CharField(source="secret_prefix")
+    consecutiveFailures = serializers.IntegerField(source="consecutive_failures")
+    disabledAt = serializers.DateTimeField(source="disabled_at", allow_null=True)
+    disabledReason = serializers.CharField(source="disabled_reason", allow_blank=True)
+    createdAt = serializers.DateTimeField(source="created_at")
+
+
+class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
+    secret = serializers.CharField(help_text="Signing secret (whsec_…). Shown only in this response.")
+
+
+class WebhookEndpointCreateSerializer(serializers.Serializer):
+    url = serializers.URLField(max_length=500)
+    description = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=EVENTS), required=False, default=list, max_length=len(EVENTS)
+    )
+
+
+class WebhookEndpointUpdateSerializer(serializers.Serializer):
+    url = serializers.URLField(max_length=500, required=False)
+    description = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=EVENTS), required=False, max_length=len(EVENTS)
+    )
+    isActive = serializers.BooleanField(source="is_active", required=False)
+
+
+class WebhookAttemptSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    requestedAt = serializers.DateTimeField(source="requested_at")
+    statusCode = serializers.IntegerField(source="status_code", allow_null=True)
+    responseMs = serializers.IntegerField(source="response_ms")
+    succeeded = serializers.BooleanField()
+    error = serializers.CharField(allow_blank=True)
+
+
+class WebhookDeliverySerializer(serializers.Serializer):
+    id = serializers.UUIDField(
+        source="public_id", help_text="Also the Proctorme-Delivery header (idempotency id)."
+    )
+    event = serializers.CharField()
+    status = serializers.ChoiceField(choices=WebhookDelivery.Status.choices)
+    attemptCount = serializers.IntegerField(source="attempt_count")
+    lastStatusCode = serializers.IntegerField(source="last_status_code", allow_null=True)
+    lastError = serializers.CharField(source="last_error", allow_blank=True)
+    nextAttemptAt = serializers.DateTimeField(source="next_attempt_at", allow_null=True)
+    deliveredAt = serializers.DateTimeField(source="delivered_at", allow_null=True)
+    createdAt = serializers.DateTimeField(source="created_at")
+    payload = serializers.DictField()
+    attempts = WebhookAttemptSerializer(many=True)
+
+
+# --- usage ----------------------------------------------------------------------------------------
+
+
+class UsageQuerySerializer(serializers.Serializer):
+    # "from" is a Python keyword, so it goes into the class namespace by hand.
+    vars()["from"] = serializers.DateField(
+        required=False, help_text="First day (UTC), inclusive; default 29 days before `to`."
+    )
+    to = serializers.DateField(required=False, help_text="Last day (UTC), inclusive; default today.")
+
+    def validate(self, attrs):
+        last = attrs.get("to") or timezone.now().date()
+        first = attrs.get("from")
+        for name, day in (("to", last), ("from", first)):
+            if day is not None and not USAGE_SINCE <= day <= USAGE_UNTIL:
+                raise serializers.ValidationError(
+                    {name: [f"Must lie between {USAGE_SINCE} and {USAGE_UNTIL}."]}
+                )
+        first = first or max(USAGE_SINCE, last - timedelta(days=29))
+        if first > last:
+            raise serializers.ValidationError({"from": ["Must not be after `to`."]})
+        if (last - first).days + 1 > MAX_USAGE_DAYS:
+            raise serializers.ValidationError({"from": [f"At most {MAX_USAGE_DAYS} days at once."]})
+        return {"first": first, "last": last}
+
+
+class UsageDaySerializer(serializers.Serializer):
+    date = serializers.DateField()
+    candidateHours = serializers.FloatField()
+    sessionsStarted = serializers.IntegerField()
+
+
+class UsageSerializer(serializers.Serializer):
+    vars()["from"] = serializers.DateField()
+    to = serializers.DateField()
+    totalCandidateHours = serializers.FloatField()
+    days = UsageDaySerializer(many=True)

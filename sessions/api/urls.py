@@ -1,0 +1,52 @@
+"""Mounted at /api/: the integrator API (v1), its OpenAPI schema and interactive docs."""
+
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from sessions.api import views
+
+v1 = [
+    path("assessments", views.AssessmentListView.as_view(), name="assessments"),
+    path("assessments/<uuid:assessment_id>", views.AssessmentDetailView.as_view(), name="assessment"),
+    path(
+        "assessments/<uuid:assessment_id>/archive",
+        views.AssessmentArchiveView.as_view(),
+        name="assessment-archive",
+    ),
+    path("candidates", views.CandidateListView.as_view(), name="candidates"),
+    path("candidates/<uuid:candidate_id>", views.CandidateDetailView.as_view(), name="candidate"),
+    path("sessions", views.SessionListView.as_view(), name="sessions"),
+    path("sessions/<uuid:session_id>", views.SessionDetailView.as_view(), name="session"),
+    path("sessions/<uuid:session_id>/flags", views.SessionFlagsView.as_view(), name="session-flags"),
+    path("sessions/<uuid:session_id>/events", views.SessionEventsView.as_view(), name="session-events"),
+    path("sessions/<uuid:session_id>/report", views.SessionReportView.as_view(), name="session-report"),
+    path("sessions/<uuid:session_id>/end", views.SessionEndView.as_view(), name="session-end"),
+    path("webhooks", views.WebhookEndpointListView.as_view(), name="webhooks"),
+    path("webhooks/<uuid:endpoint_id>", views.WebhookEndpointDetailView.as_view(), name="webhook"),
+    path("webhooks/<uuid:endpoint_id>/ping", views.WebhookPingView.as_view(), name="webhook-ping"),
+    path(
+        "webhooks/<uuid:endpoint_id>/deliveries",
+        views.WebhookDeliveryListView.as_view(),
+        name="webhook-deliveries",
+    ),
+    path(
+        "webhooks/<uuid:endpoint_id>/deliveries/<uuid:delivery_id>",
+        views.WebhookDeliveryDetailView.as_view(),
+        name="webhook-delivery",
+    ),
+    path(
+        "webhooks/<uuid:endpoint_id>/deliveries/<uuid:delivery_id>/redeliver",
+        views.WebhookRedeliverView.as_view(),
+        name="webhook-redeliver",
+    ),
+    path("usage", views.UsageView.as_view(), name="usage"),
+]
+
+app_name = "api"
+urlpatterns = [
+    path("v1/", include(v1)),
+    re_path(r"^v1/", views.api_not_found),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+]

@@ -1,0 +1,442 @@
+"""Integrator REST API (/api/v1/): thin views that parse, call one selector or
+service, and shape the answer. The institution comes from the secret key,
+once, in authentication; every lookup below is scoped to it."""
+
+from __future__ import annotations
+
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from sessions.api import selectors, services
+from sessions.api import serializers as s
+from sessions.api.authentication import HasSecretKey, SecretKeyAuthentication
+from sessions.api.exceptions import SessionAlreadyEnded, api_exception_handler, error_body
+from sessions.api.pagination import keyset_page
+from sessions.api.schema import ApiAutoSchema
+from sessions.api.throttling import ApiKeyRateThrottle
+from sessions.models import ProctoringSession
+from tenants import webhooks
+
+
+class ApiView(APIView):
+    authentication_classes = [SecretKeyAuthentication]
+    permission_classes = [HasSecretKey]
+    throttle_classes = [ApiKeyRateThrottle]
+    parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]
+    schema = ApiAutoSchema()
+
+    def get_exception_handler(self):
+        return api_exception_handler
+
+    @property
+    def institution(self):
+        return self.request.auth.institution
+
+    def query(self, serializer_class) -> dict:
+        serializer = serializer_class(
+            data=self.request.query_params, context={"institution": self.institution}
+        )
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def body(self, serializer_class) -> dict:
+        serializer = serializer_class(data=self.request.data, context={"institution": self.institution})
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def page(
+        self, request: Request, queryset, serializer_class, query: dict, *, field: str, descending: bool
+    ):
+        page = keyset_page(
+            queryset, field=field, descending=descending, cursor=query.get("cursor"), limit=query["limit"]
+        )
+        next_url = None
+        if page.next_cursor:
+            params = request.query_params.copy()
+            params["cursor"] = page.next_cursor
+            next_url = request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+        return Response(
+            {
+                "results": serializer_class(page.items, many=True).data,
+                "nextCursor": page.next_cursor,
+                "next": next_url,
+            }
+        )
+
+
+# --- assessments ----------------------------------------------------------------------------------
+
+
+class AssessmentListView(ApiView):
+    @extend_schema(
+        operation_id="assessments_list",
+        tags=["assessments"],
+        summary="List assessments (newest first)",
+        parameters=[s.AssessmentListQuerySerializer],
+        responses=s.page_of(s.AssessmentSerializer),
+    )
+    def get(self, request):
+        query = self.query(s.AssessmentListQuerySerializer)
+        queryset = selectors.assessment_list(
+            institution=self.institution, include_archived=query["includeArchived"]
+        )
+        return self.page(
+            request, queryset, s.AssessmentSerializer, query, field="created_at", descending=True
+        )
+
+    @extend_schema(
+        operation_id="assessments_create",
+        tags=["assessments"],
+        summary="Create an assessment",
+        request=s.AssessmentCreateSerializer,
+        responses={
+            201: s.AssessmentSerializer,
+            409: OpenApiResponse(
+                s.ErrorSerializer, description="ALREADY_EXISTS (details.id: the existing one)."
+            ),
+        },
+    )
+    def post(self, request):
+        data = self.body(s.AssessmentCreateSerializer)
+        assessment = services.assessment_create(institution=self.institution, **data)
+        return Response(s.AssessmentSerializer(assessment).data, status=status.HTTP_201_CREATED)
+
+
+class AssessmentDetailView(ApiView):
+    @extend_schema(
+        operation_id="assessments_retrieve", tags=["assessments"], responses=s.AssessmentSerializer
+    )
+    def get(self, request, assessment_id):
+        assessment = selectors.assessment_get(institution=self.institution, public_id=assessment_id)
+        return Response(s.AssessmentSerializer(assessment).data)
+
+    @extend_schema(
+        operation_id="assessments_update",
+        tags=["assessments"],
+        summary="Change an assessment's title or duration",
+        request=s.AssessmentUpdateSerializer,
+        responses=s.AssessmentSerializer,
+    )
+    def patch(self, request, assessment_id):
+        assessment = selectors.assessment_get(institution=self.institution, public_id=assessment_id)
+        data = self.body(s.AssessmentUpdateSerializer)
+        assessment = services.assessment_update(assessment=assessment, **data)
+        return Response(s.AssessmentSerializer(assessment).data)
+
+
+class AssessmentArchiveView(ApiView):
+    @extend_schema(
+        operation_id="assessments_archive",
+        tags=["assessments"],
+        summary="Archive an assessment (idempotent); it leaves the default list",
+        request=None,
+        responses=s.AssessmentSerializer,
+    )
+    def post(self, request, assessment_id):
+        assessment = selectors.assessment_get(institution=self.institution, public_id=assessment_id)
+        assessment = services.assessment_archive(assessment=assessment)
+        return Response(s.AssessmentSerializer(assessment).data)
+
+
+# --- candidates -----------------------------------------------------------------------------------
+
+
+class CandidateListView(ApiView):
+    @extend_schema(
+        operation_id="candidates_list",
+        tags=["candidates"],
+        summary="List candidates (newest first)",
+        parameters=[s.CandidateListQuerySerializer],
+        responses=s.page_of(s.CandidateSerializer),
+    )
+    def get(self, request):
+        query = self.query(s.CandidateListQuerySerializer)
+        queryset = selectors.candidate_list(institution=self.institution, email=query.get("email"))
+        return self.page(request, queryset, s.CandidateSerializer, query, field="created_at", descending=True)
+
+    @extend_schema(
+        operation_id="candidates_create",
+        tags=["candidates"],
+        summary="Create a candidate",
+        request=s.CandidateCreateSerializer,
+        responses={
+            201: s.CandidateSerializer,
+            409: OpenApiResponse(
+                s.ErrorSerializer, description="ALREADY_EXISTS (details.id: the existing one)."
+            ),
+        },
+    )
+    def post(self, request):
+        data = self.body(s.CandidateCreateSerializer)
+        candidate = services.candidate_create(institution=self.institution, **data)
+        return Response(s.CandidateSerializer(candidate).data, status=status.HTTP_201_CREATED)
+
+
+class CandidateDetailView(ApiView):
+    @extend_schema(operation_id="candidates_retrieve", tags=["candidates"], responses=s.CandidateSerializer)
+    def get(self, request, candidate_id):
+        candidate = selectors.candidate_get(institution=self.institution, public_id=candidate_id)
+        return Response(s.CandidateSerializer(candidate).data)
+
+    @extend_schema(
+        operation_id="candidates_update",
+        tags=["candidates"],
+        request=s.CandidateUpdateSerializer,
+        responses=s.CandidateSerializer,
+    )
+    def patch(self, request, candidate_id):
+        candidate = selectors.candidate_get(institution=self.institution, public_id=candidate_id)
+        data = self.body(s.CandidateUpdateSerializer)
+        candidate = services.candidate_update(candidate=candidate, **data)
+        return Response(s.CandidateSerializer(candidate).data)
+
+
+# --- sessions -------------------------------------------------------------------------------------
+
+
+class SessionListView(ApiView):
+    @extend_schema(
+        operation_id="sessions_list",
+        tags=["sessions"],
+        summary="List sessions (newest first) with filters",
+        parameters=[s.SessionListQuerySerializer],
+        responses=s.page_of(s.SessionSerializer),
+    )
+    def get(self, request):
+        query = self.query(s.SessionListQuerySerializer)
+        queryset = selectors.session_list(
+            institution=self.institution,
+            assessment=query.get("assessment"),
+            candidate=query.get("candidate"),
+            status=query.get("status"),
+            risk=query.get("riskBand"),
+            started_after=query.get("startedAfter"),
+            started_before=query.get("startedBefore"),
+            flag_type=query.get("flagType"),
+        )
+        return self.page(request, queryset, s.SessionSerializer, query, field="started_at", descending=True)
+
+
+class SessionDetailView(ApiView):
+    @extend_schema(operation_id="sessions_retrieve", tags=["sessions"], responses=s.SessionSerializer)
+    def get(self, request, session_id):
+        session = selectors.session_get(institution=self.institution, public_id=session_id)
+        return Response(s.SessionSerializer(session).data)
+
+
+class SessionFlagsView(ApiView):
+    @extend_schema(
+        operation_id="sessions_flags_list",
+        tags=["sessions"],
+        summary="A session's flags, in the order they happened",
+        parameters=[s.PageQuerySerializer],
+        responses=s.page_of(s.FlagSerializer),
+    )
+    def get(self, request, session_id):
+        session = selectors.session_get(institution=self.institution, public_id=session_id)
+        query = self.query(s.PageQuerySerializer)
+        queryset = selectors.session_flags(session=session)
+        return self.page(request, queryset, s.FlagSerializer, query, field="started_at", descending=False)
+
+
+class SessionEventsView(ApiView):
+    @extend_schema(
+        operation_id="sessions_events_list",
+        tags=["sessions"],
+        summary="A session's browser events (focus, fullscreen, screens, copy/paste, offline), in order",
+        parameters=[s.PageQuerySerializer],
+        responses=s.page_of(s.EventSerializer),
+    )
+    def get(self, request, session_id):
+        session = selectors.session_get(institution=self.institution, public_id=session_id)
+        query = self.query(s.PageQuerySerializer)
+        queryset = selectors.session_browser_events(session=session)
+        return self.page(request, queryset, s.EventSerializer, query, field="started_at", descending=False)
+
+
+class SessionReportView(ApiView):
+    @extend_schema(
+        operation_id="sessions_report",
+        tags=["sessions"],
+        summary="Trust score, its breakdown, the reviewer's verdict and evidence links",
+        responses=s.ReportSerializer,
+    )
+    def get(self, request, session_id):
+        session = selectors.session_get(institution=self.institution, public_id=session_id)
+        return Response(s.ReportSerializer(selectors.session_report(session=session)).data)
+
+
+class SessionEndView(ApiView):
+    @extend_schema(
+        operation_id="sessions_end",
+        tags=["sessions"],
+        summary="End a running session from your server (irreversible)",
+        request=None,
+        responses={
+            200: s.SessionSerializer,
+            409: OpenApiResponse(s.ErrorSerializer, description="SESSION_ALREADY_ENDED."),
+        },
+    )
+    def post(self, request, session_id):
+        from sessions.services import session_end
+
+        session = selectors.session_get(institution=self.institution, public_id=session_id)
+        if session.status != ProctoringSession.Status.ACTIVE:
+            raise SessionAlreadyEnded(details={"status": session.status})
+        session_end(session=session, reason="server")
+        session = selectors.session_get(institution=self.institution, public_id=session_id)
+        return Response(s.SessionSerializer(session).data)
+
+
+# --- webhooks -------------------------------------------------------------------------------------
+
+_URL_REFUSED = OpenApiResponse(
+    s.ErrorSerializer,
+    description="WEBHOOK_URL_NOT_ALLOWED (private/loopback address, bad scheme) or VALIDATION_ERROR.",
+)
+
+
+class WebhookEndpointListView(ApiView):
+    @extend_schema(
+        operation_id="webhooks_list",
+        tags=["webhooks"],
+        parameters=[s.PageQuerySerializer],
+        responses=s.page_of(s.WebhookEndpointSerializer),
+    )
+    def get(self, request):
+        query = self.query(s.PageQuerySerializer)
+        queryset = selectors.webhook_endpoint_list(institution=self.institution)
+        return self.page(
+            request, queryset, s.WebhookEndpointSerializer, query, field="created_at", descending=True
+        )
+
+    @extend_schema(
+        operation_id="webhooks_create",
+        tags=["webhooks"],
+        summary="Add an endpoint; the response carries its signing secret, once",
+        request=s.WebhookEndpointCreateSerializer,
+        responses={201: s.WebhookEndpointCreatedSerializer, 400: _URL_REFUSED},
+    )
+    def post(self, request):
+        data = self.body(s.WebhookEndpointCreateSerializer)
+        endpoint, secret = webhooks.webhook_endpoint_add(institution=self.institution, **data)
+        body = s.WebhookEndpointSerializer(endpoint).data | {"secret": secret}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class WebhookEndpointDetailView(ApiView):
+    def _endpoint(self, endpoint_id):
+        return selectors.webhook_endpoint_get(institution=self.institution, public_id=endpoint_id)
+
+    @extend_schema(operation_id="webhooks_retrieve", tags=["webhooks"], responses=s.WebhookEndpointSerializer)
+    def get(self, request, endpoint_id):
+        return Response(s.WebhookEndpointSerializer(self._endpoint(endpoint_id)).data)
+
+    @extend_schema(
+        operation_id="webhooks_update",
+        tags=["webhooks"],
+        summary="Change an endpoint; isActive=true re-enables a disabled one",
+        request=s.WebhookEndpointUpdateSerializer,
+        responses={200: s.WebhookEndpointSerializer, 400: _URL_REFUSED},
+    )
+    def patch(self, request, endpoint_id):
+        endpoint = self._endpoint(endpoint_id)
+        data = self.body(s.WebhookEndpointUpdateSerializer)
+        endpoint = webhooks.webhook_endpoint_update(endpoint=endpoint, **data)
+        return Response(s.WebhookEndpointSerializer(endpoint).data)
+
+    @extend_schema(operation_id="webhooks_destroy", tags=["webhooks"], responses={204: None})
+    def delete(self, request, endpoint_id):
+        webhooks.webhook_endpoint_delete(endpoint=self._endpoint(endpoint_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WebhookPingView(ApiView):
+    @extend_schema(
+        operation_id="webhooks_ping",
+        tags=["webhooks"],
+        summary="Send a signed test delivery (event: ping), once",
+        request=None,
+        responses={202: s.WebhookDeliverySerializer},
+    )
+    def post(self, request, endpoint_id):
+        endpoint = selectors.webhook_endpoint_get(institution=self.institution, public_id=endpoint_id)
+        delivery = webhooks.webhook_ping(endpoint=endpoint)
+        delivery = selectors.webhook_delivery_get(endpoint=endpoint, public_id=delivery.public_id)
+        return Response(s.WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+
+class WebhookDeliveryListView(ApiView):
+    @extend_schema(
+        operation_id="webhooks_deliveries_list",
+        tags=["webhooks"],
+        summary="An endpoint's deliveries (newest first), each with its attempts",
+        parameters=[s.PageQuerySerializer],
+        responses=s.page_of(s.WebhookDeliverySerializer),
+    )
+    def get(self, request, endpoint_id):
+        endpoint = selectors.webhook_endpoint_get(institution=self.institution, public_id=endpoint_id)
+        query = self.query(s.PageQuerySerializer)
+        queryset = selectors.webhook_delivery_list(endpoint=endpoint)
+        return self.page(
+            request, queryset, s.WebhookDeliverySerializer, query, field="created_at", descending=True
+        )
+
+
+class WebhookDeliveryDetailView(ApiView):
+    @extend_schema(
+        operation_id="webhooks_deliveries_retrieve", tags=["webhooks"], responses=s.WebhookDeliverySerializer
+    )
+    def get(self, request, endpoint_id, delivery_id):
+        endpoint = selectors.webhook_endpoint_get(institution=self.institution, public_id=endpoint_id)
+        delivery = selectors.webhook_delivery_get(endpoint=endpoint, public_id=delivery_id)
+        return Response(s.WebhookDeliverySerializer(delivery).data)
+
+
+class WebhookRedeliverView(ApiView):
+    @extend_schema(
+        operation_id="webhooks_deliveries_redeliver",
+        tags=["webhooks"],
+        summary="Send a delivery again, once, with the same Proctorme-Delivery id",
+        request=None,
+        responses={202: s.WebhookDeliverySerializer},
+    )
+    def post(self, request, endpoint_id, delivery_id):
+        endpoint = selectors.webhook_endpoint_get(institution=self.institution, public_id=endpoint_id)
+        delivery = selectors.webhook_delivery_get(endpoint=endpoint, public_id=delivery_id)
+        webhooks.webhook_redeliver(delivery=delivery)
+        delivery = selectors.webhook_delivery_get(endpoint=endpoint, public_id=delivery_id)
+        return Response(s.WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+
+# --- usage ----------------------------------------------------------------------------------------
+
+
+class UsageView(ApiView):
+    @extend_schema(
+        operation_id="usage_retrieve",
+        tags=["usage"],
+        summary="Candidate-hours per UTC day (sessions count from start to end, or now while running)",
+        parameters=[s.UsageQuerySerializer],
+        responses=s.UsageSerializer,
+    )
+    def get(self, request):
+        query = self.query(s.UsageQuerySerializer)
+        days = selectors.usage_by_day(institution=self.institution, first=query["first"], last=query["last"])
+        total = round(sum(day["candidateHours"] for day in days), 4)
+        body = {"from": query["first"], "to": query["last"], "totalCandidateHours": total, "days": days}
+        return Response(s.UsageSerializer(body).data)
+
+
+@csrf_exempt
+def api_not_found(request, *args, **kwargs):
+    """Unknown paths under /api/v1/ answer in the API's error format, not Django's HTML page."""
+    return JsonResponse(error_body("NOT_FOUND", "No such API endpoint."), status=404)

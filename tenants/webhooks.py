@@ -1,0 +1,554 @@
+"""Signed webhooks: signing and verification, the target-URL check, delivery with retries.
+
+Wire format of every delivery (a ``POST`` with a JSON body)::
+
+    Proctorme-Event: flag.created
+    Proctorme-Delivery: 6f1c…            (idempotency id: the same on every retry of one delivery)
+    Proctorme-Signature: t=1732363200,v1=5257a8…
+
+``v1`` is the lowercase hex HMAC-SHA256 of ``f"{t}.{body}"`` keyed with the
+endpoint's own secret (``whsec_…``). Receivers recompute it over the raw body,
+compare in constant time and refuse a ``t`` older than a tolerance window
+(five minutes by default), so a captured request cannot be replayed later.
+:func:`webhook_signature_verify` does exactly that and has no Django
+dependency, so integrators may copy it as it is.
+
+Target URLs are checked when an endpoint is created or changed and again at
+every attempt (the name may have been re-pointed since: DNS rebinding). A URL
+whose host resolves to a private, loopback, link-local, reserved or otherwise
+non-global address is refused unless ``PROCTORME_ALLOW_PRIVATE_URLS`` is on,
+and the request is sent to the very address that was checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import ipaddress
+import json
+import logging
+import socket
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from proctorme.errors import ProctormeError
+from proctorme.tasks import enqueue
+from tenants.models import Institution, Membership, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+log = logging.getLogger(__name__)
+
+EVENTS = ("flag.created", "session.started", "session.completed")
+PING = "ping"
+SIGNATURE_HEADER = "Proctorme-Signature"
+DELIVERY_HEADER = "Proctorme-Delivery"
+EVENT_HEADER = "Proctorme-Event"
+DEFAULT_TOLERANCE_SECONDS = 300
+USER_AGENT = "Proctorme-Webhooks/1"
+
+# Seams for tests: name resolution, the HTTP request and the pause between
+# attempts in TASKS_MODE=sync (tests record the delays instead of sleeping).
+_sleep = time.sleep
+
+
+class WebhookUrlNotAllowed(ProctormeError):
+    """The webhook URL is not allowed."""
+
+    code = "WEBHOOK_URL_NOT_ALLOWED"
+    status = 400
+
+
+class WebhookVerificationError(ValueError):
+    """A delivery's signature header is missing, malformed, stale or does not match."""
+
+
+# --- signing ---------------------------------------------------------------------------------------
+
+
+def webhook_sign(*, secret: str, body: bytes, timestamp: int) -> str:
+    """The ``Proctorme-Signature`` header value for ``body`` sent at ``timestamp`` (unix seconds)."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def webhook_signature_verify(
+    *,
+    body: bytes,
+    header: str | None,
+    secret: str,
+    tolerance: int = DEFAULT_TOLERANCE_SECONDS,
+    now: float | None = None,
+) -> int:
+    """Check a delivery; return its timestamp or raise WebhookVerificationError.
+
+    ``body`` must be the raw request body exactly as received (not re-serialised
+    JSON). Several ``v1`` entries are accepted, so a sender may sign with an old
+    and a new secret while they are being rotated.
+    """
+    timestamp: int | None = None
+    signatures: list[str] = []
+    for part in (header or "").split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t" and value.isdigit():
+            timestamp = int(value)
+        elif key == "v1" and value:
+            signatures.append(value)
+    if timestamp is None or not signatures:
+        raise WebhookVerificationError("malformed signature header")
+    current = time.time() if now is None else now
+    if abs(current - timestamp) > tolerance:
+        raise WebhookVerificationError("timestamp outside the tolerance window")
+    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    if not any(hmac.compare_digest(expected, candidate) for candidate in signatures):
+        raise WebhookVerificationError("signature does not match")
+    return timestamp
+
+
+# --- target URL check ------------------------------------------------------------------------------
+
+
+def _resolve(host: str, port: int) -> list[str]:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(info[4][0] for info in infos))
+
+
+def _address_is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def webhook_url_check(*, url: str) -> list[str]:
+    """Refuse URLs that could reach the server's own network; return the addresses to use."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise WebhookUrlNotAllowed("The URL is malformed.", details={"url": url}) from None
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise WebhookUrlNotAllowed("Only http and https URLs are allowed.", details={"url": url})
+    if parts.username or parts.password:
+        raise WebhookUrlNotAllowed("Credentials are not allowed in the URL.", details={"url": url})
+    host = parts.hostname
+    try:
+        addresses = [str(ipaddress.ip_address(host))]
+    except ValueError:
+        try:
+            addresses = _resolve(host, port)
+        except (OSError, UnicodeError):
+            addresses = []
+    if not addresses:
+        raise WebhookUrlNotAllowed(f"The host {host!r} does not resolve.", details={"url": url})
+    if not settings.PROCTORME_ALLOW_PRIVATE_URLS:
+        refused = [address for address in addresses if not _address_is_public(address)]
+        if refused:
+            raise WebhookUrlNotAllowed(
+                "The URL points to a private, loopback or reserved address.",
+                details={"url": url, "addresses": refused},
+            )
+    return addresses
+
+
+def _post(*, url: str, address: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int, str]:
+    """POST to ``url`` connecting to the already checked ``address``; return (status, body excerpt)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if parts.scheme == "https":
+        connection: http.client.HTTPConnection = http.client.HTTPSConnection(
+            parts.hostname, port, timeout=timeout
+        )
+    else:
+        connection = http.client.HTTPConnection(parts.hostname, port, timeout=timeout)
+
+    # Connect to the checked address (TLS still verifies the host name), never re-resolve.
+    def pinned(addr, timeout=None, source_address=None):
+        return socket.create_connection((address, addr[1]), timeout, source_address)
+
+    connection._create_connection = pinned
+    try:
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        excerpt = response.read(500).decode("utf-8", "replace")
+        return response.status, excerpt
+    finally:
+        connection.close()
+
+
+# --- endpoints ------------------------------------------------------------------------------------
+
+
+def _events_clean(events: list[str] | None) -> list[str]:
+    return sorted(set(events or []))
+
+
+def webhook_endpoint_add(
+    *, institution: Institution, url: str, description: str = "", events: list[str] | None = None
+) -> tuple[WebhookEndpoint, str]:
+    """Create an endpoint after checking its URL; returns it with its secret (shown once)."""
+    from tenants.services import webhook_endpoint_create
+
+    webhook_url_check(url=url)
+    return webhook_endpoint_create(
+        institution=institution, url=url, description=description, events=_events_clean(events)
+    )
+
+
+@transaction.atomic
+def webhook_endpoint_update(
+    *,
+    endpoint: WebhookEndpoint,
+    url: str | None = None,
+    description: str | None = None,
+    events: list[str] | None = None,
+    is_active: bool | None = None,
+) -> WebhookEndpoint:
+    if url is not None and url != endpoint.url:
+        webhook_url_check(url=url)
+        endpoint.url = url
+    if description is not None:
+        endpoint.description = description
+    if events is not None:
+        endpoint.events = _events_clean(events)
+    if is_active is not None and is_active != endpoint.is_active:
+        endpoint.is_active = is_active
+        if is_active:  # re-enabled by hand: start counting failures afresh
+            endpoint.consecutive_failures = 0
+            endpoint.disabled_at = None
+            endpoint.disabled_reason = ""
+    endpoint.save()
+    return endpoint
+
+
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    endpoint.delete()
+
+
+# --- deliveries -----------------------------------------------------------------------------------
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 as the REST API renders it (UTC with a ``Z``)."""
+    if value is None:
+        return None
+    text = value.astimezone(UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _subscribed(endpoint: WebhookEndpoint, event: str) -> bool:
+    return not endpoint.events or event in endpoint.events
+
+
+@transaction.atomic
+def webhook_event_emit(*, institution_id: int, event: str, payload: dict) -> list[WebhookDelivery]:
+    """Queue one delivery of ``event`` per active endpoint of the institution that wants it."""
+    deliveries = []
+    for endpoint in WebhookEndpoint.objects.filter(institution_id=institution_id, is_active=True):
+        if not _subscribed(endpoint, event):
+            continue
+        delivery = WebhookDelivery.objects.create(
+            institution_id=institution_id, endpoint=endpoint, event=event, payload=payload
+        )
+        _enqueue(delivery, manual=False)
+        deliveries.append(delivery)
+    return deliveries
+
+
+@transaction.atomic
+def webhook_ping(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """A test delivery, sent once (even to a disabled endpoint, to check it before re-enabling)."""
+    delivery = WebhookDelivery.objects.create(
+        institution_id=endpoint.institution_id,
+        endpoint=endpoint,
+        event=PING,
+        payload={"event": PING, "endpointId": str(endpoint.public_id), "createdAt": iso(timezone.now())},
+    )
+    _enqueue(delivery, manual=True)
+    return delivery
+
+
+@transaction.atomic
+def webhook_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Send a delivery again, once, with the same idempotency id."""
+    delivery.status = WebhookDelivery.Status.PENDING
+    delivery.next_attempt_at = timezone.now()
+    delivery.save(update_fields=["status", "next_attempt_at"])
+    _enqueue(delivery, manual=True)
+    return delivery
+
+
+def _enqueue(delivery: WebhookDelivery, *, manual: bool) -> None:
+    from tenants.tasks import webhook_deliver_task
+
+    enqueue(webhook_deliver_task, str(delivery.public_id), manual=manual)
+
+
+def retry_delay(attempt: int) -> float:
+    """Seconds to wait after failed attempt number ``attempt`` (1-based): base · 2^(n-1), capped."""
+    return float(
+        min(settings.PROCTORME_WEBHOOK_RETRY_BASE * 2 ** (attempt - 1), settings.PROCTORME_WEBHOOK_RETRY_MAX)
+    )
+
+
+def _render_body(delivery: WebhookDelivery) -> bytes:
+    payload = dict(delivery.payload)
+    if delivery.event == "flag.created":
+        # A signed media URL is short-lived: mint a fresh one for every attempt.
+        payload["mediaUrl"] = _flag_media_url(payload.get("flagId"))
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def webhook_deliver(*, delivery_id: str, manual: bool = False) -> WebhookDelivery | None:
+    """Attempt a pending delivery; on failure retry with exponential backoff.
+
+    Automatic deliveries get ``PROCTORME_WEBHOOK_MAX_ATTEMPTS`` attempts; when
+    all fail, the endpoint's consecutive-failure count goes up and at
+    ``PROCTORME_WEBHOOK_DISABLE_AFTER`` it is disabled and its admins told.
+    Manual sends (ping, redeliver) make one attempt and count towards nothing.
+    """
+    while True:
+        delivery = WebhookDelivery.objects.select_related("endpoint").filter(public_id=delivery_id).first()
+        if delivery is None or delivery.status != WebhookDelivery.Status.PENDING:
+            return delivery
+        done = _attempt(delivery, manual=manual)
+        if done:
+            return delivery
+        delay = retry_delay(delivery.attempt_count)
+        if settings.TASKS_MODE != "sync":
+            _schedule_retry(delivery_id, delay)
+            return delivery
+        _sleep(delay)
+
+
+def _schedule_retry(delivery_id: str, delay: float) -> None:
+    from tenants.tasks import webhook_deliver_task
+
+    if settings.TASKS_MODE == "celery":
+        webhook_deliver_task.apply_async(args=[delivery_id], countdown=delay)
+    else:  # thread: wait without holding one of the few pool workers
+        timer = threading.Timer(delay, enqueue, args=(webhook_deliver_task, delivery_id))
+        timer.daemon = True
+        timer.start()
+
+
+def _attempt(delivery: WebhookDelivery, *, manual: bool) -> bool:
+    """One HTTP request; returns True when the delivery is settled (succeeded or given up)."""
+    endpoint = delivery.endpoint
+    number = delivery.attempt_count + 1
+    body = _render_body(delivery)
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        EVENT_HEADER: delivery.event,
+        DELIVERY_HEADER: str(delivery.public_id),
+        SIGNATURE_HEADER: webhook_sign(secret=endpoint.secret, body=body, timestamp=timestamp),
+    }
+    requested_at = timezone.now()
+    started = time.monotonic()
+    status_code: int | None = None
+    excerpt = error = ""
+    try:
+        address = webhook_url_check(url=endpoint.url)[0]
+        status_code, excerpt = _post(
+            url=endpoint.url,
+            address=address,
+            body=body,
+            headers=headers,
+            timeout=settings.PROCTORME_WEBHOOK_TIMEOUT,
+        )
+        if not 200 <= status_code < 300:
+            error = f"HTTP {status_code}"
+    except WebhookUrlNotAllowed as exc:
+        error = exc.message
+    except (OSError, http.client.HTTPException) as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    elapsed_ms = int((time.monotonic() - started) * 1000)
+    succeeded = not error
+    max_attempts = 1 if manual else settings.PROCTORME_WEBHOOK_MAX_ATTEMPTS
+    settled = succeeded or number >= max_attempts
+    log.info(
+        "webhook %s %s attempt %d → %s in %d ms",
+        delivery.event,
+        delivery.public_id,
+        number,
+        status_code or error,
+        elapsed_ms,
+    )
+    with transaction.atomic():
+        WebhookAttempt.objects.create(
+            delivery=delivery,
+            number=number,
+            requested_at=requested_at,
+            status_code=status_code,
+            response_ms=elapsed_ms,
+            succeeded=succeeded,
+            error=error[:300],
+            response_excerpt=excerpt[:500],
+        )
+        delivery.attempt_count = number
+        delivery.last_status_code = status_code
+        delivery.last_error = error[:300]
+        if succeeded:
+            delivery.status = WebhookDelivery.Status.SUCCEEDED
+            delivery.delivered_at = timezone.now()
+            delivery.next_attempt_at = None
+        elif settled:
+            delivery.status = WebhookDelivery.Status.FAILED
+            delivery.next_attempt_at = None
+        else:
+            delivery.next_attempt_at = timezone.now() + timedelta(seconds=retry_delay(number))
+        delivery.save()
+        if not manual and succeeded:
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=0)
+        elif not manual and settled:
+            _endpoint_delivery_failed(endpoint)
+    return settled
+
+
+def _endpoint_delivery_failed(endpoint: WebhookEndpoint) -> None:
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=F("consecutive_failures") + 1)
+    endpoint.refresh_from_db(fields=["consecutive_failures", "is_active"])
+    limit = settings.PROCTORME_WEBHOOK_DISABLE_AFTER
+    if endpoint.consecutive_failures < limit:
+        return
+    reason = f"{endpoint.consecutive_failures} deliveries in a row failed"
+    disabled = WebhookEndpoint.objects.filter(pk=endpoint.pk, is_active=True).update(
+        is_active=False, disabled_at=timezone.now(), disabled_reason=reason
+    )
+    if disabled:
+        log.warning("webhook endpoint %s disabled: %s", endpoint.public_id, reason)
+        transaction.on_commit(lambda: _notify_disabled(endpoint.pk, reason))
+
+
+def _notify_disabled(endpoint_pk: int, reason: str) -> None:
+    endpoint = WebhookEndpoint.objects.select_related("institution").get(pk=endpoint_pk)
+    recipients = list(
+        Membership.objects.filter(institution=endpoint.institution, role=Membership.Role.ADMIN)
+        .exclude(user__email="")
+        .values_list("user__email", flat=True)
+    )
+    if not recipients:
+        return
+    try:
+        send_mail(
+            subject=f"[Proctorme] Webhook endpoint disabled: {endpoint.url}",
+            message=(
+                f"The webhook endpoint {endpoint.url} of {endpoint.institution.name} has been disabled "
+                f"because {reason}.\n\nFix the receiver, send it a test ping, then re-enable it "
+                f"(PATCH /api/v1/webhooks/{endpoint.public_id} with isActive=true). Failed deliveries "
+                "can be sent again from the delivery log.\n"
+            ),
+            from_email=None,
+            recipient_list=recipients,
+        )
+    except Exception:
+        log.exception("could not e-mail the admins of %s about a disabled endpoint", endpoint.institution_id)
+
+
+# --- event payloads (signal receivers) -------------------------------------------------------------
+
+
+def _flag_media_url(flag_public_id: str | None) -> str | None:
+    if not flag_public_id:
+        return None
+    from sessions.api.selectors import evidence_url
+    from sessions.models import Flag
+
+    flag = Flag.objects.select_related("evidence").filter(public_id=flag_public_id).first()
+    return evidence_url(chunk=flag.evidence) if flag and flag.evidence else None
+
+
+def _origin_domain(origin: str) -> str:
+    try:
+        return urlsplit(origin).netloc if origin else ""
+    except ValueError:
+        return ""
+
+
+def flag_created_payload(*, flag) -> dict:
+    """Eye by Proctorme's webhook fields, plus the session they belong to."""
+    session = flag.session
+    return {
+        "event": "flag.created",
+        "flagId": str(flag.public_id),
+        "candidateId": session.candidate.external_id,
+        "examId": session.assessment.external_id,
+        "type": flag.type,
+        "mediaUrl": None,  # minted per attempt
+        "domain": _origin_domain(session.origin),
+        "description": flag.description,
+        "createdAt": iso(flag.created_at or flag.started_at),
+        "startedAt": iso(flag.started_at),
+        "endedAt": iso(flag.ended_at),
+        "durationSeconds": round(flag.duration_seconds, 3),
+        "sessionId": str(session.public_id),
+        "attemptId": session.attempt_id,
+    }
+
+
+def _session_fields(session) -> dict:
+    return {
+        "sessionId": str(session.public_id),
+        "attemptId": session.attempt_id,
+        "candidateId": session.candidate.external_id,
+        "examId": session.assessment.external_id,
+        "domain": _origin_domain(session.origin),
+        "startedAt": iso(session.started_at),
+    }
+
+
+def session_started_payload(*, session) -> dict:
+    return {"event": "session.started", **_session_fields(session), "deadlineAt": iso(session.deadline_at)}
+
+
+def session_completed_payload(*, session) -> dict:
+    from sessions.api.selectors import breakdown_rows, risk_band
+
+    return {
+        "event": "session.completed",
+        **_session_fields(session),
+        "endedAt": iso(session.ended_at),
+        "endReason": session.end_reason,
+        "trustScore": session.trust_score,
+        "riskBand": risk_band(session.trust_score),
+        "breakdown": breakdown_rows(session.trust_breakdown),
+        "flagCount": session.flags.filter(dismissed_at=None).count(),
+    }
+
+
+def _emit_safely(institution_id: int, event: str, build) -> None:
+    # Receivers run in the sender's thread after its commit: never let a
+    # webhook problem break a session, and do no work for institutions
+    # without endpoints.
+    try:
+        if not WebhookEndpoint.objects.filter(institution_id=institution_id, is_active=True).exists():
+            return
+        webhook_event_emit(institution_id=institution_id, event=event, payload=build())
+    except Exception:
+        log.exception("could not queue %s webhooks for institution %s", event, institution_id)
+
+
+def on_flag_created(sender, flag, **kwargs) -> None:
+    _emit_safely(flag.institution_id, "flag.created", lambda: flag_created_payload(flag=flag))
+
+
+def on_session_started(sender, session, resumed: bool = False, **kwargs) -> None:
+    if resumed:
+        return
+    _emit_safely(session.institution_id, "session.started", lambda: session_started_payload(session=session))
+
+
+def on_session_completed(sender, session, **kwargs) -> None:
+    _emit_safely(
+        session.institution_id, "session.completed", lambda: session_completed_payload(session=session)
+    )
