@@ -40,8 +40,8 @@ def started(tenant_a):
 
 
 def _rewind(started):
-    """Start the session ten minutes ago, so capture times in the tests lie in the past."""
-    earlier = started.session.started_at - timedelta(minutes=10)
+    """Start the session an hour ago, so capture times in the tests lie in the past."""
+    earlier = started.session.started_at - timedelta(hours=1)
     ProctoringSession.objects.filter(pk=started.session.pk).update(started_at=earlier)
     started.session.started_at = earlier
     return started
@@ -250,12 +250,13 @@ def test_a_different_person_in_snapshots_is_face_mismatch(
 ):
     me = _frame(ONE, seed=3)
     someone_else = _frame(["man_a"], seed=3)
-    items = [("snapshot", 1, 30.0, me, {}), ("snapshot", 2, 60.0, me, {})]
-    items += [("snapshot", seq, 30.0 * seq, someone_else, {}) for seq in (3, 4, 5)]
+    # Identity is compared on every 4th snapshot (seq 1, 5, 9, ...), two minutes apart.
+    items = [("snapshot", seq, 30.0 * seq, me, {}) for seq in range(1, 9)]
+    items += [("snapshot", seq, 30.0 * seq, someone_else, {}) for seq in range(9, 18)]
     with django_capture_on_commit_callbacks(execute=True):
         assert _upload(client, started, items).status_code == 202
     session = ProctoringSession.objects.get(pk=started.session.pk)
     assert session.analysis_state["identity"]["source"] == "enrolled"
     flag = Flag.objects.get(type="FACE_MISMATCH")
-    assert (flag.started_at - session.started_at).total_seconds() == 90
+    assert (flag.started_at - session.started_at).total_seconds() == 270
     assert flag.payload["distance"] > 0.6

@@ -1,0 +1,203 @@
+"""One candidate-hour through the real upload and task code.
+
+3600 frames (320x240, 1/s), 120 snapshots (640x480, every 30 s) and the audio
+windows an energy-gated widget sends (one 5-s window in ten), uploaded in
+5-second batches through ``media_store`` and analysed by the real Celery task
+body (decode, detect, state machine, database writes) — then the bare
+mediapipe full-range call on the same frames in the same run, as the baseline.
+
+    .venv/bin/python bench/analysis.py [--minutes 60]
+
+Prints CPU-seconds per candidate-hour, frames per second per core and the
+ratio of the pipeline's per-frame cost to the bare detector's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "analysis")]
+_tmp = tempfile.mkdtemp(prefix="proctorme-bench-")
+os.environ.setdefault("SQLITE_PATH", f"{_tmp}/bench.sqlite3")
+os.environ["MEDIA_ROOT"] = f"{_tmp}/media"
+os.environ["TASKS_MODE"] = "sync"  # the task body runs inline, as a worker would run it
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proctorme.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+import numpy as np  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import transaction  # noqa: E402
+
+import material  # noqa: E402
+from analysis.frames import decode_jpeg, raw_full_range_detections  # noqa: E402
+from sessions.config import parse_eye  # noqa: E402
+from sessions.finalise import session_finalise  # noqa: E402
+from sessions.models import Flag, MediaChunk, ProctoringSession  # noqa: E402
+from sessions.services import session_end, session_start  # noqa: E402
+from sessions.uploads import UploadItem, media_store  # noqa: E402
+from tenants.services import institution_create  # noqa: E402
+
+
+def _scenes(rng) -> dict[str, list[bytes]]:
+    """A few webcam scenes; each frame gets its own sensor noise and JPEG encoding."""
+    size = (320, 240)
+    base = {
+        "one": material.compose(["astronaut"], size, np.random.default_rng(3)),
+        "none": material.background(size, np.random.default_rng(3)),
+        "two": material.compose(["astronaut", "man_a"], size, np.random.default_rng(5)),
+        "away": material.compose(["cameraman"], size, np.random.default_rng(6)),
+    }
+    out = {}
+    for name, image in base.items():
+        variants = []
+        for _ in range(12):
+            shift = rng.integers(-3, 4, size=2)
+            moved = np.roll(image, tuple(shift), axis=(0, 1))
+            noisy = np.clip(moved + rng.normal(0, 2.5, moved.shape), 0, 255).astype(np.uint8)
+            variants.append(material.jpeg_bytes(noisy, quality=60))
+        out[name] = variants
+    return out
+
+
+def _timeline(seconds: int) -> list[str]:
+    """Mostly one candidate; an absence, a second person and a glance away every 20 minutes."""
+    scene = []
+    for t in range(seconds):
+        m = t % 1200
+        scene.append(
+            "none" if 300 <= m < 320 else "two" if 600 <= m < 608 else "away" if 900 <= m < 912 else "one"
+        )
+    return scene
+
+
+def _audio_windows(windows: int, rng) -> dict[int, bytes]:
+    try:
+        voice = material.speech(material.SENTENCES[0], "en", Path(_tmp))
+    except material.MissingTool:
+        print("  (espeak-ng/sox missing: no audio in this run)")
+        return {}
+    out = {}
+    for w in range(windows):
+        if w % 10 == 3:
+            x = material.white(16000 * 5, rng) * 0.002
+            x[8000 : 8000 + len(voice[: 16000 * 4])] += voice[: 16000 * 4] * 0.5
+            out[w] = material.to_pcm(x)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--minutes", type=int, default=60)
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    call_command("migrate", verbosity=0)
+    rng = np.random.default_rng(1)
+    seconds = args.minutes * 60
+    scenes = _scenes(rng)
+    timeline = _timeline(seconds)
+    snapshot = material.jpeg_bytes(
+        material.compose(["astronaut"], (640, 480), np.random.default_rng(3)), quality=70
+    )
+    audio = _audio_windows(seconds // 5, rng)
+
+    institution, publishable, _ = institution_create(name=f"Bench {time.time()}", domains=["bench.example"])
+    started = session_start(
+        request=parse_eye(
+            {
+                "apiKey": publishable,
+                "assessmentId": "bench",
+                "assessmentTitle": "Bench",
+                "candidateId": "c",
+                "candidateEmail": "c@bench.example",
+                "candidateFirstName": "C",
+                "candidateLastName": "B",
+                "institutionName": "Bench",
+                "examDuration": seconds + 600,
+            }
+        ),
+        origin="https://bench.example",
+    )
+    session = started.session
+    session.started_at -= timedelta(seconds=seconds + 60)
+    ProctoringSession.objects.filter(pk=session.pk).update(started_at=session.started_at)
+    frames_bytes = [scenes[name][t % 12] for t, name in enumerate(timeline)]
+    upload_bytes = (
+        sum(map(len, frames_bytes)) + len(snapshot) * (seconds // 30) + sum(map(len, audio.values()))
+    )
+
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    snap_seq = audio_seq = 0
+    for batch_start in range(0, seconds, 5):
+        items = []
+        for t in range(batch_start, min(batch_start + 5, seconds)):
+            at = session.started_at + timedelta(seconds=t)
+            items.append(UploadItem("f", "frame", t + 1, at, frames_bytes[t]))
+            if t % 30 == 29:
+                snap_seq += 1
+                items.append(UploadItem("s", "snapshot", snap_seq, at, snapshot))
+        window = batch_start // 5
+        if window in audio:
+            audio_seq += 1
+            items.append(
+                UploadItem(
+                    "a",
+                    "audio",
+                    audio_seq,
+                    session.started_at + timedelta(seconds=batch_start),
+                    audio[window],
+                    5.0,
+                )
+            )
+        with transaction.atomic():  # commit → the analysis task runs (TASKS_MODE=sync)
+            media_store(session=ProctoringSession.objects.get(pk=session.pk), items=items)
+    session_end(session=ProctoringSession.objects.get(pk=session.pk))
+    session_finalise(session=ProctoringSession.objects.get(pk=session.pk))
+    cpu = time.process_time() - cpu0
+    wall = time.perf_counter() - wall0
+
+    decoded = [decode_jpeg(b) for b in frames_bytes[:600]]
+    for f in decoded[:10]:
+        raw_full_range_detections(f)
+    b0 = time.process_time()
+    for f in decoded:
+        raw_full_range_detections(f)
+    bare_per_frame = (time.process_time() - b0) / len(decoded)
+
+    session = ProctoringSession.objects.get(pk=session.pk)
+    frames = len(frames_bytes)
+    per_hour = cpu * 3600 / seconds
+    print(
+        f"one candidate, {args.minutes} min: {frames} frames, {snap_seq} snapshots, {audio_seq} audio windows"
+    )
+    print(
+        f"  pipeline CPU                      : {cpu:7.1f} s  ({per_hour:.1f} CPU-s per candidate-hour; wall {wall:.1f} s)"
+    )
+    print(
+        f"  pipeline per frame (all included) : {cpu / frames * 1000:7.2f} ms  -> {frames / cpu:6.1f} frames/s per core"
+    )
+    print(
+        f"  bare full-range detector          : {bare_per_frame * 1000:7.2f} ms  -> {1 / bare_per_frame:6.1f} frames/s per core"
+    )
+    print(f"  ratio pipeline / bare detector    : {cpu / frames / bare_per_frame:7.2f}x")
+    print(
+        f"  upload volume at these defaults   : {upload_bytes / 1e6 * 3600 / seconds:7.1f} MB per candidate-hour"
+    )
+    flags = Flag.objects.filter(session=session).values_list("type", flat=True)
+    print(f"  flags: {sorted(set(flags))} ({len(flags)}), trust score {session.trust_score}")
+    print(f"  media rows: {MediaChunk.objects.filter(session=session).count()}")
+
+
+if __name__ == "__main__":
+    main()
