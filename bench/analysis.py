@@ -35,11 +35,11 @@ import django  # noqa: E402
 
 django.setup()
 
+import material  # noqa: E402
 import numpy as np  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import transaction  # noqa: E402
 
-import material  # noqa: E402
 from analysis.frames import decode_jpeg, raw_full_range_detections  # noqa: E402
 from sessions.config import parse_eye  # noqa: E402
 from sessions.finalise import session_finalise  # noqa: E402
