@@ -7,10 +7,8 @@ which marks a chunk that still fails to decode instead of raising.
 
 from __future__ import annotations
 
-import io
 import json
 import struct
-import wave
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,6 +16,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from analysis.audio import pcm_to_wav
 from proctorme.errors import InvalidMedia, ProctormeError, SessionEnded
 from proctorme.tasks import enqueue
 from sessions.models import MediaChunk, ProctoringSession
@@ -70,16 +69,6 @@ def jpeg_size(data: bytes) -> tuple[int, int]:
             break
         i += 2 + length
     raise ValueError("JPEG frame header missing")
-
-
-def pcm_to_wav(pcm: bytes, sample_rate: int = SAMPLE_RATE) -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(sample_rate)
-        out.writeframes(pcm)
-    return buffer.getvalue()
 
 
 def parse_upload(meta_raw: str | None, files) -> list[UploadItem]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from functools import lru_cache
+from functools import lru_cache, wraps
 
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
@@ -50,6 +50,26 @@ def preflight(request):
     return with_cors(HttpResponse(status=204), request.headers.get("Origin"))
 
 
+def widget_post(view):
+    """CORS preflight, POST only, and every ProctormeError as a readable JSON error."""
+
+    @csrf_exempt
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        origin = request.headers.get("Origin")
+        if request.method == "OPTIONS":
+            return preflight(request)
+        try:
+            if request.method != "POST":
+                raise ProctormeError("Use POST.", code="METHOD_NOT_ALLOWED", status=405)
+            response = view(request, *args, **kwargs)
+        except ProctormeError as error:
+            response = error_response(error)
+        return with_cors(response, origin)
+
+    return wrapper
+
+
 def _absolute(request, path: str) -> str:
     return request.build_absolute_uri(path)
 
@@ -59,38 +79,24 @@ def _ws_url(request, token: str) -> str:
     return f"{scheme}://{request.get_host()}/ws/widget/?token={token}"
 
 
-@csrf_exempt
+@widget_post
 def session_start_view(request):
-    origin = request.headers.get("Origin")
-    if request.method == "OPTIONS":
-        return preflight(request)
-    if request.method != "POST":
-        return with_cors(
-            error_response(ProctormeError("Use POST.", code="METHOD_NOT_ALLOWED", status=405)), origin
-        )
+    if len(request.body) > MAX_START_BODY:
+        raise InvalidConfig("The request is too large.", details={"fields": {"config": "Too large."}})
     try:
-        if len(request.body) > MAX_START_BODY:
-            raise InvalidConfig("The request is too large.", details={"fields": {"config": "Too large."}})
-        try:
-            body = json.loads(request.body or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            raise InvalidConfig("The body is not JSON.", details={"fields": {"body": "Not JSON."}}) from None
-        if not isinstance(body, dict):
-            raise InvalidConfig(
-                "The body must be an object.", details={"fields": {"body": "Must be an object."}}
-            )
-        dialect = body.get("dialect", "eye")
-        if dialect == "eye":
-            start = parse_eye(body.get("config"))
-        elif dialect == "autoproctor":
-            start = parse_autoproctor(body.get("credentials"), body.get("options"))
-        else:
-            raise InvalidConfig(
-                "Unknown dialect.", details={"fields": {"dialect": "Use eye or autoproctor."}}
-            )
-        result = session_start(request=start, origin=origin)
-    except ProctormeError as error:
-        return with_cors(error_response(error), origin)
+        body = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidConfig("The body is not JSON.", details={"fields": {"body": "Not JSON."}}) from None
+    if not isinstance(body, dict):
+        raise InvalidConfig("The body must be an object.", details={"fields": {"body": "Must be an object."}})
+    dialect = body.get("dialect", "eye")
+    if dialect == "eye":
+        start = parse_eye(body.get("config"))
+    elif dialect == "autoproctor":
+        start = parse_autoproctor(body.get("credentials"), body.get("options"))
+    else:
+        raise InvalidConfig("Unknown dialect.", details={"fields": {"dialect": "Use eye or autoproctor."}})
+    result = session_start(request=start, origin=request.headers.get("Origin"))
     session = result.session
     session_path = str(session.public_id)
     payload = {
@@ -107,7 +113,7 @@ def session_start_view(request):
         "lastClientSeq": session.last_client_seq,
         "settings": {key: session.config.get(key) for key in ("features", "tracking", "capture")},
     }
-    return with_cors(JsonResponse(payload, status=200 if result.resumed else 201), origin)
+    return JsonResponse(payload, status=200 if result.resumed else 201)
 
 
 def session_from_token(request, session_public_id) -> ProctoringSession:
@@ -132,45 +138,25 @@ def session_from_token(request, session_public_id) -> ProctoringSession:
     return session
 
 
-@csrf_exempt
+@widget_post
 def session_end_view(request, session_id):
-    origin = request.headers.get("Origin")
-    if request.method == "OPTIONS":
-        return preflight(request)
-    if request.method != "POST":
-        return with_cors(
-            error_response(ProctormeError("Use POST.", code="METHOD_NOT_ALLOWED", status=405)), origin
-        )
+    session = session_from_token(request, session_id)
     try:
-        session = session_from_token(request, session_id)
-        try:
-            reason = json.loads(request.body or b"{}").get("reason", "ended")
-        except (ValueError, AttributeError):
-            reason = "ended"
-        if reason not in {"ended", "destroyed", "stopped"}:
-            reason = "ended"
-        session = session_end(session=session, reason=reason)
-    except ProctormeError as error:
-        return with_cors(error_response(error), origin)
-    return with_cors(JsonResponse({"status": session.status, "endedAt": _iso(session.ended_at)}), origin)
+        reason = json.loads(request.body or b"{}").get("reason", "ended")
+    except (ValueError, AttributeError):
+        reason = "ended"
+    if reason not in {"ended", "destroyed", "stopped"}:
+        reason = "ended"
+    session = session_end(session=session, reason=reason)
+    return JsonResponse({"status": session.status, "endedAt": _iso(session.ended_at)})
 
 
-@csrf_exempt
+@widget_post
 def media_upload_view(request, session_id):
-    origin = request.headers.get("Origin")
-    if request.method == "OPTIONS":
-        return preflight(request)
-    if request.method != "POST":
-        return with_cors(
-            error_response(ProctormeError("Use POST.", code="METHOD_NOT_ALLOWED", status=405)), origin
-        )
-    try:
-        session = session_from_token(request, session_id)
-        items = parse_upload(request.POST.get("meta"), request.FILES)
-        accepted, duplicates = media_store(session=session, items=items)
-    except ProctormeError as error:
-        return with_cors(error_response(error), origin)
-    return with_cors(JsonResponse({"accepted": accepted, "duplicates": duplicates}, status=202), origin)
+    session = session_from_token(request, session_id)
+    items = parse_upload(request.POST.get("meta"), request.FILES)
+    accepted, duplicates = media_store(session=session, items=items)
+    return JsonResponse({"accepted": accepted, "duplicates": duplicates}, status=202)
 
 
 @lru_cache(maxsize=1)
