@@ -1,0 +1,172 @@
+"""The Eye by Proctorme dialect in real Chromium, on an institution's page served cross-origin."""
+
+from __future__ import annotations
+
+import pytest
+
+from .helpers import event_types, session_for, switch_tab, wait_for_event, wait_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("failure_report")]
+
+LIFECYCLE = ["SET_CONFIG", "SYSTEM_CHECK_STARTED", "SYSTEM_CHECK_COMPLETED", "STARTED"]
+
+
+def start_exam(page, exam) -> dict:
+    page.goto(exam.url)
+    page.get_by_role("button", name="Start exam").click()
+    return wait_for_event(page, "STARTED")[0]
+
+
+def test_start_after_consent_emits_the_lifecycle_in_order(page, exam_page):
+    exam = exam_page("eye")
+    page.goto(exam.url)
+    page.get_by_role("button", name="Start exam").click()
+
+    consent = page.get_by_role("dialog", name="This exam is proctored")
+    consent.wait_for()
+    # Nothing may touch the camera before the candidate agrees.
+    assert event_types(page) == ["SET_CONFIG"]
+    assert session_for(exam).events.filter(type="SYSTEM_CHECK_STARTED").count() == 0
+    page.keyboard.press("Tab")  # focus stays inside the dialog
+    assert page.evaluate("document.activeElement.closest('[role=dialog]') !== null")
+    consent.get_by_role("button", name="I agree").click()
+
+    started = wait_for_event(page, "STARTED")[0]["payload"]
+    assert [t for t in event_types(page) if t in LIFECYCLE] == LIFECYCLE
+
+    set_config = wait_for_event(page, "SET_CONFIG")[0]["payload"]["config"]
+    assert "apiKey" not in set_config
+    assert set_config["candidateId"] == exam.context["candidate_id"]
+    check = wait_for_event(page, "SYSTEM_CHECK_COMPLETED")[0]["payload"]
+    assert check["success"] is True
+    statuses = {item["name"]: item["status"] for item in check["data"]}
+    assert statuses == {
+        "webcam": "success",
+        "microphone": "success",
+        "browser": "success",
+        "internetSpeed": "success",
+    }
+    assert all(item["finished"] for item in check["data"])
+
+    session = session_for(exam)
+    assert started["sessionId"] == str(session.public_id)
+    assert page.get_by_role("status").filter(has_text="Proctoring on").is_visible()
+    # The lifecycle is stored with the session, in order.
+    wait_until(lambda: session.events.filter(type="STARTED").exists(), message="STARTED never stored")
+    stored = list(session.events.filter(source="browser").values_list("type", flat=True))
+    assert stored == LIFECYCLE
+
+
+def test_tab_switch_reaches_the_page_and_is_stored(page, exam_page):
+    from sessions.models import Flag
+
+    exam = exam_page("eye", query="consent=accepted")
+    start_exam(page, exam)
+
+    switch_tab(page, hidden=True)
+    flag = wait_for_event(page, "TAB_NOT_FOCUS")[0]["payload"]
+    switch_tab(page, hidden=False)
+
+    assert flag["type"] == "TAB_NOT_FOCUS"
+    assert flag["examId"] == exam.context["assessment_id"]
+    assert flag["candidateId"] == exam.context["candidate_id"]
+    assert flag["description"] and flag["createdAt"]
+    changes = [e["payload"]["focused"] for e in wait_for_event(page, "TAB_FOCUS_CHANGE", count=2)]
+    assert changes == [False, True]
+
+    session = session_for(exam)
+    stored = wait_until(
+        lambda: Flag.objects.filter(session=session, type="TAB_NOT_FOCUS", ended_at__isnull=False).first(),
+        message="the TAB_NOT_FOCUS flag was not stored and closed",
+    )
+    assert str(stored.public_id) == flag["flagId"]
+    focus_events = session.events.filter(type="TAB_FOCUS_CHANGE").order_by("client_seq")
+    assert [e.payload["focused"] for e in focus_events] == [False, True]
+
+
+def test_listeners_added_after_init_receive_later_events(page, exam_page):
+    exam = exam_page("eye", query="consent=accepted")
+    start_exam(page, exam)
+    page.evaluate(
+        """() => {
+            window.lateFlags = [];
+            window.demoWidget.on("TAB_NOT_FOCUS", flag => window.lateFlags.push(flag));
+            window.demoWidget.on("COPY_PASTE", flag => window.lateFlags.push(flag));
+        }"""
+    )
+    switch_tab(page, hidden=True)
+    page.wait_for_function("window.lateFlags.length >= 1")
+    switch_tab(page, hidden=False)
+    page.evaluate("document.dispatchEvent(new Event('copy'))")
+    page.wait_for_function("window.lateFlags.length >= 2")
+    assert [f["type"] for f in page.evaluate("window.lateFlags")] == ["TAB_NOT_FOCUS", "COPY_PASTE"]
+
+    # resetSessionListeners() drops them all.
+    page.evaluate("window.demoWidget.resetSessionListeners()")
+    before = len(event_types(page))
+    page.evaluate("document.dispatchEvent(new Event('paste'))")
+    session = session_for(exam)
+    wait_until(lambda: session.flags.filter(type="COPY_PASTE").count() == 2)
+    page.wait_for_timeout(300)
+    assert len(event_types(page)) == before
+    assert len(page.evaluate("window.lateFlags")) == 2
+
+
+def test_end_proctoring_then_the_attempt_cannot_start_again(page, exam_page):
+    exam = exam_page("eye", query="consent=accepted")
+    start_exam(page, exam)
+
+    page.get_by_role("button", name="Submit exam").click()
+    ended = wait_for_event(page, "END_PROCTORING")[0]["payload"]
+    assert ended["reason"] == "ended"
+    assert page.get_by_role("status").filter(has_text="Proctoring ended").is_visible()
+    session = session_for(exam)
+    session.refresh_from_db()
+    assert session.ended_at is not None and session.status != "active"
+
+    error = page.evaluate(
+        """() => window.demoWidget.init(window.demoConfig).then(
+               () => null, e => ({code: e.code, message: e.message}))"""
+    )
+    assert error["code"] == "SESSION_ENDED"
+    assert wait_for_event(page, "ERROR")[-1]["payload"]["code"] == "SESSION_ENDED"
+
+
+def test_a_wrong_key_is_refused(page, exam_page):
+    exam = exam_page("eye", query="consent=accepted", publishable_key="pk_not_a_real_key")
+    page.goto(exam.url)
+    page.get_by_role("button", name="Start exam").click()
+    error = wait_for_event(page, "ERROR")[0]["payload"]
+    assert error["code"] == "INVALID_API_KEY"
+    assert "STARTED" not in event_types(page)
+    assert page.get_by_role("alert").filter(has_text="key is not valid").first.is_visible()
+
+
+def test_an_unregistered_origin_is_refused(page, exam_page):
+    exam = exam_page("eye", host="127.0.0.3", query="consent=accepted")
+    page.goto(exam.url)
+    page.get_by_role("button", name="Start exam").click()
+    error = wait_for_event(page, "ERROR")[0]["payload"]
+    assert error["code"] == "DOMAIN_NOT_REGISTERED"
+    assert session_for(exam) is None
+
+
+def test_a_missing_config_field_is_named(page, exam_page):
+    exam = exam_page("eye", query="consent=accepted")
+    page.goto(exam.url)
+    result = page.evaluate(
+        """async () => {
+            const widget = await LoadEyeWidget();
+            const errors = [];
+            widget.on("ERROR", e => errors.push(e));
+            const config = Object.assign({}, window.demoConfig);
+            delete config.candidateEmail;
+            config.examDuration = "soon";
+            try { await widget.init(config); return {resolved: true}; }
+            catch (e) { return {code: e.code, fields: e.fields, emitted: errors}; }
+        }"""
+    )
+    assert result["code"] == "INVALID_CONFIG"
+    assert sorted(result["fields"]) == ["candidateEmail", "examDuration"]
+    assert result["emitted"][0]["code"] == "INVALID_CONFIG"
+    assert sorted(result["emitted"][0]["fields"]) == ["candidateEmail", "examDuration"]
