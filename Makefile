@@ -40,7 +40,7 @@ bench: venv
 
 ## make worker: a Celery worker (production configuration: REDIS_URL set)
 worker: venv
-	$(VENV)/bin/celery -A proctorme worker -l info
+	$(VENV)/bin/celery -A proctorme worker -B -l info
 
 clean:
 	rm -rf var .pytest_cache

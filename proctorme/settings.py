@@ -134,6 +134,11 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 120, minimu
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 180, minimum=1)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
 CELERY_TIMEZONE = "UTC"
+# `celery -A proctorme beat` (or `worker -B`): the safety nets behind the per-session timers.
+CELERY_BEAT_SCHEDULE = {
+    "expire-overdue-sessions": {"task": "sessions.expire_overdue", "schedule": 60.0},
+    "purge-expired-media": {"task": "sessions.media_purge_expired", "schedule": 3600.0},
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -467,3 +467,23 @@ def _derive_flags(session, *, seq: int, event: str, when: datetime, ended_at, pa
         flag_record(
             session=session, type="CONNECTION_LOST", episode_key=key, started_at=when, ended_at=ended_at
         )
+
+
+def media_purge_expired(*, now: datetime | None = None) -> int:
+    """Delete captured media of sessions that ended more than their institution's retention ago.
+
+    Flags, events, scores and verdicts stay; a flag's evidence link becomes empty.
+    """
+    from sessions.models import MediaChunk
+
+    now = now or timezone.now()
+    purged = 0
+    ended = ProctoringSession.objects.filter(ended_at__isnull=False).select_related("institution")
+    for session in ended.iterator():
+        if session.ended_at > now - timedelta(days=session.institution.retention_days):
+            continue
+        for chunk in MediaChunk.objects.filter(session=session).iterator():
+            chunk.file.delete(save=False)
+            chunk.delete()
+            purged += 1
+    return purged

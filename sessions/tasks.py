@@ -43,3 +43,10 @@ def session_analyse_task(session_public_id: str) -> None:
     )
     if session is not None and session.status == ProctoringSession.Status.ACTIVE:
         session_analyse_serialised(session=session)
+
+
+@shared_task(name="sessions.media_purge_expired", acks_late=True)
+def media_purge_expired_task() -> int:
+    from sessions.services import media_purge_expired
+
+    return media_purge_expired()
