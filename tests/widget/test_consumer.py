@@ -1,6 +1,5 @@
 """The widget WebSocket, through Channels' WebsocketCommunicator."""
 
-
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
