@@ -895,6 +895,7 @@
 
   ProctorCore.prototype.makeUi = function (options) {
     if (!this.ui) this.ui = new WidgetUI(options);
+    this.ui.showError("");
     return this.ui;
   };
 
@@ -906,6 +907,7 @@
     if (given === "accepted" || given === true) return Promise.resolve();
     var retention = this.settings && (this.settings.retentionDays || (this.settings.media && this.settings.media.retentionDays));
     info.retentionDays = retention || null;
+    this.setUi("connecting", "Waiting for consent");
     return this.ui.askConsent(info).then(function (accepted) {
       if (!accepted) throw ProctormeError("CONSENT_DECLINED");
     });
@@ -1298,6 +1300,7 @@
       return this._initPromise; // already starting or running this page's session
     }
     var emitter = this._emitter;
+    if (this._core) this._core.destroyUi(); // a new attempt from this page replaces the old badge
     var core = new ProctorCore({
       dialect: "eye",
       emit: function (type, payload) { emitter.emit(type, payload); },

@@ -53,3 +53,18 @@ def session_for(exam):
     else:
         attempt = f"eye:{context['assessment_id']}:{context['candidate_id']}"
     return ProctoringSession.objects.filter(attempt_id=attempt).first()
+
+
+def retry_locked(write: Callable[[], object], *, attempts: int = 20) -> object:
+    """Run a write from the test thread, retrying while SQLite's shared cache reports the
+    server thread holding a table lock (PostgreSQL never needs the retry)."""
+    from django.db import OperationalError
+
+    for attempt in range(attempts):
+        try:
+            return write()
+        except OperationalError as error:
+            if "locked" not in str(error) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
+    return None

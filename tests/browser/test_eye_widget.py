@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import event_types, session_for, switch_tab, wait_for_event, wait_until
+from .helpers import event_types, retry_locked, session_for, switch_tab, wait_for_event, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("failure_report")]
 
@@ -17,13 +17,14 @@ def start_exam(page, exam) -> dict:
     return wait_for_event(page, "STARTED")[0]
 
 
-def test_start_after_consent_emits_the_lifecycle_in_order(page, exam_page):
+def test_start_after_consent_emits_the_lifecycle_in_order(page, exam_page, artifacts):
     exam = exam_page("eye")
     page.goto(exam.url)
     page.get_by_role("button", name="Start exam").click()
 
     consent = page.get_by_role("dialog", name="This exam is proctored")
     consent.wait_for()
+    page.screenshot(path=str(artifacts / "consent.png"))
     # Nothing may touch the camera before the candidate agrees.
     assert event_types(page) == ["SET_CONFIG"]
     assert session_for(exam).events.filter(type="SYSTEM_CHECK_STARTED").count() == 0
@@ -170,3 +171,54 @@ def test_a_missing_config_field_is_named(page, exam_page):
     assert sorted(result["fields"]) == ["candidateEmail", "examDuration"]
     assert result["emitted"][0]["code"] == "INVALID_CONFIG"
     assert sorted(result["emitted"][0]["fields"]) == ["candidateEmail", "examDuration"]
+
+
+def test_a_flag_with_evidence_arrives_with_its_file(page, exam_page, proctorme_url, settings, tmp_path):
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+
+    from sessions.models import MediaChunk
+    from sessions.services import flag_record
+
+    settings.SITE_URL = proctorme_url  # signed media links must point at the running server
+    settings.MEDIA_ROOT = tmp_path
+    exam = exam_page("eye", query="consent=accepted")
+    start_exam(page, exam)
+    page.evaluate(
+        """() => { window.absences = [];
+                   window.demoWidget.on("FACE_ABSENCE", f => window.absences.push(
+                       {type: f.type, isFile: f.mediaFile instanceof File, size: f.mediaFile && f.mediaFile.size,
+                        mime: f.mediaFile && f.mediaFile.type})); }"""
+    )
+
+    session = session_for(exam)
+    jpeg = b"\xff\xd8\xff\xe0" + b"\x00" * 1200 + b"\xff\xd9"
+    chunk = MediaChunk(
+        institution=session.institution,
+        session=session,
+        kind="evidence",
+        seq=1,
+        captured_at=timezone.now(),
+        content_type="image/jpeg",
+        size=len(jpeg),
+    )
+
+    def record():
+        chunk.file.save("evidence.jpg", ContentFile(jpeg), save=True)
+        flag_record(
+            session=session,
+            type="FACE_ABSENCE",
+            episode_key="browser-test",
+            started_at=timezone.now(),
+            evidence=chunk,
+        )
+
+    retry_locked(record)
+
+    page.wait_for_function("window.absences.length === 1")
+    assert page.evaluate("window.absences[0]") == {
+        "type": "FACE_ABSENCE",
+        "isFile": True,
+        "size": len(jpeg),
+        "mime": "image/jpeg",
+    }
