@@ -1,4 +1,4 @@
-"""Browser tests: one Debian chromium for the whole run, a real ASGI server, a cross-origin exam page.
+"""Browser tests: one Debian chromium for all of them, a real ASGI server, a cross-origin exam page.
 
 * The Proctorme server is daphne (HTTP + WebSockets) in a daemon thread. Twisted's reactor can
   only start once per process, hence one server for the session; tests use ``transactional_db``
@@ -177,8 +177,11 @@ def exam_page(proctorme_url, pages_root, site_urls, school) -> Callable[..., Exa
 # --- the browser -------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(chromium_path) -> Iterator[object]:
+    """One chromium for all the browser tests. Package scope, not session: Playwright's sync
+    API keeps an event loop registered on the main thread while it runs, which would break
+    every asyncio test collected after this package."""
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an asyncio loop on the main thread, which makes Django believe
