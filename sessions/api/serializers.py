@@ -58,7 +58,7 @@ def page_of(item: type[serializers.Serializer]) -> type[serializers.Serializer]:
 
 class PageQuerySerializer(serializers.Serializer):
     cursor = serializers.CharField(
-        required=False, max_length=500, help_text="From a previous page's nextCursor."
+        required=False, allow_blank=True, max_length=500, help_text="From a previous page's nextCursor."
     )
     limit = serializers.IntegerField(required=False, min_value=1, max_value=200, default=50)
 

@@ -8,6 +8,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -44,6 +45,10 @@ class ApiView(APIView):
         serializer = serializer_class(
             data=self.request.query_params, context={"institution": self.institution}
         )
+        # A misspelt filter must not silently widen a list: unknown parameters are refused.
+        unknown = sorted(set(self.request.query_params) - set(serializer.fields))
+        if unknown:
+            raise ValidationError({name: ["Unknown query parameter."] for name in unknown})
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 

@@ -154,3 +154,9 @@ def test_interactive_docs_use_local_assets_not_a_cdn(db, client):
     html = response.content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in html
     assert "cdn.jsdelivr.net" not in html and "unpkg.com" not in html
+
+
+def test_unknown_query_parameters_are_refused_so_a_typo_never_widens_a_list(api_a):
+    response = api_a.get("/api/v1/sessions", {"riskband": "high"})
+    assert response.status_code == 400
+    assert error_of(response)["details"]["fields"] == {"riskband": ["Unknown query parameter."]}
