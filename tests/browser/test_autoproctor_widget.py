@@ -64,3 +64,27 @@ def test_a_bad_signature_is_refused_with_4103(page, exam_page):
     assert error["code"] == "INVALID_ATTEMPT_SIGNATURE"
     assert "apSetupCompleted" not in event_types(page)
     assert session_for(exam) is None
+
+
+def test_a_second_screen_is_evidence_5007(page, context, exam_page):
+    context.add_init_script(
+        "Object.defineProperty(Screen.prototype, 'isExtended', {configurable: true, get: () => true})"
+    )
+    exam = exam_page("autoproctor", query="consent=accepted&autostart=1")
+    page.goto(exam.url)
+    wait_for_event(page, "apMonitoringStarted")
+    evidence = wait_for_event(page, "apEvidenceEvent")[0]["payload"]
+    assert evidence["evidenceCode"] == 5007
+    assert evidence["type"] == "MULTIPLE_SCREENS"
+
+
+def test_a_blocked_camera_is_error_4004(page, context, exam_page):
+    context.add_init_script(
+        """navigator.mediaDevices.getUserMedia = () =>
+               Promise.reject(new DOMException("refused by the test", "NotAllowedError"));"""
+    )
+    exam = exam_page("autoproctor", query="consent=accepted&autostart=1")
+    page.goto(exam.url)
+    error = wait_for_event(page, "apErrorEvent")[0]["payload"]
+    assert (error["errorCode"], error["code"]) == (4004, "CAMERA_DENIED")
+    assert "apSetupCompleted" not in event_types(page)

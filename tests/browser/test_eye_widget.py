@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from .helpers import event_types, retry_locked, session_for, switch_tab, wait_for_event, wait_until
@@ -222,3 +224,78 @@ def test_a_flag_with_evidence_arrives_with_its_file(page, exam_page, proctorme_u
         "size": len(jpeg),
         "mime": "image/jpeg",
     }
+
+
+def _watch_get_user_media(context, failure: str | None = None) -> None:
+    """Count getUserMedia calls; optionally make them fail with this DOMException name."""
+    script = """(failure => {
+        window.gumCalls = 0;
+        const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+        navigator.mediaDevices.getUserMedia = constraints => {
+            window.gumCalls += 1;
+            return failure ? Promise.reject(new DOMException("refused by the test", failure)) : real(constraints);
+        };
+    })(FAILURE)"""
+    context.add_init_script(script.replace("FAILURE", json.dumps(failure)))
+
+
+def test_nothing_is_captured_before_consent_and_declining_stops_the_start(page, context, exam_page):
+    _watch_get_user_media(context)
+    exam = exam_page("eye")
+    page.goto(exam.url)
+    page.get_by_role("button", name="Start exam").click()
+    dialog = page.get_by_role("dialog", name="This exam is proctored")
+    dialog.wait_for()
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.gumCalls") == 0
+
+    dialog.get_by_role("button", name="Decline").click()
+    error = wait_for_event(page, "ERROR")[0]["payload"]
+    assert error["code"] == "CONSENT_DECLINED"
+    assert page.evaluate("window.gumCalls") == 0
+    assert "SYSTEM_CHECK_STARTED" not in event_types(page)
+    assert page.get_by_role("alert").filter(has_text="declined").first.is_visible()
+
+
+@pytest.mark.parametrize(
+    ("failure", "code"),
+    [
+        ("NotAllowedError", "CAMERA_DENIED"),
+        ("NotFoundError", "CAMERA_NOT_FOUND"),
+        ("NotReadableError", "CAMERA_NOT_FOUND"),
+    ],
+)
+def test_camera_failures_have_stable_codes(page, context, exam_page, failure, code):
+    _watch_get_user_media(context, failure)
+    exam = exam_page("eye", query="consent=accepted")
+    page.goto(exam.url)
+    page.get_by_role("button", name="Start exam").click()
+    assert wait_for_event(page, "ERROR")[0]["payload"]["code"] == code
+    check = wait_for_event(page, "SYSTEM_CHECK_COMPLETED")[0]["payload"]
+    assert check["success"] is False
+    assert {i["name"]: i["status"] for i in check["data"]}["webcam"] == "failed"
+    assert "STARTED" not in event_types(page)
+
+
+def test_leaving_full_screen_is_flagged_and_the_server_can_end_the_exam(page, exam_page):
+    from sessions.services import session_end
+
+    exam = exam_page("eye", query="consent=accepted")
+    start_exam(page, exam)
+    page.get_by_role("button", name="Full screen").click()
+    wait_for_event(page, "FULLSCREEN_CHANGE")
+    page.evaluate("document.exitFullscreen()")
+    flag = wait_for_event(page, "EXIT_FULLSCREEN")[0]["payload"]
+    assert flag["type"] == "EXIT_FULLSCREEN"
+    assert [e["payload"]["fullscreen"] for e in wait_for_event(page, "FULLSCREEN_CHANGE", count=2)] == [
+        True,
+        False,
+    ]
+
+    page.wait_for_function("window.demoWidget._core.outbox.length === 0")
+    session = session_for(exam)
+    retry_locked(lambda: session_end(session=session, reason="time_up"))
+    ended = wait_for_event(page, "END_PROCTORING")[0]["payload"]
+    assert ended["reason"] == "time_up"
+    assert page.get_by_role("status").filter(has_text="Proctoring ended").is_visible()
+    assert page.evaluate("window.demoWidget._core.stream") is None
