@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 
 from tenants.models import Institution
@@ -200,3 +201,32 @@ class Flag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} @ {self.started_at:%H:%M:%S}"
+
+
+class AuditLogEntry(models.Model):
+    """One reviewer action on a session (verdict, flag dismissed or restored), never edited."""
+
+    class Action(models.TextChoices):
+        VERDICT = "verdict", "Verdict recorded"
+        FLAG_DISMISSED = "flag_dismissed", "Flag dismissed"
+        FLAG_RESTORED = "flag_restored", "Flag restored"
+
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
+    session = models.ForeignKey(ProctoringSession, on_delete=models.CASCADE, related_name="audit_entries")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    flag = models.ForeignKey(Flag, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Kept as written at the time, so the log still names someone whose account is gone.
+    actor_label = models.CharField(max_length=254)
+    action = models.CharField(max_length=20, choices=Action.choices)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "audit log entries"
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} by {self.actor_label}"
