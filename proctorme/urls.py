@@ -1,12 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from proctorme.health import healthz
+from sessions.dashboard import views as dashboard_views
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/demo/", permanent=False)),
+    path("", dashboard_views.home, name="home"),
+    path("dashboard/", include("sessions.dashboard.urls")),
     path("healthz", healthz, name="healthz"),
     path("", include("sessions.urls")),
     path("admin/", admin.site.urls),

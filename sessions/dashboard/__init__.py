@@ -1,0 +1,1 @@
+"""Reviewer and institution dashboards: server-rendered pages, htmx, one live WebSocket."""

@@ -1,0 +1,119 @@
+"""The live dashboard's WebSocket (``/ws/dashboard/``).
+
+Authenticated by the Django session cookie (channels' AuthMiddlewareStack on
+this route only) and checked against the Origin (AllowedHostsOriginValidator),
+since a cookie alone would let another site open it in a signed-in browser.
+The institution is resolved once at connect, like every other entry point:
+the switcher's choice while the user is still a member there.
+
+It joins the institution's group and turns each message into HTML fragments
+that htmx's ws extension swaps into the page out of band: a flag is
+prepended to its session's card and to the feed, a score or signal updates
+the card, and a session that starts or ends makes the grid reload itself.
+"""
+
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from analysis.trust import band_for
+from proctorme.realtime import institution_group, remember_server_loop
+from sessions.dashboard.selectors import NOT_VIOLATIONS, SESSION_KEY, dashboard_context
+from sessions.models import Flag, ProctoringSession
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_NO_INSTITUTION = 4403
+
+
+@database_sync_to_async
+def _institution_for(user, chosen):
+    dash = dashboard_context(user=user, chosen=chosen)
+    return dash.institution if dash else None
+
+
+@database_sync_to_async
+def _flag_context(institution_id: int, flag_id: str) -> dict | None:
+    flag = (
+        Flag.objects.select_related("session__candidate", "session__assessment", "evidence")
+        .filter(institution_id=institution_id, public_id=flag_id)
+        .first()
+    )
+    if flag is None:
+        return None
+    return {"flag": flag, "session": flag.session, "candidate": flag.session.candidate}
+
+
+@database_sync_to_async
+def _session_belongs(institution_id: int, session_id: str) -> bool:
+    return ProctoringSession.objects.filter(institution_id=institution_id, public_id=session_id).exists()
+
+
+class DashboardConsumer(AsyncWebsocketConsumer):
+    institution = None
+
+    async def connect(self):
+        remember_server_loop()
+        user = self.scope.get("user")
+        await self.accept()
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        session_store = self.scope.get("session")
+        chosen = (
+            await database_sync_to_async(lambda: session_store.get(SESSION_KEY))() if session_store else None
+        )
+        self.institution = await _institution_for(user, chosen)
+        if self.institution is None:
+            await self.close(code=CLOSE_NO_INSTITUTION)
+            return
+        self.group = institution_group(self.institution.public_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+
+    async def disconnect(self, code):
+        if self.institution is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        # The page only listens; htmx may send a form's values if asked to, and they are ignored.
+        return
+
+    async def institution_message(self, event):
+        message = event.get("message") or {}
+        html = await self._render(message)
+        if html:
+            await self.send(text_data=html)
+
+    async def _render(self, message: dict) -> str:
+        kind = message.get("type")
+        session_id = str(message.get("sessionId", ""))
+        if kind == "flag":
+            data = message.get("flag") or {}
+            if data.get("type") in NOT_VIOLATIONS:
+                return ""
+            context = await _flag_context(self.institution.pk, data.get("flagId", ""))
+            if context is None:
+                return ""
+            return render_to_string("dashboard/live/_flag_push.html", context)
+        if kind in ("session", "completed"):
+            if not await _session_belongs(self.institution.pk, session_id):
+                return ""
+            return render_to_string("dashboard/live/_grid_refresh.html", {})
+        if kind == "score":
+            score = message.get("trustScore")
+            if score is None:
+                return ""
+            return render_to_string(
+                "dashboard/live/_score_push.html",
+                {"session_id": session_id, "score": score, "band": band_for(float(score))},
+            )
+        if kind == "signal":
+            at = parse_datetime(message.get("at") or "") or timezone.now()
+            return render_to_string(
+                "dashboard/live/_signal_push.html",
+                {"session_id": session_id, "event": message.get("event", ""), "at": at},
+            )
+        return ""

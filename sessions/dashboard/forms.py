@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from django import forms
+
+from sessions.dashboard.selectors import BANDS, FLAG_TYPES, SORTS, SessionFilters
+from sessions.dashboard.services import NOTES_MAX, REASON_MAX
+from sessions.models import ProctoringSession
+
+PAGE_SIZES = (25, 50, 100)
+VERDICT_FILTERS = [
+    ("", "Any verdict"),
+    ("pending", "Waiting for review"),
+    ("none", "Not reviewed"),
+    *[(v, label) for v, label in ProctoringSession.Verdict.choices if v],
+]
+
+
+class SessionFilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=200, label="Search")
+    assessment = forms.TypedChoiceField(required=False, label="Assessment", empty_value=None)
+    status = forms.ChoiceField(
+        required=False, label="Status", choices=[("", "Any status"), *ProctoringSession.Status.choices]
+    )
+    band = forms.ChoiceField(required=False, label="Risk", choices=[("", "Any risk"), *BANDS.items()])
+    verdict = forms.ChoiceField(required=False, label="Verdict", choices=VERDICT_FILTERS)
+    flag_type = forms.ChoiceField(
+        required=False, label="Flag type", choices=[("", "Any flag"), *[(t, t) for t in FLAG_TYPES]]
+    )
+    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    sort = forms.ChoiceField(
+        required=False, label="Sort", choices=[(k, v[0]) for k, v in SORTS.items()], initial="-started_at"
+    )
+    per_page = forms.TypedChoiceField(
+        required=False, label="Per page", coerce=int, choices=[(n, n) for n in PAGE_SIZES], empty_value=25
+    )
+
+    def __init__(self, *args, assessments: list[tuple[str, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assessment"].choices = [("", "Any assessment"), *assessments]
+
+    def filters(self) -> SessionFilters:
+        """The valid part of the query; an invalid field is ignored (and shown as an error)."""
+        data = self.cleaned_data if self.is_bound and hasattr(self, "cleaned_data") else {}
+        return SessionFilters(
+            assessment=data.get("assessment") or None,
+            status=data.get("status") or "",
+            band=data.get("band") or "",
+            verdict=data.get("verdict") or "",
+            flag_type=data.get("flag_type") or "",
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
+            q=data.get("q") or "",
+            sort=data.get("sort") or "-started_at",
+        )
+
+    @property
+    def active_count(self) -> int:
+        data = getattr(self, "cleaned_data", {})
+        keys = ("q", "assessment", "status", "band", "verdict", "flag_type", "date_from", "date_to")
+        return sum(1 for k in keys if data.get(k))
+
+
+class VerdictForm(forms.Form):
+    verdict = forms.ChoiceField(
+        choices=[(v, label) for v, label in ProctoringSession.Verdict.choices if v], widget=forms.RadioSelect
+    )
+    notes = forms.CharField(
+        required=False,
+        max_length=NOTES_MAX,
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "What you saw, for the record"}),
+    )
+
+
+class DismissForm(forms.Form):
+    reason = forms.CharField(
+        max_length=REASON_MAX,
+        widget=forms.TextInput(attrs={"placeholder": "Why is this a false positive?"}),
+    )
+
+
+class SwitchForm(forms.Form):
+    institution = forms.UUIDField()
+    next = forms.CharField(required=False, max_length=500)

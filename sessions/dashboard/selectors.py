@@ -1,0 +1,582 @@
+"""Reads for the reviewer and institution dashboards.
+
+Every function takes the caller's current institution and filters by it in
+the query, so "missing" and "not yours" are the same 404. The sessions list
+is a fixed number of queries whatever the page size: one count, one page
+(candidate and assessment joined, the flag count as a correlated subquery,
+which the database evaluates for the page's rows only) and one prefetch of
+the page's flag types.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.db.models import (
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
+from django.db.models.functions import Coalesce, TruncDate
+from django.http import Http404
+from django.utils import timezone
+
+from analysis.trust import LOW_RISK, REVIEW, band_for
+from sessions.models import AuditLogEntry, Event, Flag, MediaChunk, ProctoringSession
+from sessions.scoring import breakdown_json, session_score_compute
+from sessions.services import FLAG_DESCRIPTIONS
+from tenants.models import Institution, Membership
+
+SESSION_KEY = "dashboard_institution"
+# Evidence photos, not violations: never counted, never a risk.
+NOT_VIOLATIONS = ("PERIODIC_SNAPSHOT",)
+FLAG_TYPES = tuple(t for t in FLAG_DESCRIPTIONS if t not in NOT_VIOLATIONS)
+BANDS = {
+    "high": "High risk",
+    "review": "Needs review",
+    "low": "Low risk",
+    "unscored": "Not scored yet",
+}
+# The replay never sends more frames than this to the browser; longer sessions are sampled evenly.
+MAX_REPLAY_FRAMES = 1500
+
+
+# --- who is looking, at which institution ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DashboardContext:
+    institution: Institution
+    role: str
+    institutions: tuple[Institution, ...]
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Membership.Role.ADMIN
+
+
+def dashboard_context(*, user, chosen: str | None) -> DashboardContext | None:
+    """The user's institutions and roles (one query) and the current one.
+
+    ``chosen`` is the public id kept in the Django session by the switcher; it
+    counts only while the user is still a member there, otherwise the first
+    institution is current. ``None`` when the user belongs to no institution.
+    """
+    if not getattr(user, "is_authenticated", False):
+        return None
+    if user.is_superuser:
+        pairs = [(inst, Membership.Role.ADMIN) for inst in Institution.objects.order_by("name")]
+    else:
+        pairs = [
+            (m.institution, m.role)
+            for m in Membership.objects.filter(user=user)
+            .select_related("institution")
+            .order_by("institution__name")
+        ]
+    if not pairs:
+        return None
+    current = next((p for p in pairs if str(p[0].public_id) == str(chosen)), pairs[0])
+    return DashboardContext(current[0], current[1], tuple(p[0] for p in pairs))
+
+
+# --- sessions list ----------------------------------------------------------------------------
+
+
+@dataclass
+class SessionFilters:
+    assessment: uuid.UUID | None = None
+    status: str = ""
+    band: str = ""
+    verdict: str = ""
+    flag_type: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    q: str = ""
+    sort: str = "-started_at"
+
+
+SORTS = {
+    "-started_at": ("Newest first", [F("started_at").desc(), F("pk").desc()]),
+    "started_at": ("Oldest first", [F("started_at").asc(), F("pk").asc()]),
+    "trust_score": ("Lowest trust score first", [F("trust_score").asc(nulls_last=True), F("pk").desc()]),
+    "-trust_score": ("Highest trust score first", [F("trust_score").desc(nulls_last=True), F("pk").desc()]),
+}
+
+
+def _band_q(band: str) -> Q:
+    return {
+        "high": Q(trust_score__lt=REVIEW),
+        "review": Q(trust_score__gte=REVIEW, trust_score__lt=LOW_RISK),
+        "low": Q(trust_score__gte=LOW_RISK),
+        "unscored": Q(trust_score__isnull=True),
+    }[band]
+
+
+def _search_q(text: str) -> Q:
+    """Every word must match the candidate's name, e-mail or id; a UUID also matches the session."""
+    query = Q()
+    for word in text.split()[:6]:
+        query &= (
+            Q(candidate__first_name__icontains=word)
+            | Q(candidate__last_name__icontains=word)
+            | Q(candidate__email__icontains=word)
+            | Q(candidate__external_id__icontains=word)
+        )
+    with contextlib.suppress(ValueError):
+        query |= Q(public_id=uuid.UUID(text.strip()))
+    return query
+
+
+def session_list(*, institution: Institution, filters: SessionFilters) -> QuerySet[ProctoringSession]:
+    qs = ProctoringSession.objects.filter(institution=institution)
+    if filters.assessment:
+        qs = qs.filter(assessment__public_id=filters.assessment)
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.band:
+        qs = qs.filter(_band_q(filters.band))
+    if filters.verdict == "pending":
+        qs = qs.filter(status=ProctoringSession.Status.COMPLETED, verdict="", trust_score__lt=LOW_RISK)
+    elif filters.verdict == "none":
+        qs = qs.filter(verdict="")
+    elif filters.verdict:
+        qs = qs.filter(verdict=filters.verdict)
+    if filters.flag_type:
+        qs = qs.filter(
+            pk__in=Flag.objects.filter(
+                institution=institution, type=filters.flag_type, dismissed_at__isnull=True
+            ).values("session_id")
+        )
+    if filters.date_from:
+        qs = qs.filter(started_at__date__gte=filters.date_from)
+    if filters.date_to:
+        qs = qs.filter(started_at__date__lte=filters.date_to)
+    if filters.q.strip():
+        qs = qs.filter(_search_q(filters.q))
+    flag_count = (
+        Flag.objects.filter(session=OuterRef("pk"), dismissed_at__isnull=True)
+        .exclude(type__in=NOT_VIOLATIONS)
+        .order_by()
+        .values("session")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        qs.select_related("assessment", "candidate")
+        .annotate(flag_count=Coalesce(Subquery(flag_count, output_field=IntegerField()), 0))
+        .order_by(*SORTS.get(filters.sort, SORTS["-started_at"])[1])
+    )
+
+
+def session_list_page_prefetch(sessions: list[ProctoringSession]) -> list[ProctoringSession]:
+    """One query for the flag types shown as chips on a page of sessions."""
+    from django.db.models import prefetch_related_objects
+
+    prefetch_related_objects(
+        sessions,
+        Prefetch(
+            "flags",
+            queryset=Flag.objects.filter(dismissed_at__isnull=True)
+            .exclude(type__in=NOT_VIOLATIONS)
+            .only("id", "session_id", "type"),
+            to_attr="open_flags",
+        ),
+    )
+    for session in sessions:
+        counts: dict[str, int] = {}
+        for flag in session.open_flags:
+            counts[flag.type] = counts.get(flag.type, 0) + 1
+        session.flag_types = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        session.band = band_for(session.trust_score) if session.trust_score is not None else "unscored"
+    return sessions
+
+
+def assessments_for(*, institution: Institution) -> list[tuple[str, str]]:
+    return [
+        (str(public_id), title or external_id)
+        for public_id, title, external_id in institution.assessments.order_by(
+            "title", "external_id"
+        ).values_list("public_id", "title", "external_id")
+    ]
+
+
+# --- one session ----------------------------------------------------------------------------------
+
+
+def session_get(*, institution: Institution, public_id) -> ProctoringSession:
+    session = (
+        ProctoringSession.objects.select_related("assessment", "candidate", "institution")
+        .filter(institution=institution, public_id=public_id)
+        .first()
+    )
+    if session is None:
+        raise Http404("No such session.")
+    return session
+
+
+def flag_get(*, session: ProctoringSession, public_id) -> Flag:
+    flag = (
+        Flag.objects.select_related("session")
+        .filter(institution_id=session.institution_id, session=session, public_id=public_id)
+        .first()
+    )
+    if flag is None:
+        raise Http404("No such flag.")
+    return flag
+
+
+def media_get(*, institution: Institution, public_id) -> MediaChunk:
+    chunk = MediaChunk.objects.filter(institution=institution, public_id=public_id).first()
+    if chunk is None:
+        raise Http404("No such file.")
+    return chunk
+
+
+@dataclass
+class ScoreView:
+    automatic: float | None
+    band: str
+    reviewed: float | None
+    reviewed_band: str | None
+    final: bool
+    breakdown: list[dict] = field(default_factory=list)
+    deducted: float = 0.0
+
+
+def score_view(session: ProctoringSession) -> ScoreView:
+    """The automatic score with its breakdown (live while the session runs) and the reviewed one."""
+    data = session.trust_breakdown or {}
+    if not data.get("types") and not session.score_final:
+        data = breakdown_json(session_score_compute(session=session))
+    score = session.trust_score if session.trust_score is not None else data.get("score")
+    rows = [
+        {
+            "type": type_,
+            "count": int(values.get("count", 0)),
+            "seconds": values.get("seconds", 0),
+            "deduction": values.get("deduction", 0),
+        }
+        for type_, values in (data.get("types") or {}).items()
+    ]
+    rows.sort(key=lambda r: -r["deduction"])
+    reviewed = session.reviewed_score
+    return ScoreView(
+        automatic=score,
+        band=band_for(score) if score is not None else "unscored",
+        reviewed=reviewed,
+        reviewed_band=band_for(reviewed) if reviewed is not None else None,
+        final=session.score_final,
+        breakdown=rows,
+        deducted=round(sum(r["deduction"] for r in rows), 1),
+    )
+
+
+def _offset(session: ProctoringSession, when: datetime | None) -> float:
+    if when is None:
+        return 0.0
+    return max((when - session.started_at).total_seconds(), 0.0)
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60:02d}:{rest % 60:02d}"
+
+
+def session_replay(*, session: ProctoringSession) -> dict:
+    """Everything the replay page shows: frames, timeline lanes, flags, identity photos.
+
+    Four queries whatever the session's length: flags (with their evidence),
+    browser signals, captured images, and the reference photo.
+    """
+    now = timezone.now()
+    flags = list(Flag.objects.filter(session=session).select_related("evidence").order_by("started_at", "pk"))
+    signals = list(
+        Event.objects.filter(session=session, source=Event.Source.BROWSER)
+        .only("public_id", "type", "started_at", "ended_at", "payload")
+        .order_by("started_at", "pk")
+    )
+    images = list(
+        MediaChunk.objects.filter(session=session, kind__in=[MediaChunk.Kind.FRAME, MediaChunk.Kind.SNAPSHOT])
+        .only("public_id", "kind", "seq", "captured_at", "meta")
+        .order_by("captured_at", "seq")
+    )
+    ends = [session.ended_at or now]
+    ends += [i.captured_at for i in images[-1:]] + [f.ended_at or f.started_at for f in flags]
+    duration = max(_offset(session, max(ends)), 1.0)
+
+    def pct(seconds: float) -> float:
+        return round(min(max(seconds / duration * 100, 0.0), 100.0), 3)
+
+    frames = [
+        {
+            "t": round(_offset(session, chunk.captured_at), 3),
+            "id": str(chunk.public_id),
+            "kind": chunk.kind,
+            "faces": (chunk.meta or {}).get("obs", {}).get("faces"),
+        }
+        for chunk in images
+    ]
+    evidence_ids = {str(f.evidence.public_id) for f in flags if f.evidence_id}
+    if len(frames) > MAX_REPLAY_FRAMES:
+        step = len(frames) / MAX_REPLAY_FRAMES
+        keep = {int(i * step) for i in range(MAX_REPLAY_FRAMES)}
+        frames = [f for i, f in enumerate(frames) if i in keep or f["id"] in evidence_ids]
+    film_step = max(len(frames) // 60, 1)
+    filmstrip = [f for i, f in enumerate(frames) if i % film_step == 0]
+
+    flag_rows = []
+    lanes: dict[str, list[dict]] = {}
+    for flag in flags:
+        start = _offset(session, flag.started_at)
+        end = _offset(session, flag.ended_at) if flag.ended_at else _offset(session, now)
+        evidence = flag.evidence
+        row = {
+            "flag": flag,
+            "id": str(flag.public_id),
+            "type": flag.type,
+            "t": round(start, 3),
+            "clock": _clock(start),
+            "duration": round(max(end - start, 0.0), 1),
+            "open": flag.ended_at is None,
+            "dismissed": flag.dismissed_at is not None,
+            "violation": flag.type not in NOT_VIOLATIONS,
+            "evidence_id": str(evidence.public_id) if evidence else None,
+            "evidence_kind": "audio"
+            if evidence and evidence.content_type.startswith("audio/")
+            else ("image" if evidence else None),
+            "left": pct(start),
+            "width": max(pct(end) - pct(start), 0.0),
+        }
+        flag_rows.append(row)
+        lanes.setdefault(flag.type, []).append(row)
+    signal_rows = [
+        {
+            "type": event.type,
+            "t": round(_offset(session, event.started_at), 3),
+            "clock": _clock(_offset(session, event.started_at)),
+            "left": pct(_offset(session, event.started_at)),
+            "payload": event.payload,
+        }
+        for event in signals
+    ]
+    lane_list = [
+        {"type": type_, "markers": markers}
+        for type_, markers in sorted(lanes.items(), key=lambda kv: (kv[0] in NOT_VIOLATIONS, kv[0]))
+    ]
+    ticks = []
+    if duration > 0:
+        step = next((s for s in (10, 30, 60, 120, 300, 600, 900, 1800, 3600) if duration / s <= 8), 7200)
+        ticks = [{"left": pct(s), "label": _clock(s)} for s in range(0, int(duration) + 1, step)]
+
+    identity = (session.analysis_state or {}).get("identity", {})
+    reference = (
+        MediaChunk.objects.filter(session=session, kind=MediaChunk.Kind.REFERENCE).only("public_id").first()
+    )
+    reference_id, reference_source = None, identity.get("source")
+    if reference is not None:
+        reference_id, reference_source = str(reference.public_id), "reference"
+    elif identity.get("source") == "enrolled":
+        enrolled = next(
+            (i for i in images if i.kind == MediaChunk.Kind.SNAPSHOT and i.seq == identity.get("seq")), None
+        )
+        reference_id = str(enrolled.public_id) if enrolled else None
+    captured_faces = [
+        {
+            "id": str(i.public_id),
+            "t": round(_offset(session, i.captured_at), 3),
+            "clock": _clock(_offset(session, i.captured_at)),
+        }
+        for i in images
+        if i.kind == MediaChunk.Kind.SNAPSHOT and str(i.public_id) != reference_id
+    ][:12]
+    mismatches = [r for r in flag_rows if r["type"] == "FACE_MISMATCH" and r["evidence_id"]]
+    return {
+        "duration": duration,
+        "duration_clock": _clock(duration),
+        "frames": frames,
+        "filmstrip": filmstrip,
+        "flags": flag_rows,
+        "violations": [r for r in flag_rows if r["violation"]],
+        "snapshots_count": sum(1 for r in flag_rows if not r["violation"]),
+        "lanes": lane_list,
+        "signals": signal_rows,
+        "ticks": ticks,
+        "identity": {
+            "reference_id": reference_id,
+            "source": reference_source,
+            "image_url": session.candidate.image_url,
+            "error": identity.get("url_error"),
+            "faces": captured_faces,
+            "mismatches": mismatches,
+        },
+        "player": {
+            "duration": duration,
+            "frames": frames,
+        },
+    }
+
+
+def analysis_progress(*, session: ProctoringSession) -> dict:
+    """How far the final analysis is: analysed images and audio over all uploaded (one query)."""
+    counts = MediaChunk.objects.filter(
+        session=session,
+        kind__in=[MediaChunk.Kind.FRAME, MediaChunk.Kind.SNAPSHOT, MediaChunk.Kind.AUDIO],
+    ).aggregate(total=Count("pk"), done=Count("pk", filter=Q(analysed_at__isnull=False)))
+    total, done = counts["total"] or 0, counts["done"] or 0
+    percent = int(done * 100 / total) if total else 100
+    # Observed is not folded: hold at 99 % until the score is final.
+    if session.status != ProctoringSession.Status.COMPLETED:
+        percent = min(percent, 99)
+    return {"total": total, "done": done, "percent": percent}
+
+
+def audit_log(*, session: ProctoringSession) -> QuerySet[AuditLogEntry]:
+    return AuditLogEntry.objects.filter(
+        institution_id=session.institution_id, session=session
+    ).select_related("flag")
+
+
+# --- live ---------------------------------------------------------------------------------------
+
+
+# A widget uploads every 5 s and signals as they happen; quieter than this means trouble.
+STALLED_AFTER = timedelta(seconds=20)
+OFFLINE_AFTER = timedelta(seconds=60)
+
+
+def connection_state(last_activity: datetime | None, now: datetime) -> str:
+    if last_activity is None or now - last_activity > OFFLINE_AFTER:
+        return "offline"
+    if now - last_activity > STALLED_AFTER:
+        return "stalled"
+    return "online"
+
+
+def live_sessions(*, institution: Institution) -> list[ProctoringSession]:
+    """Running sessions with their latest frame, last activity and latest flags (three queries)."""
+    now = timezone.now()
+    latest = MediaChunk.objects.filter(
+        session=OuterRef("pk"), kind__in=[MediaChunk.Kind.FRAME, MediaChunk.Kind.SNAPSHOT]
+    ).order_by("-captured_at", "-seq")
+    flag_count = (
+        Flag.objects.filter(session=OuterRef("pk"), dismissed_at__isnull=True)
+        .exclude(type__in=NOT_VIOLATIONS)
+        .order_by()
+        .values("session")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    sessions = list(
+        ProctoringSession.objects.filter(institution=institution, status=ProctoringSession.Status.ACTIVE)
+        .select_related("assessment", "candidate")
+        .annotate(
+            latest_frame_id=Subquery(latest.values("public_id")[:1]),
+            latest_frame_at=Subquery(latest.values("captured_at")[:1]),
+            flag_count=Coalesce(Subquery(flag_count, output_field=IntegerField()), 0),
+        )
+        .prefetch_related(
+            Prefetch(
+                "flags",
+                queryset=Flag.objects.exclude(type__in=NOT_VIOLATIONS).order_by("-started_at", "-pk")[:5],
+                to_attr="recent_flags",
+            )
+        )
+        .order_by("deadline_at", "started_at")
+    )
+    for session in sessions:
+        activity = [t for t in (session.last_seen_at, session.latest_frame_at) if t]
+        session.last_activity = max(activity) if activity else None
+        session.connection = connection_state(session.last_activity, now)
+        session.seconds_left = (
+            max(int((session.deadline_at - now).total_seconds()), 0) if session.deadline_at else None
+        )
+        session.band = band_for(session.trust_score) if session.trust_score is not None else "unscored"
+    return sessions
+
+
+# --- institution overview -------------------------------------------------------------------------
+
+
+def institution_overview(*, institution: Institution, days: int = 30) -> dict:
+    """Usage and risk over the last ``days`` days (five queries)."""
+    today = timezone.localdate()
+    since = today - timedelta(days=days - 1)
+    window = ProctoringSession.objects.filter(institution=institution, started_at__date__gte=since)
+    length = ExpressionWrapper(F("ended_at") - F("started_at"), output_field=DurationField())
+    daily = {
+        row["day"]: row
+        for row in window.annotate(day=TruncDate("started_at"))
+        .values("day")
+        .annotate(n=Count("pk"), spent=Sum(length, filter=Q(ended_at__isnull=False)))
+        .order_by("day")
+    }
+    per_day, hours_per_day = [], []
+    for offset in range(days):
+        day = since + timedelta(days=offset)
+        row = daily.get(day) or {}
+        per_day.append({"day": day.isoformat(), "sessions": row.get("n", 0)})
+        spent = row.get("spent")
+        hours_per_day.append(round(spent.total_seconds() / 3600, 2) if spent else 0.0)
+    buckets = [(lo, lo + 10) for lo in range(0, 100, 10)]
+    dist = window.filter(trust_score__isnull=False).aggregate(
+        **{
+            f"b{lo}": Count("pk", filter=Q(trust_score__gte=lo, trust_score__lt=hi if hi < 100 else 101))
+            for lo, hi in buckets
+        }
+    )
+    by_type = list(
+        Flag.objects.filter(
+            institution=institution, dismissed_at__isnull=True, session__started_at__date__gte=since
+        )
+        .exclude(type__in=NOT_VIOLATIONS)
+        .values("type")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "type")
+    )
+    pending_qs = ProctoringSession.objects.filter(
+        institution=institution,
+        status=ProctoringSession.Status.COMPLETED,
+        verdict="",
+        trust_score__lt=LOW_RISK,
+    )
+    totals = window.aggregate(
+        sessions=Count("pk"),
+        active=Count("pk", filter=Q(status=ProctoringSession.Status.ACTIVE)),
+        reviewed=Count("pk", filter=~Q(verdict="")),
+        high=Count("pk", filter=Q(trust_score__lt=REVIEW)),
+    )
+    pending = list(
+        pending_qs.select_related("candidate", "assessment").order_by("trust_score", "started_at")[:6]
+    )
+    return {
+        "days": days,
+        "since": since,
+        "totals": totals,
+        "candidate_hours": round(sum(hours_per_day), 1),
+        "pending_count": pending_qs.count(),
+        "pending": pending,
+        "chart": {
+            "days": [d["day"] for d in per_day],
+            "sessions": [d["sessions"] for d in per_day],
+            "hours": hours_per_day,
+            "distribution": {
+                "labels": [f"{lo}–{hi}" for lo, hi in buckets],
+                "counts": [dist[f"b{lo}"] for lo, _ in buckets],
+                "bands": [band_for(lo) for lo, _ in buckets],
+            },
+            "flags": {"labels": [r["type"] for r in by_type], "counts": [r["n"] for r in by_type]},
+        },
+        "flags_total": sum(r["n"] for r in by_type),
+    }

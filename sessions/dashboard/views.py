@@ -1,0 +1,353 @@
+"""Dashboard pages: parse, call one selector or service, render.
+
+Every view goes through ``dashboard_view``, which resolves the user's current
+institution (the switcher's choice, only while they are a member) once and
+hands it on; objects are then looked up by public id *within* it, so another
+institution's session, flag or file is a 404 like a missing one. Admin-only
+pages answer 403 to reviewers.
+"""
+
+from __future__ import annotations
+
+import csv
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from sessions.dashboard import selectors, services
+from sessions.dashboard.forms import DismissForm, SessionFilterForm, SwitchForm, VerdictForm
+from sessions.media import media_response
+from sessions.models import ProctoringSession
+
+
+def dashboard_view(*, admin_only: bool = False):
+    def decorate(view):
+        @login_required
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            dash = selectors.dashboard_context(
+                user=request.user, chosen=request.session.get(selectors.SESSION_KEY)
+            )
+            if dash is None:
+                return render(request, "dashboard/no_institution.html", status=403)
+            if admin_only and not dash.is_admin:
+                return render(request, "dashboard/forbidden.html", {"dash": dash}, status=403)
+            request.dash = dash
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+def home(request):
+    """``/``: the dashboard for people who are signed in, the demo exam for everyone else."""
+    return redirect("dashboard:sessions" if request.user.is_authenticated else "demo")
+
+
+def _is_htmx(request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+# --- institution switcher ---------------------------------------------------------------------
+
+
+@require_POST
+@dashboard_view()
+def switch_view(request):
+    form = SwitchForm(request.POST)
+    if form.is_valid():
+        wanted = str(form.cleaned_data["institution"])
+        if any(str(i.public_id) == wanted for i in request.dash.institutions):
+            request.session[selectors.SESSION_KEY] = wanted
+    # Objects belong to one institution: land on a list, never on the page of the one before.
+    target = form.data.get("next", "")
+    if not (
+        url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
+        and target.startswith("/dashboard/")
+        and "/sessions/" not in target
+    ):
+        target = reverse("dashboard:sessions")
+    return redirect(target)
+
+
+# --- sessions list and CSV ------------------------------------------------------------------------
+
+
+def _filter_form(request) -> SessionFilterForm:
+    form = SessionFilterForm(
+        request.GET or None, assessments=selectors.assessments_for(institution=request.dash.institution)
+    )
+    form.is_valid()
+    return form
+
+
+@require_GET
+@dashboard_view()
+def sessions_view(request):
+    form = _filter_form(request)
+    queryset = selectors.session_list(institution=request.dash.institution, filters=form.filters())
+    per_page = (form.cleaned_data.get("per_page") if form.is_bound else None) or 25
+    page = Paginator(queryset, per_page).get_page(request.GET.get("page"))
+    selectors.session_list_page_prefetch(page.object_list)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "dashboard/sessions.html",
+        {
+            "dash": request.dash,
+            "nav": "sessions",
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "bands": selectors.BANDS,
+        },
+    )
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+CSV_HEADER = [
+    "session_id",
+    "candidate_id",
+    "candidate_name",
+    "candidate_email",
+    "assessment_id",
+    "assessment_title",
+    "status",
+    "started_at",
+    "ended_at",
+    "trust_score",
+    "risk",
+    "reviewed_score",
+    "flags",
+    "verdict",
+    "verdict_notes",
+]
+
+
+def _csv_safe(value) -> str:
+    """Spreadsheets run cells that start with = + - @ as formulas: quote them."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _csv_rows(queryset):
+    writer = csv.writer(_Echo())
+    yield writer.writerow(CSV_HEADER)
+    for s in queryset.iterator(chunk_size=500):
+        band = selectors.band_for(s.trust_score) if s.trust_score is not None else "unscored"
+        yield writer.writerow(
+            [
+                _csv_safe(v)
+                for v in (
+                    s.public_id,
+                    s.candidate.external_id,
+                    str(s.candidate),
+                    s.candidate.email,
+                    s.assessment.external_id,
+                    s.assessment.title,
+                    s.status,
+                    s.started_at.isoformat(),
+                    s.ended_at.isoformat() if s.ended_at else "",
+                    s.trust_score,
+                    band,
+                    s.reviewed_score,
+                    s.flag_count,
+                    s.verdict,
+                    s.verdict_notes,
+                )
+            ]
+        )
+
+
+@require_GET
+@dashboard_view()
+def sessions_csv_view(request):
+    form = _filter_form(request)
+    queryset = selectors.session_list(institution=request.dash.institution, filters=form.filters())
+    response = StreamingHttpResponse(_csv_rows(queryset), content_type="text/csv; charset=utf-8")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = (
+        f'attachment; filename="sessions-{request.dash.institution.slug}-{stamp}.csv"'
+    )
+    return response
+
+
+# --- one session: replay and review ---------------------------------------------------------------
+
+
+END_REASONS = {
+    "ended": "ended by the candidate",
+    "stopped": "stopped by the exam page",
+    "destroyed": "exam page closed",
+    "time_up": "time ran out",
+    "server": "ended by the server",
+}
+
+
+def _session_context(request, session: ProctoringSession, **extra) -> dict:
+    replay = selectors.session_replay(session=session)
+    return {
+        "dash": request.dash,
+        "nav": "sessions",
+        "session": session,
+        "candidate": session.candidate,
+        "replay": replay,
+        "score": selectors.score_view(session),
+        "progress": selectors.analysis_progress(session=session)
+        if session.status == ProctoringSession.Status.FINALISING
+        else None,
+        "audit": selectors.audit_log(session=session),
+        "verdict_form": extra.pop("verdict_form", None)
+        or VerdictForm(initial={"verdict": session.verdict, "notes": session.verdict_notes}),
+        "dismiss_errors": extra.pop("dismiss_errors", {}),
+        "end_reason": END_REASONS.get(session.end_reason, session.end_reason),
+        **extra,
+    }
+
+
+@require_GET
+@dashboard_view()
+def session_view(request, session_id):
+    session = selectors.session_get(institution=request.dash.institution, public_id=session_id)
+    return render(request, "dashboard/session.html", _session_context(request, session))
+
+
+@require_GET
+@dashboard_view()
+def session_progress_view(request, session_id):
+    session = selectors.session_get(institution=request.dash.institution, public_id=session_id)
+    if session.status != ProctoringSession.Status.FINALISING:
+        response = HttpResponse(status=204)
+        response["HX-Refresh"] = "true"
+        return response
+    progress = selectors.analysis_progress(session=session)
+    return render(request, "dashboard/_progress.html", {"session": session, "progress": progress})
+
+
+def _back_to_session(request, session, status: int = 200, **extra):
+    """After a review action: the page again (htmx swaps the changed parts), or a redirect."""
+    if _is_htmx(request) or status != 200:
+        # htmx swaps 2xx answers only: a form error is shown in place with a 200 there.
+        return render(
+            request,
+            "dashboard/session.html",
+            _session_context(request, session, **extra),
+            status=200 if _is_htmx(request) else status,
+        )
+    return redirect("dashboard:session", session_id=session.public_id)
+
+
+@require_POST
+@dashboard_view()
+def verdict_view(request, session_id):
+    session = selectors.session_get(institution=request.dash.institution, public_id=session_id)
+    form = VerdictForm(request.POST)
+    if not form.is_valid():
+        return _back_to_session(request, session, status=400, verdict_form=form)
+    services.session_verdict_set(
+        session=session,
+        actor=request.user,
+        verdict=form.cleaned_data["verdict"],
+        notes=form.cleaned_data["notes"],
+    )
+    messages.success(
+        request, f"Verdict saved: {ProctoringSession.Verdict(form.cleaned_data['verdict']).label}."
+    )
+    session.refresh_from_db()
+    return _back_to_session(request, session)
+
+
+@require_POST
+@dashboard_view()
+def flag_dismiss_view(request, session_id, flag_id):
+    session = selectors.session_get(institution=request.dash.institution, public_id=session_id)
+    flag = selectors.flag_get(session=session, public_id=flag_id)
+    form = DismissForm(request.POST)
+    if not form.is_valid():
+        return _back_to_session(
+            request, session, status=400, dismiss_errors={str(flag.public_id): "Give a reason."}
+        )
+    try:
+        services.flag_dismiss(flag=flag, actor=request.user, reason=form.cleaned_data["reason"])
+    except services.ReviewError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{flag.type} dismissed as a false positive.")
+    session.refresh_from_db()
+    return _back_to_session(request, session)
+
+
+@require_POST
+@dashboard_view()
+def flag_restore_view(request, session_id, flag_id):
+    session = selectors.session_get(institution=request.dash.institution, public_id=session_id)
+    flag = selectors.flag_get(session=session, public_id=flag_id)
+    try:
+        services.flag_restore(flag=flag, actor=request.user)
+    except services.ReviewError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{flag.type} restored.")
+    session.refresh_from_db()
+    return _back_to_session(request, session)
+
+
+@require_GET
+@dashboard_view()
+def media_view(request, media_id):
+    chunk = selectors.media_get(institution=request.dash.institution, public_id=media_id)
+    return media_response(chunk, max_age=3600)
+
+
+# --- live -------------------------------------------------------------------------------------------
+
+
+@require_GET
+@dashboard_view()
+def live_view(request):
+    sessions = selectors.live_sessions(institution=request.dash.institution)
+    return render(
+        request,
+        "dashboard/live.html",
+        {
+            "dash": request.dash,
+            "nav": "live",
+            "sessions": sessions,
+            "feed": sorted(
+                ((flag, s) for s in sessions for flag in s.recent_flags),
+                key=lambda pair: pair[0].started_at,
+                reverse=True,
+            )[:12],
+        },
+    )
+
+
+# --- overview (admins) --------------------------------------------------------------------------
+
+
+@require_GET
+@dashboard_view(admin_only=True)
+def overview_view(request):
+    return render(
+        request,
+        "dashboard/overview.html",
+        {
+            "dash": request.dash,
+            "nav": "overview",
+            "overview": selectors.institution_overview(institution=request.dash.institution),
+        },
+    )
