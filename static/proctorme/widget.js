@@ -739,12 +739,14 @@
         this.finish(message.reason || "server", { fromServer: true });
         break;
       case "error":
-        if (message.code === "RATE_LIMITED") this.scheduleFlush(1500);
-        else if (message.code === "BAD_SEQUENCE" && typeof message.seq === "number") {
-          // The server will never take this number; keeping it would block nothing but would
-          // be resent forever.
-          this.acknowledge(message.seq);
-        } else if (window.console) console.warn("[proctorme] server said", message.code, message.message);
+        if (message.code === "RATE_LIMITED") {
+          this.scheduleFlush(1500); // not stored: resent later
+          break;
+        }
+        // INVALID_MESSAGE, UNKNOWN_EVENT, BAD_SEQUENCE: the server will never store this signal,
+        // so resending it would only repeat the refusal.
+        if (typeof message.seq === "number") this.acknowledge(message.seq);
+        if (window.console) console.warn("[proctorme] server refused a message:", message.code, message.message);
         break;
       default:
         break;

@@ -88,3 +88,26 @@ def test_the_demo_pages_work_from_the_proctorme_server(page, proctorme_url, arti
     ap.screenshot(path=str(artifacts / "demo-autoproctor-mid-exam.png"), full_page=True)
     ap.evaluate("window.demoSubmit()")
     wait_for_event(ap, "apMonitoringStopped")
+
+
+def test_a_reload_resumes_the_session_and_keeps_numbering(page, exam_page):
+    exam = exam_page("eye", query="consent=accepted")
+    _start(page, exam)
+    page.evaluate("document.dispatchEvent(new Event('copy'))")
+    page.wait_for_function("window.demoWidget._core.outbox.length === 0")
+    session = session_for(exam)
+    first_seqs = list(session.events.filter(source="browser").values_list("client_seq", flat=True))
+
+    page.reload()
+    page.get_by_role("button", name="Start exam").click()
+    started = wait_for_event(page, "STARTED")[0]["payload"]
+    assert started["resumed"] is True
+    assert started["sessionId"] == str(session.public_id)
+    page.evaluate("document.dispatchEvent(new Event('paste'))")
+    wait_until(lambda: session.flags.filter(type="COPY_PASTE").count() == 2)
+    page.wait_for_function("window.demoWidget._core.outbox.length === 0")
+    seqs = list(
+        session.events.filter(source="browser").order_by("client_seq").values_list("client_seq", flat=True)
+    )
+    assert seqs[: len(first_seqs)] == sorted(first_seqs)
+    assert seqs == list(range(1, len(seqs) + 1))  # numbering went on after the reload, nothing refused
