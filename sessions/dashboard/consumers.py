@@ -44,7 +44,12 @@ def _flag_context(institution_id: int, flag_id: str) -> dict | None:
     )
     if flag is None:
         return None
-    return {"flag": flag, "session": flag.session, "candidate": flag.session.candidate}
+    count = (
+        Flag.objects.filter(session=flag.session, dismissed_at__isnull=True)
+        .exclude(type__in=NOT_VIOLATIONS)
+        .count()
+    )
+    return {"flag": flag, "session": flag.session, "candidate": flag.session.candidate, "count": count}
 
 
 @database_sync_to_async
