@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -52,8 +53,14 @@ def broadcast(group: str, message: dict) -> None:
         asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
         return
     if running is not None:
-        running.create_task(layer.group_send(group, message))
+        # Sync code on a thread that has an event loop (a test driver's, say):
+        # async_to_sync refuses to run there, so send from a short-lived thread.
+        threading.Thread(target=_send_blocking, args=(layer, group, message), daemon=True).start()
         return
+    _send_blocking(layer, group, message)
+
+
+def _send_blocking(layer, group: str, message: dict) -> None:
     try:
         async_to_sync(layer.group_send)(group, message)
     except Exception:  # a dashboard missing one push must never fail the write

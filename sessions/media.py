@@ -12,7 +12,7 @@ import time
 
 from django.conf import settings
 from django.core import signing
-from django.http import FileResponse, Http404
+from django.http import Http404, HttpResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
@@ -39,12 +39,15 @@ def media_token_read(token: str) -> str:
     return data["m"]
 
 
-def media_response(chunk: MediaChunk, *, max_age: int = 300) -> FileResponse:
+def media_response(chunk: MediaChunk, *, max_age: int = 300) -> HttpResponse:
+    # Chunks are small (at most 1 MB): read them whole, which also avoids
+    # streaming a synchronous file iterator under ASGI.
     try:
-        handle = chunk.file.open("rb")
+        with chunk.file.open("rb") as handle:
+            content = handle.read()
     except (FileNotFoundError, ValueError):
         raise Http404("The file is gone.") from None
-    response = FileResponse(handle, content_type=chunk.content_type)
+    response = HttpResponse(content, content_type=chunk.content_type)
     response["Cache-Control"] = f"private, max-age={max_age}"
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Disposition"] = (

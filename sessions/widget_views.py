@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import timedelta
 from functools import lru_cache, wraps
 
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from proctorme.errors import InvalidConfig, InvalidToken, ProctormeError
@@ -107,11 +109,15 @@ def session_start_view(request):
         "wsUrl": _ws_url(request, result.token),
         "uploadUrl": _absolute(request, reverse("widget-media-upload", args=[session.public_id])),
         "endUrl": _absolute(request, reverse("widget-session-end", args=[session.public_id])),
-        "serverTime": _iso(session.last_seen_at),
+        "serverTime": _iso(timezone.now()),
         "startedAt": _iso(session.started_at),
         "deadlineAt": _iso(session.deadline_at),
+        "examEndsAt": _iso(session.started_at + timedelta(seconds=session.config.get("examSeconds", 0))),
         "lastClientSeq": session.last_client_seq,
-        "settings": {key: session.config.get(key) for key in ("features", "tracking", "capture")},
+        "settings": {
+            **{key: session.config.get(key) for key in ("features", "tracking", "capture")},
+            "retentionDays": session.institution.retention_days,
+        },
     }
     return JsonResponse(payload, status=200 if result.resumed else 201)
 
