@@ -1,0 +1,769 @@
+"""Many concurrent widget WebSockets against the production configuration.
+
+A fresh PostgreSQL database, daphne (``proctorme.asgi:application``) with
+channels-redis, N sessions started through ``sessions.services.session_start``
+and N sockets on ``/ws/widget/`` that send ``COPY_PASTE`` signals (each one an
+INSERT of the event and of its flag plus the session row lock and update, the
+real path) at a fixed total rate. Prints sockets held, signals/s acknowledged,
+the acknowledgement latency (send -> ack, p50/p99/max) under load against one
+socket on the idle server measured in the same run, and the CPU and memory of
+the server, PostgreSQL, Redis and the load generator itself. Figures only:
+nothing is asserted on time. Skips (exit 0) without PostgreSQL or Redis.
+
+    .venv/bin/python bench/ws_load.py [--sockets 2000] [--rate 200] [--duration 30]
+                                      [--servers 1] [--clients 1]
+
+``--servers K`` starts K daphne processes on K ports (clients split evenly);
+``--clients P`` spreads the sockets over P load-generator processes.
+Environment: ``BENCH_PG`` (libpq URL of the server, default
+``postgresql://postgres@127.0.0.1:5432``), ``BENCH_REDIS_URL`` (default
+``redis://127.0.0.1:6379/12``), ``BENCH_ASGI_APP`` (default
+``proctorme.asgi:application``: another one to measure a change without editing the server).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import multiprocessing as mp
+import os
+import re
+import resource
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PG_URL = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+ASGI_APP = os.environ.get("BENCH_ASGI_APP", "proctorme.asgi:application")
+DOMAIN = "bench.example"
+ORIGIN = f"https://{DOMAIN}"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+CONNECT_CONCURRENCY = 50
+LOG_RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ ")
+ACCESS_LOG_LINE = re.compile(r'"(WSCONNECTING|WSCONNECT|WSDISCONNECT|WSREJECT|GET|POST) ')
+
+
+# --- prerequisites, database, server ---------------------------------------------------------
+
+
+def _skip(reason: str) -> None:
+    print(f"skipped: {reason}")
+    sys.exit(0)
+
+
+def _prerequisites() -> None:
+    try:
+        import websockets  # noqa: F401
+    except ImportError:
+        _skip("the websockets package is not installed (pip install -r requirements.txt)")
+    import psycopg
+    import redis
+
+    try:
+        psycopg.connect(f"{PG_URL}/postgres", connect_timeout=3).close()
+    except psycopg.Error as exc:
+        _skip(f"no PostgreSQL at {PG_URL} ({str(exc).strip().splitlines()[0]})")
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        _skip(f"no Redis at {REDIS_URL} ({exc})")
+
+
+def _raise_fd_limit(needed: int) -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard == resource.RLIM_INFINITY else max(soft, min(hard, 1 << 20))
+    if target != soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if target != resource.RLIM_INFINITY and target < needed:
+        print(f"note: the open-file limit is {target}, fewer than the {needed} this run needs")
+    return target
+
+
+def _admin(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def _setup(db_name: str, n_sessions: int, secret_key: str) -> dict:
+    """Migrate the fresh database and create ``n_sessions`` active sessions; their tokens.
+
+    The first session goes through ``session_start`` (the widget's real path);
+    the others are copies of it made with ``bulk_create`` (one ``session_start``
+    is ~12 ms, over a minute for 3,000 on a busy machine) and get their tokens
+    from ``session_token_make`` like any started session.
+    """
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="proctorme.settings",
+        DATABASE_URL=f"{PG_URL}/{db_name}",
+        SECRET_KEY=secret_key,
+        # Setup only: delayed tasks (session expiry) are not queued anywhere, and
+        # the start broadcast stays in this process (no REDIS_URL here).
+        TASKS_MODE="sync",
+        LOG_LEVEL="WARNING",
+    )
+    os.environ.pop("REDIS_URL", None)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connections, transaction
+
+    from sessions.config import parse_eye
+    from sessions.models import Candidate, ProctoringSession
+    from sessions.services import session_start
+    from sessions.tokens import session_token_make
+    from tenants.services import institution_create
+
+    t0 = time.perf_counter()
+    call_command("migrate", verbosity=0, interactive=False)
+    migrated = time.perf_counter() - t0
+    institution, publishable, _ = institution_create(name="WS bench", domains=[DOMAIN])
+    t0 = time.perf_counter()
+    config = {
+        "apiKey": publishable,
+        "assessmentId": "ws-bench",
+        "assessmentTitle": "WebSocket load",
+        "candidateId": "c0",
+        "candidateEmail": "c0@bench.example",
+        "candidateFirstName": "Bench",
+        "candidateLastName": "C0",
+        "institutionName": "WS bench",
+        "examDuration": 3 * 3600,
+    }
+    first = session_start(request=parse_eye(config), origin=ORIGIN).session
+    with transaction.atomic():
+        candidates = Candidate.objects.bulk_create(
+            Candidate(
+                institution=institution,
+                external_id=f"c{i}",
+                email=f"c{i}@bench.example",
+                first_name="Bench",
+                last_name=f"C{i}",
+            )
+            for i in range(1, n_sessions)
+        )
+        sessions = [first] + ProctoringSession.objects.bulk_create(
+            ProctoringSession(
+                institution=institution,
+                assessment_id=first.assessment_id,
+                candidate=candidate,
+                attempt_id=f"eye:ws-bench:{candidate.external_id}",
+                dialect=first.dialect,
+                origin=ORIGIN,
+                config=first.config,
+                deadline_at=first.deadline_at,
+                last_seen_at=first.last_seen_at,
+            )
+            for candidate in candidates
+        )
+    tokens = [session_token_make(session=session, origin=ORIGIN) for session in sessions]
+    created = time.perf_counter() - t0
+    connections.close_all()
+    return {
+        "tokens": tokens,
+        "migrated": migrated,
+        "created": created,
+    }
+
+
+def _redis_asgi_keys() -> set[bytes]:
+    import redis
+
+    return set(redis.Redis.from_url(REDIS_URL).scan_iter(match="asgi*", count=1000))
+
+
+def _redis_forget(before: set[bytes]) -> None:
+    """Delete the channel-layer keys this run left (groups of consumers still busy at shutdown,
+    a receive queue's in-flight backup), i.e. those that were not there before it."""
+    import redis
+
+    left = sorted(_redis_asgi_keys() - before)
+    client = redis.Redis.from_url(REDIS_URL)
+    for i in range(0, len(left), 500):
+        client.delete(*left[i : i + 500])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_servers(count: int, db_name: str, secret_key: str, log_dir: Path) -> list[tuple]:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "proctorme.settings",
+        "DATABASE_URL": f"{PG_URL}/{db_name}",
+        "REDIS_URL": REDIS_URL,
+        "SECRET_KEY": secret_key,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DEBUG": "0",
+        "LOG_LEVEL": "WARNING",
+    }
+    for name in ("TASKS_MODE", "PROCTORME_TESTING"):
+        env.pop(name, None)  # production: Celery on Redis
+    daphne = str(Path(sys.executable).parent / "daphne")
+    servers = []
+    for i in range(count):
+        port = _free_port()
+        log = open(log_dir / f"daphne-{i}.log", "wb")  # noqa: SIM115 (closed in _stop_servers)
+        proc = subprocess.Popen(
+            [daphne, "-b", "127.0.0.1", "-p", str(port), ASGI_APP],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        servers.append((proc, port, log))
+    deadline = time.monotonic() + 60
+    for proc, port, log in servers:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"daphne exited with {proc.returncode}: see {log.name}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"daphne did not listen on {port} within 60 s") from None
+                time.sleep(0.2)
+    return servers
+
+
+def _stop_servers(servers: list[tuple]) -> None:
+    for proc, _, _ in servers:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc, _, log in servers:
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+# --- resource figures --------------------------------------------------------------------------
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+
+
+def _rss_mib(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _machine_busy_seconds() -> float:
+    """CPU seconds spent by every process on the machine (all cores), from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / CLK_TCK
+
+
+def _backend_pids(db_name: str) -> list[int]:
+    import psycopg
+
+    with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as conn:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (db_name,)).fetchall()
+    return [row[0] for row in rows]
+
+
+def _redis_cpu() -> float:
+    import redis
+
+    info = redis.Redis.from_url(REDIS_URL).info("cpu")
+    return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
+
+
+class CpuMeter:
+    """CPU seconds of the servers, their PostgreSQL backends, Redis and the generator."""
+
+    def __init__(self, server_pids: list[int], db_name: str, client_pids: list[int]) -> None:
+        self.server_pids, self.db_name, self.client_pids = server_pids, db_name, client_pids
+        self.backends: dict[int, float] = {}  # pid -> last CPU seen; a backend that exits keeps it
+
+    def poll_backends(self) -> float:
+        for pid in _backend_pids(self.db_name):
+            self.backends[pid] = max(self.backends.get(pid, 0.0), _cpu_seconds(pid))
+        return sum(self.backends.values())
+
+    def sample(self) -> dict[str, float]:
+        return {
+            "server": sum(_cpu_seconds(p) for p in self.server_pids),
+            "postgres": self.poll_backends(),
+            "redis": _redis_cpu(),
+            "client": sum(_cpu_seconds(p) for p in self.client_pids),
+            "machine": _machine_busy_seconds(),
+            "wall": time.monotonic(),
+        }
+
+    @staticmethod
+    def share(a: dict, b: dict) -> dict[str, float]:
+        wall = b["wall"] - a["wall"]
+        out = {k: 100 * (b[k] - a[k]) / wall for k in a if k != "wall"}
+        out["others"] = max(
+            0.0, out["machine"] - sum(out[k] for k in ("server", "postgres", "redis", "client"))
+        )
+        return out
+
+
+# --- the load generator (runs in its own process or processes) --------------------------------
+
+
+def _signal(seq: int) -> str:
+    at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z"
+    message = {"type": "signal", "seq": seq, "event": "COPY_PASTE", "at": at, "payload": {"action": "copy"}}
+    return json.dumps(message, separators=(",", ":"))
+
+
+class Sock:
+    __slots__ = ("ws", "seq", "pending", "hello", "reader")
+
+    def __init__(self, ws) -> None:
+        self.ws, self.seq, self.pending = ws, 0, {}
+        self.hello = asyncio.get_running_loop().create_future()
+        self.reader = None
+
+
+class Generator:
+    def __init__(self, uris: list[str]) -> None:
+        self.uris = uris
+        self.socks: list[Sock] = []
+        self.latencies: list[float] = []
+        self.errors: Counter = Counter()
+        self.closes: Counter = Counter()
+        self.flags = 0
+        self.recording = False
+        self.closing = False
+        self.last_ack = 0.0
+
+    async def _read(self, sock: Sock) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            async for raw in sock.ws:
+                now = time.perf_counter()
+                message = json.loads(raw)
+                kind = message.get("type")
+                if kind == "ack":
+                    sent = sock.pending.pop(message.get("seq"), None)
+                    if sent is not None and self.recording:
+                        self.latencies.append(now - sent)
+                        self.last_ack = now
+                elif kind == "flag":
+                    self.flags += 1
+                elif kind == "hello":
+                    if not sock.hello.done():
+                        sock.hello.set_result(message)
+                elif kind == "error":
+                    self.errors[message.get("code")] += 1
+        except ConnectionClosed:
+            pass
+        finally:
+            if not self.closing:  # the server (or the network) closed it
+                self.closes[sock.ws.close_code] += 1
+            if not sock.hello.done():
+                sock.hello.set_exception(ConnectionError(f"closed with {sock.ws.close_code} before hello"))
+
+    async def _open(self, uri: str, gate: asyncio.Semaphore, times: list[float]) -> Sock | None:
+        from websockets.asyncio.client import connect
+
+        async with gate:
+            t0 = time.perf_counter()
+            try:
+                ws = await connect(
+                    uri, origin=ORIGIN, compression=None, proxy=None, ping_interval=None, open_timeout=30
+                )
+            except Exception as exc:  # count every failure kind
+                self.errors[f"connect: {type(exc).__name__}"] += 1
+                return None
+            sock = Sock(ws)
+            sock.reader = asyncio.create_task(self._read(sock))
+            try:
+                await asyncio.wait_for(sock.hello, 30)
+            except Exception as exc:
+                self.errors[f"hello: {type(exc).__name__}"] += 1
+                await ws.close()
+                return None
+            times.append(time.perf_counter() - t0)
+            return sock
+
+    async def open_all(self) -> dict:
+        gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+        times: list[float] = []
+        t0 = time.perf_counter()
+        opened = await asyncio.gather(*(self._open(uri, gate, times) for uri in self.uris))
+        self.socks = [s for s in opened if s is not None]
+        return {"held": len(self.socks), "seconds": time.perf_counter() - t0, "times": times}
+
+    async def load(self, rate: float, start_at: float, duration: float, drain: float = 15.0) -> dict:
+        """Send ``rate`` signals/s in total, round-robin over the sockets, from wall time ``start_at``."""
+        loop = asyncio.get_running_loop()
+        lags: list[float] = []
+        stop = asyncio.Event()
+
+        async def lag_probe() -> None:
+            while not stop.is_set():
+                t = loop.time()
+                await asyncio.sleep(0.01)
+                lags.append(loop.time() - t - 0.01)
+
+        await asyncio.sleep(max(0.0, start_at - time.time()))
+        probe = asyncio.create_task(lag_probe())
+        self.recording = True
+        socks = [s for s in self.socks if s.ws.state.name == "OPEN"]
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        sent, i = 0, 0
+        while socks:
+            elapsed = time.perf_counter() - t0
+            if elapsed >= duration:
+                break
+            due = int(rate * elapsed) + 1 - sent
+            for _ in range(due):
+                sock = socks[i % len(socks)]
+                i += 1
+                sock.seq += 1
+                sock.pending[sock.seq] = time.perf_counter()
+                try:
+                    await sock.ws.send(_signal(sock.seq))
+                except Exception:
+                    sock.pending.pop(sock.seq, None)
+                    self.errors["send failed"] += 1
+                    continue
+                sent += 1
+            await asyncio.sleep(max(0.0, (sent / rate) - (time.perf_counter() - t0)))
+        sending = time.perf_counter() - t0
+        drain_until = time.perf_counter() + drain
+        while any(s.pending for s in socks) and time.perf_counter() < drain_until:
+            await asyncio.sleep(0.05)
+        self.recording = False
+        stop.set()
+        await probe
+        unacked = sum(len(s.pending) for s in socks)
+        for s in socks:
+            s.pending.clear()
+        return {
+            "sent": sent,
+            "seconds": sending,
+            "acked": len(self.latencies),
+            "unacked": unacked,
+            "ack_span": max(self.last_ack - t0, 1e-9),
+            "client_cpu": time.process_time() - cpu0,
+            "lags": lags,
+        }
+
+    def take(self) -> dict:
+        out = {
+            "latencies": self.latencies,
+            "errors": dict(self.errors),
+            "closes": {str(k): v for k, v in self.closes.items()},
+            "flags": self.flags,
+        }
+        self.latencies, self.errors, self.closes, self.flags = [], Counter(), Counter(), 0
+        return out
+
+    async def close_all(self) -> None:
+        self.closing = True
+
+        async def close(sock: Sock) -> None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(sock.ws.close(), 10)
+            if sock.reader:
+                await asyncio.gather(sock.reader, return_exceptions=True)
+
+        gate = asyncio.Semaphore(200)
+
+        async def gated(sock: Sock) -> None:
+            async with gate:
+                await close(sock)
+
+        await asyncio.gather(*(gated(s) for s in self.socks))
+        self.socks = []
+
+
+def _client_main(conn, uris: list[str]) -> None:
+    """One generator process: commands from the parent over ``conn``, answers back."""
+    _raise_fd_limit(len(uris) + 64)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+
+    async def serve() -> None:
+        gen = Generator(uris)
+        loop = asyncio.get_running_loop()
+        while True:
+            command, args = await loop.run_in_executor(None, conn.recv)
+            if command == "open":
+                result = await gen.open_all()
+            elif command == "load":
+                result = await gen.load(*args)
+            elif command == "close":
+                await gen.close_all()
+                result = {}
+            else:
+                return
+            conn.send((result, gen.take()))
+
+    asyncio.run(serve())
+
+
+class Clients:
+    """P generator processes driven in lock-step."""
+
+    def __init__(self, uris: list[str], processes: int) -> None:
+        ctx = mp.get_context("spawn")
+        self.conns, self.procs = [], []
+        for p in range(processes):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_client_main, args=(child, uris[p::processes]), daemon=True)
+            proc.start()
+            self.conns.append(parent)
+            self.procs.append(proc)
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs]
+
+    def call(self, command: str, *args) -> tuple[list[dict], dict]:
+        for conn in self.conns:
+            conn.send((command, args))
+        answers = [conn.recv() for conn in self.conns]
+        merged = {"latencies": [], "errors": Counter(), "closes": Counter(), "flags": 0}
+        for _, part in answers:
+            merged["latencies"] += part["latencies"]
+            merged["errors"].update(part["errors"])
+            merged["closes"].update(part["closes"])
+            merged["flags"] += part["flags"]
+        return [a for a, _ in answers], merged
+
+    def stop(self) -> None:
+        for conn in self.conns:
+            with contextlib.suppress(OSError):
+                conn.send(("exit", ()))
+        for proc in self.procs:
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _ms(values: list[float]) -> str:
+    if not values:
+        return "      -       -       -"
+    return f"{1000 * _pct(values, 0.5):7.1f} {1000 * _pct(values, 0.99):7.1f} {1000 * max(values):7.1f}"
+
+
+def _problems(merged: dict) -> str:
+    parts = [f"{k}×{v}" for k, v in sorted(merged["errors"].items())]
+    parts += [f"closed {k}×{v}" for k, v in sorted(merged["closes"].items())]
+    return ", ".join(parts) or "none"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sockets", type=int, default=2000)
+    parser.add_argument("--rate", type=float, default=200.0, help="signals/s in total")
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds of load")
+    parser.add_argument("--servers", type=int, default=1, help="daphne processes")
+    parser.add_argument("--clients", type=int, default=1, help="load-generator processes")
+    parser.add_argument("--baseline", type=int, default=50, help="signals on the idle server (1 socket)")
+    args = parser.parse_args()
+
+    _prerequisites()
+    _raise_fd_limit(args.sockets + 256)
+    db_name = f"proctorme_wsbench_{os.getpid()}"
+    secret_key = secrets.token_urlsafe(50)
+    log_dir = Path(tempfile.mkdtemp(prefix="ws_load_"))
+    servers: list[tuple] = []
+    redis_before = _redis_asgi_keys()
+    clients: Clients | None = None
+    failed = True
+    _admin(f'CREATE DATABASE "{db_name}"')
+    try:
+        made = _setup(db_name, args.sockets + 1, secret_key)
+        tokens = made["tokens"]
+        print(
+            f"setup: migrate {made['migrated']:.1f} s, {len(tokens)} active sessions "
+            f"(session_start + bulk_create) in {made['created']:.1f} s"
+        )
+        servers = _start_servers(args.servers, db_name, secret_key, log_dir)
+        ports = [port for _, port, _ in servers]
+        server_pids = [proc.pid for proc, _, _ in servers]
+        uris = [f"ws://127.0.0.1:{ports[i % len(ports)]}/ws/widget/?token={t}" for i, t in enumerate(tokens)]
+        rss_idle = sum(_rss_mib(p) for p in server_pids)
+
+        # Baseline: one socket on the otherwise idle server, signals at 10/s (under the rate limit).
+        base = Clients(uris[:1], 1)
+        base.call("open")
+        _, base_merged = base.call("load", 10.0, time.time() + 0.2, args.baseline / 10.0)
+        base.call("close")
+        base.stop()
+
+        clients = Clients(uris[1:], args.clients)
+        meter = CpuMeter(server_pids, db_name, clients.pids)
+        cpu_a = meter.sample()
+        opened, open_merged = clients.call("open")
+        cpu_b = meter.sample()
+        held = sum(o["held"] for o in opened)
+        ramp = max(o["seconds"] for o in opened)
+        connect_times = [t for o in opened for t in o["times"]]
+        rss_held = sum(_rss_mib(p) for p in server_pids)
+        if held == 0:
+            print(f"no socket could connect: {_problems(open_merged)}; server log in {log_dir}")
+            return 1
+
+        # Load: every process sends its share of the rate from the same wall-clock instant.
+        share = args.rate / args.clients
+        rss_peak = [rss_held]
+        stop_sampling = False
+
+        def sample_rss() -> None:
+            while not stop_sampling:
+                rss_peak.append(sum(_rss_mib(p) for p in server_pids))
+                meter.poll_backends()
+                time.sleep(0.5)
+
+        sampler = threading.Thread(target=sample_rss, daemon=True)
+        sampler.start()
+        cpu_c = meter.sample()
+        loads, load_merged = clients.call("load", share, time.time() + 0.5, args.duration)
+        cpu_d = meter.sample()
+        stop_sampling = True
+        sampler.join()
+        rss_after = sum(_rss_mib(p) for p in server_pids)
+        clients.call("close")
+
+        sent = sum(r["sent"] for r in loads)
+        acked = sum(r["acked"] for r in loads)
+        ack_span = max(r["ack_span"] for r in loads)
+        unacked = sum(r["unacked"] for r in loads)
+        seconds = max(r["seconds"] for r in loads)
+        lags = [lag for r in loads for lag in r["lags"]]
+        ramp_cpu = CpuMeter.share(cpu_a, cpu_b)
+        load_cpu = CpuMeter.share(cpu_c, cpu_d)
+        lat = load_merged["latencies"]
+
+        print(
+            f"ws_load: {args.servers} daphne process(es), channels-redis, PostgreSQL; "
+            f"{args.clients} generator process(es); {os.cpu_count()} cores, load average "
+            f"{os.getloadavg()[0]:.1f}; COPY_PASTE signals"
+        )
+        print(f"  {'':34} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}")
+        print(
+            f"  {'ack, idle server, 1 socket':34} {_ms(base_merged['latencies'])}"
+            f"   ({len(base_merged['latencies'])} signals at 10/s)"
+        )
+        print(
+            f"  {f'ack, {held} sockets, {args.rate:g}/s':34} {_ms(lat)}"
+            f"   ({acked} of {sent} sent acked in {seconds:.0f} s + drain)"
+        )
+        print(f"  {'connect + hello, during ramp':34} {_ms(connect_times)}")
+        print(f"  {'generator loop lag (10 ms tick)':34} {_ms(lags)}")
+        print(f"  sockets held         {held} of {args.sockets} (ramp {ramp:.1f} s, {held / ramp:.0f}/s)")
+        print(
+            f"  signals acked/s      {acked / ack_span:.1f} (target {args.rate:g}; sent {sent / seconds:.1f}/s; "
+            f"last ack {ack_span:.1f} s after the first send); unacked {unacked}; "
+            f"flags pushed {load_merged['flags']}"
+        )
+        print(f"  errors, closes       open: {_problems(open_merged)}; load: {_problems(load_merged)}")
+        print(
+            f"  server RSS MiB       idle {rss_idle:.0f} -> {held} sockets {rss_held:.0f} "
+            f"({1024 * (rss_held - rss_idle) / held:.0f} KiB/socket) -> peak under load {max(rss_peak):.0f}"
+            f" -> after {rss_after:.0f}"
+        )
+        for name, cpu in (("ramp", ramp_cpu), ("load", load_cpu)):
+            print(
+                f"  CPU % of a core, {name}  daphne {cpu['server']:.0f}, postgres backends "
+                f"{cpu['postgres']:.0f}, redis {cpu['redis']:.0f}, generator {cpu['client']:.0f}; "
+                f"other processes {cpu['others']:.0f} (of {100 * (os.cpu_count() or 1)})"
+            )
+        if acked:
+            wall = cpu_d["wall"] - cpu_c["wall"]
+            per = {k: 10 * load_cpu[k] * wall / acked for k in ("server", "postgres", "redis")}
+            print(
+                f"  CPU ms per ack       daphne {per['server']:.1f}, postgres {per['postgres']:.1f}, "
+                f"redis {per['redis']:.1f} (so a core running daphne acks at most "
+                f"~{1000 / max(per['server'], 1e-3):.0f}/s)"
+            )
+        if not lat:
+            print(f"no signal was acknowledged; server log in {log_dir}")
+            return 1
+        failed = False
+        return 0
+    finally:
+        if clients is not None:
+            clients.stop()
+        _stop_servers(servers)
+        if "django.db" in sys.modules:
+            sys.modules["django.db"].connections.close_all()
+        _admin(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        _redis_forget(redis_before)
+        _report_server_log(log_dir, keep=failed)
+
+
+def _report_server_log(log_dir: Path, *, keep: bool) -> None:
+    """Summarise what daphne logged besides its access log (errors, tracebacks); drop the logs."""
+    for log in sorted(log_dir.glob("*.log")):
+        blocks: list[list[str]] = []
+        for line in log.read_text(errors="replace").splitlines():
+            if not line.strip() or ACCESS_LOG_LINE.search(line):
+                continue
+            if LOG_RECORD.match(line) or not blocks:
+                blocks.append([line])
+            else:
+                blocks[-1].append(line)
+        # One line per kind of record: its message, where the traceback ended and how it ended.
+        kinds = Counter(
+            " | ".join(
+                [LOG_RECORD.sub("", block[0])[:90]]
+                + [x.strip()[:110] for x in block[1:] if x.lstrip().startswith("File ")][-1:]
+                + ([block[-1].strip()[:110]] if len(block) > 1 else [])
+            )
+            for block in blocks
+        )
+        if kinds:
+            print(f"  server log ({log.name}), besides the access log:")
+            for text, count in kinds.most_common(6):
+                print(f"    {count}× {text}")
+        if not keep:
+            log.unlink()
+    if not keep:
+        log_dir.rmdir()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
