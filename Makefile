@@ -20,6 +20,7 @@ run: venv
 	@mkdir -p var
 	$(PY) manage.py migrate --noinput -v 0
 	@$(PY) manage.py seed_demo > var/demo.txt
+	@$(PY) manage.py seed_demo_sessions > var/demo-sessions.txt 2>&1 || echo "demo sessions not seeded: see var/demo-sessions.txt"
 	@PORT=$(PORT) HOST=$(HOST) $(PY) manage.py demo_banner
 	DEBUG=$${DEBUG:-1} $(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
