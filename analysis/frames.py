@@ -1,26 +1,45 @@
 """Per-frame analysis of webcam JPEGs: decoding, faces, head pose, blocked camera.
 
-Face detection runs mediapipe's full-range detector (it finds the small and
-several faces that the short-range one misses on a wide frame) and, for faces
-close to the camera that full range misses, the short-range one on the whole
-frame; it then confirms each candidate by running the short-range detector on
-an enlarged crop around it. Full range at full resolution also fires on apples, chessboards and other
-round or regular patterns; those candidates do not survive the second look,
-while real faces, cropped to fill the short-range model's view, score high.
+Face detection is a cascade that pays for a second look only when the first
+answer is ambiguous. mediapipe's full-range detector runs first (it finds the
+small and several faces that the short-range one misses on a wide frame), and
+a lone face it is sure of is taken as is: the usual frame, one pass.
+
+* Several faces: each is confirmed by the short-range detector on an enlarged
+  crop around it. Full range also fires on apples, chessboards and other round
+  or regular patterns; those do not survive the second look, while real faces,
+  cropped to fill the short-range model's view, score high.
+* No face, a lone face of middling score, or a face turned down by its crop:
+  the short-range detector on the whole frame, which sees the faces close to
+  the camera that full range misses and gives a face half hidden behind
+  someone a second chance. A face both detectors find, one of them surely,
+  needs no crop; any other face it finds gets one.
+
+``detect_faces(thorough=True)`` runs every pass on every frame instead (full
+range, short range, a crop per candidate).
 
 Head pose: ``yaw`` > 0 when the face points towards the image's right-hand side
 (the candidate's left in a non-mirrored frame), ``pitch`` > 0 when it points
 up. Both in degrees, 0 for a face looking into the camera. Mirroring the frame
-flips the sign of ``yaw``.
+flips the sign of ``yaw``. ``analyse_frame`` first reads the pose off the
+detector's six keypoints (``keypoint_pose``) and runs face mesh
+(``head_pose``) only when that cheap estimate comes within a margin of the
+looking-away limits, so a frontal face never pays for face mesh.
+
+For a stream of frames from one webcam, ``FrameAnalyser`` / ``analyse_stream``
+skip detection on a frame that is nearly identical to the last analysed one
+and reuse its faces and pose (the blocked-camera check still runs on every
+frame); their state is a small JSON-able dict.
 """
 
 from __future__ import annotations
 
+import base64
 import math
 import os
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import cv2
@@ -155,6 +174,10 @@ class FaceBox:
     w: int
     h: int
     score: float
+    # The detector's six keypoints in pixels, (x, y) each: right eye, left eye,
+    # nose tip, mouth centre, right ear tragion, left ear tragion (the
+    # person's right and left). Empty for a box built by hand.
+    keypoints: tuple[tuple[float, float], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def area(self) -> int:
@@ -211,28 +234,11 @@ def _iou(a: FaceBox, b: FaceBox) -> float:
     return inter / union if union else 0.0
 
 
-def detect_faces(
-    rgb: np.ndarray,
-    *,
-    min_confidence: float = 0.5,
-    verify_confidence: float = 0.75,
-    min_face_px: int = 14,
-    min_relative_size: float = 0.04,
+def _candidates(
+    detections: list[Any], w: int, h: int, min_confidence: float, min_side: float
 ) -> list[FaceBox]:
-    """Faces in an RGB frame, largest first.
-
-    ``min_confidence`` gates the full-range detector, ``verify_confidence`` the
-    short-range second look; faces narrower than ``min_face_px`` pixels or than
-    ``min_relative_size`` of the frame's shorter side are ignored (too small to
-    be someone at the desk, and where false positives live).
-    """
-    rgb = _contiguous(rgb)
-    h, w = rgb.shape[:2]
-    min_side = max(min_face_px, min_relative_size * min(h, w))
-    candidates: list[FaceBox] = []
-    # Full range misses faces that fill half the frame (someone close to the
-    # webcam); the short-range model sees exactly those.
-    detections = raw_full_range_detections(rgb) + list(_SHORT.run(rgb).detections or [])
+    """Detections over the score and size floors, as boxes, best first."""
+    boxes = []
     for det in detections:
         score = float(det.score[0])
         if score < min_confidence:
@@ -244,16 +250,89 @@ def detect_faces(
             w=int(round(b.width * w)),
             h=int(round(b.height * h)),
             score=score,
+            keypoints=tuple((k.x * w, k.y * h) for k in det.location_data.relative_keypoints),
         )
         if min(box.w, box.h) < min_side:
             continue
-        candidates.append(box)
-    faces: list[FaceBox] = []
-    for box in sorted(candidates, key=lambda b: (-b.score, b.x, b.y)):
-        if any(_iou(box, kept) > 0.3 for kept in faces):
-            continue
-        if _confirmed(rgb, box, verify_confidence) is not None:
-            faces.append(box)
+        boxes.append(box)
+    return sorted(boxes, key=lambda b: (-b.score, b.x, b.y))
+
+
+def detect_faces(
+    rgb: np.ndarray,
+    *,
+    min_confidence: float = 0.5,
+    verify_confidence: float = 0.75,
+    min_face_px: int = 14,
+    min_relative_size: float = 0.04,
+    sure_confidence: float = 0.8,
+    thorough: bool = False,
+) -> list[FaceBox]:
+    """Faces in an RGB frame, largest first.
+
+    ``min_confidence`` gates the detectors, ``verify_confidence`` the
+    short-range second look on a crop; faces narrower than ``min_face_px``
+    pixels or than ``min_relative_size`` of the frame's shorter side are
+    ignored (too small to be someone at the desk, and where false positives
+    live). ``sure_confidence`` is the score at which a detector's face needs
+    no crop to confirm it when nothing else in the frame is in doubt (the
+    module docstring has the whole cascade); ``thorough`` runs every pass on
+    every frame instead.
+    """
+    rgb = _contiguous(rgb)
+    h, w = rgb.shape[:2]
+    min_side = max(min_face_px, min_relative_size * min(h, w))
+
+    rejected: list[FaceBox] = []
+
+    def confirmed(boxes: list[FaceBox], kept: list[FaceBox]) -> list[FaceBox]:
+        # Best first; a box overlapping one already kept is the same face.
+        for box in boxes:
+            if any(_iou(box, k) > 0.3 for k in kept):
+                continue
+            if _confirmed(rgb, box, verify_confidence) is not None:
+                kept.append(box)
+            else:
+                rejected.append(box)
+        return kept
+
+    full_range = raw_full_range_detections(rgb)
+    if thorough:
+        # Full range misses faces that fill half the frame (someone close to
+        # the webcam); the short-range model sees exactly those.
+        both = full_range + list(_SHORT.run(rgb).detections or [])
+        faces = confirmed(_candidates(both, w, h, min_confidence, min_side), [])
+        faces.sort(key=lambda b: (-b.area, b.x, b.y))
+        return faces
+    full = _candidates(full_range, w, h, min_confidence, min_side)
+    if len(full) == 1 and full[0].score >= sure_confidence:
+        return full
+    if len(full) >= 2:  # MULTIPLE_FACE rests on this: every face gets a crop
+        faces = confirmed(full, [])
+        if not rejected:
+            faces.sort(key=lambda b: (-b.area, b.x, b.y))
+            return faces
+    else:
+        faces = []
+    # Nothing, a lone face of middling score, or something turned down (an
+    # apple, or a face half hidden behind another): the short-range detector
+    # on the whole frame, which also sees faces close to the camera.
+    near = _candidates(list(_SHORT.run(rgb).detections or []), w, h, min_confidence, min_side)
+    if len(full) == 1:
+        # Both detectors on the same face and one of them sure of it: no crop.
+        same = [b for b in near if _iou(b, full[0]) > 0.3]
+        if same and max(b.score for b in same) >= sure_confidence:
+            faces.append(full[0])
+        else:
+            near.insert(0, full[0])
+    elif (
+        not faces
+        and len(near) == 1
+        and near[0].score >= sure_confidence
+        and not any(_iou(near[0], r) > 0.3 for r in rejected)
+    ):
+        faces.append(near.pop())
+    faces = confirmed(near, faces)
     faces.sort(key=lambda b: (-b.area, b.x, b.y))
     return faces
 
@@ -316,6 +395,41 @@ def head_pose(rgb: np.ndarray, box: FaceBox | None = None) -> HeadPose | None:
     return HeadPose(yaw=round(yaw, 2), pitch=round(pitch, 2))
 
 
+# Keypoint geometry, calibrated against face mesh on the test material
+# (six people, frontal to ~55° of yaw, ±18° of pitch): the nose tip sits
+# ~0.65 eye distances in front of the eyes, so its sideways offset from the
+# eyes' midpoint is 0.65·tan(yaw) eye distances; and it sits ~0.55 of the way
+# from the eyes down to the mouth in a level face, less when the face tips up.
+_NOSE_DEPTH = 0.65
+_NOSE_LEVEL = 0.55
+_PITCH_PER_NOSE_DROP = 90.0  # degrees per unit of that fraction
+
+
+def keypoint_pose(box: FaceBox) -> HeadPose | None:
+    """A rough yaw and pitch from the detector's keypoints, None without them.
+
+    Costs nothing beyond the detection; off by ~6° of yaw and ~8° of pitch
+    (standard deviation) against ``head_pose``, more on a face in profile,
+    so ``analyse_frame`` uses it only to decide whether face mesh is needed.
+    """
+    if len(box.keypoints) < 4:
+        return None
+    right_eye, left_eye, nose, mouth = (np.asarray(p, dtype=np.float64) for p in box.keypoints[:4])
+    eyes = (right_eye + left_eye) / 2
+    across = left_eye - right_eye  # image-left to image-right in an upright face
+    eye_dist = float(np.linalg.norm(across))
+    if eye_dist < 1e-6:
+        return None
+    across /= eye_dist
+    down = np.array([-across[1], across[0]])
+    sideways = float((nose - eyes) @ across) / eye_dist
+    mouth_drop = float((mouth - eyes) @ down)
+    nose_drop = float((nose - eyes) @ down) / mouth_drop if mouth_drop > 1e-6 else _NOSE_LEVEL
+    yaw = math.degrees(math.atan(sideways / _NOSE_DEPTH))
+    pitch = -_PITCH_PER_NOSE_DROP * (nose_drop - _NOSE_LEVEL)
+    return HeadPose(yaw=round(yaw, 2), pitch=round(max(-90.0, min(90.0, pitch)), 2))
+
+
 # --- blocked camera ------------------------------------------------------------
 
 
@@ -376,6 +490,11 @@ class FrameSensitivity:
     dark_threshold: float = 28.0
     min_contrast: float = 12.0
     min_detail: float = 10.0
+    # A lone face scoring this much is not given a second look.
+    sure_face_confidence: float = 0.8
+    # Face mesh confirms the pose when the keypoint estimate comes this close
+    # to max_yaw_deg / max_pitch_deg (or past them).
+    pose_confirm_margin_deg: float = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,9 +508,53 @@ class FrameObservation:
     blocked_reason: str | None = None
     brightness: float = 0.0
 
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able; ``from_dict`` gives back an equal observation."""
+        return {
+            "face_count": self.face_count,
+            "faces": [[f.x, f.y, f.w, f.h, f.score, [list(p) for p in f.keypoints]] for f in self.faces],
+            "yaw": self.yaw,
+            "pitch": self.pitch,
+            "looking_away": self.looking_away,
+            "blocked": self.blocked,
+            "blocked_reason": self.blocked_reason,
+            "brightness": self.brightness,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FrameObservation:
+        faces = tuple(
+            FaceBox(
+                int(x), int(y), int(w), int(h), float(score), tuple((float(px), float(py)) for px, py in kps)
+            )
+            for x, y, w, h, score, kps in d["faces"]
+        )
+        return cls(
+            face_count=int(d["face_count"]),
+            faces=faces,
+            yaw=d["yaw"],
+            pitch=d["pitch"],
+            looking_away=bool(d["looking_away"]),
+            blocked=bool(d["blocked"]),
+            blocked_reason=d["blocked_reason"],
+            brightness=float(d["brightness"]),
+        )
+
+
+def _pose(rgb: np.ndarray, face: FaceBox, s: FrameSensitivity) -> HeadPose | None:
+    """The keypoint estimate, or face mesh's when that estimate is near or past a limit."""
+    cheap = keypoint_pose(face)
+    if cheap is not None and (
+        abs(cheap.yaw) < s.max_yaw_deg - s.pose_confirm_margin_deg
+        and abs(cheap.pitch) < s.max_pitch_deg - s.pose_confirm_margin_deg
+    ):
+        return cheap
+    return head_pose(rgb, face) or cheap
+
 
 def analyse_frame(rgb: np.ndarray, *, sensitivity: FrameSensitivity | None = None) -> FrameObservation:
     s = sensitivity or FrameSensitivity()
+    rgb = _contiguous(rgb)
     blocked = camera_blocked(
         rgb, dark_threshold=s.dark_threshold, min_contrast=s.min_contrast, min_detail=s.min_detail
     )
@@ -401,11 +564,12 @@ def analyse_frame(rgb: np.ndarray, *, sensitivity: FrameSensitivity | None = Non
         verify_confidence=s.verify_confidence,
         min_face_px=s.min_face_px,
         min_relative_size=s.min_relative_face_size,
+        sure_confidence=s.sure_face_confidence,
     )
     yaw = pitch = None
     looking_away = False
     if faces:
-        pose = head_pose(rgb, faces[0])
+        pose = _pose(rgb, faces[0], s)
         if pose is not None:
             yaw, pitch = pose.yaw, pose.pitch
             looking_away = abs(yaw) > s.max_yaw_deg or abs(pitch) > s.max_pitch_deg
@@ -419,3 +583,143 @@ def analyse_frame(rgb: np.ndarray, *, sensitivity: FrameSensitivity | None = Non
         blocked_reason=blocked.reason,
         brightness=blocked.brightness,
     )
+
+
+# --- a stream of frames from one webcam ------------------------------------------
+
+THUMB_SIZE = (32, 24)  # width, height of the greyscale thumbnail frames are compared on
+THUMB_CELL = 4  # compared in cells of 4x4 thumbnail pixels: 1/8 of the width, 1/6 of the height
+STATE_VERSION = 1
+
+
+def _thumbnail(rgb: np.ndarray) -> np.ndarray:
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    return cv2.resize(gray, THUMB_SIZE, interpolation=cv2.INTER_AREA)
+
+
+def frame_change(a: np.ndarray, b: np.ndarray) -> float:
+    """How different two thumbnails are: the largest mean absolute grey-level
+    difference over any cell, after taking out a small overall brightness shift
+    (a webcam's exposure drifting). A head that leaves or enters changes a few
+    cells a lot, which a whole-frame mean would dilute."""
+    d = b.astype(np.float32) - a.astype(np.float32)
+    d -= float(np.clip(np.median(d), -4.0, 4.0))
+    h, w = d.shape
+    c = THUMB_CELL
+    cells = np.abs(d[: h - h % c, : w - w % c]).reshape(h // c, c, w // c, c).mean(axis=(1, 3))
+    return float(cells.max())
+
+
+def _verdict(obs: FrameObservation) -> tuple[int, bool]:
+    return obs.face_count, obs.looking_away
+
+
+class FrameAnalyser:
+    """``analyse_frame`` for consecutive frames of one webcam, skipping detection
+    on a frame nearly identical to the last one analysed.
+
+    A frame whose thumbnail differs from that of the last fully analysed frame
+    by less than ``still_threshold`` (``frame_change``) gets that frame's
+    faces and pose again, with its own blocked-camera check and brightness; at
+    most ``max_reused`` frames in a row, then one is analysed regardless.
+    Comparing with the last analysed frame rather than the previous one means
+    slow drift adds up until it counts. Nothing is reused until two analysed
+    frames in a row agree on the face count and looking away, so a detector's
+    miss on the frame where something changed is not repeated for the
+    still frames after it. ``state`` (a small JSON-able dict)
+    carries all this between calls, e.g. between Celery tasks: the same frames
+    in the same order from the same state give the same observations.
+    """
+
+    def __init__(
+        self,
+        *,
+        sensitivity: FrameSensitivity | None = None,
+        state: dict[str, Any] | None = None,
+        still_threshold: float = 10.0,
+        max_reused: int = 9,
+    ) -> None:
+        self.sensitivity = sensitivity or FrameSensitivity()
+        self.still_threshold = still_threshold
+        self.max_reused = max_reused
+        self.analysed = 0  # frames given the whole analysis by this object
+        self.reused = 0  # frames given the last analysed frame's faces and pose
+        self._ref: np.ndarray | None = None
+        self._ref_shape: tuple[int, int] | None = None
+        self._ref_obs: FrameObservation | None = None
+        self._run = 0
+        self._steady = False  # the last two analysed frames agreed
+        if (
+            state
+            and state.get("version") == STATE_VERSION
+            and state.get("sensitivity") == asdict(self.sensitivity)
+        ):
+            try:
+                thumb = np.frombuffer(base64.b64decode(state["thumb"]), dtype=np.uint8)
+                ref = thumb.reshape(THUMB_SIZE[1], THUMB_SIZE[0]).copy()
+                shape = (int(state["shape"][0]), int(state["shape"][1]))
+                observation = FrameObservation.from_dict(state["observation"])
+                run = int(state["reused"])
+                steady = bool(state["steady"])
+            except (KeyError, IndexError, TypeError, ValueError):  # a damaged state: start afresh
+                pass
+            else:
+                self._ref, self._ref_shape, self._ref_obs, self._run = ref, shape, observation, run
+                self._steady = steady
+
+    @property
+    def state(self) -> dict[str, Any]:
+        if self._ref is None or self._ref_obs is None or self._ref_shape is None:
+            return {}
+        return {
+            "version": STATE_VERSION,
+            "sensitivity": asdict(self.sensitivity),
+            "shape": list(self._ref_shape),
+            "thumb": base64.b64encode(self._ref.tobytes()).decode("ascii"),
+            "observation": self._ref_obs.as_dict(),
+            "reused": self._run,
+            "steady": self._steady,
+        }
+
+    def analyse(self, rgb: np.ndarray) -> FrameObservation:
+        rgb = _contiguous(rgb)
+        s = self.sensitivity
+        thumb = _thumbnail(rgb)
+        shape = (rgb.shape[0], rgb.shape[1])
+        if (
+            self._ref is not None
+            and self._ref_obs is not None
+            and self._steady
+            and self._ref_shape == shape
+            and self._run < self.max_reused
+            and frame_change(self._ref, thumb) < self.still_threshold
+        ):
+            blocked = camera_blocked(
+                rgb, dark_threshold=s.dark_threshold, min_contrast=s.min_contrast, min_detail=s.min_detail
+            )
+            self._run += 1
+            self.reused += 1
+            return replace(
+                self._ref_obs,
+                blocked=blocked.blocked,
+                blocked_reason=blocked.reason,
+                brightness=blocked.brightness,
+            )
+        obs = analyse_frame(rgb, sensitivity=s)
+        self._steady = self._ref_obs is not None and _verdict(self._ref_obs) == _verdict(obs)
+        self._ref, self._ref_shape, self._ref_obs, self._run = thumb, shape, obs, 0
+        self.analysed += 1
+        return obs
+
+
+def analyse_stream(
+    frames: Iterable[np.ndarray],
+    *,
+    sensitivity: FrameSensitivity | None = None,
+    state: dict[str, Any] | None = None,
+) -> tuple[list[FrameObservation], dict[str, Any]]:
+    """Consecutive frames of one webcam, in order, with ``FrameAnalyser``; pass the
+    returned state with the next batch (``None`` or ``{}`` to start afresh)."""
+    analyser = FrameAnalyser(sensitivity=sensitivity, state=state)
+    observations = [analyser.analyse(f) for f in frames]
+    return observations, analyser.state

@@ -479,3 +479,92 @@ def looking_away_set(per_class: int = 40, seed: int = 5) -> list[Sample]:
                 img = np.ascontiguousarray(img[:, ::-1])
             out.append(Sample(f"{'away' if label else 'facing'}-{people[i % len(people)]}-{i}", img, label))
     return out
+
+
+# --- a webcam stream ---------------------------------------------------------------
+# One candidate at the desk, filmed at 1 frame/s: every frame has sensor noise,
+# a slight exposure flicker, JPEG compression and a sub-pixel to one-pixel
+# sway of the head; segments where the candidate moves about, looks away,
+# leaves, is joined by a second person or covers the camera.
+
+# (segment, frames): a ten-minute stretch of an exam, 600 frames at 1 frame/s:
+# still 425 (71 %), moving 70 (12 %), looking away 30 (5 %), absent 30 (5 %),
+# two people 25 (4 %), camera covered 20 (3 %).
+STREAM_PLAN = (
+    ("still", 90),
+    ("moving", 15),
+    ("still", 60),
+    ("away", 12),
+    ("still", 45),
+    ("absent", 15),
+    ("moving", 10),
+    ("still", 70),
+    ("two", 12),
+    ("still", 40),
+    ("moving", 20),
+    ("still", 35),
+    ("blocked", 20),
+    ("still", 45),
+    ("away", 18),
+    ("moving", 15),
+    ("absent", 15),
+    ("two", 13),
+    ("moving", 10),
+    ("still", 40),
+)
+STREAM_SEGMENTS = ("still", "moving", "away", "absent", "two", "blocked")
+
+
+@dataclass(frozen=True)
+class StreamFrame:
+    image: np.ndarray
+    segment: str
+    face_count: int  # 0, 1 or 2
+    looking_away: bool
+
+
+def webcam_stream(
+    plan: tuple[tuple[str, int], ...] = STREAM_PLAN,
+    *,
+    size: tuple[int, int] = (320, 240),
+    seed: int = 0,
+    candidate: str = "astronaut",
+    second: str = "man_a",
+    away: str = "cameraman",
+    second_height: float = 0.6,
+) -> list[StreamFrame]:
+    """Frames following ``plan``. No honest material shows the candidate's own
+    head turned, so "away" frames show ``away`` (the cameraman, ~50° of yaw)
+    at the candidate's place; "two" adds ``second`` at the candidate's side,
+    head and shoulders ``second_height`` of the frame's height."""
+    w, h = size
+    rng = np.random.default_rng(seed)
+    backdrop = background(size, rng)
+    # Where the candidate sits: head and shoulders fill ~85 % of the height.
+    home = np.array([w * 0.5, h * 0.1, h * 0.85])
+    pos = home.copy()
+    out: list[StreamFrame] = []
+    for segment, n in plan:
+        # A palm held over the lens for the whole segment.
+        palm = _smooth_field(size, np.array([190.0, 130.0, 105.0]) * rng.uniform(0.7, 0.9), rng, 6)
+        for _ in range(n):
+            if segment == "moving":  # leaning, shifting on the chair
+                pos = pos + rng.normal(0, [w * 0.03, h * 0.02, h * 0.03])
+                pos = np.clip(pos, home - [w * 0.15, h * 0.1, h * 0.2], home + [w * 0.15, h * 0.1, h * 0.2])
+            elif segment == "still":  # settle back towards the usual place
+                pos = pos + (home - pos) * 0.02
+            cx, top, height = pos + rng.normal(0, [0.6, 0.4, 0.6])
+            img = backdrop.copy()
+            if segment in ("still", "moving", "two"):
+                if segment == "two":  # someone behind, at the candidate's shoulder
+                    _paste(img, portrait(second), w * 0.84, h * (0.8 - second_height), h * second_height)
+                _paste(img, portrait(candidate), cx, top, height)
+            elif segment == "away":
+                _paste(img, portrait(away), cx, top, height)
+            elif segment == "blocked":
+                img = palm.copy()
+            frame = img.astype(np.float32) * rng.normal(1.0, 0.01) + rng.normal(0, 2.5, img.shape)
+            image = jpeg_roundtrip(np.clip(frame, 0, 255).astype(np.uint8), quality=75)
+            count = {"absent": 0, "blocked": 0, "two": 2}.get(segment, 1)
+            out.append(StreamFrame(image, segment, count, segment == "away"))
+    return out

@@ -4,6 +4,7 @@ import material
 import numpy as np
 import pytest
 
+from analysis import frames
 from analysis.frames import (
     FaceBox,
     FrameObservation,
@@ -14,6 +15,7 @@ from analysis.frames import (
     decode_jpeg,
     detect_faces,
     head_pose,
+    keypoint_pose,
 )
 
 pytestmark = pytest.mark.slow
@@ -66,9 +68,15 @@ def test_invalid_image_is_a_value_error():
 # --- faces: 0 / 1 / 2+ -------------------------------------------------------------------
 
 
-def test_face_count_precision_and_recall(face_count_samples, confusion):
-    pairs = [(s.label, min(len(detect_faces(s.image)), 2)) for s in face_count_samples]
-    c = confusion("face count (0 = FACE_ABSENCE, 2 = MULTIPLE_FACE)", [0, 1, 2], pairs)
+@pytest.mark.parametrize("thorough", [False, True], ids=["cascade", "thorough"])
+def test_face_count_precision_and_recall(face_count_samples, confusion, thorough):
+    # The cascade as analyse_frame runs it, and every pass on every frame.
+    if thorough:
+        pairs = [(s.label, min(len(detect_faces(s.image, thorough=True)), 2)) for s in face_count_samples]
+    else:
+        pairs = [(s.label, min(analyse_frame(s.image).face_count, 2)) for s in face_count_samples]
+    title = "thorough: every pass on every frame" if thorough else "cascade, as analyse_frame runs it"
+    c = confusion(f"face count (0 = FACE_ABSENCE, 2 = MULTIPLE_FACE), {title}", [0, 1, 2], pairs)
     for cls in (0, 1, 2):
         assert sum(1 for t, _ in pairs if t == cls) >= 40
         assert c.precision(cls) >= MIN_SCORE, cls
@@ -85,11 +93,55 @@ def test_detect_faces_returns_boxes_inside_the_frame_largest_first(face_count_sa
         assert [f.area for f in faces] == sorted((f.area for f in faces), reverse=True)
 
 
-def test_full_range_false_positives_on_objects_are_rejected(face_count_samples):
+@pytest.mark.parametrize("thorough", [False, True], ids=["cascade", "thorough"])
+def test_full_range_false_positives_on_objects_are_rejected(face_count_samples, thorough):
     # Whole photos at full resolution on which the bare full-range detector fires.
     for name in ("apple.jpg", "chessboard.png"):
         img = material.doc_image(name)
-        assert detect_faces(img) == []
+        assert detect_faces(img, thorough=thorough) == []
+
+
+class _Calls:
+    """Counts the calls to each mediapipe graph."""
+
+    def __init__(self, monkeypatch):
+        self.counts = {"full": 0, "short": 0, "mesh": 0}
+        for name, model in (("full", frames._FULL), ("short", frames._SHORT), ("mesh", frames._MESH)):
+            monkeypatch.setattr(model, "run", self._counting(name, model.run))
+
+    def _counting(self, name, run):
+        def counted(*args):
+            self.counts[name] += 1
+            return run(*args)
+
+        return counted
+
+
+def test_a_frontal_face_costs_one_full_range_call_and_nothing_else(monkeypatch):
+    img = material.compose(["astronaut"], (320, 240), np.random.default_rng(1))
+    assert detect_faces(img)[0].score >= FrameSensitivity().sure_face_confidence
+    calls = _Calls(monkeypatch)
+    obs = analyse_frame(img)
+    assert obs.face_count == 1 and not obs.looking_away
+    assert calls.counts == {"full": 1, "short": 0, "mesh": 0}
+
+
+def test_the_cascade_looks_again_only_when_the_first_answer_is_ambiguous(monkeypatch, face_count_samples):
+    calls = _Calls(monkeypatch)
+    # No face from full range: the short-range pass over the whole frame.
+    empty = next(s.image for s in face_count_samples if s.label == 0)
+    assert analyse_frame(empty).face_count == 0
+    assert calls.counts == {"full": 1, "short": 1, "mesh": 0}
+    # Several faces: a crop each to confirm them (no whole-frame short-range pass).
+    calls.counts.update(full=0, short=0, mesh=0)
+    two = material.compose(["astronaut", "man_a"], (320, 240), np.random.default_rng(4))
+    assert analyse_frame(two).face_count == 2
+    assert calls.counts["full"] == 1 and calls.counts["short"] == 2
+    # A head turned well away: face mesh confirms the keypoint estimate.
+    calls.counts.update(full=0, short=0, mesh=0)
+    away = material.compose(["cameraman"], (320, 240), np.random.default_rng(1))
+    assert analyse_frame(away).looking_away
+    assert calls.counts["mesh"] == 1
 
 
 # --- blocked camera ---------------------------------------------------------------
@@ -141,6 +193,40 @@ def test_mirroring_flips_the_sign_of_yaw(portrait, name):
 def test_yaw_is_positive_when_the_face_points_to_the_image_right(portrait):
     # The cameraman looks through a camera on the right-hand side of the photo.
     assert head_pose(portrait("cameraman")).yaw > 35
+
+
+@pytest.mark.parametrize("name", ["astronaut", "glasses"])
+def test_keypoint_pose_of_frontal_faces_is_small(photo, name):
+    pose = keypoint_pose(detect_faces(photo(name))[0])
+    assert pose is not None and abs(pose.yaw) < 8 and abs(pose.pitch) < 15
+
+
+@pytest.mark.parametrize("name", ["cameraman", "lena", "man_a", "man_b"])
+def test_keypoint_pose_flips_with_mirroring(portrait, name):
+    img = portrait(name)
+    pose = keypoint_pose(detect_faces(img)[0])
+    mirrored = keypoint_pose(detect_faces(np.ascontiguousarray(img[:, ::-1]))[0])
+    assert pose is not None and mirrored is not None
+    assert np.sign(pose.yaw) == -np.sign(mirrored.yaw) == np.sign(head_pose(img).yaw)
+
+
+def test_keypoint_pose_never_hides_a_turned_head_from_face_mesh(looking_away_samples, face_count_samples):
+    # analyse_frame skips face mesh when the keypoint estimate is under the
+    # limits by the margin; that must never happen to a face mesh calls away.
+    s = FrameSensitivity()
+    yaw_gate = s.max_yaw_deg - s.pose_confirm_margin_deg
+    pitch_gate = s.max_pitch_deg - s.pose_confirm_margin_deg
+    errors, checked = [], 0
+    for sample in [*looking_away_samples, *(f for f in face_count_samples if f.label == 1)]:
+        faces = detect_faces(sample.image)
+        cheap, mesh = keypoint_pose(faces[0]), head_pose(sample.image, faces[0])
+        if mesh is None:
+            continue
+        checked += 1
+        errors.append(abs(cheap.yaw - mesh.yaw))
+        if abs(mesh.yaw) > s.max_yaw_deg or abs(mesh.pitch) > s.max_pitch_deg:
+            assert abs(cheap.yaw) >= yaw_gate or abs(cheap.pitch) >= pitch_gate, sample.name
+    assert checked >= 100 and np.median(errors) < 8
 
 
 def test_looking_away_precision_and_recall(looking_away_samples, confusion):

@@ -1,0 +1,158 @@
+"""analyse_stream / FrameAnalyser: skipping detection on near-identical frames
+must not hide what happens in the frame that changes."""
+
+from __future__ import annotations
+
+import json
+
+import material
+import numpy as np
+import pytest
+
+from analysis.frames import (
+    FrameAnalyser,
+    FrameObservation,
+    FrameSensitivity,
+    _thumbnail,
+    analyse_frame,
+    analyse_stream,
+    frame_change,
+)
+
+pytestmark = pytest.mark.slow
+
+
+def _key(obs: FrameObservation) -> tuple[int, bool]:
+    return min(obs.face_count, 2), obs.looking_away
+
+
+def _run(plan, **kw):
+    frames = material.webcam_stream(plan, **kw)
+    analyser = FrameAnalyser()
+    observations, analysed = [], []
+    for f in frames:
+        before = analyser.analysed
+        observations.append(analyser.analyse(f.image))
+        analysed.append(analyser.analysed > before)
+    return frames, observations, analysed
+
+
+def test_a_still_candidate_is_mostly_reused_but_analysed_at_least_every_ten_frames():
+    frames, observations, analysed = _run((("still", 40),), seed=1)
+    assert all(_key(o) == (1, False) for o in observations)
+    assert sum(analysed) <= 25  # sways of a pixel or so do not count as change
+    gaps = np.diff(np.flatnonzero(analysed))
+    assert gaps.max() <= FrameAnalyser().max_reused + 1
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+@pytest.mark.parametrize("second_height", [0.6, 0.3], ids=["near", "far-back"])
+def test_a_second_person_arriving_is_seen_in_the_first_frame(seed, second_height):
+    frames, observations, analysed = _run((("still", 15), ("two", 4)), seed=seed, second_height=second_height)
+    arrival = 15
+    assert analysed[arrival]
+    for f, o in zip(frames, observations, strict=True):
+        assert _key(o) == _key(analyse_frame(f.image))
+    assert observations[arrival - 1].face_count == 1
+    assert all(o.face_count == 2 for o in observations[arrival:])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_the_candidate_leaving_is_seen_in_the_first_frame(seed):
+    frames, observations, analysed = _run((("still", 15), ("absent", 4), ("still", 4)), seed=seed)
+    assert analysed[15] and analysed[19]
+    assert [o.face_count for o in observations[13:21]] == [1, 1, 0, 0, 0, 0, 1, 1]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_head_turned_away_and_a_covered_camera_are_seen_in_the_first_frame(seed):
+    frames, observations, analysed = _run(
+        (("still", 12), ("away", 3), ("still", 3), ("blocked", 3)), seed=seed
+    )
+    assert analysed[12] and observations[12].looking_away and not observations[11].looking_away
+    assert not observations[17].blocked
+    assert all(o.blocked and o.face_count == 0 for o in observations[18:])
+
+
+def test_a_miss_on_one_analysed_frame_is_not_reused(monkeypatch):
+    from analysis import frames
+
+    images = [f.image for f in material.webcam_stream((("still", 12),), seed=2)]
+    real, calls = frames.analyse_frame, []
+
+    def flaky(rgb, *, sensitivity=None):
+        calls.append(1)
+        obs = real(rgb, sensitivity=sensitivity)
+        return FrameObservation(face_count=0, brightness=obs.brightness) if len(calls) == 4 else obs
+
+    monkeypatch.setattr(frames, "analyse_frame", flaky)
+    analyser = FrameAnalyser()
+    out = []
+    for img in images:
+        out.append(analyser.analyse(img))
+        if len(calls) == 4:
+            break
+    missed_at = len(out) - 1
+    assert out[missed_at].face_count == 0
+    # The next frame, however similar, is analysed again rather than given the miss.
+    assert analyser.analyse(images[missed_at + 1]).face_count == 1 and len(calls) == 5
+
+
+def test_reused_frames_get_their_own_brightness_and_blocked_check():
+    base = material.webcam_stream((("still", 1),), seed=4)[0].image
+    brighter = np.clip(base.astype(np.int16) + 3, 0, 255).astype(np.uint8)
+    analyser = FrameAnalyser()
+    analyser.analyse(base)
+    first = analyser.analyse(base)  # two analysed frames agree: from now on, still frames are reused
+    second = analyser.analyse(brighter)
+    assert analyser.analysed == 2 and analyser.reused == 1
+    assert second.brightness > first.brightness + 2
+    assert second.faces == first.faces and second.yaw == first.yaw
+
+
+def test_state_is_small_json_and_batches_give_the_same_observations_as_one_run():
+    frames = [f.image for f in material.webcam_stream(material.STREAM_PLAN[:8], seed=5)]
+    whole, state = analyse_stream(frames, state=None)
+    again, state_again = analyse_stream(frames, state={})
+    assert again == whole and state_again == state
+    assert len(json.dumps(state)) < 4000
+    batched, st = [], None
+    for i in range(0, len(frames), 37):
+        out, st = analyse_stream(frames[i : i + 37], state=st)
+        st = json.loads(json.dumps(st))  # stored between Celery tasks
+        batched += out
+    assert batched == whole and st == state
+
+
+def test_a_state_from_other_settings_is_not_used():
+    frames = [f.image for f in material.webcam_stream((("still", 3),), seed=6)]
+    _, state = analyse_stream(frames[:2])
+    same = FrameAnalyser(state=state)
+    same.analyse(frames[2])
+    assert same.reused == 1
+    other = FrameAnalyser(sensitivity=FrameSensitivity(max_yaw_deg=20.0), state=state)
+    other.analyse(frames[2])
+    assert other.analysed == 1 and other.reused == 0
+    for garbled in ({"version": 0}, {**state, "thumb": "not base64!"}, {**state, "observation": {}}):
+        analyser = FrameAnalyser(state=garbled)
+        analyser.analyse(frames[2])
+        assert analyser.analysed == 1
+
+
+def test_observations_round_trip_through_json():
+    img = material.compose(["astronaut", "man_a"], (320, 240), np.random.default_rng(4))
+    obs = analyse_frame(img)
+    back = FrameObservation.from_dict(json.loads(json.dumps(obs.as_dict())))
+    assert back == obs and [f.keypoints for f in back.faces] == [f.keypoints for f in obs.faces]
+
+
+def test_frame_change_ignores_noise_and_exposure_but_not_a_new_face():
+    still, two = (f.image for f in material.webcam_stream((("still", 1), ("two", 1)), seed=7))
+    rng = np.random.default_rng(0)
+    noisy = material.jpeg_roundtrip(np.clip(still + rng.normal(0, 3, still.shape), 0, 255).astype(np.uint8))
+    dimmer = np.clip(still.astype(np.int16) - 4, 0, 255).astype(np.uint8)
+    ref = _thumbnail(still)
+    threshold = FrameAnalyser().still_threshold
+    assert frame_change(ref, _thumbnail(noisy)) < threshold / 3
+    assert frame_change(ref, _thumbnail(dimmer)) < threshold / 3
+    assert frame_change(ref, _thumbnail(two)) > threshold * 2
