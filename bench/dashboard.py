@@ -11,6 +11,13 @@ list (first page, high risk sorted by score, a search, a flag-type filter,
 reviewer, ``--rounds`` times; the median time and the number of SQL queries
 are printed at both sizes, with their ratio. The CSV export of every session
 is timed the same way. Figures only: nothing is asserted on time.
+
+Measured on the development machine (one run each): the list is 7 queries at
+100 and at 10,000 sessions, at 25 and at 100 rows a page. At 10,000 against
+100 the first page took 1.1x as long on SQLite (41 ms against 37 ms) and 1.5x
+on PostgreSQL; a search or a flag-type filter, which scan the institution's
+rows, 2.3-2.5x; the CSV of every session grows with its rows (0.12 ms a row
+on SQLite).
 """
 
 from __future__ import annotations
