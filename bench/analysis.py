@@ -53,8 +53,9 @@ def _scenes(rng) -> dict[str, list[bytes]]:
     """A few webcam scenes; each frame gets its own sensor noise and JPEG encoding."""
     size = (320, 240)
     base = {
-        "one": material.compose(["astronaut"], size, np.random.default_rng(3)),
-        "none": material.background(size, np.random.default_rng(3)),
+        # Seed 4: a furnished room behind the candidate (seed 3 would be a plain wall).
+        "one": material.compose(["astronaut"], size, np.random.default_rng(4)),
+        "none": material.background(size, np.random.default_rng(4)),
         "two": material.compose(["astronaut", "man_a"], size, np.random.default_rng(5)),
         "away": material.compose(["cameraman"], size, np.random.default_rng(6)),
     }
@@ -65,7 +66,7 @@ def _scenes(rng) -> dict[str, list[bytes]]:
             shift = rng.integers(-3, 4, size=2)
             moved = np.roll(image, tuple(shift), axis=(0, 1))
             noisy = np.clip(moved + rng.normal(0, 2.5, moved.shape), 0, 255).astype(np.uint8)
-            variants.append(material.jpeg_bytes(noisy, quality=60))
+            variants.append(material.jpeg_bytes(noisy, quality=50))  # the widget's default
         out[name] = variants
     return out
 
@@ -133,9 +134,11 @@ def main() -> None:
     session.started_at -= timedelta(seconds=seconds + 60)
     ProctoringSession.objects.filter(pk=session.pk).update(started_at=session.started_at)
     frames_bytes = [scenes[name][t % 12] for t, name in enumerate(timeline)]
-    upload_bytes = (
-        sum(map(len, frames_bytes)) + len(snapshot) * (seconds // 30) + sum(map(len, audio.values()))
-    )
+    volume = {
+        "frames": sum(map(len, frames_bytes)),
+        "snapshots": len(snapshot) * (seconds // 30),
+        "audio": sum(map(len, audio.values())),
+    }
 
     cpu0, wall0 = time.process_time(), time.perf_counter()
     snap_seq = audio_seq = 0
@@ -191,8 +194,10 @@ def main() -> None:
         f"  bare full-range detector          : {bare_per_frame * 1000:7.2f} ms  -> {1 / bare_per_frame:6.1f} frames/s per core"
     )
     print(f"  ratio pipeline / bare detector    : {cpu / frames / bare_per_frame:7.2f}x")
+    mb = {kind: size / 1e6 * 3600 / seconds for kind, size in volume.items()}
     print(
-        f"  upload volume at these defaults   : {upload_bytes / 1e6 * 3600 / seconds:7.1f} MB per candidate-hour"
+        f"  upload volume at these defaults   : {sum(mb.values()):7.1f} MB per candidate-hour "
+        f"(frames {mb['frames']:.1f}, snapshots {mb['snapshots']:.1f}, audio {mb['audio']:.1f})"
     )
     flags = Flag.objects.filter(session=session).values_list("type", flat=True)
     print(f"  flags: {sorted(set(flags))} ({len(flags)}), trust score {session.trust_score}")

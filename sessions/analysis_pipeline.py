@@ -29,7 +29,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from analysis.audio import InvalidAudio, clip, pcm_to_wav, voice_segments
-from analysis.frames import FrameSensitivity, InvalidImage, analyse_frame, decode_jpeg
+from analysis.frames import FrameAnalyser, FrameSensitivity, InvalidImage, analyse_frame, decode_jpeg
 from analysis.identity import descriptor_distance, face_descriptor
 from analysis.tracker import EpisodeTracker
 from proctorme.realtime import broadcast, institution_group
@@ -97,10 +97,17 @@ def _sensitivity(settings: dict) -> FrameSensitivity:
     return FrameSensitivity(**{k: float(v) for k, v in values.items() if k in fields})
 
 
-def _timing(settings: dict, type_: str) -> tuple[float, float]:
+def _timing(settings: dict, type_: str, session: ProctoringSession | None = None) -> tuple[float, float]:
     custom = settings.get("sensitivity", {}).get("timing", {}).get(type_)
     if isinstance(custom, list | tuple) and len(custom) == 2:
         return float(custom[0]), float(custom[1])
+    if type_ == "FACE_MISMATCH" and session is not None:
+        # Two identity checks in a row, whatever the snapshot cadence: a gap of
+        # more than one check splits episodes, so a lone odd check never joins a
+        # later real mismatch.
+        interval = session.config.get("capture", {}).get("snapshotIntervalMs", 30000) / 1000
+        check = interval * IDENTITY_EVERY_SNAPSHOTS
+        return check, check * 1.25
     return DEFAULT_TIMING[type_]
 
 
@@ -128,6 +135,18 @@ def _observe_image(chunk: MediaChunk, sensitivity: FrameSensitivity, identity: b
     return out
 
 
+def _observe_frame(chunk: MediaChunk, analyser: FrameAnalyser) -> dict:
+    try:
+        rgb = decode_jpeg(_read(chunk))
+    except (InvalidImage, OSError) as exc:
+        return {"error": f"undecodable: {exc}"}
+    obs = analyser.analyse(rgb)
+    out = {"faces": obs.face_count, "blocked": obs.blocked, "away": obs.looking_away}
+    if obs.yaw is not None:
+        out.update(yaw=round(obs.yaw, 1), pitch=round(obs.pitch, 1))
+    return out
+
+
 def _observe_audio(chunk: MediaChunk) -> dict:
     try:
         with wave.open(io.BytesIO(_read(chunk))) as wav:
@@ -143,7 +162,7 @@ def _observe_pending(session: ProctoringSession, settings: dict, enabled: set[st
         MediaChunk.objects.filter(
             session=session,
             analysed_at__isnull=True,
-            kind__in=[MediaChunk.Kind.FRAME, MediaChunk.Kind.SNAPSHOT, MediaChunk.Kind.AUDIO],
+            kind__in=[MediaChunk.Kind.SNAPSHOT, MediaChunk.Kind.AUDIO],
         ).order_by("kind", "seq")
     )
     sensitivity = _sensitivity(settings)
@@ -164,13 +183,16 @@ def _observe_pending(session: ProctoringSession, settings: dict, enabled: set[st
 # --- phase 2: folding observations into flags -------------------------------------------
 
 
-def _in_order(session, kind: str, state: dict, final: bool):
-    """Analysed chunks of one kind after the cursor, in seq order, stopping at a fresh gap."""
+def _in_order(session, kind: str, state: dict, final: bool, *, analysed_only: bool = True):
+    """Chunks of one kind after the cursor, in seq order, stopping at a fresh gap."""
     cursor = state.get("cursor", 0)
+    chunks = MediaChunk.objects.filter(session=session, kind=kind, seq__gt=cursor)
+    if analysed_only:
+        chunks = chunks.filter(analysed_at__isnull=False)
     chunks = list(
-        MediaChunk.objects.filter(session=session, kind=kind, seq__gt=cursor, analysed_at__isnull=False)
-        .order_by("seq")
-        .only("id", "seq", "captured_at", "meta", "duration_seconds")
+        chunks.order_by("seq").only(
+            "id", "seq", "captured_at", "meta", "duration_seconds", "file", "analysed_at"
+        )
     )
     if not chunks:
         return
@@ -194,10 +216,11 @@ class _Folder:
         self.enabled = enabled
         self.state = session.analysis_state or {}
         self.flag_count = 0
+        self.frames_analysed = 0
 
     def tracker(self, type_: str) -> EpisodeTracker:
         states = self.state.setdefault("trackers", {})
-        min_duration, max_gap = _timing(self.settings, type_)
+        min_duration, max_gap = _timing(self.settings, type_, self.session)
         return EpisodeTracker(min_duration, max_gap, states.setdefault(type_, {}))
 
     def at(self, seconds: float):
@@ -223,11 +246,20 @@ class _Folder:
             self.flag_count += kind == "open"
 
     def frames(self, final: bool) -> None:
+        """Frames are analysed here, in capture order, so the stream analyser's reuse of
+        still frames is the same whatever order the batches arrived in."""
         types = [t for t in FRAME_RULES if t in self.enabled]
-        for chunk in _in_order(
-            self.session, MediaChunk.Kind.FRAME, self.state.setdefault("frame", {}), final
-        ):
-            obs = chunk.meta.get("obs", {})
+        frame_state = self.state.setdefault("frame", {})
+        analyser = FrameAnalyser(sensitivity=_sensitivity(self.settings), state=frame_state.get("analyser"))
+        observed = []
+        for chunk in _in_order(self.session, MediaChunk.Kind.FRAME, frame_state, final, analysed_only=False):
+            obs = chunk.meta.get("obs")
+            if obs is None:
+                obs = _observe_frame(chunk, analyser)
+                chunk.meta = {**chunk.meta, "obs": obs}
+                chunk.analysed_at = timezone.now()
+                observed.append(chunk)
+            frame_state["analyser"] = analyser.state
             if "error" in obs:
                 continue
             t = self.seconds(chunk.captured_at)
@@ -237,6 +269,8 @@ class _Folder:
                 )
                 if events:
                     self.apply(type_, events, evidence=_chunk_by_pk)
+        MediaChunk.objects.bulk_update(observed, ["meta", "analysed_at"], batch_size=200)
+        self.frames_analysed = len(observed)
 
     def snapshots(self, final: bool) -> None:
         identity = self.state.setdefault("identity", {})
@@ -435,7 +469,7 @@ def session_analyse(*, session: ProctoringSession, final: bool = False) -> dict:
                 group = institution_group(locked.institution.public_id)
                 transaction.on_commit(lambda: broadcast(group, message))
         locked.save(update_fields=fields)
-    return {"observed": observed, "flags": folder.flag_count}
+    return {"observed": observed + folder.frames_analysed, "flags": folder.flag_count}
 
 
 def session_analyse_serialised(*, session: ProctoringSession, final: bool = False) -> None:

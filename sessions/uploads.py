@@ -192,6 +192,8 @@ def media_store(*, session: ProctoringSession, items: list[UploadItem]) -> tuple
                 continue
             accepted.append({"kind": item.kind, "seq": item.seq})
         if accepted:
+            # Uploads count as a sign of life for the live dashboard's connection state.
+            ProctoringSession.objects.filter(pk=session.pk).update(last_seen_at=timezone.now())
             from sessions.tasks import session_analyse_task
 
             enqueue(session_analyse_task, str(session.public_id))

@@ -10,25 +10,20 @@ from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from analysis.trust import LOW_RISK, REVIEW, band_for
 from sessions.api.exceptions import NotFound
 from sessions.media import media_signed_url
 from sessions.models import Assessment, Candidate, Event, Flag, MediaChunk, ProctoringSession
 from tenants.models import Institution, WebhookDelivery, WebhookEndpoint
 
 # Bands of the trust score (DESIGN.md): ≥ 85 low risk, 60–85 needs review, < 60 high risk.
-LOW_RISK_FROM = 85.0
-REVIEW_FROM = 60.0
+LOW_RISK_FROM = LOW_RISK
+REVIEW_FROM = REVIEW
 RISK_BANDS = ("low", "review", "high")
 
 
 def risk_band(score: float | None) -> str | None:
-    if score is None:
-        return None
-    if score >= LOW_RISK_FROM:
-        return "low"
-    if score >= REVIEW_FROM:
-        return "review"
-    return "high"
+    return None if score is None else band_for(score)
 
 
 def breakdown_rows(breakdown: dict | None) -> list[dict]:
