@@ -520,6 +520,9 @@ def _client_main(conn, uris: list[str]) -> None:
             command, args = await loop.run_in_executor(None, conn.recv)
             if command == "open":
                 result = await gen.open_all()
+            elif command == "idle":
+                await asyncio.sleep(args[0])
+                result = {"open": sum(s.ws.state.name == "OPEN" for s in gen.socks)}
             elif command == "load":
                 result = await gen.load(*args)
             elif command == "close":
@@ -601,6 +604,7 @@ def main() -> int:
     parser.add_argument("--servers", type=int, default=1, help="daphne processes")
     parser.add_argument("--clients", type=int, default=1, help="load-generator processes")
     parser.add_argument("--baseline", type=int, default=50, help="signals on the idle server (1 socket)")
+    parser.add_argument("--idle", type=float, default=15.0, help="seconds all sockets are held idle")
     args = parser.parse_args()
 
     _prerequisites()
@@ -642,6 +646,9 @@ def main() -> int:
         ramp = max(o["seconds"] for o in opened)
         connect_times = [t for o in opened for t in o["times"]]
         rss_held = sum(_rss_mib(p) for p in server_pids)
+        # Held idle, as most exam sockets are most of the time: does the server keep them all?
+        idled, idle_merged = clients.call("idle", args.idle)
+        still_open = sum(r["open"] for r in idled)
         if held == 0:
             print(f"no socket could connect: {_problems(open_merged)}; server log in {log_dir}")
             return 1
@@ -699,7 +706,11 @@ def main() -> int:
             f"last ack {ack_span:.1f} s after the first send); unacked {unacked}; "
             f"flags pushed {load_merged['flags']}"
         )
-        print(f"  errors, closes       open: {_problems(open_merged)}; load: {_problems(load_merged)}")
+        print(
+            f"  errors, closes       baseline: {_problems(base_merged)}; open: {_problems(open_merged)}; "
+            f"{args.idle:g} s idle: {_problems(idle_merged)} ({still_open} still open); "
+            f"load: {_problems(load_merged)}"
+        )
         print(
             f"  server RSS MiB       idle {rss_idle:.0f} -> {held} sockets {rss_held:.0f} "
             f"({1024 * (rss_held - rss_idle) / held:.0f} KiB/socket) -> peak under load {max(rss_peak):.0f}"
