@@ -52,8 +52,9 @@ def _header(scope, name: bytes) -> str | None:
     return None
 
 
-@database_sync_to_async
-def _authorise(token: str | None, origin: str | None):
+# thread_sensitive=False: every socket's database work would otherwise share one
+# thread per server process, capping it at 1 / (time of one signal_record).
+def _authorise_sync(token: str | None, origin: str | None):
     try:
         claims = session_token_read(token)
     except ProctormeError:
@@ -80,7 +81,9 @@ class WidgetConsumer(AsyncWebsocketConsumer):
         remember_server_loop()
         query = parse_qs(self.scope.get("query_string", b"").decode())
         token = (query.get("token") or [None])[0]
-        session, close_code = await _authorise(token, _header(self.scope, b"origin"))
+        session, close_code = await database_sync_to_async(_authorise_sync, thread_sensitive=False)(
+            token, _header(self.scope, b"origin")
+        )
         # Accept first so the browser sees our close code, not a bare 1006.
         await self.accept()
         if session is None:
@@ -149,7 +152,7 @@ class WidgetConsumer(AsyncWebsocketConsumer):
         if not isinstance(payload, dict):
             await self._error("INVALID_MESSAGE", "payload must be an object.", seq)
             return
-        result = await database_sync_to_async(signal_record)(
+        result = await database_sync_to_async(signal_record, thread_sensitive=False)(
             session_id=self.session.pk, seq=seq, event=event, at=message.get("at"), payload=payload
         )
         if result.ended:

@@ -286,9 +286,31 @@ def flag_record(
     evidence=None,
     payload: dict | None = None,
     notify: bool = True,
+    known_new: bool = False,
 ) -> tuple[Flag, bool]:
-    """Store one flag per episode; recording the same episode again updates it."""
+    """Store one flag per episode; recording the same episode again updates it.
+
+    ``known_new`` skips the lookup when the caller already knows the episode is
+    new (a browser signal's flag, keyed by its freshly stored seq).
+    """
     duration = (ended_at - started_at).total_seconds() if ended_at else 0.0
+    if known_new:
+        flag = Flag.objects.create(
+            institution_id=session.institution_id,
+            session=session,
+            type=type,
+            episode_key=episode_key,
+            started_at=started_at,
+            ended_at=ended_at,
+            duration_seconds=max(duration, 0.0),
+            description=description or FLAG_DESCRIPTIONS.get(type, type),
+            evidence=evidence,
+            payload=payload or {},
+        )
+        if notify:
+            _flag_publish(flag)
+        transaction.on_commit(lambda: signals.flag_created.send(sender=ProctoringSession, flag=flag))
+        return flag, True
     with transaction.atomic():
         flag, created = Flag.objects.get_or_create(
             session=session,
@@ -384,12 +406,15 @@ def signal_record(
     payload = payload or {}
     now = timezone.now()
     with transaction.atomic():
+        # of=("self",): lock the session row only, not its assessment, candidate
+        # and institution rows, which every other session of theirs shares.
         session = (
-            ProctoringSession.objects.select_for_update()
+            ProctoringSession.objects.select_for_update(of=("self",))
             .select_related("assessment", "candidate", "institution")
             .get(pk=session_id)
         )
-        if Event.objects.filter(session=session, client_seq=seq).exists():
+        # last_client_seq is the highest stored seq, so only a seq at or below it can be a duplicate.
+        if seq <= session.last_client_seq and Event.objects.filter(session=session, client_seq=seq).exists():
             return SignalResult(stored=False, duplicate=True)
         if session_is_overdue(session, now):
             _session_end_locked(session, reason="time_up")
@@ -428,6 +453,7 @@ def _derive_flags(session, *, seq: int, event: str, when: datetime, ended_at, pa
         open_flag = _open_flag(session, "TAB_NOT_FOCUS")
         if payload.get("focused") is False and open_flag is None:
             flag_record(
+                known_new=True,
                 session=session,
                 type="TAB_NOT_FOCUS",
                 episode_key=key,
@@ -439,13 +465,16 @@ def _derive_flags(session, *, seq: int, event: str, when: datetime, ended_at, pa
     elif event == "FULLSCREEN_CHANGE":
         open_flag = _open_flag(session, "EXIT_FULLSCREEN")
         if payload.get("fullscreen") is False and open_flag is None:
-            flag_record(session=session, type="EXIT_FULLSCREEN", episode_key=key, started_at=when)
+            flag_record(
+                known_new=True, session=session, type="EXIT_FULLSCREEN", episode_key=key, started_at=when
+            )
         elif payload.get("fullscreen") is True and open_flag is not None:
             _flag_close(open_flag, when)
     elif event == "MULTIPLE_SCREENS" and tracking.get("detectMultipleScreens", True):
         screens = payload.get("screens")
         if payload.get("extended") is True or (isinstance(screens, int) and screens > 1):
             flag_record(
+                known_new=True,
                 session=session,
                 type="MULTIPLE_SCREENS",
                 episode_key=key,
@@ -456,6 +485,7 @@ def _derive_flags(session, *, seq: int, event: str, when: datetime, ended_at, pa
     elif event == "COPY_PASTE":
         action = payload.get("action") if payload.get("action") in {"copy", "cut", "paste"} else "copy"
         flag_record(
+            known_new=True,
             session=session,
             type="COPY_PASTE",
             episode_key=key,
@@ -465,7 +495,12 @@ def _derive_flags(session, *, seq: int, event: str, when: datetime, ended_at, pa
         )
     elif event == "CONNECTION_LOST":
         flag_record(
-            session=session, type="CONNECTION_LOST", episode_key=key, started_at=when, ended_at=ended_at
+            known_new=True,
+            session=session,
+            type="CONNECTION_LOST",
+            episode_key=key,
+            started_at=when,
+            ended_at=ended_at,
         )
 
 
