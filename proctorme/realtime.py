@@ -1,11 +1,14 @@
 """Fan-out through the channel layer from any thread.
 
-Services run in request threads, task threads and Celery workers. With
-channels-redis a plain ``async_to_sync(group_send)`` is right everywhere.
-The in-memory layer (embedded mode) keeps asyncio queues bound to the ASGI
-server's event loop, and waking them from another thread is not safe, so
-the consumers record that loop and sends from other threads are scheduled
-onto it.
+Services run in request threads, the consumers' database threads, task
+threads and Celery workers, none of which has an event loop. Sending with
+``async_to_sync`` from such a thread spins up a fresh event loop per call,
+and channels-redis keeps its connection pool per loop, so every message
+would open and close a Redis connection (and the in-memory layer's queues
+must not be woken from a foreign loop at all). Instead every send is
+scheduled, fire-and-forget, onto one long-lived loop: the ASGI server's own
+loop when this process serves WebSockets (consumers record it on connect),
+otherwise a small background loop thread started on first use.
 """
 
 from __future__ import annotations
@@ -14,8 +17,7 @@ import asyncio
 import logging
 import threading
 
-from asgiref.sync import async_to_sync
-from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels.layers import get_channel_layer
 
 log = logging.getLogger(__name__)
 _server_loop: asyncio.AbstractEventLoop | None = None
@@ -35,33 +37,51 @@ def institution_group(institution_public_id) -> str:
     return f"institution.{institution_public_id}"
 
 
+_background: asyncio.AbstractEventLoop | None = None
+_background_lock = threading.Lock()
+
+
+def _background_loop() -> asyncio.AbstractEventLoop:
+    global _background
+    with _background_lock:
+        if _background is None or not _background.is_running():
+            loop = asyncio.new_event_loop()
+            started = threading.Event()
+
+            def run() -> None:
+                asyncio.set_event_loop(loop)
+                loop.call_soon(started.set)
+                loop.run_forever()
+
+            threading.Thread(target=run, name="proctorme-broadcast", daemon=True).start()
+            started.wait()
+            _background = loop
+        return _background
+
+
+def _target_loop() -> asyncio.AbstractEventLoop:
+    loop = _server_loop
+    if loop is not None and loop.is_running():
+        return loop
+    return _background_loop()
+
+
+def _report(future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        # A dashboard missing one push must never fail the write that caused it.
+        log.error("broadcast failed: %r", future.exception())
+
+
 def broadcast(group: str, message: dict) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    loop = _target_loop()
     try:
         running = asyncio.get_running_loop()
     except RuntimeError:
         running = None
-    loop = _server_loop
-    if (
-        isinstance(layer, InMemoryChannelLayer)
-        and loop is not None
-        and loop.is_running()
-        and running is not loop
-    ):
-        asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
+    if running is loop:
+        loop.create_task(layer.group_send(group, message)).add_done_callback(_report)
         return
-    if running is not None:
-        # Sync code on a thread that has an event loop (a test driver's, say):
-        # async_to_sync refuses to run there, so send from a short-lived thread.
-        threading.Thread(target=_send_blocking, args=(layer, group, message), daemon=True).start()
-        return
-    _send_blocking(layer, group, message)
-
-
-def _send_blocking(layer, group: str, message: dict) -> None:
-    try:
-        async_to_sync(layer.group_send)(group, message)
-    except Exception:  # a dashboard missing one push must never fail the write
-        log.exception("broadcast to %s failed", group)
+    asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop).add_done_callback(_report)
