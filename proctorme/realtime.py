@@ -72,6 +72,21 @@ def _report(future) -> None:
         log.error("broadcast failed: %r", future.exception())
 
 
+# Fan-out in flight per loop at once: a burst queues here instead of taking
+# every connection of the channel layer's pool from the consumers.
+MAX_IN_FLIGHT = 64
+_limits: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+
+
+async def _send(layer, group: str, message: dict) -> None:
+    loop = asyncio.get_running_loop()
+    limit = _limits.get(loop)
+    if limit is None:
+        limit = _limits[loop] = asyncio.Semaphore(MAX_IN_FLIGHT)
+    async with limit:
+        await layer.group_send(group, message)
+
+
 def broadcast(group: str, message: dict) -> None:
     layer = get_channel_layer()
     if layer is None:
@@ -82,6 +97,6 @@ def broadcast(group: str, message: dict) -> None:
     except RuntimeError:
         running = None
     if running is loop:
-        loop.create_task(layer.group_send(group, message)).add_done_callback(_report)
+        loop.create_task(_send(layer, group, message)).add_done_callback(_report)
         return
-    asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop).add_done_callback(_report)
+    asyncio.run_coroutine_threadsafe(_send(layer, group, message), loop).add_done_callback(_report)

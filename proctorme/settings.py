@@ -111,8 +111,16 @@ if REDIS_URL:
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             # socket_timeout above channels-redis's 5-s blocking read: with redis-py's
             # default of 5 s an idle server's receive times out and drops its sockets.
+            # max_connections: redis-py 8 caps a pool at 100, which thousands of
+            # sockets' group_add/discard and fan-out exhaust (consumers then die).
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 10}],
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": 10,
+                        "max_connections": env_int("REDIS_MAX_CONNECTIONS", 1000, minimum=10),
+                    }
+                ],
                 "capacity": 1500,
                 "expiry": 30,
             },

@@ -8,6 +8,7 @@ token was issued to and still a registered domain of the institution.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from urllib.parse import parse_qs
 
@@ -21,6 +22,8 @@ from sessions.models import ProctoringSession
 from sessions.services import BROWSER_EVENTS, _iso, session_end, session_is_overdue, signal_record
 from sessions.tokens import session_token_read
 from tenants.services import origin_allowed
+
+log = logging.getLogger(__name__)
 
 CLOSE_BAD_TOKEN = 4401
 CLOSE_BAD_ORIGIN = 4403
@@ -105,7 +108,10 @@ class WidgetConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code):
         if self.session is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            try:
+                await self.channel_layer.group_discard(self.group, self.channel_name)
+            except Exception:  # the membership expires in the layer anyway (group_expiry)
+                log.warning("group_discard failed for %s", self.group, exc_info=True)
 
     async def _send(self, message: dict) -> None:
         await self.send(text_data=json.dumps(message, separators=(",", ":")))

@@ -439,21 +439,27 @@ def signal_record(
         session.last_client_seq = max(session.last_client_seq, seq)
         session.last_seen_at = now
         session.save(update_fields=["last_client_seq", "last_seen_at"])
-        _derive_flags(session, seq=seq, event=event, when=when, ended_at=ended_at, payload=payload)
-        _publish_institution(
-            session, {"type": "signal", "event": event, "seq": seq, "at": _iso(when), "payload": payload}
-        )
+        flagged = _derive_flags(session, seq=seq, event=event, when=when, ended_at=ended_at, payload=payload)
+        if not flagged:
+            # A new flag already reaches the live dashboard (and says the candidate is there).
+            _publish_institution(
+                session, {"type": "signal", "event": event, "seq": seq, "at": _iso(when), "payload": payload}
+            )
     return SignalResult(stored=True, duplicate=False)
 
 
-def _derive_flags(session, *, seq: int, event: str, when: datetime, ended_at, payload: dict) -> None:
+def _new_flag(**fields) -> bool:
+    return flag_record(known_new=True, **fields)[1]
+
+
+def _derive_flags(session, *, seq: int, event: str, when: datetime, ended_at, payload: dict) -> bool:
+    """Open, close or record the flags a browser signal implies; True when a new flag was recorded."""
     tracking = session.config.get("tracking", {})
     key = f"seq:{seq}"
     if event == "TAB_FOCUS_CHANGE" and tracking.get("tabSwitch", True):
         open_flag = _open_flag(session, "TAB_NOT_FOCUS")
         if payload.get("focused") is False and open_flag is None:
-            flag_record(
-                known_new=True,
+            return _new_flag(
                 session=session,
                 type="TAB_NOT_FOCUS",
                 episode_key=key,
@@ -465,16 +471,13 @@ def _derive_flags(session, *, seq: int, event: str, when: datetime, ended_at, pa
     elif event == "FULLSCREEN_CHANGE":
         open_flag = _open_flag(session, "EXIT_FULLSCREEN")
         if payload.get("fullscreen") is False and open_flag is None:
-            flag_record(
-                known_new=True, session=session, type="EXIT_FULLSCREEN", episode_key=key, started_at=when
-            )
+            return _new_flag(session=session, type="EXIT_FULLSCREEN", episode_key=key, started_at=when)
         elif payload.get("fullscreen") is True and open_flag is not None:
             _flag_close(open_flag, when)
     elif event == "MULTIPLE_SCREENS" and tracking.get("detectMultipleScreens", True):
         screens = payload.get("screens")
         if payload.get("extended") is True or (isinstance(screens, int) and screens > 1):
-            flag_record(
-                known_new=True,
+            return _new_flag(
                 session=session,
                 type="MULTIPLE_SCREENS",
                 episode_key=key,
@@ -484,8 +487,7 @@ def _derive_flags(session, *, seq: int, event: str, when: datetime, ended_at, pa
             )
     elif event == "COPY_PASTE":
         action = payload.get("action") if payload.get("action") in {"copy", "cut", "paste"} else "copy"
-        flag_record(
-            known_new=True,
+        return _new_flag(
             session=session,
             type="COPY_PASTE",
             episode_key=key,
@@ -494,14 +496,14 @@ def _derive_flags(session, *, seq: int, event: str, when: datetime, ended_at, pa
             payload={"action": action},
         )
     elif event == "CONNECTION_LOST":
-        flag_record(
-            known_new=True,
+        return _new_flag(
             session=session,
             type="CONNECTION_LOST",
             episode_key=key,
             started_at=when,
             ended_at=ended_at,
         )
+    return False
 
 
 def media_purge_expired(*, now: datetime | None = None) -> int:
