@@ -601,7 +601,12 @@ def main() -> int:
     parser.add_argument("--sockets", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=200.0, help="signals/s in total")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of load")
-    parser.add_argument("--servers", type=int, default=1, help="daphne processes")
+    parser.add_argument(
+        "--servers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="daphne processes (default: one per core, as deployed)",
+    )
     parser.add_argument("--clients", type=int, default=1, help="load-generator processes")
     parser.add_argument("--baseline", type=int, default=50, help="signals on the idle server (1 socket)")
     parser.add_argument("--idle", type=float, default=15.0, help="seconds all sockets are held idle")
