@@ -16,7 +16,15 @@ from django.http import Http404
 from django.template.response import TemplateResponse
 
 from tenants import services
-from tenants.models import ApiKey, Domain, Institution, Membership, WebhookEndpoint
+from tenants.models import (
+    ApiKey,
+    Domain,
+    Institution,
+    Membership,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from tenants.selectors import institutions_for_user
 
 admin.site.site_header = "Proctorme administration"
@@ -289,6 +297,67 @@ class WebhookEndpointForm(forms.ModelForm):
     class Meta:
         model = WebhookEndpoint
         fields = ["institution", "url", "description", "events", "is_active"]
+
+    def clean_url(self):
+        from proctorme.errors import ProctormeError
+        from tenants.webhooks import webhook_url_check
+
+        url = self.cleaned_data["url"]
+        try:
+            webhook_url_check(url=url)
+        except ProctormeError as error:
+            raise forms.ValidationError(error.message) from None
+        return url
+
+
+class WebhookAttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    extra = 0
+    can_delete = False
+    fields = ["number", "requested_at", "status_code", "response_ms", "succeeded", "error"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(TenantScopedAdmin):
+    """The delivery log: read-only, scoped like every other tenant row."""
+
+    list_display = [
+        "event",
+        "endpoint",
+        "status",
+        "attempt_count",
+        "last_status_code",
+        "created_at",
+        "delivered_at",
+    ]
+    list_filter = ["status", "event"]
+    readonly_fields = [
+        "endpoint",
+        "event",
+        "status",
+        "attempt_count",
+        "last_status_code",
+        "last_error",
+        "next_attempt_at",
+        "delivered_at",
+        "created_at",
+        "payload",
+    ]
+    fields = readonly_fields
+    inlines = [WebhookAttemptInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(WebhookEndpoint)

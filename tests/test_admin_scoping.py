@@ -133,13 +133,50 @@ def test_admin_invites_a_reviewer_by_email(client, tenant_a, django_user_model):
     assert not user.is_staff  # reviewers work in the dashboard, not the admin
 
 
+def test_webhook_endpoint_on_a_private_address_is_refused(client, tenant_a, settings):
+    settings.PROCTORME_ALLOW_PRIVATE_URLS = False
+    client.force_login(tenant_a.admin)
+    response = client.post(
+        reverse("admin:tenants_webhookendpoint_add"),
+        {
+            "institution": tenant_a.institution.pk,
+            "url": "http://127.0.0.1:9/hook",
+            "description": "",
+            "events": "[]",
+            "is_active": "on",
+        },
+    )
+    assert response.status_code == 200
+    assert "url" in response.context["adminform"].form.errors
+    assert not tenant_a.institution.webhook_endpoints.exists()
+
+
+def test_delivery_log_is_scoped_and_read_only(client, tenant_a, tenant_b):
+    from tenants.models import WebhookDelivery
+
+    endpoint, _ = webhook_endpoint_create(
+        institution=tenant_a.institution, url="https://hooks.example.org/in"
+    )
+    delivery = WebhookDelivery.objects.create(
+        institution=tenant_a.institution, endpoint=endpoint, event="flag.created"
+    )
+    client.force_login(tenant_b.admin)
+    assert client.get(reverse("admin:tenants_webhookdelivery_change", args=[delivery.pk])).status_code == 404
+    assert (
+        list(client.get(reverse("admin:tenants_webhookdelivery_changelist")).context["cl"].result_list) == []
+    )
+    client.force_login(tenant_a.admin)
+    assert client.get(reverse("admin:tenants_webhookdelivery_change", args=[delivery.pk])).status_code == 200
+    assert client.post(reverse("admin:tenants_webhookdelivery_delete", args=[delivery.pk])).status_code == 403
+
+
 def test_webhook_endpoint_secret_shown_once(client, tenant_a):
     client.force_login(tenant_a.admin)
     response = client.post(
         reverse("admin:tenants_webhookendpoint_add"),
         {
             "institution": tenant_a.institution.pk,
-            "url": "https://hooks.alpha.edu/proctorme",
+            "url": "https://93.184.216.34/proctorme",  # a public address: the check needs no DNS
             "description": "",
             "events": "[]",
             "is_active": "on",

@@ -260,3 +260,82 @@ def test_a_different_person_in_snapshots_is_face_mismatch(
     flag = Flag.objects.get(type="FACE_MISMATCH")
     assert (flag.started_at - session.started_at).total_seconds() == 270
     assert flag.payload["distance"] > 0.6
+
+
+@pytest.fixture
+def photo_server():
+    """A real HTTP server on loopback that serves one JPEG of the candidate."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    photo = _frame(ONE, seed=3)
+    hits = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(photo)))
+            self.end_headers()
+            self.wfile.write(photo)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/me.jpg", hits
+    server.shutdown()
+
+
+def _with_image_url(tenant, url, candidate="c-photo"):
+    request = parse_eye(
+        {
+            "apiKey": tenant.publishable_key,
+            "assessmentId": "bio",
+            "assessmentTitle": "Biology",
+            "candidateId": candidate,
+            "candidateEmail": "p@alpha.edu",
+            "candidateFirstName": "P",
+            "candidateLastName": "Hoto",
+            "institutionName": "Alpha",
+            "examDuration": 3600,
+            "candidateImageUrl": url,
+        }
+    )
+    return _rewind(session_start(request=request, origin=ORIGIN))
+
+
+@pytest.mark.slow
+def test_reference_photo_on_a_loopback_address_is_not_fetched(
+    client, tenant_a, photo_server, settings, django_capture_on_commit_callbacks
+):
+    settings.PROCTORME_ALLOW_PRIVATE_URLS = False
+    url, hits = photo_server
+    for candidate_url, reason in ((url, "https"), (url.replace("http://", "https://"), "private")):
+        started = _with_image_url(tenant_a, candidate_url, candidate=f"c-{reason}")
+        with django_capture_on_commit_callbacks(execute=True):
+            _upload(client, started, [("snapshot", 1, 30.0, _frame(ONE, seed=3), {})])
+        identity = ProctoringSession.objects.get(pk=started.session.pk).analysis_state["identity"]
+        assert reason in identity["url_error"]
+        assert identity["source"] == "enrolled"  # fell back to enrolment from the first good snapshot
+    assert hits == []
+
+
+@pytest.mark.slow
+def test_reference_photo_is_used_when_allowed_and_a_different_face_is_flagged(
+    client, tenant_a, photo_server, settings, django_capture_on_commit_callbacks
+):
+    settings.PROCTORME_ALLOW_PRIVATE_URLS = True  # local development only
+    url, hits = photo_server
+    started = _with_image_url(tenant_a, url)
+    someone_else = _frame(["man_a"], seed=3)
+    items = [("snapshot", seq, 30.0 * seq, someone_else, {}) for seq in range(1, 10)]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _upload(client, started, items).status_code == 202
+    session = ProctoringSession.objects.get(pk=started.session.pk)
+    assert hits == ["/me.jpg"]
+    assert session.analysis_state["identity"]["source"] == "candidateImageUrl"
+    flag = Flag.objects.get(session=session, type="FACE_MISMATCH")
+    assert flag.payload["reference"] == "candidateImageUrl"
