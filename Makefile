@@ -22,7 +22,7 @@ run: venv
 	@$(PY) manage.py seed_demo > var/demo.txt
 	@$(PY) manage.py seed_demo_sessions > var/demo-sessions.txt 2>&1 || echo "demo sessions not seeded: see var/demo-sessions.txt"
 	@PORT=$(PORT) HOST=$(HOST) $(PY) manage.py demo_banner
-	DEBUG=$${DEBUG:-1} $(PY) manage.py runserver $(HOST):$(PORT) --noreload
+	DEBUG=$${DEBUG:-1} SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} $(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
 ## make test: every test; parts that are absent are skipped with a reason
 test: venv

@@ -252,14 +252,19 @@ def sessions_expire_overdue(*, now: datetime | None = None) -> int:
 # --- flags -----------------------------------------------------------------
 
 
-def flag_data(flag: Flag) -> dict:
-    """Eye by Proctorme's FlagData, plus our id, span and evidence URL."""
+def flag_data(flag: Flag, *, absolute_urls: bool = True) -> dict:
+    """Eye by Proctorme's FlagData, plus our id, span and evidence URL.
+
+    The widget gets the evidence link relative to the server (it resolves it
+    against the script's own origin, so a SITE_URL that does not match how the
+    browser reaches us cannot break it); webhooks and the API get it absolute.
+    """
     session = flag.session
     media_url = None
     if flag.evidence_id:
         from sessions.media import media_signed_url
 
-        media_url = media_signed_url(flag.evidence)
+        media_url = media_signed_url(flag.evidence, absolute=absolute_urls)
     return {
         "flagId": str(flag.public_id),
         "examId": session.assessment.external_id,
@@ -352,7 +357,7 @@ def flag_record(
 
 
 def _flag_publish(flag: Flag) -> None:
-    data = flag_data(flag)
+    data = flag_data(flag, absolute_urls=False)
     _publish_session(flag.session, {"type": "flag", "flag": data})
     _publish_institution(flag.session, {"type": "flag", "flag": data})
 

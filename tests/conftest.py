@@ -22,6 +22,15 @@ def require(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _media_in_a_temporary_folder(tmp_path_factory):
+    """Uploads made by tests (browser tests included) never land in the checkout's var/media."""
+    from django.test.utils import override_settings
+
+    with override_settings(MEDIA_ROOT=str(tmp_path_factory.mktemp("media"))):
+        yield
+
+
 def pytest_collection_finish(session):
     if not session.items and not session.config.option.collectonly:
         raise pytest.UsageError("no test was collected: refusing to pass an empty run")

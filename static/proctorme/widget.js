@@ -873,10 +873,12 @@
     if (this.seenFlags[key]) return; // one callback per flag, even when the server pushes an update
     this.seenFlags[key] = true;
     var data = Object.assign({}, flag);
+    // The server sends evidence links relative to itself; the page gets them absolute.
+    if (flag.mediaUrl) data.mediaUrl = new URL(flag.mediaUrl, SERVER).toString();
     // Keep the order flags arrived in even when one of them needs its evidence fetched.
     this.flagChain = this.flagChain.then(function () {
-      if (!flag.mediaUrl) return data;
-      return fetch(flag.mediaUrl, { credentials: "omit", cache: "no-store" })
+      if (!data.mediaUrl) return data;
+      return fetch(data.mediaUrl, { credentials: "omit", cache: "no-store" })
         .then(function (response) {
           if (!response.ok) throw new Error("HTTP " + response.status);
           return response.blob();
