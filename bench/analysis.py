@@ -67,7 +67,7 @@ def _scenes(rng) -> dict[str, list[bytes]]:
             shift = rng.integers(-3, 4, size=2)
             moved = np.roll(image, tuple(shift), axis=(0, 1))
             noisy = np.clip(moved + rng.normal(0, 2.5, moved.shape), 0, 255).astype(np.uint8)
-            X
+            variants.append(material.jpeg_bytes(noisy, quality=40))  # the widget's default
         out[name] = variants
     return out
 
@@ -110,7 +110,7 @@ def main() -> None:
     scenes = _scenes(rng)
     timeline = _timeline(seconds)
     snapshot = material.jpeg_bytes(
-        material.compose(["astronaut"], (640, 480), np.random.default_rng(3)), quality=70
+        material.compose(["astronaut"], (640, 480), np.random.default_rng(4)), quality=50
     )
     audio = _audio_windows(seconds // 5, rng)
 
