@@ -63,8 +63,9 @@ def _scenes(rng) -> dict[str, list[bytes]]:
     out = {}
     for name, image in base.items():
         variants = []
-        for _ in range(12):
-            shift = rng.integers(-3, 4, size=2)
+        for i in range(24):
+            # Variants 0-11: sitting still (sensor noise only); 12-23: moving a few pixels.
+            shift = rng.integers(-3, 4, size=2) if i >= 12 else (0, 0)
             moved = np.roll(image, tuple(shift), axis=(0, 1))
             noisy = np.clip(moved + rng.normal(0, 2.5, moved.shape), 0, 255).astype(np.uint8)
             variants.append(material.jpeg_bytes(noisy, quality=40))  # the widget's default
@@ -134,7 +135,8 @@ def main() -> None:
     session = started.session
     session.started_at -= timedelta(seconds=seconds + 60)
     ProctoringSession.objects.filter(pk=session.pk).update(started_at=session.started_at)
-    frames_bytes = [scenes[name][t % 12] for t, name in enumerate(timeline)]
+    # A seated candidate: still most of the time, moving 12 s in every 100.
+    frames_bytes = [scenes[name][t % 12 + (12 if t % 100 < 12 else 0)] for t, name in enumerate(timeline)]
     volume = {
         "frames": sum(map(len, frames_bytes)),
         "snapshots": len(snapshot) * (seconds // 30),
