@@ -7,6 +7,7 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from proctorme.tasks import start_embedded_scheduler  # noqa: E402
 from sessions.routing import websocket_urlpatterns  # noqa: E402
 
 # The widget's WebSocket is cross-origin by design (exam pages live on the
@@ -18,3 +19,5 @@ application = ProtocolTypeRouter(
         "websocket": URLRouter(websocket_urlpatterns),
     }
 )
+
+start_embedded_scheduler()

@@ -59,3 +59,43 @@ def enqueue(task, *args, countdown: float | None = None, **kwargs) -> None:
             task.run(*args, **kwargs)
 
     transaction.on_commit(send)
+
+
+_scheduler: threading.Thread | None = None
+
+
+def run_beat_schedule_once() -> None:
+    """Run every task of CELERY_BEAT_SCHEDULE once, here and now."""
+    from proctorme.celery import app
+
+    app.loader.import_default_modules()  # the autodiscovered tasks modules
+    for entry in settings.CELERY_BEAT_SCHEDULE.values():
+        task = app.tasks[entry["task"]]
+        try:
+            task.run()
+        except Exception:
+            log.exception("scheduled task %s failed", entry["task"])
+
+
+def start_embedded_scheduler(*, interval: float = 60.0) -> None:
+    """Embedded mode's stand-in for Celery beat: the beat schedule's tasks every minute.
+
+    Only in ``thread`` mode (``make run``); started by the ASGI application, so
+    management commands and tests never start it. Without it a session whose
+    browser vanished would stay active until someone touched it.
+    """
+    global _scheduler
+    if settings.TASKS_MODE != "thread" or _scheduler is not None:
+        return
+
+    def run_forever() -> None:
+        import time
+
+        while True:
+            close_old_connections()
+            run_beat_schedule_once()
+            close_old_connections()
+            time.sleep(interval)
+
+    _scheduler = threading.Thread(target=run_forever, name="proctorme-scheduler", daemon=True)
+    _scheduler.start()

@@ -56,3 +56,19 @@ def test_media_past_retention_is_deleted_and_flags_stay(tenant_a, settings, tmp_
     assert not (tmp_path / old_path).exists()
     flag = Flag.objects.get(session=old)
     assert flag.evidence is None
+
+
+def test_the_beat_schedule_ends_sessions_whose_browser_vanished(tenant_a):
+    from proctorme.tasks import run_beat_schedule_once, start_embedded_scheduler
+
+    session, _ = _ended_session(tenant_a, 0)
+    ProctoringSession.objects.filter(pk=session.pk).update(
+        status="active", ended_at=None, deadline_at=timezone.now() - timedelta(seconds=1)
+    )
+    start_embedded_scheduler()  # tests run in sync mode: no thread is started
+    from proctorme import tasks
+
+    assert tasks._scheduler is None
+    run_beat_schedule_once()
+    session.refresh_from_db()
+    assert session.status != "active" and session.end_reason == "time_up"
