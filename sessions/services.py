@@ -37,6 +37,7 @@ FLAG_DESCRIPTIONS = {
     "CAMERA_BLOCKED": "The camera was covered or dark.",
     "SOUND_DETECTED": "Voices were heard.",
     "PERIODIC_SNAPSHOT": "A random photo of the candidate.",
+    "SUSPICIOUS_ACTIVITY": "Five different kinds of violation in one session.",
 }
 BROWSER_EVENTS = {
     "TAB_FOCUS_CHANGE",
@@ -315,6 +316,7 @@ def flag_record(
         if notify:
             _flag_publish(flag)
         transaction.on_commit(lambda: signals.flag_created.send(sender=ProctoringSession, flag=flag))
+        _suspicious_activity_check(flag)
         return flag, True
     with transaction.atomic():
         flag, created = Flag.objects.get_or_create(
@@ -353,7 +355,39 @@ def flag_record(
     if notify:
         _flag_publish(flag)
     transaction.on_commit(lambda: signals.flag_created.send(sender=ProctoringSession, flag=flag))
+    _suspicious_activity_check(flag)
     return flag, True
+
+
+SUSPICIOUS_AFTER_TYPES = 5
+NOT_VIOLATIONS = {"PERIODIC_SNAPSHOT", "SUSPICIOUS_ACTIVITY"}
+
+
+def _suspicious_activity_check(flag: Flag) -> None:
+    """Eye's SUSPICIOUS_ACTIVITY: raised once, when a fifth distinct violation type appears."""
+    if flag.type in NOT_VIOLATIONS:
+        return
+    session = flag.session
+    if Flag.objects.filter(session=session, type=flag.type).exclude(pk=flag.pk).exists():
+        return  # not a new type: the count of types did not change
+    types = sorted(
+        set(
+            Flag.objects.filter(session=session)
+            .exclude(type__in=NOT_VIOLATIONS)
+            .values_list("type", flat=True)
+        )
+    )
+    if len(types) < SUSPICIOUS_AFTER_TYPES:
+        return
+    flag_record(
+        session=session,
+        type="SUSPICIOUS_ACTIVITY",
+        episode_key="five-violation-types",
+        started_at=flag.started_at,
+        ended_at=flag.started_at,
+        description=f"{len(types)} different kinds of violation in one session: {', '.join(types)}.",
+        payload={"types": types},
+    )
 
 
 def _flag_publish(flag: Flag) -> None:

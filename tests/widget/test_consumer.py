@@ -202,3 +202,29 @@ async def test_end_reaches_the_widget_and_closes_the_socket(tenant_a):
     ended = await _receive_until(ws, lambda m: m["type"] == "ended")
     assert ended["reason"] == "ended"
     assert await _closed_with(ws) == 4409
+
+
+async def test_a_fifth_kind_of_violation_raises_suspicious_activity_once(tenant_a):
+    started = await sync_to_async(_start)(tenant_a)
+    ws = await _connect(started.token)
+    await ws.receive_json_from()
+    signals = [
+        ("TAB_FOCUS_CHANGE", {"focused": False}),
+        ("FULLSCREEN_CHANGE", {"fullscreen": False}),
+        ("COPY_PASTE", {"action": "paste"}),
+        ("MULTIPLE_SCREENS", {"screens": 2}),
+        ("COPY_PASTE", {"action": "copy"}),  # a repeat: still four kinds
+    ]
+    for seq, (event, payload) in enumerate(signals, start=1):
+        await _signal(ws, seq, event, payload)
+        await _receive_until(ws, lambda m, seq=seq: m.get("type") == "ack" and m["seq"] == seq)
+    assert not await sync_to_async(Flag.objects.filter(type="SUSPICIOUS_ACTIVITY").exists)()
+    await _signal(ws, 6, "CONNECTION_LOST", {"offlineFrom": "2026-01-01T00:00:00Z", "durationMs": 1000})
+    flag = await _receive_until(
+        ws, lambda m: m.get("type") == "flag" and m["flag"]["type"] == "SUSPICIOUS_ACTIVITY"
+    )
+    assert "5 different kinds" in flag["flag"]["description"]
+    await _signal(ws, 7, "COPY_PASTE", {"action": "cut"})
+    await _receive_until(ws, lambda m: m.get("type") == "ack" and m["seq"] == 7)
+    assert await sync_to_async(Flag.objects.filter(type="SUSPICIOUS_ACTIVITY").count)() == 1
+    await ws.disconnect()
