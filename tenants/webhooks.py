@@ -319,6 +319,13 @@ def webhook_deliver(*, delivery_id: str, manual: bool = False) -> WebhookDeliver
         delivery = WebhookDelivery.objects.select_related("endpoint").filter(public_id=delivery_id).first()
         if delivery is None or delivery.status != WebhookDelivery.Status.PENDING:
             return delivery
+        if not manual and not delivery.endpoint.is_active:
+            # Disabled (by an admin, or for failing) while this retry waited: stop here.
+            delivery.status = WebhookDelivery.Status.FAILED
+            delivery.last_error = "endpoint disabled"
+            delivery.next_attempt_at = None
+            delivery.save(update_fields=["status", "last_error", "next_attempt_at"])
+            return delivery
         done = _attempt(delivery, manual=manual)
         if done:
             return delivery

@@ -334,3 +334,21 @@ def test_delivery_connects_to_the_checked_address_and_keeps_the_host_name(
         signals.flag_created.send(sender=ProctoringSession, flag=make_flag(session))
     assert len(receiver.requests) == 1
     assert receiver.requests[0].headers["Host"] == f"hooks.integrator.test:{receiver.port}"
+
+
+def test_retries_stop_when_the_endpoint_is_disabled_meanwhile(
+    settings, tenant_a, endpoint, receiver, run_on_commit, monkeypatch
+):
+    settings.PROCTORME_WEBHOOK_MAX_ATTEMPTS = 5
+    receiver.statuses = [500] * 10
+
+    def admin_disables_it_during_the_backoff(delay):
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(is_active=False)
+
+    monkeypatch.setattr("tenants.webhooks._sleep", admin_disables_it_during_the_backoff)
+    session = make_session(tenant_a.institution)
+    with run_on_commit():
+        signals.flag_created.send(sender=ProctoringSession, flag=make_flag(session))
+    assert len(receiver.requests) == 1  # the first attempt only
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == "failed" and delivery.last_error == "endpoint disabled"
