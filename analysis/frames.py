@@ -83,8 +83,8 @@ def _jpeg_size(data: bytes) -> tuple[int, int]:
     raise InvalidImage("JPEG has no frame header")
 
 
-def decode_jpeg(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Decode a JPEG into an RGB uint8 array (H, W, 3)."""
+def jpeg_check(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+    """The structural checks, without decoding: whole JPEG, frame header, size. Returns (w, h)."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise InvalidImage("expected bytes")
     data = bytes(data)
@@ -98,6 +98,13 @@ def decode_jpeg(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndar
         raise InvalidImage("JPEG has an empty frame")
     if width * height > max_pixels:
         raise InvalidImage(f"JPEG too large: {width}x{height} > {max_pixels} pixels")
+    return width, height
+
+
+def decode_jpeg(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode a JPEG into an RGB uint8 array (H, W, 3)."""
+    width, height = jpeg_check(data, max_pixels=max_pixels)
+    data = bytes(data)
     bgr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     if bgr is None or bgr.shape[0] != height or bgr.shape[1] != width:
         raise InvalidImage("corrupt JPEG")

@@ -8,7 +8,6 @@ which marks a chunk that still fails to decode instead of raising.
 from __future__ import annotations
 
 import json
-import struct
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from analysis.audio import pcm_to_wav
+from analysis.frames import InvalidImage, jpeg_check
 from proctorme.errors import InvalidMedia, ProctormeError, SessionEnded
 from proctorme.tasks import enqueue
 from sessions.models import MediaChunk, ProctoringSession
@@ -43,32 +43,6 @@ class UploadItem:
     captured_at: datetime
     data: bytes
     duration_seconds: float = 0.0
-
-
-def jpeg_size(data: bytes) -> tuple[int, int]:
-    """Width and height from a JPEG's frame header; raises ValueError if it is not a whole JPEG."""
-    if len(data) < 4 or data[:2] != b"\xff\xd8" or data[-2:] != b"\xff\xd9":
-        raise ValueError("not a complete JPEG (start or end marker missing)")
-    i = 2
-    while i + 4 <= len(data):
-        if data[i] != 0xFF:
-            raise ValueError("corrupt JPEG marker structure")
-        marker = data[i + 1]
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            i += 2
-            continue
-        (length,) = struct.unpack(">H", data[i + 2 : i + 4])
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            if i + 9 > len(data):
-                break
-            height, width = struct.unpack(">HH", data[i + 5 : i + 9])
-            if not (0 < width <= 4096 and 0 < height <= 4096):
-                raise ValueError("implausible JPEG dimensions")
-            return width, height
-        if marker == 0xDA:
-            break
-        i += 2 + length
-    raise ValueError("JPEG frame header missing")
 
 
 def parse_upload(meta_raw: str | None, files) -> list[UploadItem]:
@@ -116,8 +90,8 @@ def parse_upload(meta_raw: str | None, files) -> list[UploadItem]:
         duration = 0.0
         if kind in ("frame", "snapshot"):
             try:
-                jpeg_size(data)
-            except ValueError as exc:
+                jpeg_check(data, max_pixels=4096 * 4096)
+            except InvalidImage as exc:
                 raise InvalidMedia(
                     f"The {kind} is not a valid JPEG: {exc}.", details={**details, "reason": str(exc)}
                 ) from None
