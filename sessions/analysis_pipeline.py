@@ -119,12 +119,13 @@ def _read(chunk: MediaChunk) -> bytes:
         return handle.read()
 
 
-def _observe_image(chunk: MediaChunk, sensitivity: FrameSensitivity, identity: bool) -> dict:
+def _observe_picture(chunk: MediaChunk, analyse, *, identity: bool = False) -> dict:
+    """Decode one JPEG chunk and describe it; ``analyse`` is analyse_frame or a stream analyser's."""
     try:
         rgb = decode_jpeg(_read(chunk))
     except (InvalidImage, OSError) as exc:
         return {"error": f"undecodable: {exc}"}
-    obs = analyse_frame(rgb, sensitivity=sensitivity)
+    obs = analyse(rgb)
     out = {"faces": obs.face_count, "blocked": obs.blocked, "away": obs.looking_away}
     if obs.yaw is not None:
         out.update(yaw=round(obs.yaw, 1), pitch=round(obs.pitch, 1))
@@ -132,18 +133,6 @@ def _observe_image(chunk: MediaChunk, sensitivity: FrameSensitivity, identity: b
         descriptor = face_descriptor(rgb, obs.faces[0])
         if descriptor is not None:
             out["descriptor"] = [round(float(x), 5) for x in descriptor]
-    return out
-
-
-def _observe_frame(chunk: MediaChunk, analyser: FrameAnalyser) -> dict:
-    try:
-        rgb = decode_jpeg(_read(chunk))
-    except (InvalidImage, OSError) as exc:
-        return {"error": f"undecodable: {exc}"}
-    obs = analyser.analyse(rgb)
-    out = {"faces": obs.face_count, "blocked": obs.blocked, "away": obs.looking_away}
-    if obs.yaw is not None:
-        out.update(yaw=round(obs.yaw, 1), pitch=round(obs.pitch, 1))
     return out
 
 
@@ -173,7 +162,9 @@ def _observe_pending(session: ProctoringSession, settings: dict, enabled: set[st
             obs = _observe_audio(chunk) if "SOUND_DETECTED" in enabled else {"skipped": True}
         else:
             compare = chunk.kind == MediaChunk.Kind.SNAPSHOT and chunk.seq % IDENTITY_EVERY_SNAPSHOTS == 1
-            obs = _observe_image(chunk, sensitivity, identity and compare)
+            obs = _observe_picture(
+                chunk, lambda rgb: analyse_frame(rgb, sensitivity=sensitivity), identity=identity and compare
+            )
         chunk.meta = {**chunk.meta, "obs": obs}
         chunk.analysed_at = now
     MediaChunk.objects.bulk_update(pending, ["meta", "analysed_at"], batch_size=200)
@@ -255,7 +246,7 @@ class _Folder:
         for chunk in _in_order(self.session, MediaChunk.Kind.FRAME, frame_state, final, analysed_only=False):
             obs = chunk.meta.get("obs")
             if obs is None:
-                obs = _observe_frame(chunk, analyser)
+                obs = _observe_picture(chunk, analyser.analyse)
                 chunk.meta = {**chunk.meta, "obs": obs}
                 chunk.analysed_at = timezone.now()
                 observed.append(chunk)
