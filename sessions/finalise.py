@@ -7,7 +7,7 @@ from django.db import transaction
 from proctorme.realtime import broadcast, institution_group, session_group
 from sessions import signals
 from sessions.models import ProctoringSession
-from sessions.scoring import breakdown_json, session_score_compute
+from sessions.scoring import breakdown_json, reviewed_score_compute, session_score_compute
 
 
 def session_finalise(*, session: ProctoringSession) -> ProctoringSession:
@@ -26,10 +26,9 @@ def session_finalise(*, session: ProctoringSession) -> ProctoringSession:
         if locked.status != ProctoringSession.Status.FINALISING:
             return locked
         result = session_score_compute(session=locked)
-        reviewed = session_score_compute(session=locked, include_dismissed=False)
         locked.trust_score = result.score
         locked.trust_breakdown = breakdown_json(result)
-        locked.reviewed_score = reviewed.score if reviewed.score != result.score else None
+        locked.reviewed_score = reviewed_score_compute(session=locked)
         locked.score_final = True
         locked.status = ProctoringSession.Status.COMPLETED
         locked.save(

@@ -70,3 +70,10 @@ def session_score_compute(*, session: ProctoringSession, include_dismissed: bool
 
 def breakdown_json(result: TrustResult) -> dict:
     return {"score": result.score, "band": result.band, "types": result.breakdown}
+
+
+def reviewed_score_compute(*, session: ProctoringSession) -> float | None:
+    """The score without dismissed flags, or None while no flag is dismissed."""
+    if not Flag.objects.filter(session=session, dismissed_at__isnull=False).exists():
+        return None
+    return session_score_compute(session=session, include_dismissed=False).score

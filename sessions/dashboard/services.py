@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from sessions.models import AuditLogEntry, Flag, ProctoringSession
-from sessions.scoring import session_score_compute
+from sessions.scoring import reviewed_score_compute
 
 NOTES_MAX = 5000
 REASON_MAX = 500
@@ -63,10 +63,7 @@ def session_verdict_set(*, session: ProctoringSession, actor, verdict: str, note
 
 def _reviewed_score_refresh(session: ProctoringSession) -> float | None:
     """The score without dismissed flags; the automatic ``trust_score`` is never touched."""
-    if not Flag.objects.filter(session=session, dismissed_at__isnull=False).exists():
-        session.reviewed_score = None
-    else:
-        session.reviewed_score = session_score_compute(session=session, include_dismissed=False).score
+    session.reviewed_score = reviewed_score_compute(session=session)
     session.save(update_fields=["reviewed_score"])
     return session.reviewed_score
 
