@@ -1,47 +1,72 @@
-# The commands a newcomer types, and the ones CI calls.
-PYTHON ?= python3
+# The commands a newcomer types, and the ones CI calls. `make help` lists them.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test lint format bench venv worker clean
+# mediapipe 0.10.21 and numpy 1.26 ship wheels for Python 3.11 and 3.12 only, so
+# the first of python3.11, python3.12 and python3 that is one of those is used.
+SUPPORTED_PY := import sys; sys.exit(sys.version_info[:2] not in ((3, 11), (3, 12)))
+PYTHON ?= $(firstword $(foreach p,python3.11 python3.12 python3,$(shell command -v $(p) >/dev/null 2>&1 && $(p) -c '$(SUPPORTED_PY)' 2>/dev/null && command -v $(p))))
+NEED_PY := Proctorme needs Python 3.11 or 3.12 (mediapipe 0.10.21 and numpy 1.26 have no wheels for other versions): install one of them, or name it with make PYTHON=/path/to/python3.12
 
-$(VENV)/.installed: requirements.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+.PHONY: help run test lint format bench venv dev worker clean
+
+## make help: this list
+help:
+	@sed -n 's/^## //p' $(MAKEFILE_LIST)
+
+$(PY):
+	@test -n "$(PYTHON)" && $(PYTHON) -c '$(SUPPORTED_PY)' 2>/dev/null || { echo "$(NEED_PY)."; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt | $(PY)
+	@$(PY) -c '$(SUPPORTED_PY)' || { echo "$(VENV) runs $$($(PY) -V). $(NEED_PY), then remove $(VENV)."; exit 1; }
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
 	touch $@
 
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+## make venv: the runtime packages (requirements.txt) in .venv
 venv: $(VENV)/.installed
 
-## make run: the product on http://$(HOST):$(PORT) with the embedded defaults
+## make dev: the runtime plus tests, linters and benchmark clients (requirements-dev.txt)
+dev: $(VENV)/.installed-dev
+
+## make run: the product on http://127.0.0.1:8000 (HOST=, PORT= to change) with the embedded defaults and demo data
 run: venv
 	@mkdir -p var
 	$(PY) manage.py migrate --noinput -v 0
 	@$(PY) manage.py seed_demo > var/demo.txt
-	@$(PY) manage.py seed_demo_sessions > var/demo-sessions.txt 2>&1 || echo "demo sessions not seeded: see var/demo-sessions.txt"
+	@$(PY) manage.py seed_demo_sessions || { echo "make run: seeding the demo sessions failed (above)."; exit 1; }
 	@PORT=$(PORT) HOST=$(HOST) $(PY) manage.py demo_banner
 	DEBUG=$${DEBUG:-1} SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} $(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
-## make test: every test; parts that are absent are skipped with a reason
-test: venv
+## make test: every test; parts that are absent are skipped with a reason (PYTEST_ARGS=... to pass options)
+test: dev
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-lint: venv
+## make lint: ruff (style and format)
+lint: dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-format: venv
+## make format: reformat and apply ruff's safe fixes
+format: dev
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: venv
+## make bench: the speed figures, each as a ratio against a baseline measured in the same run
+bench: dev
 	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 ## make worker: a Celery worker (production configuration: REDIS_URL set)
 worker: venv
 	$(VENV)/bin/celery -A proctorme worker -B -l info
 
+## make clean: remove var/ (the embedded database, media, demo keys) and caches
 clean:
 	rm -rf var .pytest_cache

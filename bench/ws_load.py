@@ -68,7 +68,7 @@ def _prerequisites() -> None:
     try:
         import websockets  # noqa: F401
     except ImportError:
-        _skip("the websockets package is not installed (pip install -r requirements.txt)")
+        _skip("the websockets package is not installed (pip install -r requirements-dev.txt)")
     import psycopg
     import redis
 

@@ -1,7 +1,7 @@
 """Demo sessions for Demo Academy, analysed by the real pipeline. Idempotent.
 
-Frames are made here from photographs that ship offline: scikit-image's
-astronaut (the candidate) and, when Debian's opencv-doc is installed, a
+Frames are made here from photographs that ship offline: the astronaut
+(the candidate) and the coffee cup kept in sessions/demo/material, and, when Debian's opencv-doc is installed, a
 portrait from its documentation (someone else). They go through the real
 upload service, analysis (mediapipe, dlib, webrtcvad), ending and
 finalising, so the flags, evidence frames, audio clips and trust scores a
@@ -25,6 +25,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db.models import F
@@ -46,15 +47,21 @@ SNAPSHOT = (640, 480)
 OPENCV_PORTRAIT = Path("/usr/share/doc/opencv-doc/opencv4/html/227943776_1.jpg")
 OPENCV_ROOM = Path("/usr/share/doc/opencv-doc/examples/data/home.jpg")
 SAMPLE_RATE = 16000
+MATERIAL = Path(settings.BASE_DIR) / "sessions" / "demo" / "material"
 
 
 # --- images -----------------------------------------------------------------------------------
 
 
-def _astronaut() -> np.ndarray:
-    from skimage import data
+def _material(name: str) -> np.ndarray:
+    bgr = cv2.imread(str(MATERIAL / name), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise FileNotFoundError(MATERIAL / name)
+    return np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
 
-    return np.ascontiguousarray(data.astronaut()[5:260, 111:338])
+
+def _astronaut() -> np.ndarray:
+    return _material("astronaut.png")
 
 
 def _someone_else() -> np.ndarray | None:
@@ -67,14 +74,12 @@ def _someone_else() -> np.ndarray | None:
 
 
 def _room() -> np.ndarray:
-    """A room with nobody in it: opencv-doc's home.jpg, or scikit-image's coffee without it."""
+    """A room with nobody in it: opencv-doc's home.jpg, or the coffee cup without it."""
     if OPENCV_ROOM.exists():
         bgr = cv2.imread(str(OPENCV_ROOM), cv2.IMREAD_COLOR)
         if bgr is not None:
             return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    from skimage import data
-
-    return data.coffee()
+    return _material("coffee.jpg")
 
 
 def _background(size: tuple[int, int], tint: tuple[int, int, int]) -> np.ndarray:
