@@ -81,3 +81,10 @@ class InvalidMedia(ProctormeError):
 
     code = "INVALID_MEDIA"
     status = 400
+
+
+class AttemptInUse(ProctormeError):
+    """This attempt is running in another browser; only that browser (or a server-signed attempt) may resume it."""
+
+    code = "ATTEMPT_IN_USE"
+    status = 409

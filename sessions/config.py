@@ -68,7 +68,38 @@ class StartRequest:
     exam_seconds: int
     candidate_image_url: str = ""
     attempt_signature: str = ""
+    # The widget's own random secret for this attempt; a resume must repeat it (or be signed).
+    resume_secret: str = ""
     settings: dict = field(default_factory=dict)
+
+
+def _attempt_part(value: str) -> str:
+    return value.replace("%", "%25").replace(":", "%3A")
+
+
+def eye_attempt_id(assessment_id: str, candidate_id: str) -> str:
+    """``eye:{assessmentId}:{candidateId}`` with ``%`` and ``:`` percent-escaped in each part.
+
+    Escaping makes the id injective: ``("a:b", "c")`` and ``("a", "b:c")`` no
+    longer name one attempt. It is also the message an integrator signs for
+    ``attemptSignature`` (docs/widget.md).
+    """
+    return f"eye:{_attempt_part(assessment_id)}:{_attempt_part(candidate_id)}"
+
+
+RESUME_SECRET_MIN, RESUME_SECRET_MAX = 16, 200
+
+
+def parse_resume_secret(value) -> str:
+    """The widget's resume secret: absent, or a string of 16 to 200 characters."""
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str) or not RESUME_SECRET_MIN <= len(value) <= RESUME_SECRET_MAX:
+        raise InvalidConfig(
+            "Malformed: resumeSecret.",
+            details={"fields": {"resumeSecret": "A string of 16 to 200 characters."}},
+        )
+    return value
 
 
 class _Errors:
@@ -147,6 +178,7 @@ def parse_eye(config) -> StartRequest:
     image_url = _text(config, "candidateImageUrl", errors, required=False, max_length=1000)
     _url(image_url, "candidateImageUrl", errors)
     _text(config, "containerId", errors, required=False)
+    signature = _text(config, "attemptSignature", errors, required=False, max_length=200)
     features = config.get("features")
     if features is None:
         features = {}
@@ -167,7 +199,8 @@ def parse_eye(config) -> StartRequest:
     return StartRequest(
         dialect="eye",
         api_key=values["apiKey"],
-        attempt_id=f"eye:{values['assessmentId']}:{values['candidateId']}",
+        attempt_id=eye_attempt_id(values["assessmentId"], values["candidateId"]),
+        attempt_signature=signature,
         assessment_id=values["assessmentId"],
         assessment_title=values["assessmentTitle"],
         candidate_id=values["candidateId"],

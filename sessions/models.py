@@ -76,8 +76,12 @@ class ProctoringSession(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     assessment = models.ForeignKey(Assessment, on_delete=models.PROTECT, related_name="sessions")
     candidate = models.ForeignKey(Candidate, on_delete=models.PROTECT, related_name="sessions")
-    # One session per attempt: Eye's "assessmentId:candidateId", AutoProctor's testAttemptId.
-    attempt_id = models.CharField(max_length=420)
+    # One session per attempt: Eye's escaped "eye:assessmentId:candidateId"
+    # (sessions.config.eye_attempt_id), AutoProctor's "ap:testAttemptId".
+    attempt_id = models.CharField(max_length=1250)
+    # SHA-256 of the secret the widget chose when it created the session: a resume
+    # must present it (or a server-signed attempt), so knowing the ids is not enough.
+    resume_digest = models.CharField(max_length=64, blank=True, editable=False)
     dialect = models.CharField(max_length=12, choices=Dialect.choices, default=Dialect.EYE)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE, db_index=True)
     origin = models.CharField(max_length=300, blank=True)

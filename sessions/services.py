@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -10,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from proctorme.errors import SessionEnded
+from proctorme.errors import AttemptInUse, InvalidSignature, SessionEnded
 from proctorme.realtime import broadcast, institution_group, session_group
 from proctorme.tasks import enqueue
 from sessions import signals
@@ -76,16 +78,19 @@ def session_start(*, request: StartRequest, origin: str | None) -> StartResult:
     """Create the session for this attempt, or resume it while it is active.
 
     Raises INVALID_API_KEY / ORIGIN_REQUIRED / DOMAIN_NOT_REGISTERED (key and
-    origin), INVALID_ATTEMPT_SIGNATURE (AutoProctor HMAC) or SESSION_ENDED.
+    origin), INVALID_ATTEMPT_SIGNATURE (AutoProctor HMAC, a wrong Eye
+    ``attemptSignature``, or none where the institution requires one),
+    ATTEMPT_IN_USE (a resume that is neither signed nor from the browser that
+    created the session) or SESSION_ENDED.
+
+    The key, the attempt's ids and the ``Origin`` header are all public or
+    forgeable, so none of them lets anyone resume a running session: only the
+    widget's resume secret (chosen by the browser that created it) or an
+    attempt signed by the integrator's server does.
     """
     api_key = widget_key_check(key=request.api_key, origin=origin)
     institution = api_key.institution
-    if request.dialect == ProctoringSession.Dialect.AUTOPROCTOR:
-        attempt_signature_verify(
-            institution=institution,
-            attempt_id=request.settings["testAttemptId"],
-            signature=request.attempt_signature,
-        )
+    signed = _attempt_signature_check(institution=institution, request=request)
     overdue = ProctoringSession.objects.filter(
         institution=institution, attempt_id=request.attempt_id, status=ProctoringSession.Status.ACTIVE
     ).first()
@@ -93,15 +98,50 @@ def session_start(*, request: StartRequest, origin: str | None) -> StartResult:
         session_end(session=overdue, reason="time_up")
     for _ in range(3):
         try:
-            return _session_start_or_resume(institution=institution, request=request, origin=origin)
+            return _session_start_or_resume(
+                institution=institution, request=request, origin=origin, signed=signed
+            )
         except IntegrityError:
             # Two inits for one attempt raced; the loser resumes the winner's session.
             continue
     raise RuntimeError("could not start or resume the session")
 
 
+def _attempt_signature_check(*, institution, request: StartRequest) -> bool:
+    """Verify the attempt's server signature; True when the attempt is signed."""
+    if request.dialect == ProctoringSession.Dialect.AUTOPROCTOR:
+        attempt_signature_verify(
+            institution=institution,
+            attempt_id=request.settings["testAttemptId"],
+            signature=request.attempt_signature,
+        )
+        return True
+    if request.attempt_signature:
+        attempt_signature_verify(
+            institution=institution, attempt_id=request.attempt_id, signature=request.attempt_signature
+        )
+        return True
+    if institution.require_signed_attempts:
+        raise InvalidSignature(
+            "This institution requires attempts signed by its server (attemptSignature).",
+            details={"fields": {"attemptSignature": "This field is required."}},
+        )
+    return False
+
+
+def _resume_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest() if secret else ""
+
+
+def _may_resume(session: ProctoringSession, *, request: StartRequest, signed: bool) -> bool:
+    if signed:
+        return True
+    given = _resume_digest(request.resume_secret)
+    return bool(given and session.resume_digest and hmac.compare_digest(given, session.resume_digest))
+
+
 @transaction.atomic
-def _session_start_or_resume(*, institution, request: StartRequest, origin: str) -> StartResult:
+def _session_start_or_resume(*, institution, request: StartRequest, origin: str, signed: bool) -> StartResult:
     now = timezone.now()
     existing = (
         ProctoringSession.objects.select_for_update()
@@ -111,6 +151,8 @@ def _session_start_or_resume(*, institution, request: StartRequest, origin: str)
     if existing is not None:
         if existing.status != ProctoringSession.Status.ACTIVE or session_is_overdue(existing, now):
             raise SessionEnded(details={"endedAt": _iso(existing.ended_at), "reason": existing.end_reason})
+        if not _may_resume(existing, request=request, signed=signed):
+            raise AttemptInUse()
         existing.origin = origin
         existing.last_seen_at = now
         existing.save(update_fields=["origin", "last_seen_at"])
@@ -152,6 +194,7 @@ def _session_start_or_resume(*, institution, request: StartRequest, origin: str)
             candidate=candidate,
             attempt_id=request.attempt_id,
             dialect=request.dialect,
+            resume_digest=_resume_digest(request.resume_secret),
             origin=origin,
             config={**request.settings, "examSeconds": request.exam_seconds},
             deadline_at=now + timedelta(seconds=request.exam_seconds) + DEADLINE_GRACE,

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from proctorme.errors import InvalidConfig, InvalidToken, ProctormeError
-from sessions.config import parse_autoproctor, parse_eye
+from sessions.config import parse_autoproctor, parse_eye, parse_resume_secret
 from sessions.models import ProctoringSession
 from sessions.services import _iso, session_end, session_start
 from sessions.tokens import session_token_read
@@ -98,6 +98,7 @@ def session_start_view(request):
         start = parse_autoproctor(body.get("credentials"), body.get("options"))
     else:
         raise InvalidConfig("Unknown dialect.", details={"fields": {"dialect": "Use eye or autoproctor."}})
+    start.resume_secret = parse_resume_secret(body.get("resumeSecret"))
     result = session_start(request=start, origin=request.headers.get("Origin"))
     session = result.session
     session_path = str(session.public_id)

@@ -24,6 +24,13 @@ class Institution(models.Model):
     retention_days = models.PositiveIntegerField(
         default=90, help_text="Captured media is deleted this many days after a session ends."
     )
+    require_signed_attempts = models.BooleanField(
+        default=False,
+        help_text=(
+            "Eye sessions must carry an attemptSignature made by your server with the secret key "
+            "(AutoProctor's hashedTestAttemptId is always required)."
+        ),
+    )
     max_domains = models.PositiveIntegerField(
         null=True, blank=True, help_text="Leave empty for the platform default."
     )

@@ -27,7 +27,8 @@ export type ProctormeErrorCode =
   | "BROWSER_NOT_SUPPORTED"
   | "NETWORK_ERROR"
   | "INVALID_ATTEMPT_SIGNATURE"
-  | "CONSENT_DECLINED";
+  | "CONSENT_DECLINED"
+  | "ATTEMPT_IN_USE";
 
 /** What `init()` / `setup()` / `start()` reject with. */
 export interface ProctormeError extends Error {
@@ -76,6 +77,8 @@ export interface EyeConfig {
   /** Exam length in seconds. */
   examDuration: number;
   candidateImageUrl?: string;
+  /** base64 HMAC-SHA256 of the escaped attempt id with your secret key, made on your server (docs/api.md). */
+  attemptSignature?: string;
   /** Both on when left out. */
   features?: EyeFeatures;
   /** Element id the status badge (and camera preview) render into; a fixed corner when absent. */
@@ -261,10 +264,10 @@ export interface AutoProctorSetupOptions {
   consent?: ConsentOption;
 }
 
-/** AutoProctor's numbers 4001–4018 and Proctorme's own 4101–4108 (docs/widget.md). */
+/** AutoProctor's numbers 4001–4018 and Proctorme's own 4101–4109 (docs/widget.md). */
 export type AutoProctorErrorCode =
   | 4001 | 4002 | 4003 | 4004 | 4005 | 4006 | 4007 | 4008 | 4009 | 4010 | 4015 | 4018
-  | 4101 | 4102 | 4103 | 4104 | 4105 | 4106 | 4107 | 4108;
+  | 4101 | 4102 | 4103 | 4104 | 4105 | 4106 | 4107 | 4108 | 4109;
 
 export type AutoProctorSuccessCode = 2001 | 2002 | 2003;
 

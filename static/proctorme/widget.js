@@ -49,6 +49,7 @@
     DOMAIN_NOT_REGISTERED: "Proctoring is not enabled for this web site. Please tell your institution.",
     ORIGIN_REQUIRED: "Proctoring only works from a web page.",
     SESSION_ENDED: "This exam attempt has already ended and cannot be restarted.",
+    ATTEMPT_IN_USE: "This exam attempt is running in another browser. Continue it there, or ask your institution for help.",
     CAMERA_DENIED: "Camera access is blocked. Allow the camera for this site in your browser settings, then reload the page.",
     MICROPHONE_DENIED: "Microphone access is blocked. Allow the microphone for this site in your browser settings, then reload the page.",
     CAMERA_NOT_FOUND: "No usable camera was found. Connect a camera (and close other apps using it), then reload the page.",
@@ -69,6 +70,7 @@
     NETWORK_ERROR: 4106,
     ORIGIN_REQUIRED: 4107,
     CONSENT_DECLINED: 4108,
+    ATTEMPT_IN_USE: 4109,
   };
   var AP_MEDIA_DEFAULTS = {
     BROWSER_NOT_SUPPORTED: 4001,
@@ -539,8 +541,29 @@
 
   // ---- session start / resume ---------------------------------------------------------------
 
+  // A random secret per attempt, kept in this browser: the server lets only the browser that
+  // created a session (or an attempt signed by the integrator's server) resume it.
+  var RESUME_PREFIX = "proctorme:resume:";
+  var memorySecrets = {};
+
+  function resumeSecretFor(body) {
+    var ids = body.config || body.credentials || {};
+    var key = RESUME_PREFIX + JSON.stringify([body.dialect, ids.apiKey || ids.clientId, ids.assessmentId, ids.candidateId, ids.testAttemptId]);
+    var secret = memorySecrets[key];
+    try { secret = secret || (storage && storage.getItem(key)); } catch (e) { /* blocked: memory only */ }
+    if (!secret) {
+      var bytes = new Uint8Array(24);
+      window.crypto.getRandomValues(bytes);
+      secret = Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+      try { if (storage) storage.setItem(key, secret); } catch (e) { /* quota: memory still has it */ }
+    }
+    memorySecrets[key] = secret;
+    return secret;
+  }
+
   ProctorCore.prototype.startSession = function (body) {
     var self = this;
+    body = Object.assign({}, body, { resumeSecret: resumeSecretFor(body) });
     return fetchJson(SERVER + "/widget/v1/sessions", {
       method: "POST",
       headers: { "Content-Type": "application/json" },

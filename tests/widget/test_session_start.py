@@ -51,8 +51,9 @@ def test_init_creates_a_session_and_returns_a_token(client, tenant_a):
 
 
 def test_same_attempt_while_active_resumes_without_a_duplicate(client, tenant_a):
-    first = start(client, {"dialect": "eye", "config": eye_config(tenant_a)}).json()
-    second = start(client, {"dialect": "eye", "config": eye_config(tenant_a)})
+    body = {"dialect": "eye", "config": eye_config(tenant_a), "resumeSecret": "the-same-browser-0123"}
+    first = start(client, body).json()
+    second = start(client, body)
     assert second.status_code == 200
     assert second.json()["sessionId"] == first["sessionId"] and second.json()["resumed"] is True
     assert ProctoringSession.objects.count() == 1

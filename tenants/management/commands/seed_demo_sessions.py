@@ -182,7 +182,9 @@ class Demo:
 
     @property
     def attempt_id(self) -> str:
-        return f"eye:{self.assessment_id}:{self.candidate_id}"
+        from sessions.config import eye_attempt_id
+
+        return eye_attempt_id(self.assessment_id, self.candidate_id)
 
     def who(self, t: float) -> tuple[str, ...]:
         for start, end, who in self.scenes:
