@@ -256,9 +256,9 @@ def demo_autoproctor_view(request):
     if context is None:
         return HttpResponse("The demo institution is missing: run `python manage.py seed_demo`.", status=404)
     attempt = request.GET.get("attempt") or f"attempt-{secrets.token_hex(6)}"
-    # What an integrator's server does: sign the attempt id with the secret key.
+    # What an integrator's server does: sign the attempt id with the attempt-signing key.
     context["test_attempt_id"] = attempt
     context["hashed_test_attempt_id"] = attempt_sign(
-        secret_key=demo_key(ApiKey.Kind.SECRET), attempt_id=attempt
+        secret_key=demo_key(ApiKey.Kind.SIGNING), attempt_id=attempt
     )
     return render(request, "demo/exam_autoproctor.html", context)

@@ -160,10 +160,25 @@ class DomainAdmin(TenantScopedAdmin):
     search_fields = ["host"]
 
 
+KEY_KIND_NOTES = {
+    ApiKey.Kind.PUBLISHABLE: "It goes into your exam pages and works only from your registered domains.",
+    ApiKey.Kind.SECRET: (
+        "Warning: this key opens the whole REST API of your institution. Keep it on your servers; "
+        "never paste it into a web page or into an LMS plugin setting that ends up in the "
+        "candidate's page (use an attempt-signing key there)."
+    ),
+    ApiKey.Kind.SIGNING: (
+        "It signs attempt ids (AutoProctor's hashedTestAttemptId) and opens nothing else: no REST "
+        "API, no reports. Paste it where an LMS plugin asks for its client secret."
+    ),
+}
+
+
 class ApiKeyAddForm(forms.ModelForm):
     class Meta:
         model = ApiKey
         fields = ["institution", "kind", "name", "expires_at"]
+        help_texts = {"kind": " ".join(f"{kind.label}: {note}" for kind, note in KEY_KIND_NOTES.items())}
 
 
 @admin.register(ApiKey)
@@ -246,10 +261,11 @@ class ApiKeyAdmin(TenantScopedAdmin):
         return _shown_once(
             request,
             title="API key created",
-            label="Your new key",
+            label=f"Your new {obj.get_kind_display().split(' (')[0].lower()} key",
             value=plaintext,
             back_url="../",
-            note="Copy it now: it is stored hashed and will never be shown again.",
+            note="Copy it now: it is stored hashed and will never be shown again. "
+            + KEY_KIND_NOTES.get(obj.kind, ""),
         )
 
     @admin.action(description="Revoke selected keys (takes effect at once)")

@@ -83,7 +83,10 @@ class Domain(models.Model):
 class ApiKey(models.Model):
     class Kind(models.TextChoices):
         PUBLISHABLE = "publishable", "Publishable (widget)"
-        SECRET = "secret", "Secret (REST API, signing)"
+        SECRET = "secret", "Secret (REST API, signing; never in a page)"
+        # Signs attempt ids (hashedTestAttemptId) and nothing else: safe to hand to
+        # an LMS plugin that puts its "client secret" into the candidate's page.
+        SIGNING = "signing", "Attempt signing (hashedTestAttemptId only)"
 
     institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="api_keys")
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -93,7 +96,7 @@ class ApiKey(models.Model):
         max_length=16, editable=False, help_text="First characters, for recognising a key."
     )
     key_digest = models.CharField(max_length=64, unique=True, editable=False)
-    # Only secret keys: encrypted, because the server signs and verifies HMACs with them.
+    # Secret and signing keys: encrypted, because the server verifies HMACs with them.
     key_encrypted = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(

@@ -17,7 +17,9 @@ from proctorme.errors import DomainNotRegistered, InvalidApiKey, InvalidSignatur
 from tenants.crypto import decrypt, digest, encrypt
 from tenants.models import ApiKey, Domain, Institution, Membership, WebhookEndpoint
 
-KEY_PREFIXES = {ApiKey.Kind.PUBLISHABLE: "pk_", ApiKey.Kind.SECRET: "sk_"}
+KEY_PREFIXES = {ApiKey.Kind.PUBLISHABLE: "pk_", ApiKey.Kind.SECRET: "sk_", ApiKey.Kind.SIGNING: "as_"}
+# Kinds whose plaintext the server keeps (encrypted) to verify attempt signatures.
+SIGNING_KINDS = (ApiKey.Kind.SECRET, ApiKey.Kind.SIGNING)
 _DUMMY_DIGEST = digest("pk_not-a-key")
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -52,7 +54,7 @@ def api_key_create(
         name=name,
         prefix=plaintext[:10],
         key_digest=digest(plaintext),
-        key_encrypted=encrypt(plaintext) if kind == ApiKey.Kind.SECRET else "",
+        key_encrypted=encrypt(plaintext) if kind in SIGNING_KINDS else "",
         expires_at=expires_at,
         created_by=created_by,
     )
@@ -206,21 +208,38 @@ def _decode_signature(signature: str) -> bytes | None:
     return raw if len(raw) == 32 else None
 
 
-def attempt_signature_verify(*, institution: Institution, attempt_id: str, signature: str) -> None:
-    """Check hashedTestAttemptId (base64 or hex) against every active secret key."""
+def _attempt_digests(secret: str, attempt_id: str) -> tuple[bytes, bytes]:
+    """What a signature of ``attempt_id`` may be: AutoProctor's HMAC, and its older plugins' hash.
+
+    The HMAC-SHA256 is what AutoProctor documents and its Moodle plugin sends
+    (base64). Its WordPress plugin sends hex SHA-256 of the attempt id followed
+    by the secret; a forger still needs the secret for that one.
+    """
+    hmac_digest = hmac.new(secret.encode(), attempt_id.encode(), hashlib.sha256).digest()
+    legacy_digest = hashlib.sha256((attempt_id + secret).encode()).digest()
+    return hmac_digest, legacy_digest
+
+
+def attempt_signature_verify(*, institution: Institution, attempt_id: str, signature: str) -> ApiKey:
+    """Check hashedTestAttemptId (base64 or hex) against every active secret and signing key.
+
+    Returns the key that signed it.
+    """
     given = _decode_signature(signature)
     if given is None:
         raise InvalidSignature()
-    ok = False
-    for api_key in ApiKey.objects.filter(institution=institution, kind=ApiKey.Kind.SECRET, revoked_at=None):
+    signer = None
+    keys = ApiKey.objects.filter(institution=institution, kind__in=SIGNING_KINDS, revoked_at=None)
+    for api_key in keys.order_by("pk"):
         if not api_key.is_active:
             continue
-        expected = hmac.new(
-            decrypt(api_key.key_encrypted).encode(), attempt_id.encode(), hashlib.sha256
-        ).digest()
-        ok |= hmac.compare_digest(expected, given)
-    if not ok:
+        for expected in _attempt_digests(decrypt(api_key.key_encrypted), attempt_id):
+            # Compare against every key and both forms, whatever matched first.
+            if hmac.compare_digest(expected, given) and signer is None:
+                signer = api_key
+    if signer is None:
         raise InvalidSignature()
+    return signer
 
 
 @transaction.atomic

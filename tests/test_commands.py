@@ -5,11 +5,16 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from tenants.models import ApiKey, Institution, Membership
-from tenants.services import secret_key_authenticate, widget_key_check
+from tenants.services import (
+    attempt_sign,
+    attempt_signature_verify,
+    secret_key_authenticate,
+    widget_key_check,
+)
 
 
-def test_create_institution_prints_exactly_the_three_lines(db):
-    out = StringIO()
+def test_create_institution_prints_exactly_the_four_keys_and_warns_apart(db):
+    out, err = StringIO(), StringIO()
     call_command(
         "create_institution",
         "Gamma School",
@@ -20,9 +25,16 @@ def test_create_institution_prints_exactly_the_three_lines(db):
         "--admin-email",
         "boss@gamma.edu",
         stdout=out,
+        stderr=err,
     )
     lines = out.getvalue().splitlines()
-    assert [line.split(": ")[0] for line in lines] == ["institution_id", "publishable_key", "secret_key"]
+    assert [line.split(": ")[0] for line in lines] == [
+        "institution_id",
+        "publishable_key",
+        "secret_key",
+        "attempt_signing_key",
+    ]
+    assert "never in a page" in err.getvalue()
     values = dict(line.split(": ", 1) for line in lines)
     institution = Institution.objects.get(public_id=values["institution_id"])
     assert re.fullmatch(r"pk_[\w-]{40,}", values["publishable_key"])
@@ -31,6 +43,11 @@ def test_create_institution_prints_exactly_the_three_lines(db):
         == institution
     )
     assert secret_key_authenticate(key=values["secret_key"]).institution == institution
+    signed = attempt_sign(secret_key=values["attempt_signing_key"], attempt_id="a-1")
+    assert (
+        attempt_signature_verify(institution=institution, attempt_id="a-1", signature=signed).kind
+        == "signing"
+    )
     assert Membership.objects.get(user__email="boss@gamma.edu").role == "admin"
 
 
@@ -49,7 +66,7 @@ def test_seed_demo_is_idempotent_and_prints_stable_keys(db):
     assert Institution.objects.filter(name="Demo Academy").count() == 1
     institution = Institution.objects.get(name="Demo Academy")
     assert set(institution.domains.values_list("host", flat=True)) == {"localhost", "127.0.0.1"}
-    assert institution.api_keys.count() == 2
+    assert institution.api_keys.count() == 3  # publishable, secret, attempt signing
     values = dict(line.split(": ", 1) for line in first.getvalue().splitlines())
     assert (
         widget_key_check(key=values["publishable_key"], origin="http://127.0.0.1:8000").institution

@@ -47,6 +47,10 @@ class SecretKeyAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "A publishable key cannot be used here: the REST API needs a secret key (sk_…)."
             )
+        if key.startswith("as_"):
+            raise exceptions.AuthenticationFailed(
+                "An attempt-signing key only signs attempt ids: the REST API needs a secret key (sk_…)."
+            )
         try:
             api_key = secret_key_authenticate(key=key)
         except InvalidApiKey as exc:

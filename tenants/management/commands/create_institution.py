@@ -1,7 +1,8 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from tenants.services import institution_create
+from tenants.models import ApiKey
+from tenants.services import api_key_create, institution_create
 
 
 class Command(BaseCommand):
@@ -21,6 +22,15 @@ class Command(BaseCommand):
             )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None
+        _, signing = api_key_create(
+            institution=institution, kind=ApiKey.Kind.SIGNING, name="Default attempt-signing key"
+        )
         self.stdout.write(f"institution_id: {institution.public_id}")
         self.stdout.write(f"publishable_key: {publishable}")
         self.stdout.write(f"secret_key: {secret}")
+        self.stdout.write(f"attempt_signing_key: {signing}")
+        self.stderr.write(
+            "The secret key opens the REST API: keep it on your servers, never in a page. "
+            "An LMS plugin that puts its client secret into the candidate's page gets the "
+            "attempt-signing key instead."
+        )

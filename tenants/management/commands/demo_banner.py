@@ -35,7 +35,8 @@ class Command(BaseCommand):
             f"  Reviewer login    {values.get('reviewer_login', '?')}",
             f"  Operator login    {values.get('operator_login', '?')}  (superuser)",
             f"  Publishable key   {values.get('publishable_key', '?')}",
-            f"  Secret key        {values.get('secret_key', '?')}",
+            f"  Secret key        {values.get('secret_key', '?')}  (REST API: never put it in a page)",
+            f"  Signing key       {values.get('attempt_signing_key', '?')}  (signs attempt ids only)",
             "",
         ]
         self.stdout.write("\n".join(lines))

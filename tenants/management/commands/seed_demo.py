@@ -22,7 +22,7 @@ OPERATOR = ("operator", "demo-operator-pass")
 
 def demo_key(kind: str) -> str:
     """Stable per installation (derived from SECRET_KEY), so re-seeding prints the same keys."""
-    prefix = "pk_demo_" if kind == ApiKey.Kind.PUBLISHABLE else "sk_demo_"
+    prefix = {ApiKey.Kind.PUBLISHABLE: "pk_demo_", ApiKey.Kind.SIGNING: "as_demo_"}.get(kind, "sk_demo_")
     mac = hmac.new(settings.SECRET_KEY.encode(), f"demo-{kind}".encode(), hashlib.sha256).hexdigest()
     return prefix + mac[:40]
 
@@ -47,7 +47,7 @@ class Command(BaseCommand):
         operator.set_password(OPERATOR[1])
         operator.save()
         keys = {}
-        for kind in (ApiKey.Kind.PUBLISHABLE, ApiKey.Kind.SECRET):
+        for kind in (ApiKey.Kind.PUBLISHABLE, ApiKey.Kind.SECRET, ApiKey.Kind.SIGNING):
             plaintext = demo_key(kind)
             if not ApiKey.objects.filter(key_digest=digest(plaintext)).exists():
                 api_key_create(institution=institution, kind=kind, name="Demo key", plaintext=plaintext)
@@ -55,6 +55,7 @@ class Command(BaseCommand):
         self.stdout.write(f"institution_id: {institution.public_id}")
         self.stdout.write(f"publishable_key: {keys[ApiKey.Kind.PUBLISHABLE]}")
         self.stdout.write(f"secret_key: {keys[ApiKey.Kind.SECRET]}")
+        self.stdout.write(f"attempt_signing_key: {keys[ApiKey.Kind.SIGNING]}")
         for role, (email, password) in DEMO_USERS.items():
             self.stdout.write(f"{role}_login: {email} / {password}")
         self.stdout.write(f"operator_login: {OPERATOR[0]} / {OPERATOR[1]}")
