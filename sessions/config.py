@@ -54,6 +54,11 @@ CAPTURE_DEFAULTS = {
 }
 
 
+def autoproctor_attempt_key(test_attempt_id: str) -> str:
+    """The session's attempt_id for an AutoProctor testAttemptId (unique per institution)."""
+    return f"ap:{test_attempt_id}"
+
+
 @dataclass
 class StartRequest:
     dialect: str
@@ -269,7 +274,7 @@ def parse_autoproctor(credentials, options) -> StartRequest:
     return StartRequest(
         dialect="autoproctor",
         api_key=client_id,
-        attempt_id=f"ap:{attempt}",
+        attempt_id=autoproctor_attempt_key(attempt),
         attempt_signature=signature,
         assessment_id=assessment_id,
         assessment_title=assessment_title or "AutoProctor test",

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from analysis.trust import LOW_RISK, REVIEW, band_for
 from sessions.api.exceptions import NotFound
+from sessions.config import autoproctor_attempt_key
 from sessions.media import media_signed_url
 from sessions.models import Assessment, Candidate, Event, Flag, MediaChunk, ProctoringSession
 from tenants.models import Institution, WebhookDelivery, WebhookEndpoint
@@ -102,8 +103,21 @@ def session_list(
     started_after: datetime | None = None,
     started_before: datetime | None = None,
     flag_type: str | None = None,
+    test_attempt_id: str | None = None,
+    assessment_external_id: str | None = None,
+    candidate_external_id: str | None = None,
 ) -> QuerySet[ProctoringSession]:
+    """Sessions of the institution; the integrator's own ids (AutoProctor's
+    testAttemptId, Eye's assessmentId and candidateId) find them too."""
     queryset = _sessions(institution)
+    if test_attempt_id is not None:
+        queryset = queryset.filter(
+            dialect=ProctoringSession.Dialect.AUTOPROCTOR, attempt_id=autoproctor_attempt_key(test_attempt_id)
+        )
+    if assessment_external_id is not None:
+        queryset = queryset.filter(assessment__external_id=assessment_external_id)
+    if candidate_external_id is not None:
+        queryset = queryset.filter(candidate__external_id=candidate_external_id)
     if assessment is not None:
         queryset = queryset.filter(assessment=assessment)
     if candidate is not None:

@@ -186,6 +186,15 @@ class SessionListQuerySerializer(PageQuerySerializer):
     flagType = serializers.CharField(
         required=False, max_length=40, help_text="Only sessions with such a flag, e.g. FACE_ABSENCE."
     )
+    testAttemptId = serializers.CharField(
+        required=False, max_length=40, help_text="Your AutoProctor testAttemptId (AutoProctor dialect)."
+    )
+    assessmentId = serializers.CharField(
+        required=False, max_length=200, help_text="Your own assessment id (Eye's assessmentId, examId)."
+    )
+    candidateId = serializers.CharField(
+        required=False, max_length=200, help_text="Your own candidate id (Eye's candidateId)."
+    )
 
     def validate(self, attrs):
         institution = self.context["institution"]

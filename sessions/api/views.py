@@ -226,6 +226,9 @@ class SessionListView(ApiView):
             started_after=query.get("startedAfter"),
             started_before=query.get("startedBefore"),
             flag_type=query.get("flagType"),
+            test_attempt_id=query.get("testAttemptId"),
+            assessment_external_id=query.get("assessmentId"),
+            candidate_external_id=query.get("candidateId"),
         )
         return self.page(request, queryset, s.SessionSerializer, query, field="started_at", descending=True)
 
