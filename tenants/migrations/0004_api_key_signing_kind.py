@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tenants', '0002_webhook_deliveries'),
+        ('tenants', '0003_require_signed_attempts'),
     ]
 
     operations = [
