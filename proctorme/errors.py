@@ -1,90 +1,169 @@
-"""Stable error codes shared by the widget API, the WebSocket and the REST API.
+"""Every error code Proctorme answers with, in one registry.
 
-Every refusal carries one of these codes; clients branch on the code, never
-on the message. The widget's codes are documented in docs/widget.md next to
-AutoProctor's numeric ones.
+Every refusal — from the widget API, the WebSocket or the REST API — carries
+one of these codes; clients branch on the code, never on the message. Each
+code has one HTTP status (``None`` for codes only sent as WebSocket error
+frames) and one meaning, which is also the default message. docs/errors.md
+lists them all; a test holds that table to this registry. The widget's own
+browser-side codes (camera denied …) and AutoProctor's numbers are in
+docs/widget.md.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
+WIDGET, API, SOCKET = "widget", "api", "socket"
+
+
+@dataclass(frozen=True)
+class ErrorCode:
+    code: str
+    status: int | None
+    meaning: str
+    surfaces: tuple[str, ...]
+
+
+_CODES = (
+    ErrorCode("ERROR", 400, "The request was refused.", (WIDGET, API)),
+    # The widget's HTTP API (and the keys and domains it checks)
+    ErrorCode("INVALID_CONFIG", 400, "The widget configuration is incomplete or malformed.", (WIDGET,)),
+    ErrorCode(
+        "INVALID_MEDIA", 400, "The uploaded media is corrupt, truncated or of the wrong type.", (WIDGET,)
+    ),
+    ErrorCode(
+        "INVALID_API_KEY",
+        401,
+        "The API key is unknown, revoked, expired or of the wrong kind.",
+        (WIDGET, API),
+    ),
+    ErrorCode("INVALID_TOKEN", 401, "The session token is missing, malformed or expired.", (WIDGET,)),
+    ErrorCode(
+        "DOMAIN_NOT_REGISTERED",
+        403,
+        "The page's origin is not a registered domain of this institution.",
+        (WIDGET,),
+    ),
+    ErrorCode(
+        "ORIGIN_REQUIRED",
+        403,
+        "The request carries no Origin header; the widget only works from a web page.",
+        (WIDGET,),
+    ),
+    ErrorCode(
+        "INVALID_ATTEMPT_SIGNATURE",
+        403,
+        "hashedTestAttemptId is not the HMAC-SHA256 of testAttemptId with the institution's secret key.",
+        (WIDGET,),
+    ),
+    ErrorCode("SESSION_ENDED", 409, "This attempt has already ended; a new one cannot start.", (WIDGET,)),
+    ErrorCode(
+        "ATTEMPT_IN_USE",
+        409,
+        "This attempt is running in another browser; only that browser (or a server-signed attempt) may resume it.",
+        (WIDGET,),
+    ),
+    ErrorCode("MEDIA_TOO_LARGE", 413, "The upload is larger than the widget ever sends.", (WIDGET,)),
+    ErrorCode("METHOD_NOT_ALLOWED", 405, "This endpoint does not answer that HTTP method.", (WIDGET, API)),
+    # The integrator REST API
+    ErrorCode("VALIDATION_ERROR", 400, "A body field or query parameter is invalid or unknown.", (API,)),
+    ErrorCode("MALFORMED_REQUEST", 400, "The body is not valid JSON.", (API,)),
+    ErrorCode("WEBHOOK_URL_NOT_ALLOWED", 400, "The webhook URL is not allowed.", (API,)),
+    ErrorCode(
+        "AUTHENTICATION_REQUIRED", 401, 'Send your secret key as "Authorization: Bearer sk_…".', (API,)
+    ),
+    ErrorCode("PERMISSION_DENIED", 403, "Permission denied.", (API,)),
+    ErrorCode("NOT_FOUND", 404, "Not found.", (API,)),
+    ErrorCode("NOT_ACCEPTABLE", 406, "The Accept header excludes JSON.", (API,)),
+    ErrorCode("ALREADY_EXISTS", 409, "An object with this external id already exists.", (API,)),
+    ErrorCode("SESSION_ALREADY_ENDED", 409, "The session has already ended.", (API,)),
+    ErrorCode("UNSUPPORTED_MEDIA_TYPE", 415, "The body is not application/json.", (API,)),
+    ErrorCode("RATE_LIMITED", 429, "Too many requests or messages; slow down and retry.", (API, SOCKET)),
+    ErrorCode("INTERNAL_ERROR", 500, "Something went wrong on our side; it has been logged.", (API,)),
+    # WebSocket error frames (the connection stays open)
+    ErrorCode("INVALID_MESSAGE", None, "The message is not a JSON object of a known type.", (SOCKET,)),
+    ErrorCode("BAD_SEQUENCE", None, "seq must be a positive integer.", (SOCKET,)),
+    ErrorCode("UNKNOWN_EVENT", None, "The signal names an event the server does not know.", (SOCKET,)),
+)
+
+REGISTRY: dict[str, ErrorCode] = {error.code: error for error in _CODES}
+
+
+def error_code(code: str) -> ErrorCode:
+    """The registered code; a KeyError for one nobody registered, so no code is made up in passing."""
+    try:
+        return REGISTRY[code]
+    except KeyError:
+        raise KeyError(f"{code!r} is not in proctorme.errors.REGISTRY") from None
+
 
 class ProctormeError(Exception):
-    code = "ERROR"
-    status = 400
+    """A refusal with a registered code; its status comes from the registry."""
 
-    def __init__(
-        self, message: str = "", *, code: str | None = None, status: int | None = None, details=None
-    ):
-        super().__init__(message or self.__class__.__doc__ or self.code)
-        self.message = message or (self.__class__.__doc__ or self.code).strip()
+    code: ClassVar[str] = "ERROR"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        error_code(cls.code)
+
+    def __init__(self, message: str = "", *, code: str | None = None, details=None):
         if code:
             self.code = code
-        if status:
-            self.status = status
+        self.error = error_code(self.code)
+        self.message = message or self.error.meaning
+        super().__init__(self.message)
         self.details = details or {}
+
+    @property
+    def status(self) -> int:
+        return self.error.status or 400
 
     def as_dict(self) -> dict:
         return {"code": self.code, "message": self.message, "details": self.details}
 
 
-class InvalidApiKey(ProctormeError):
-    """The API key is unknown, revoked, expired or of the wrong kind."""
+def error_body(code: str, message: str = "", details: dict | None = None) -> dict:
+    """The one error shape of every HTTP answer: ``{"error": {"code", "message", "details"}}``."""
+    meaning = error_code(code).meaning
+    return {"error": {"code": code, "message": message or meaning, "details": details or {}}}
 
+
+class InvalidApiKey(ProctormeError):
     code = "INVALID_API_KEY"
-    status = 401
 
 
 class DomainNotRegistered(ProctormeError):
-    """The page's origin is not a registered domain of this institution."""
-
     code = "DOMAIN_NOT_REGISTERED"
-    status = 403
 
 
 class OriginRequired(ProctormeError):
-    """The request carries no Origin header; the widget only works from a web page."""
-
     code = "ORIGIN_REQUIRED"
-    status = 403
 
 
 class InvalidSignature(ProctormeError):
-    """hashedTestAttemptId is not the HMAC-SHA256 of testAttemptId with the institution's secret key."""
-
     code = "INVALID_ATTEMPT_SIGNATURE"
-    status = 403
 
 
 class InvalidConfig(ProctormeError):
-    """The widget configuration is incomplete or malformed."""
-
     code = "INVALID_CONFIG"
-    status = 400
 
 
 class SessionEnded(ProctormeError):
-    """This attempt has already ended; a new one cannot start."""
-
     code = "SESSION_ENDED"
-    status = 409
 
 
 class InvalidToken(ProctormeError):
-    """The session token is missing, malformed or expired."""
-
     code = "INVALID_TOKEN"
-    status = 401
 
 
 class InvalidMedia(ProctormeError):
-    """The uploaded media is corrupt, truncated or of the wrong type."""
-
     code = "INVALID_MEDIA"
-    status = 400
+
+
+class MethodNotAllowed(ProctormeError):
+    code = "METHOD_NOT_ALLOWED"
 
 
 class AttemptInUse(ProctormeError):
-    """This attempt is running in another browser; only that browser (or a server-signed attempt) may resume it."""
-
     code = "ATTEMPT_IN_USE"
-    status = 409

@@ -16,7 +16,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils import timezone
 
-from proctorme.errors import ProctormeError
+from proctorme.errors import ProctormeError, error_code
 from proctorme.realtime import remember_server_loop, session_group
 from sessions.models import ProctoringSession
 from sessions.services import BROWSER_EVENTS, _iso, session_end, session_is_overdue, signal_record
@@ -117,7 +117,7 @@ class WidgetConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(message, separators=(",", ":")))
 
     async def _error(self, code: str, message: str, seq=None) -> None:
-        body = {"type": "error", "code": code, "message": message}
+        body = {"type": "error", "code": error_code(code).code, "message": message}
         if seq is not None:
             body["seq"] = seq
         await self._send(body)

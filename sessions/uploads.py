@@ -29,10 +29,7 @@ SAMPLE_RATE = 16000
 
 
 class MediaTooLarge(ProctormeError):
-    """The upload is larger than the widget ever sends."""
-
     code = "MEDIA_TOO_LARGE"
-    status = 413
 
 
 @dataclass

@@ -22,7 +22,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from proctorme.errors import InvalidConfig, InvalidToken, ProctormeError
+from proctorme.errors import (
+    DomainNotRegistered,
+    InvalidConfig,
+    InvalidToken,
+    MethodNotAllowed,
+    ProctormeError,
+    error_body,
+)
 from sessions.config import parse_autoproctor, parse_eye, parse_resume_secret
 from sessions.models import ProctoringSession
 from sessions.services import _iso, session_end, session_start
@@ -35,7 +42,7 @@ MAX_START_BODY = 64 * 1024
 
 
 def error_response(error: ProctormeError) -> JsonResponse:
-    return JsonResponse({"error": error.as_dict()}, status=error.status)
+    return JsonResponse(error_body(error.code, error.message, error.details), status=error.status)
 
 
 def with_cors(response, origin: str | None):
@@ -63,7 +70,7 @@ def widget_post(view):
             return preflight(request)
         try:
             if request.method != "POST":
-                raise ProctormeError("Use POST.", code="METHOD_NOT_ALLOWED", status=405)
+                raise MethodNotAllowed("Use POST.")
             response = view(request, *args, **kwargs)
         except ProctormeError as error:
             response = error_response(error)
@@ -141,7 +148,7 @@ def session_from_token(request, session_public_id) -> ProctoringSession:
     if origin and (
         origin != claims["origin"] or not origin_allowed(institution=session.institution, origin=origin)
     ):
-        raise ProctormeError("This page may not use the session.", code="DOMAIN_NOT_REGISTERED", status=403)
+        raise DomainNotRegistered("This page may not use the session.")
     return session
 
 

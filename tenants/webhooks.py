@@ -60,10 +60,7 @@ _sleep = time.sleep
 
 
 class WebhookUrlNotAllowed(ProctormeError):
-    """The webhook URL is not allowed."""
-
     code = "WEBHOOK_URL_NOT_ALLOWED"
-    status = 400
 
 
 class WebhookVerificationError(ValueError):

@@ -19,56 +19,43 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from proctorme.errors import ProctormeError
+from proctorme.errors import ProctormeError, error_body, error_code
 
 log = logging.getLogger(__name__)
 
 
 class NotFound(ProctormeError):
-    """Not found."""
-
     code = "NOT_FOUND"
-    status = 404
 
 
 class AuthenticationRequired(ProctormeError):
-    """Send your secret key as "Authorization: Bearer sk_…"."""
-
     code = "AUTHENTICATION_REQUIRED"
-    status = 401
 
 
 class SessionAlreadyEnded(ProctormeError):
-    """The session has already ended."""
-
     code = "SESSION_ALREADY_ENDED"
-    status = 409
 
 
 class AlreadyExists(ProctormeError):
-    """An object with this external id already exists."""
-
     code = "ALREADY_EXISTS"
-    status = 409
 
 
 # DRF exception class → our code. Looked up along the MRO, most specific first.
 _DRF_CODES: dict[type, str] = {
-    exceptions.ValidationError: "VALIDATION_ERROR",
-    exceptions.ParseError: "MALFORMED_REQUEST",
-    exceptions.NotAuthenticated: "AUTHENTICATION_REQUIRED",
-    exceptions.AuthenticationFailed: "INVALID_API_KEY",
-    exceptions.PermissionDenied: "PERMISSION_DENIED",
-    exceptions.NotFound: "NOT_FOUND",
-    exceptions.MethodNotAllowed: "METHOD_NOT_ALLOWED",
-    exceptions.NotAcceptable: "NOT_ACCEPTABLE",
-    exceptions.UnsupportedMediaType: "UNSUPPORTED_MEDIA_TYPE",
-    exceptions.Throttled: "RATE_LIMITED",
+    cls: error_code(code).code
+    for cls, code in {
+        exceptions.ValidationError: "VALIDATION_ERROR",
+        exceptions.ParseError: "MALFORMED_REQUEST",
+        exceptions.NotAuthenticated: "AUTHENTICATION_REQUIRED",
+        exceptions.AuthenticationFailed: "INVALID_API_KEY",
+        exceptions.PermissionDenied: "PERMISSION_DENIED",
+        exceptions.NotFound: "NOT_FOUND",
+        exceptions.MethodNotAllowed: "METHOD_NOT_ALLOWED",
+        exceptions.NotAcceptable: "NOT_ACCEPTABLE",
+        exceptions.UnsupportedMediaType: "UNSUPPORTED_MEDIA_TYPE",
+        exceptions.Throttled: "RATE_LIMITED",
+    }.items()
 }
-
-
-def error_body(code: str, message: str, details: dict | None = None) -> dict:
-    return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
 def _flatten(detail) -> list[str]:
@@ -120,14 +107,14 @@ def api_exception_handler(exc, context):
         if exc.status == 401:
             headers["WWW-Authenticate"] = 'Bearer realm="api"'
     elif isinstance(exc, Http404):
-        status_code, body = 404, error_body("NOT_FOUND", "Not found.")
+        status_code, body = 404, error_body("NOT_FOUND")
     elif isinstance(exc, DjangoPermissionDenied):
-        status_code, body = 403, error_body("PERMISSION_DENIED", "Permission denied.")
+        status_code, body = 403, error_body("PERMISSION_DENIED")
     elif isinstance(exc, exceptions.APIException):
         status_code, body, headers = _drf_error(exc)
     else:
         log.exception("unhandled error in the integrator API", exc_info=exc)
         status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
-        body = error_body("INTERNAL_ERROR", "Something went wrong on our side; it has been logged.")
+        body = error_body("INTERNAL_ERROR")
     set_rollback()
     return Response(body, status=status_code, headers=headers)

@@ -15,10 +15,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from proctorme.errors import error_body
 from sessions.api import selectors, services
 from sessions.api import serializers as s
 from sessions.api.authentication import HasSecretKey, SecretKeyAuthentication
-from sessions.api.exceptions import SessionAlreadyEnded, api_exception_handler, error_body
+from sessions.api.exceptions import SessionAlreadyEnded, api_exception_handler
 from sessions.api.pagination import keyset_page
 from sessions.api.schema import ApiAutoSchema
 from sessions.api.throttling import ApiKeyRateThrottle
