@@ -90,3 +90,64 @@ def env_redis_url(name: str) -> str | None:
             f"{name}={value!r} is not a Redis URL (redis://host:port/db or rediss://...)"
         )
     return value
+
+
+_EMAIL_BACKENDS = {
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "smtp+tls": "django.core.mail.backends.smtp.EmailBackend",
+    "smtps": "django.core.mail.backends.smtp.EmailBackend",
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "locmem": "django.core.mail.backends.locmem.EmailBackend",
+    "file": "django.core.mail.backends.filebased.EmailBackend",
+    "dummy": "django.core.mail.backends.dummy.EmailBackend",
+}
+_EMAIL_DEFAULT_PORTS = {"smtp": 25, "smtp+tls": 587, "smtps": 465}
+
+
+def env_email_url(name: str, default: str) -> dict:
+    """An e-mail URL → Django's ``EMAIL_*`` settings.
+
+    ``smtp+tls://user:pass@host:587`` (STARTTLS), ``smtps://user:pass@host:465``
+    (TLS from the first byte), ``smtp://host:25`` (plain, for a relay on the same
+    network), ``console://`` (print to the log), ``file:///path/to/folder``,
+    ``locmem://`` (tests) and ``dummy://`` (drop). The user name and password are
+    percent-decoded (write ``@`` as ``%40``); ``?timeout=SECONDS`` (default 10).
+    """
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    value = _raw(name) or default
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} is malformed: {exc}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in _EMAIL_BACKENDS:
+        raise ImproperlyConfigured(
+            f"{name}: unknown scheme {parts.scheme!r}; use one of {', '.join(sorted(_EMAIL_BACKENDS))}"
+        )
+    query = parse_qs(parts.query, keep_blank_values=True)
+    unknown = set(query) - {"timeout"}
+    if unknown:
+        raise ImproperlyConfigured(f"{name}: unknown option(s) {', '.join(sorted(unknown))}")
+    try:
+        timeout = int(query.get("timeout", ["10"])[-1])
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}: timeout must be a whole number of seconds") from None
+    config = {"EMAIL_BACKEND": _EMAIL_BACKENDS[scheme], "EMAIL_TIMEOUT": timeout}
+    if scheme in _EMAIL_DEFAULT_PORTS:
+        if not parts.hostname:
+            raise ImproperlyConfigured(f"{name}={parts.scheme}://… names no host")
+        config.update(
+            EMAIL_HOST=parts.hostname,
+            EMAIL_PORT=port or _EMAIL_DEFAULT_PORTS[scheme],
+            EMAIL_HOST_USER=unquote(parts.username or ""),
+            EMAIL_HOST_PASSWORD=unquote(parts.password or ""),
+            EMAIL_USE_TLS=scheme == "smtp+tls",
+            EMAIL_USE_SSL=scheme == "smtps",
+        )
+    elif scheme == "file":
+        if not parts.path:
+            raise ImproperlyConfigured(f"{name}=file:// needs a folder: file:///var/mail/proctorme")
+        config["EMAIL_FILE_PATH"] = unquote(parts.path)
+    return config

@@ -12,7 +12,15 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from proctorme.env import env_bool, env_database, env_int, env_list, env_redis_url, env_str
+from proctorme.env import (
+    env_bool,
+    env_database,
+    env_email_url,
+    env_int,
+    env_list,
+    env_redis_url,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 TESTING = "pytest" in sys.modules or env_bool("PROCTORME_TESTING", False)
@@ -173,6 +181,26 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var" / "static")))
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 # Media is never served from a public URL: only through signed, tenant-checked views.
 MEDIA_URL = "/media-not-public/"
+
+# E-mail (invitations, password reset, webhook alerts): EMAIL_URL, e.g.
+# smtp+tls://user:password@mail.example.edu:587. Without it mail is printed to the
+# log, which is what embedded mode (`make run`) wants; `check --deploy` warns in production.
+EMAIL_URL_SET = bool(env_str("EMAIL_URL"))
+_email = env_email_url("EMAIL_URL", "console://")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_TIMEOUT = _email["EMAIL_TIMEOUT"]
+EMAIL_HOST = _email.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = _email.get("EMAIL_PORT", 25)
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+EMAIL_FILE_PATH = _email.get("EMAIL_FILE_PATH")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Proctorme <proctorme@localhost>")
+SERVER_EMAIL = env_str("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+# Invitation links (tenants.invitations) and password-reset links stay valid this long.
+PROCTORME_INVITATION_TTL = env_int("PROCTORME_INVITATION_TTL", 7 * 24 * 3600, minimum=300)
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3 * 3600, minimum=300)
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/dashboard/"

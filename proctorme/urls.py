@@ -4,14 +4,39 @@ from django.urls import include, path
 
 from proctorme.health import healthz
 from sessions.dashboard import views as dashboard_views
+from tenants import accounts
 
 urlpatterns = [
     path("", dashboard_views.home, name="home"),
     path("dashboard/", include("sessions.dashboard.urls")),
     path("healthz", healthz, name="healthz"),
     path("", include("sessions.urls")),
+    # Django's admin shows "Forgotten your password?" on its login page when this name exists.
+    path("admin/password_reset/", accounts.PasswordResetView.as_view(), name="admin_password_reset"),
     path("admin/", admin.site.urls),
     path("api/", include("sessions.api.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password/reset/", accounts.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "accounts/password/reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "accounts/password/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "accounts/password/reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
+    path(
+        "accounts/invitation/<uidb64>/<token>/",
+        accounts.InvitationAcceptView.as_view(),
+        name="invitation-accept",
+    ),
+    path("accounts/invitation/done/", accounts.InvitationCompleteView.as_view(), name="invitation-complete"),
 ]

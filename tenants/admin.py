@@ -285,9 +285,10 @@ class MembershipAddForm(forms.ModelForm):
 
 @admin.register(Membership)
 class MembershipAdmin(TenantScopedAdmin):
-    list_display = ["user", "role", "institution", "created_at"]
+    list_display = ["user", "role", "institution", "account", "created_at"]
     list_filter = ["role", "institution"]
     search_fields = ["user__email", "user__username"]
+    actions = ["resend_invitation"]
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
@@ -304,9 +305,27 @@ class MembershipAdmin(TenantScopedAdmin):
         if not self._allowed(request, obj):
             raise Http404("No such institution.")
         membership = services.membership_add(
-            institution=obj.institution, email=form.cleaned_data["email"], role=obj.role
+            institution=obj.institution,
+            email=form.cleaned_data["email"],
+            role=obj.role,
+            invited_by=request.user,
         )
         obj.pk, obj.user = membership.pk, membership.user
+        if not membership.user.has_usable_password():
+            self.message_user(request, f"Invitation e-mailed to {membership.user.email}.", messages.SUCCESS)
+
+    @admin.display(description="Account")
+    def account(self, obj):
+        return "active" if obj.user.has_usable_password() else "invited (no password yet)"
+
+    @admin.action(description="Send the invitation again (to members without a password)")
+    def resend_invitation(self, request, queryset):
+        sent = 0
+        for membership in queryset.select_related("user", "institution"):
+            if not membership.user.has_usable_password():
+                services.membership_invite(membership=membership, invited_by=request.user)
+                sent += 1
+        self.message_user(request, f"Sent {sent} invitation(s).", messages.SUCCESS)
 
 
 class WebhookEndpointForm(forms.ModelForm):

@@ -8,7 +8,7 @@ class TenantsConfig(AppConfig):
 
     def ready(self) -> None:
         from sessions import signals
-        from tenants import webhooks
+        from tenants import checks, webhooks  # noqa: F401  (checks registers itself)
 
         signals.flag_created.connect(webhooks.on_flag_created, dispatch_uid="tenants.webhooks.flag_created")
         signals.session_started.connect(

@@ -23,3 +23,21 @@ def membership_role(*, user, institution: Institution) -> str | None:
     return (
         Membership.objects.filter(user=user, institution=institution).values_list("role", flat=True).first()
     )
+
+
+def users_for_password_reset(*, email: str) -> list:
+    """Active accounts with this address that may get a reset link.
+
+    Like Django's PasswordResetForm.get_users, plus invited members whose
+    account has no password yet (they lost or let expire their invitation).
+    """
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.forms import _unicode_ci_compare
+
+    users = get_user_model()._default_manager.filter(email__iexact=email, is_active=True)
+    return [
+        user
+        for user in users
+        if _unicode_ci_compare(email, user.email)
+        and (user.has_usable_password() or user.memberships.exists())
+    ]

@@ -8,8 +8,11 @@ import secrets
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
 from django.db import transaction
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -93,9 +96,18 @@ def domain_add(*, institution: Institution, host: str) -> Domain:
 
 
 def membership_add(
-    *, institution: Institution, email: str, role: str, password: str | None = None
+    *,
+    institution: Institution,
+    email: str,
+    role: str,
+    password: str | None = None,
+    invited_by=None,
 ) -> Membership:
-    """Add a user (created from the e-mail address if new) to the institution."""
+    """Add a user (created from the e-mail address if new) to the institution.
+
+    Someone who has no password yet (a new account, or an invitation not yet
+    accepted) is sent an invitation to set one, once the transaction commits.
+    """
     User = get_user_model()
     email = User.objects.normalize_email(email).lower()
     user = User.objects.filter(email__iexact=email).first()
@@ -112,7 +124,29 @@ def membership_add(
     membership, _ = Membership.objects.update_or_create(
         institution=institution, user=user, defaults={"role": role}
     )
+    if not user.has_usable_password():
+        membership_invite(membership=membership, invited_by=invited_by)
     return membership
+
+
+def membership_invite(*, membership: Membership, invited_by=None) -> None:
+    """E-mail the member a signed, expiring link to set their password (after commit)."""
+    from tenants.invitations import invitation_url
+
+    user = membership.user
+    context = {
+        "institution": membership.institution.name,
+        "role": membership.get_role_display(),
+        "invited_by": (invited_by.email or invited_by.get_username()) if invited_by else "",
+        "url": invitation_url(user),
+        "expires_at": timezone.now() + timedelta(seconds=settings.PROCTORME_INVITATION_TTL),
+        "site_url": settings.SITE_URL,
+    }
+    subject = render_to_string("registration/invitation_subject.txt", context).strip()
+    body = render_to_string("registration/invitation_email.txt", context)
+    transaction.on_commit(
+        lambda: send_mail(subject, body, None, [user.email], fail_silently=False), robust=True
+    )
 
 
 def _key_lookup(key: str) -> ApiKey | None:

@@ -13,7 +13,9 @@ from tenants.services import (
 )
 
 
-def test_create_institution_prints_exactly_the_four_keys_and_warns_apart(db):
+def test_create_institution_prints_the_four_keys_and_the_invitation_and_warns_apart(
+    transactional_db, mailoutbox
+):
     out, err = StringIO(), StringIO()
     call_command(
         "create_institution",
@@ -33,6 +35,7 @@ def test_create_institution_prints_exactly_the_four_keys_and_warns_apart(db):
         "publishable_key",
         "secret_key",
         "attempt_signing_key",
+        "admin_invitation",
     ]
     assert "never in a page" in err.getvalue()
     values = dict(line.split(": ", 1) for line in lines)
@@ -49,6 +52,8 @@ def test_create_institution_prints_exactly_the_four_keys_and_warns_apart(db):
         == "signing"
     )
     assert Membership.objects.get(user__email="boss@gamma.edu").role == "admin"
+    assert values["admin_invitation"] == "e-mailed to boss@gamma.edu"
+    assert [m.to for m in mailoutbox] == [["boss@gamma.edu"]]
 
 
 def test_create_institution_with_a_bad_domain_fails_and_creates_nothing(db):

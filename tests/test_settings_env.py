@@ -62,6 +62,7 @@ def _start(**overrides) -> subprocess.CompletedProcess:
         ("REDIS_URL", "localhost:6379"),
         ("PROCTORME_MAX_DOMAINS", "many"),
         ("TASKS_MODE", "sometimes"),
+        ("EMAIL_URL", "gopher://mail.example.edu"),
     ],
 )
 def test_bad_value_stops_start_up_naming_the_variable(variable, value):
@@ -93,3 +94,56 @@ def test_production_database_without_secret_key_refuses_to_start():
 def test_good_settings_pass_the_system_check():
     result = _start(SECRET_KEY="k" * 50, DEBUG="0")
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "smtp+tls://mailer%40alpha.edu:p%3Ass@mail.alpha.edu",
+            {
+                "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "EMAIL_HOST": "mail.alpha.edu",
+                "EMAIL_PORT": 587,
+                "EMAIL_HOST_USER": "mailer@alpha.edu",
+                "EMAIL_HOST_PASSWORD": "p:ss",
+                "EMAIL_USE_TLS": True,
+                "EMAIL_USE_SSL": False,
+                "EMAIL_TIMEOUT": 10,
+            },
+        ),
+        (
+            "smtps://u:p@mail.alpha.edu?timeout=3",
+            {"EMAIL_PORT": 465, "EMAIL_USE_SSL": True, "EMAIL_USE_TLS": False, "EMAIL_TIMEOUT": 3},
+        ),
+        ("smtp://relay:2525", {"EMAIL_HOST": "relay", "EMAIL_PORT": 2525, "EMAIL_USE_TLS": False}),
+        ("console://", {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}),
+        ("file:///var/mail/pm", {"EMAIL_FILE_PATH": "/var/mail/pm"}),
+    ],
+)
+def test_email_url_becomes_django_email_settings(monkeypatch, url, expected):
+    monkeypatch.setenv("X_EMAIL_URL", url)
+    config = env.env_email_url("X_EMAIL_URL", "console://")
+    assert {key: config[key] for key in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("smtp+tls://", "names no host"),
+        ("smtp://relay?tls=1", "unknown option"),
+        ("smtp://relay?timeout=soon", "whole number"),
+        ("smtp://relay:port", "malformed"),
+        ("file://", "needs a folder"),
+    ],
+)
+def test_bad_email_url_names_the_variable_and_the_problem(monkeypatch, url, message):
+    monkeypatch.setenv("X_EMAIL_URL", url)
+    with pytest.raises(ImproperlyConfigured, match=message):
+        env.env_email_url("X_EMAIL_URL", "console://")
+
+
+def test_email_defaults_to_the_console_so_make_run_prints_links():
+    assert env.env_email_url("X_UNSET_EMAIL_URL", "console://")["EMAIL_BACKEND"].endswith(
+        "console.EmailBackend"
+    )

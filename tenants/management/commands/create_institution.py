@@ -29,6 +29,8 @@ class Command(BaseCommand):
         self.stdout.write(f"publishable_key: {publishable}")
         self.stdout.write(f"secret_key: {secret}")
         self.stdout.write(f"attempt_signing_key: {signing}")
+        if admin_email:
+            self.stdout.write(f"admin_invitation: e-mailed to {admin_email.strip().lower()}")
         self.stderr.write(
             "The secret key opens the REST API: keep it on your servers, never in a page. "
             "An LMS plugin that puts its client secret into the candidate's page gets the "

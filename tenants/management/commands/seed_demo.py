@@ -38,7 +38,7 @@ class Command(BaseCommand):
             if host not in existing:
                 domain_add(institution=institution, host=host)
         for role, (email, password) in DEMO_USERS.items():
-            membership = membership_add(institution=institution, email=email, role=role)
+            membership = membership_add(institution=institution, email=email, role=role, password=password)
             membership.user.set_password(password)
             membership.user.save(update_fields=["password"])
         User = get_user_model()
