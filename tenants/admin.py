@@ -331,7 +331,15 @@ class MembershipAdmin(TenantScopedAdmin):
 class WebhookEndpointForm(forms.ModelForm):
     class Meta:
         model = WebhookEndpoint
-        fields = ["institution", "url", "description", "events", "is_active"]
+        fields = ["institution", "url", "description", "events", "body_format", "is_active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "body_format" in self.fields:
+            self.fields["body_format"].required = False
+
+    def clean_body_format(self):
+        return self.cleaned_data.get("body_format") or WebhookEndpoint.BodyFormat.PROCTORME
 
     def clean_url(self):
         from proctorme.errors import ProctormeError
@@ -408,7 +416,11 @@ class WebhookEndpointAdmin(TenantScopedAdmin):
         if not self._allowed(request, obj):
             raise Http404("No such institution.")
         endpoint, secret = services.webhook_endpoint_create(
-            institution=obj.institution, url=obj.url, description=obj.description, events=obj.events
+            institution=obj.institution,
+            url=obj.url,
+            description=obj.description,
+            events=obj.events,
+            body_format=obj.body_format,
         )
         obj.pk = endpoint.pk
         request._proctorme_new_secret = secret

@@ -138,12 +138,22 @@ class Membership(models.Model):
 
 
 class WebhookEndpoint(models.Model):
+    class BodyFormat(models.TextChoices):
+        PROCTORME = "proctorme", "Proctorme (flag.created, session.started, session.completed)"
+        EYE = "eye", 'Eye by Proctorme (flags as event "Flag", domain = page origin)'
+
     institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="webhook_endpoints")
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     url = models.URLField(max_length=500)
     description = models.CharField(max_length=200, blank=True)
     # Empty list = every event.
     events = models.JSONField(default=list, blank=True)
+    body_format = models.CharField(
+        max_length=12,
+        choices=BodyFormat.choices,
+        default=BodyFormat.PROCTORME,
+        help_text="The body of flag deliveries; both are signed the same way.",
+    )
     secret_encrypted = models.TextField(editable=False)
     secret_prefix = models.CharField(max_length=16, editable=False)
     is_active = models.BooleanField(default=True)

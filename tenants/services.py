@@ -278,7 +278,12 @@ def attempt_signature_verify(*, institution: Institution, attempt_id: str, signa
 
 @transaction.atomic
 def webhook_endpoint_create(
-    *, institution: Institution, url: str, description: str = "", events: list[str] | None = None
+    *,
+    institution: Institution,
+    url: str,
+    description: str = "",
+    events: list[str] | None = None,
+    body_format: str = WebhookEndpoint.BodyFormat.PROCTORME,
 ) -> tuple[WebhookEndpoint, str]:
     secret = "whsec_" + secrets.token_urlsafe(32)
     endpoint = WebhookEndpoint.objects.create(
@@ -286,6 +291,7 @@ def webhook_endpoint_create(
         url=url,
         description=description,
         events=events or [],
+        body_format=body_format,
         secret_encrypted=encrypt(secret),
         secret_prefix=secret[:12],
     )

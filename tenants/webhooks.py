@@ -189,14 +189,23 @@ def _events_clean(events: list[str] | None) -> list[str]:
 
 
 def webhook_endpoint_add(
-    *, institution: Institution, url: str, description: str = "", events: list[str] | None = None
+    *,
+    institution: Institution,
+    url: str,
+    description: str = "",
+    events: list[str] | None = None,
+    body_format: str = WebhookEndpoint.BodyFormat.PROCTORME,
 ) -> tuple[WebhookEndpoint, str]:
     """Create an endpoint after checking its URL; returns it with its secret (shown once)."""
     from tenants.services import webhook_endpoint_create
 
     webhook_url_check(url=url)
     return webhook_endpoint_create(
-        institution=institution, url=url, description=description, events=_events_clean(events)
+        institution=institution,
+        url=url,
+        description=description,
+        events=_events_clean(events),
+        body_format=body_format,
     )
 
 
@@ -208,6 +217,7 @@ def webhook_endpoint_update(
     description: str | None = None,
     events: list[str] | None = None,
     is_active: bool | None = None,
+    body_format: str | None = None,
 ) -> WebhookEndpoint:
     if url is not None and url != endpoint.url:
         webhook_url_check(url=url)
@@ -216,6 +226,8 @@ def webhook_endpoint_update(
         endpoint.description = description
     if events is not None:
         endpoint.events = _events_clean(events)
+    if body_format is not None:
+        endpoint.body_format = body_format
     if is_active is not None and is_active != endpoint.is_active:
         endpoint.is_active = is_active
         if is_active:  # re-enabled by hand: start counting failures afresh
@@ -296,12 +308,27 @@ def retry_delay(attempt: int) -> float:
     )
 
 
+EYE_FLAG_FIELDS = ("flagId", "candidateId", "examId", "type", "mediaUrl", "description", "createdAt")
+
+
 def _render_body(delivery: WebhookDelivery) -> bytes:
     payload = dict(delivery.payload)
     if delivery.event == "flag.created":
         # A signed media URL is short-lived: mint a fresh one for every attempt.
         payload["mediaUrl"] = _flag_media_url(payload.get("flagId"))
+        if delivery.endpoint.body_format == WebhookEndpoint.BodyFormat.EYE:
+            payload = _eye_flag_body(payload)
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _eye_flag_body(payload: dict) -> dict:
+    """Eye by Proctorme's flag webhook: receivers test ``event == "Flag"`` and read
+    ``domain`` as the page's origin (``https://exams.example.edu``)."""
+    return {
+        "event": "Flag",
+        **{name: payload.get(name) for name in EYE_FLAG_FIELDS},
+        "domain": payload.get("origin") or payload.get("domain") or "",
+    }
 
 
 def webhook_deliver(*, delivery_id: str, manual: bool = False) -> WebhookDelivery | None:
@@ -490,6 +517,7 @@ def flag_created_payload(*, flag) -> dict:
         "type": flag.type,
         "mediaUrl": None,  # minted per attempt
         "domain": _origin_domain(session.origin),
+        "origin": session.origin,
         "description": flag.description,
         "createdAt": iso(flag.created_at or flag.started_at),
         "startedAt": iso(flag.started_at),

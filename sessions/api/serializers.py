@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from sessions.api import selectors
 from sessions.models import ProctoringSession
-from tenants.models import WebhookDelivery
+from tenants.models import WebhookDelivery, WebhookEndpoint
 from tenants.webhooks import EVENTS
 
 MAX_DURATION_SECONDS = 7 * 24 * 3600
@@ -285,6 +285,11 @@ class WebhookEndpointSerializer(serializers.Serializer):
         child=serializers.ChoiceField(choices=EVENTS), help_text="Empty: every event."
     )
     isActive = serializers.BooleanField(source="is_active")
+    format = serializers.ChoiceField(
+        source="body_format",
+        choices=WebhookEndpoint.BodyFormat.choices,
+        help_text='Body of flag deliveries: ours, or Eye by Proctorme\'s (event "Flag"). Signed either way.',
+    )
     secretPrefix = serializers.CharField(source="secret_prefix")
     consecutiveFailures = serializers.IntegerField(source="consecutive_failures")
     disabledAt = serializers.DateTimeField(source="disabled_at", allow_null=True)
@@ -302,6 +307,12 @@ class WebhookEndpointCreateSerializer(serializers.Serializer):
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=EVENTS), required=False, default=list, max_length=len(EVENTS)
     )
+    format = serializers.ChoiceField(
+        source="body_format",
+        choices=WebhookEndpoint.BodyFormat.choices,
+        required=False,
+        default=WebhookEndpoint.BodyFormat.PROCTORME,
+    )
 
 
 class WebhookEndpointUpdateSerializer(serializers.Serializer):
@@ -311,6 +322,9 @@ class WebhookEndpointUpdateSerializer(serializers.Serializer):
         child=serializers.ChoiceField(choices=EVENTS), required=False, max_length=len(EVENTS)
     )
     isActive = serializers.BooleanField(source="is_active", required=False)
+    format = serializers.ChoiceField(
+        source="body_format", choices=WebhookEndpoint.BodyFormat.choices, required=False
+    )
 
 
 class WebhookAttemptSerializer(serializers.Serializer):
