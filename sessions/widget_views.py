@@ -10,10 +10,9 @@ token's origin themselves and answer CORS only to that origin.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import timedelta
-from functools import lru_cache, wraps
+from functools import wraps
 
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
@@ -35,6 +34,7 @@ from sessions.models import ProctoringSession
 from sessions.services import _iso, session_end, session_start
 from sessions.tokens import session_token_read
 from sessions.uploads import media_store, parse_upload
+from sessions.widget_script import widget_script
 from tenants.services import origin_allowed
 
 CORS_HEADERS = "Authorization, Content-Type, X-Proctorme-Seq, X-Proctorme-Captured-At, X-Proctorme-Duration"
@@ -173,27 +173,19 @@ def media_upload_view(request, session_id):
     return JsonResponse({"accepted": accepted, "duplicates": duplicates}, status=202)
 
 
-@lru_cache(maxsize=1)
-def _widget_script(mtime: float) -> tuple[bytes, str]:
-    content = (settings.BASE_DIR / "static" / "proctorme" / "widget.js").read_bytes()
-    return content, hashlib.sha256(content).hexdigest()[:16]
-
-
 def widget_script_version() -> str:
-    path = settings.BASE_DIR / "static" / "proctorme" / "widget.js"
-    return _widget_script(path.stat().st_mtime)[1]
+    return widget_script().version
 
 
 def widget_script_view(request):
-    path = settings.BASE_DIR / "static" / "proctorme" / "widget.js"
-    content, version = _widget_script(path.stat().st_mtime)
-    etag = f'"{version}"'
+    script = widget_script()
+    etag = f'"{script.version}"'
     if request.headers.get("If-None-Match") == etag:
         response = HttpResponseNotModified()
     else:
-        response = HttpResponse(content, content_type="application/javascript; charset=utf-8")
+        response = HttpResponse(script.content, content_type="application/javascript; charset=utf-8")
     response["ETag"] = etag
-    if request.GET.get("v") == version:
+    if request.GET.get("v") == script.version:
         response["Cache-Control"] = "public, max-age=31536000, immutable"
     else:
         response["Cache-Control"] = "public, max-age=300, must-revalidate"

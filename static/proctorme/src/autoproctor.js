@@ -1,0 +1,228 @@
+// =================================================================================================
+// Dialect 2: AutoProctor
+// =================================================================================================
+var AP_EVIDENCE = {
+  FACE_ABSENCE: 5001,
+  MULTIPLE_FACE: 5002,
+  PERIODIC_SNAPSHOT: 5003,
+  SOUND_DETECTED: 5004,
+  TAB_NOT_FOCUS: 5005,
+  MULTIPLE_SCREENS: 5007,
+  EXIT_FULLSCREEN: 5009,
+};
+
+function dispatch(name, detail) {
+  window.dispatchEvent(new CustomEvent(name, { detail: detail }));
+}
+
+function AutoProctor(credentials) {
+  if (!(this instanceof AutoProctor)) throw new TypeError("AutoProctor must be called with new");
+  credentials = credentials || {};
+  this.credentials = {
+    clientId: credentials.clientId,
+    testAttemptId: credentials.testAttemptId,
+    hashedTestAttemptId: credentials.hashedTestAttemptId,
+  };
+  this.stopped = false;
+  this.destroyed = false;
+  var self = this;
+  this._core = new ProctorCore({
+    dialect: "autoproctor",
+    emit: function (type, payload, meta) { self._onCoreEvent(type, payload, meta || {}); },
+  });
+}
+
+AutoProctor.prototype._progress = function (percentage, step, successCode) {
+  dispatch("apProgressUpdate", { percentage: percentage, step: step });
+  if (successCode) dispatch("apSuccessEvent", { successCode: successCode });
+};
+
+AutoProctor.prototype._error = function (error) {
+  var detail = { errorCode: apErrorCode(error), code: error.code, message: error.message };
+  if (error.fields) detail.fields = error.fields;
+  error.errorCode = detail.errorCode;
+  dispatch("apErrorEvent", detail);
+  return error;
+};
+
+AutoProctor.prototype._onCoreEvent = function (type, payload, meta) {
+  if (type === "ERROR") return; // apErrorEvent is dispatched where the error is thrown
+  if (type === "TAB_FOCUS_CHANGE" && payload.focused && this._leftTab) {
+    this._leftTab = false;
+    dispatch("apEvidenceEvent", { evidenceCode: 5006, type: "TAB_FOCUS_BACK", createdAt: nowIso() });
+    return;
+  }
+  if (type === "TAB_FOCUS_CHANGE" && !payload.focused) this._leftTab = true;
+  if (type === "END_PROCTORING" && payload.reason !== "stopped" && payload.reason !== "destroyed") {
+    // Ended elsewhere (time up, the server): the page should learn that monitoring stopped.
+    this.stopped = true;
+    dispatch("apMonitoringStopped", { reason: payload.reason });
+    return;
+  }
+  if (meta.flag && AP_EVIDENCE[type]) {
+    dispatch("apEvidenceEvent", Object.assign({ evidenceCode: AP_EVIDENCE[type] }, payload));
+  }
+};
+
+function validateApCredentials(credentials, options) {
+  var fields = [];
+  if (!nonEmptyString(credentials.clientId)) fields.push("clientId");
+  if (!nonEmptyString(credentials.testAttemptId) || credentials.testAttemptId.length > 40) fields.push("testAttemptId");
+  if (!nonEmptyString(credentials.hashedTestAttemptId)) fields.push("hashedTestAttemptId");
+  if (options.testDuration !== undefined && (typeof options.testDuration !== "number" || !(options.testDuration > 0))) fields.push("testDuration");
+  if (options.userDetails !== undefined && !isPlainObject(options.userDetails)) fields.push("userDetails");
+  var tracking = options.trackingOptions || options.track;
+  if (tracking !== undefined && !isPlainObject(tracking)) fields.push("trackingOptions");
+  if (tracking && tracking.forceFullScreen && !nonEmptyString(options.testContainerId)) fields.push("testContainerId");
+  if (nonEmptyString(options.testContainerId) && !document.getElementById(options.testContainerId)) fields.push("testContainerId");
+  return fields;
+}
+
+AutoProctor.prototype.setup = function (options) {
+  var self = this;
+  var core = this._core;
+  options = options || {};
+  if (this.destroyed) return Promise.reject(ProctormeError("SESSION_ENDED", "This AutoProctor instance was destroyed."));
+  if (this._setupPromise) return this._setupPromise;
+
+  var fields = validateApCredentials(this.credentials, options);
+  if (fields.length) {
+    var invalid = ProctormeError("INVALID_CONFIG", "Missing or malformed: " + fields.join(", ") + ".", { fields: fields });
+    return Promise.reject(this._error(invalid));
+  }
+  var given = options.trackingOptions || options.track || {};
+  var tracking = {};
+  Object.keys(AP_TRACKING_DEFAULTS).forEach(function (key) {
+    tracking[key] = given[key] === undefined ? AP_TRACKING_DEFAULTS[key] : given[key];
+  });
+  this.tracking = tracking;
+  this.options = options;
+
+  var serverOptions = copyWithout(options, ["track", "consent"]);
+  serverOptions.trackingOptions = tracking;
+  var userDetails = options.userDetails || {};
+  core.state = "starting";
+  core.makeUi({ containerId: options.testContainerId, inline: false });
+  core.setUi("connecting", "Setting up…");
+  this._progress(5, "Checking credentials");
+
+  this._setupPromise = core
+    .startSession({ dialect: "autoproctor", credentials: this.credentials, options: serverOptions })
+    .then(function () {
+      self._progress(20, "Credentials verified");
+      core.signal("SET_CONFIG", { config: { trackingOptions: tracking, userDetails: userDetails, testDuration: options.testDuration, testContainerId: options.testContainerId } });
+      return core.consent(options.consent, {
+        institution: options.institutionName || "Your institution",
+        title: options.assessmentTitle,
+        camera: true,
+        microphone: tracking.audio,
+      });
+    })
+    .then(function () {
+      self._progress(40, "Checking browser, camera and microphone");
+      return core.systemCheck({ video: true, audio: Boolean(tracking.audio), desktopOnly: Boolean(tracking.forceDesktop) });
+    })
+    .then(function (check) {
+      if (check.error) throw check.error;
+      self._progress(60, "Browser and permissions fine", 2001);
+      if (tracking.showCamPreview && core.stream) core.ui.showPreview(core.stream);
+      self._progress(75, "Page elements ready", 2002);
+      return waitForVideo(core.stream);
+    })
+    .then(function () {
+      self._progress(90, "Video ready", 2003);
+      core.state = "ready";
+      core.setUi("idle", "Ready");
+      self._progress(100, "Setup completed");
+      dispatch("apSetupCompleted", { sessionId: core.session.sessionId, resumed: Boolean(core.session.resumed) });
+      return { sessionId: core.session.sessionId, resumed: Boolean(core.session.resumed) };
+    })
+    .catch(function (error) {
+      self._setupPromise = null;
+      core.fail(error);
+      throw self._error(error);
+    });
+  return this._setupPromise;
+};
+
+function waitForVideo(stream) {
+  var track = stream && stream.getVideoTracks()[0];
+  if (!track || track.readyState === "live") return Promise.resolve();
+  return sleep(200);
+}
+
+/** Starts (or, before stop(), resumes) monitoring. Throws once stop() or destroy() ran. */
+AutoProctor.prototype.start = function () {
+  var self = this;
+  var core = this._core;
+  if (this.stopped || this.destroyed) {
+    throw ProctormeError("SESSION_ENDED", "Monitoring was stopped for this attempt; it cannot be started again.");
+  }
+  var ready = this._setupPromise || Promise.reject(ProctormeError("INVALID_CONFIG", "Call setup() before start()."));
+  return ready.then(function () {
+    if (self.stopped) throw ProctormeError("SESSION_ENDED");
+    if (core.state === "monitoring" && core.socket) {
+      dispatch("apMonitoringStarted", { sessionId: core.session.sessionId, resumed: true });
+      return;
+    }
+    core.setUi("connecting");
+    var tracking = self.tracking;
+    return core.connectFirst().then(function () {
+      core.state = "monitoring";
+      core.monitor({
+        focus: tracking.tabSwitch,
+        fullscreen: true,
+        screens: tracking.detectMultipleScreens,
+        clipboard: true,
+      });
+      if (tracking.forceFullScreen) self._enterFullscreen();
+      core.setUi(core.offlineFrom ? "offline" : "monitoring");
+      core.runCaptureHooks();
+      var started = { sessionId: core.session.sessionId, resumed: Boolean(core.session.resumed), startedAt: core.session.startedAt, deadlineAt: core.session.deadlineAt };
+      core.signal("STARTED", started);
+      dispatch("apMonitoringStarted", started);
+    });
+  }).catch(function (error) {
+    if (error.errorCode === undefined) self._error(error);
+    throw error;
+  });
+};
+
+AutoProctor.prototype._enterFullscreen = function () {
+  var container = document.getElementById(this.options.testContainerId);
+  if (container && container.requestFullscreen && !document.fullscreenElement) {
+    // Needs a user gesture: start() is normally called from a click handler.
+    container.requestFullscreen().catch(function () {});
+  }
+};
+
+AutoProctor.prototype.stop = function () {
+  var self = this;
+  if (this.stopped) return Promise.resolve();
+  this.stopped = true;
+  var core = this._core;
+  return core.end("stopped").then(
+    function (info) {
+      dispatch("apMonitoringStopped", { reason: "stopped", endedAt: info && info.endedAt });
+      return info;
+    },
+    function (error) {
+      self.stopped = false;
+      throw self._error(error);
+    }
+  );
+};
+
+AutoProctor.prototype.destroy = function () {
+  var self = this;
+  if (this.destroyed) return Promise.resolve();
+  this.destroyed = true;
+  var core = this._core;
+  var ending = !this.stopped && core.session && core.state !== "ended" ? core.end("destroyed").catch(function () {}) : Promise.resolve();
+  this.stopped = true;
+  return ending.then(function () {
+    core.finish("destroyed", {});
+    core.destroyUi();
+    dispatch("apInstanceDestroyed", { testAttemptId: self.credentials.testAttemptId });
+  });
+};

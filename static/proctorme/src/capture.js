@@ -1,0 +1,727 @@
+// ---------------------------------------------------------------------------------------------
+// Capture hooks: the later capture/upload layer registers here and receives the live
+// MediaStream when monitoring starts. Internal and unstable; see docs/widget.md.
+// ---------------------------------------------------------------------------------------------
+var captureHooks = [];
+
+ProctorCore.prototype.runCaptureHooks = function () {
+  var self = this;
+  if (!this.stream) return;
+  var context = {
+    stream: this.stream,
+    session: this.session,
+    settings: this.settings || {},
+    server: SERVER,
+    dialect: this.dialect,
+    signal: function (event, payload) { return self.signal(event, payload); },
+    // For the capture layer: the session as it is now (a token refresh replaces it), the
+    // server's clock, whether the session is over, and a way to ask for a fresh token.
+    currentSession: function () { return self.session; },
+    now: function () { return Date.now() + (self.clockSkew || 0); },
+    isEnded: function () { return self.state === "ended"; },
+    refreshSession: function () { if (self.state === "monitoring") self.refreshToken(); },
+  };
+  captureHooks.forEach(function (hook) {
+    try {
+      var stop = hook(context);
+      if (typeof stop === "function") self.captureStops.push(stop);
+      // A stop function may carry flush(timeoutMs) → Promise: end() waits for it (bounded).
+      if (stop && typeof stop.flush === "function") self.captureFlushes.push(stop.flush);
+    } catch (e) {
+      if (window.console) console.error("[proctorme] capture hook failed", e);
+    }
+  });
+};
+
+/** Lets the capture layer upload what it holds before the session ends (at most timeoutMs). */
+ProctorCore.prototype.flushCapture = function (timeoutMs) {
+  var flushes = this.captureFlushes || [];
+  if (!flushes.length) return Promise.resolve();
+  var waits = flushes.map(function (flush) {
+    try { return Promise.resolve(flush(timeoutMs)).catch(function () {}); } catch (e) { return Promise.resolve(); }
+  });
+  return Promise.race([Promise.all(waits), sleep(timeoutMs + 250)]);
+};
+
+// =================================================================================================
+// Capture and upload layer (camera frames, snapshots, gated 16 kHz audio → numbered multipart
+// uploads; docs/widget-protocol.md "Media uploads", docs/widget.md "Capture and bandwidth").
+// It only talks to the core through registerCaptureHook's context; nothing above depends on it
+// except end(), which awaits the flush function attached to the stop function returned here.
+// =================================================================================================
+var CAP = {
+  // Measured on noisy 640×480 webcam-like material (docs/widget.md, "Capture and bandwidth"):
+  frameQuality: 0.4, // 320×240 detection frames: ~4–7 kB each (0.5 costs ~12 % more)
+  snapshotQuality: 0.5, // 640×480 identity / evidence snapshots: ~15–20 kB each
+  firstSnapshotMs: 2000, // the first snapshot soon after start (identity enrolment)
+  tickMs: 250,
+  audioRate: 16000,
+  blockMs: 100, // RMS blocks for the gate
+  windowBlocks: 50, // 5-s windows
+  floorHistoryBlocks: 600, // the noise floor looks at the last minute…
+  floorPercentile: 0.1, // …and takes its quieter tenth
+  gateDb: 10, // a block is loud 10 dB above the floor…
+  minDbfs: -50, // …and above an absolute minimum
+  minLoudBlocks: 2, // a window is sent when it has at least this many loud blocks
+  maxBatchItems: 48, // server limits: 64 items, 4 MB
+  maxBatchBytes: 3 * 1024 * 1024,
+  maxPendingBytes: 64 * 1024 * 1024, // beyond this (a very long outage) the oldest frames go
+  backoffBaseMs: 1000,
+  backoffCapMs: 30000,
+};
+var CAPTURE_SEQ_PREFIX = "proctorme:capture:";
+var captureInstance = null;
+
+// The AudioWorklet: mixes to mono, low-passes and decimates to 16 kHz when the context runs at
+// another rate, and posts 100-ms blocks of 16-bit PCM with their RMS. Loaded from a Blob URL.
+var WORKLET_SOURCE = [
+  "class ProctormeTap extends AudioWorkletProcessor {",
+  "  constructor(options) {",
+  "    super();",
+  "    var o = (options && options.processorOptions) || {};",
+  "    this.target = o.targetRate || 16000;",
+  "    this.blockSamples = o.blockSamples || 1600;",
+  "    this.ratio = sampleRate / this.target;",
+  "    this.block = new Int16Array(this.blockSamples);",
+  "    this.fill = 0;",
+  "    this.energy = 0;",
+  "    this.resample = this.ratio > 1.0001;",
+  "    if (this.resample) {",
+  "      // Windowed-sinc low-pass at 0.45 × the target rate, then linear interpolation.",
+  "      var fc = (0.45 * this.target) / sampleRate;",
+  "      var n = Math.max(15, Math.round(8 * this.ratio) | 1);",
+  "      var taps = new Float32Array(n);",
+  "      var sum = 0;",
+  "      for (var k = 0; k < n; k++) {",
+  "        var m = k - (n - 1) / 2;",
+  "        var sinc = m === 0 ? 2 * fc : Math.sin(2 * Math.PI * fc * m) / (Math.PI * m);",
+  "        taps[k] = sinc * (0.54 - 0.46 * Math.cos((2 * Math.PI * k) / (n - 1)));",
+  "        sum += taps[k];",
+  "      }",
+  "      for (var j = 0; j < n; j++) taps[j] /= sum;",
+  "      this.taps = taps;",
+  "      this.ring = new Float32Array(n);",
+  "      this.ringPos = 0;",
+  "      this.inputIndex = -1;",
+  "      this.nextOut = 0;",
+  "      this.prev = 0;",
+  "    }",
+  "  }",
+  "  emit(v) {",
+  "    if (v > 1) v = 1; else if (v < -1) v = -1;",
+  "    this.block[this.fill++] = v < 0 ? v * 32768 : v * 32767;",
+  "    this.energy += v * v;",
+  "    if (this.fill === this.blockSamples) {",
+  "      var rms = Math.sqrt(this.energy / this.blockSamples);",
+  "      this.port.postMessage({ pcm: this.block.buffer, rms: rms }, [this.block.buffer]);",
+  "      this.block = new Int16Array(this.blockSamples);",
+  "      this.fill = 0;",
+  "      this.energy = 0;",
+  "    }",
+  "  }",
+  "  process(inputs) {",
+  "    var input = inputs[0];",
+  "    if (!input || !input.length) return true;",
+  "    var channels = input.length, frames = input[0].length;",
+  "    for (var i = 0; i < frames; i++) {",
+  "      var x = 0;",
+  "      for (var c = 0; c < channels; c++) x += input[c][i];",
+  "      x /= channels;",
+  "      if (!this.resample) { this.emit(x); continue; }",
+  "      var n = this.taps.length;",
+  "      this.ring[this.ringPos] = x;",
+  "      this.ringPos = (this.ringPos + 1) % n;",
+  "      var y = 0;",
+  "      for (var k = 0, p = this.ringPos; k < n; k++, p = (p + 1) % n) y += this.taps[k] * this.ring[p];",
+  "      this.inputIndex++;",
+  "      while (this.nextOut <= this.inputIndex) {",
+  "        var frac = this.nextOut - (this.inputIndex - 1);",
+  "        this.emit(this.prev + (y - this.prev) * frac);",
+  "        this.nextOut += this.ratio;",
+  "      }",
+  "      this.prev = y;",
+  "    }",
+  "    return true;",
+  "  }",
+  "}",
+  "registerProcessor('proctorme-tap', ProctormeTap);",
+].join("\n");
+
+// ---- pending items kept in IndexedDB (a reload or a crash loses nothing unacknowledged) -------
+var captureDb = {
+  promise: null,
+  open: function () {
+    if (this.promise) return this.promise;
+    this.promise = new Promise(function (resolve) {
+      var request;
+      try {
+        if (!window.indexedDB) return resolve(null);
+        request = window.indexedDB.open("proctorme-capture", 1);
+      } catch (e) {
+        return resolve(null);
+      }
+      request.onupgradeneeded = function () {
+        var store = request.result.createObjectStore("items", { keyPath: "id" });
+        store.createIndex("session", "sessionId");
+      };
+      request.onsuccess = function () { resolve(request.result); };
+      request.onerror = request.onblocked = function () { resolve(null); };
+    });
+    return this.promise;
+  },
+  run: function (mode, work) {
+    return this.open().then(function (db) {
+      if (!db) return null;
+      return new Promise(function (resolve) {
+        var result = null;
+        try {
+          var tx = db.transaction("items", mode);
+          result = work(tx.objectStore("items"));
+          tx.oncomplete = function () { resolve(result && "value" in result ? result.value : null); };
+          tx.onerror = tx.onabort = function () { resolve(null); };
+        } catch (e) {
+          resolve(null); // quota, private mode: memory still has everything
+        }
+      });
+    });
+  },
+  put: function (record) {
+    return this.run("readwrite", function (store) { store.put(record); });
+  },
+  remove: function (ids) {
+    if (!ids.length) return Promise.resolve();
+    return this.run("readwrite", function (store) { ids.forEach(function (id) { store.delete(id); }); });
+  },
+  load: function (sessionId) {
+    return this.run("readonly", function (store) {
+      var out = { value: [] };
+      store.index("session").openCursor(window.IDBKeyRange.only(sessionId)).onsuccess = function (event) {
+        var cursor = event.target.result;
+        if (!cursor) return;
+        out.value.push(cursor.value);
+        cursor.continue();
+      };
+      return out;
+    });
+  },
+  /** Drops this session's items, and anything left over from sessions more than two days old. */
+  forget: function (sessionId) {
+    var cutoff = Date.now() - 2 * 24 * 3600 * 1000;
+    return this.run("readwrite", function (store) {
+      store.openCursor().onsuccess = function (event) {
+        var cursor = event.target.result;
+        if (!cursor) return;
+        if (cursor.value.sessionId === sessionId || cursor.value.savedAt < cutoff) cursor.delete();
+        cursor.continue();
+      };
+    });
+  },
+};
+
+function dbfs(rms) {
+  return 20 * Math.log10(rms + 1e-9);
+}
+
+function percentile(values, fraction) {
+  if (!values.length) return -120;
+  var sorted = values.slice().sort(function (a, b) { return a - b; });
+  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))];
+}
+
+function MediaCapture(ctx) {
+  var self = this;
+  var settings = ctx.settings || {};
+  var features = settings.features || {};
+  var tracking = settings.tracking || {};
+  this.ctx = ctx;
+  this.opts = Object.assign({}, CAPTURE_DEFAULTS, settings.capture || {});
+  this.sessionId = ctx.session.sessionId;
+  var ai = features.aiProctoring !== false;
+  var identity = features.facialRecognition !== false;
+  var hasVideo = ctx.stream.getVideoTracks().length > 0;
+  var hasAudio = ctx.stream.getAudioTracks().length > 0;
+  this.want = {
+    frame: hasVideo && ai,
+    snapshot: hasVideo && (identity || (ai && tracking.photosAtRandom !== false)),
+    audio: hasAudio && ai && tracking.audio !== false,
+  };
+  this.pending = []; // {id, kind, seq, capturedAt, blob, size, durationMs?, sampleRate?}
+  this.pendingBytes = 0;
+  this.seqs = this.loadSeqs();
+  this.busy = {};
+  this.inFlight = false;
+  this.attempt = 0;
+  this.maxItems = CAP.maxBatchItems;
+  this.nextUploadAt = Date.now() + this.opts.uploadIntervalMs;
+  this.flushWaiters = [];
+  this.stopped = false;
+  this.halted = false; // the server refused uploads for good (403 / 409)
+  this.audioHistory = [];
+  this.audioWindow = [];
+  this.stats = {
+    startedAt: Date.now(),
+    captured: { frame: 0, snapshot: 0, audio: 0 },
+    acknowledged: { frame: 0, snapshot: 0, audio: 0 },
+    bytes: { frame: 0, snapshot: 0, audio: 0 },
+    audioWindows: { seen: 0, sent: 0 },
+    uploads: 0,
+    failures: 0,
+    dropped: 0,
+    noiseFloorDbfs: null,
+  };
+  var start = Date.now();
+  this.due = { frame: start, snapshot: start + CAP.firstSnapshotMs };
+
+  if (this.want.frame || this.want.snapshot) this.openVideo();
+  if (this.want.audio) this.openAudio();
+  this.restore();
+  this.timer = setInterval(function () { self.tick(); }, CAP.tickMs);
+  this.onOnline = function () {
+    self.attempt = 0;
+    self.nextUploadAt = 0;
+    self.tick();
+  };
+  window.addEventListener("online", this.onOnline);
+}
+
+// ---- sequence numbers: per kind, consecutive, kept across reloads of the page ------------------
+
+MediaCapture.prototype.loadSeqs = function () {
+  var seqs = { frame: 0, snapshot: 0, audio: 0 };
+  try {
+    var saved = storage && JSON.parse(storage.getItem(CAPTURE_SEQ_PREFIX + this.sessionId) || "null");
+    if (saved) Object.keys(seqs).forEach(function (k) { seqs[k] = Number(saved[k]) || 0; });
+  } catch (e) { /* start from what IndexedDB has */ }
+  return seqs;
+};
+
+MediaCapture.prototype.saveSeqs = function () {
+  try {
+    if (storage) storage.setItem(CAPTURE_SEQ_PREFIX + this.sessionId, JSON.stringify(this.seqs));
+  } catch (e) { /* quota */ }
+};
+
+/** Items a previous page of this session captured but never got acknowledged. */
+MediaCapture.prototype.restore = function () {
+  var self = this;
+  captureDb.load(this.sessionId).then(function (records) {
+    if (!records || !records.length || self.stopped) return;
+    var known = {};
+    self.pending.forEach(function (item) { known[item.id] = true; });
+    records.forEach(function (record) {
+      self.seqs[record.kind] = Math.max(self.seqs[record.kind] || 0, record.seq);
+      if (known[record.id]) return;
+      self.pending.push(record);
+      self.pendingBytes += record.size;
+    });
+    self.pending.sort(function (a, b) { return a.capturedAt < b.capturedAt ? -1 : a.capturedAt > b.capturedAt ? 1 : 0; });
+    self.saveSeqs();
+    self.nextUploadAt = 0;
+  });
+};
+
+MediaCapture.prototype.add = function (kind, blob, capturedAt, extra) {
+  if (this.stopped) return;
+  var seq = ++this.seqs[kind];
+  this.saveSeqs();
+  var item = Object.assign({ id: this.sessionId + ":" + kind + ":" + seq, sessionId: this.sessionId, kind: kind, seq: seq, capturedAt: capturedAt, blob: blob, size: blob.size, savedAt: Date.now() }, extra || {});
+  this.pending.push(item);
+  this.pendingBytes += item.size;
+  this.stats.captured[kind]++;
+  captureDb.put(item);
+  this.trim();
+};
+
+/** A very long outage: keep memory bounded by giving up the oldest detection frames. */
+MediaCapture.prototype.trim = function () {
+  if (this.pendingBytes <= CAP.maxPendingBytes) return;
+  var dropped = [];
+  for (var i = 0; i < this.pending.length && this.pendingBytes > CAP.maxPendingBytes * 0.9; ) {
+    var item = this.pending[i];
+    if (item.kind !== "frame") { i++; continue; }
+    this.pending.splice(i, 1);
+    this.pendingBytes -= item.size;
+    dropped.push(item.id);
+  }
+  this.stats.dropped += dropped.length;
+  captureDb.remove(dropped);
+};
+
+MediaCapture.prototype.isoNow = function (offsetMs) {
+  return new Date(this.ctx.now() - (offsetMs || 0)).toISOString();
+};
+
+// ---- camera: one detached video element, one canvas ----------------------------------------
+
+MediaCapture.prototype.openVideo = function () {
+  var video = document.createElement("video");
+  video.muted = true;
+  video.playsInline = true;
+  video.setAttribute("playsinline", "");
+  video.srcObject = new MediaStream(this.ctx.stream.getVideoTracks());
+  var playing = video.play();
+  if (playing && playing.catch) playing.catch(function () {});
+  this.video = video;
+  this.canvas = document.createElement("canvas");
+  this.canvas2d = this.canvas.getContext("2d", { alpha: false });
+};
+
+MediaCapture.prototype.grab = function (kind, maxWidth, maxHeight, quality) {
+  var self = this;
+  var video = this.video;
+  if (!video || this.busy[kind] || video.readyState < 2 || !video.videoWidth) return;
+  // Fit inside maxWidth × maxHeight keeping the camera's aspect (no distortion, no crop).
+  var scale = Math.min(maxWidth / video.videoWidth, maxHeight / video.videoHeight, 1);
+  var width = Math.max(2, Math.round(video.videoWidth * scale));
+  var height = Math.max(2, Math.round(video.videoHeight * scale));
+  if (this.canvas.width !== width) this.canvas.width = width;
+  if (this.canvas.height !== height) this.canvas.height = height;
+  // (Resizing resets the context.) A filtered downscale averages sensor noise away: better
+  // detection and smaller JPEGs.
+  this.canvas2d.imageSmoothingEnabled = true;
+  this.canvas2d.imageSmoothingQuality = "high";
+  this.canvas2d.drawImage(video, 0, 0, width, height);
+  var capturedAt = this.isoNow();
+  this.busy[kind] = true;
+  this.canvas.toBlob(function (blob) {
+    self.busy[kind] = false;
+    if (blob && blob.size > 0) self.add(kind, blob, capturedAt);
+  }, "image/jpeg", quality);
+};
+
+// ---- microphone: AudioWorklet → 100-ms blocks → 5-s windows, sent when louder than the room --
+
+MediaCapture.prototype.openAudio = function () {
+  var self = this;
+  var Context = window.AudioContext || window.webkitAudioContext;
+  if (!Context || !window.AudioWorkletNode) return;
+  var track = this.ctx.stream.getAudioTracks()[0];
+  var audio, source;
+  try {
+    // Chromium and Safari resample a microphone into a 16 kHz context themselves.
+    audio = new Context({ sampleRate: CAP.audioRate });
+    source = audio.createMediaStreamSource(new MediaStream([track]));
+  } catch (e) {
+    // Firefox refuses to connect a stream to a context at another rate: the worklet resamples.
+    if (audio) audio.close().catch(function () {});
+    try {
+      audio = new Context();
+      source = audio.createMediaStreamSource(new MediaStream([track]));
+    } catch (e2) {
+      if (window.console) console.warn("[proctorme] no audio capture:", e2);
+      return;
+    }
+  }
+  this.audio = audio;
+  var url = URL.createObjectURL(new Blob([WORKLET_SOURCE], { type: "application/javascript" }));
+  audio.audioWorklet.addModule(url).then(function () {
+    URL.revokeObjectURL(url);
+    if (self.stopped) return;
+    var node = new AudioWorkletNode(audio, "proctorme-tap", {
+      numberOfInputs: 1,
+      numberOfOutputs: 1,
+      outputChannelCount: [1],
+      processorOptions: { targetRate: CAP.audioRate, blockSamples: (CAP.audioRate * CAP.blockMs) / 1000 },
+    });
+    node.port.onmessage = function (event) { self.onAudioBlock(event.data); };
+    // A silent path to the destination keeps the graph pulling in every browser.
+    var mute = audio.createGain();
+    mute.gain.value = 0;
+    source.connect(node);
+    node.connect(mute);
+    mute.connect(audio.destination);
+    self.audioNode = node;
+    self.resumeAudio();
+  }, function (error) {
+    URL.revokeObjectURL(url);
+    if (window.console) console.warn("[proctorme] audio worklet unavailable:", error);
+  });
+};
+
+/** A context made without a user gesture may start suspended: resume it on the next one. */
+MediaCapture.prototype.resumeAudio = function () {
+  var self = this;
+  var audio = this.audio;
+  if (!audio || audio.state !== "suspended") return;
+  audio.resume().catch(function () {});
+  if (this.gestureListening) return;
+  this.gestureListening = true;
+  var resume = function () {
+    if (self.audio && self.audio.state === "suspended") self.audio.resume().catch(function () {});
+    ["pointerdown", "keydown"].forEach(function (type) { document.removeEventListener(type, resume, true); });
+    self.gestureListening = false;
+  };
+  ["pointerdown", "keydown"].forEach(function (type) { document.addEventListener(type, resume, true); });
+};
+
+MediaCapture.prototype.onAudioBlock = function (data) {
+  if (this.stopped) return;
+  if (!(this.holdUntil && Date.now() < this.holdUntil)) { // ending: see flush()
+    var db = dbfs(data.rms);
+    if (!this.audioWindow.length) this.audioWindowStart = this.isoNow(CAP.blockMs);
+    this.audioWindow.push({ pcm: new Int16Array(data.pcm), db: db });
+    this.audioHistory.push(db);
+    if (this.audioHistory.length > CAP.floorHistoryBlocks) this.audioHistory.shift();
+    if (this.audioWindow.length >= CAP.windowBlocks) this.closeAudioWindow();
+  }
+  this.tick(); // the audio thread is never throttled: it also keeps capture going in hidden tabs
+};
+
+/** Sends the window when enough of its 100-ms blocks stand clear of the room's noise floor. */
+MediaCapture.prototype.closeAudioWindow = function () {
+  var blocks = this.audioWindow;
+  this.audioWindow = [];
+  if (!blocks.length) return;
+  var floor = percentile(this.audioHistory, CAP.floorPercentile);
+  this.stats.noiseFloorDbfs = Math.round(floor * 10) / 10;
+  this.stats.audioWindows.seen++;
+  var loud = 0;
+  for (var i = 0; i < blocks.length; i++) {
+    if (blocks[i].db >= floor + CAP.gateDb && blocks[i].db >= CAP.minDbfs) loud++;
+  }
+  if (loud < CAP.minLoudBlocks) return;
+  var samples = 0;
+  blocks.forEach(function (b) { samples += b.pcm.length; });
+  var pcm = new Int16Array(samples);
+  var offset = 0;
+  blocks.forEach(function (b) { pcm.set(b.pcm, offset); offset += b.pcm.length; });
+  // Raw 16-bit little-endian PCM (every browser platform is little-endian).
+  var blob = new Blob([pcm.buffer], { type: "application/octet-stream" });
+  this.stats.audioWindows.sent++;
+  this.add("audio", blob, this.audioWindowStart, {
+    durationMs: Math.round((samples * 1000) / CAP.audioRate),
+    sampleRate: CAP.audioRate,
+  });
+};
+
+// ---- the clock: capture when due, upload when due ------------------------------------------
+
+MediaCapture.prototype.tick = function () {
+  if (this.stopped) return;
+  var now = Date.now();
+  var opts = this.opts;
+  var holding = this.holdUntil && now < this.holdUntil;
+  if (this.want.frame && now >= this.due.frame && !holding) {
+    this.due.frame += opts.frameIntervalMs;
+    if (this.due.frame <= now) this.due.frame = now + opts.frameIntervalMs; // throttled: no burst
+    this.grab("frame", opts.frameWidth, opts.frameHeight, CAP.frameQuality);
+  }
+  if (this.want.snapshot && now >= this.due.snapshot && !holding) {
+    this.due.snapshot = now + opts.snapshotIntervalMs;
+    this.grab("snapshot", opts.snapshotWidth, opts.snapshotHeight, CAP.snapshotQuality);
+  }
+  if (this.audio && this.audio.state === "suspended") this.resumeAudio();
+  if (!this.inFlight && !this.halted && this.pending.length && now >= this.nextUploadAt) this.upload();
+};
+
+// ---- uploads ------------------------------------------------------------------------------------
+
+MediaCapture.prototype.pickBatch = function () {
+  var batch = [];
+  var bytes = 0;
+  for (var i = 0; i < this.pending.length && batch.length < this.maxItems; i++) {
+    var item = this.pending[i];
+    if (batch.length && bytes + item.size > CAP.maxBatchBytes) break;
+    batch.push(item);
+    bytes += item.size;
+  }
+  return batch;
+};
+
+MediaCapture.prototype.upload = function () {
+  var self = this;
+  var session = this.ctx.currentSession() || this.ctx.session;
+  var batch = this.pickBatch();
+  if (!batch.length || !session || !session.uploadUrl) return;
+  var form = new FormData();
+  var meta = batch.map(function (item, index) {
+    var entry = { part: "p" + index, kind: item.kind, seq: item.seq, capturedAt: item.capturedAt };
+    if (item.kind === "audio") {
+      entry.durationMs = item.durationMs;
+      entry.sampleRate = item.sampleRate;
+    }
+    return entry;
+  });
+  form.append("meta", JSON.stringify({ items: meta }));
+  batch.forEach(function (item, index) {
+    form.append("p" + index, item.blob, item.kind + "-" + item.seq + (item.kind === "audio" ? ".pcm" : ".jpg"));
+  });
+  this.inFlight = true;
+  this.stats.uploads++;
+  fetch(session.uploadUrl, {
+    method: "POST",
+    mode: "cors",
+    credentials: "omit",
+    headers: { Authorization: "Bearer " + session.token },
+    body: form,
+  }).then(function (response) {
+    return response.text().then(function (text) {
+      var body = null;
+      try { body = text ? JSON.parse(text) : null; } catch (e) { body = null; }
+      return { status: response.status, body: body };
+    });
+  }).then(
+    function (result) { self.inFlight = false; self.answered(batch, result); },
+    function () { self.inFlight = false; self.failed(); }
+  );
+};
+
+MediaCapture.prototype.remove = function (items) {
+  var ids = {};
+  items.forEach(function (item) { ids[item.id] = true; });
+  var kept = [];
+  var bytes = 0;
+  this.pending.forEach(function (item) {
+    if (ids[item.id]) return;
+    kept.push(item);
+    bytes += item.size;
+  });
+  this.pending = kept;
+  this.pendingBytes = bytes;
+  captureDb.remove(Object.keys(ids));
+};
+
+MediaCapture.prototype.answered = function (batch, result) {
+  var self = this;
+  var error = (result.body && result.body.error) || {};
+  var details = error.details || {};
+  if (result.status === 202) {
+    this.attempt = 0;
+    this.maxItems = CAP.maxBatchItems;
+    batch.forEach(function (item) {
+      self.stats.acknowledged[item.kind]++;
+      self.stats.bytes[item.kind] += item.size;
+    });
+    this.remove(batch);
+    // A backlog (after an outage) goes out batch after batch; otherwise wait for the cadence.
+    this.nextUploadAt = this.pending.length > this.maxItems || this.flushing ? 0 : Date.now() + this.opts.uploadIntervalMs;
+  } else if (result.status === 400 && error.code === "INVALID_MEDIA") {
+    // Nothing of the batch was stored: drop the item the server named, resend the rest.
+    var bad = batch.filter(function (item) { return item.kind === details.kind && item.seq === details.seq; });
+    if (!bad.length) bad = batch; // it could not name one (bad meta): do not loop on it
+    if (window.console) console.warn("[proctorme] upload refused:", details.reason || error.message, bad.length, "item(s) dropped");
+    this.stats.dropped += bad.length;
+    this.remove(bad);
+    this.nextUploadAt = 0;
+  } else if (result.status === 413) {
+    if (batch.length > 1) {
+      this.maxItems = Math.max(1, Math.floor(batch.length / 2)); // smaller batches
+    } else {
+      this.stats.dropped += 1;
+      this.remove(batch);
+    }
+    this.nextUploadAt = 0;
+  } else if (result.status === 409) {
+    this.halt(true); // SESSION_ENDED: nothing more will be accepted
+  } else if (result.status === 403) {
+    this.halt(false); // this page may not use the session: keep what we have for a later page
+  } else {
+    if (result.status === 401) this.refreshToken();
+    this.failed(); // 401 (after a refresh), 429, 5xx: back off and retry
+    return;
+  }
+  this.settleFlush();
+  if (this.nextUploadAt === 0) this.tick();
+};
+
+MediaCapture.prototype.refreshToken = function () {
+  var now = Date.now();
+  if (this.lastRefresh && now - this.lastRefresh < 60000) return;
+  this.lastRefresh = now;
+  this.ctx.refreshSession();
+};
+
+/** Exponential backoff with jitter: ~1 s, 2 s, 4 s … capped at 30 s (short while flushing). */
+MediaCapture.prototype.failed = function () {
+  this.stats.failures++;
+  var cap = Math.min(CAP.backoffCapMs, CAP.backoffBaseMs * Math.pow(2, this.attempt));
+  this.attempt++;
+  var delay = cap / 2 + Math.random() * (cap / 2);
+  if (this.flushing) delay = Math.min(delay, 400 + Math.random() * 300);
+  this.nextUploadAt = Date.now() + delay;
+  this.settleFlush();
+};
+
+MediaCapture.prototype.halt = function (forget) {
+  this.halted = true;
+  if (forget) {
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.forget();
+  }
+};
+
+MediaCapture.prototype.forget = function () {
+  captureDb.forget(this.sessionId);
+  try { if (storage) storage.removeItem(CAPTURE_SEQ_PREFIX + this.sessionId); } catch (e) { /* ignore */ }
+};
+
+/** Upload everything captured so far (the last, partial audio window too); ≤ timeoutMs. */
+MediaCapture.prototype.flush = function (timeoutMs) {
+  var self = this;
+  if (this.stopped || this.halted) return Promise.resolve();
+  if (this.audioWindow.length >= 10) this.closeAudioWindow(); // a partial window of ≥ 1 s
+  this.audioWindow = [];
+  // The session is about to end: capture nothing new meanwhile (it would be refused after the
+  // end). Should the end fail, capture resumes by itself a little later.
+  this.holdUntil = Date.now() + timeoutMs + 5000;
+  this.flushing = true;
+  this.attempt = Math.min(this.attempt, 1);
+  this.nextUploadAt = 0;
+  return new Promise(function (resolve) {
+    var done = function () {
+      clearTimeout(timer);
+      self.flushing = false;
+      resolve();
+    };
+    var timer = setTimeout(function () {
+      self.flushWaiters = self.flushWaiters.filter(function (w) { return w !== done; });
+      done();
+    }, timeoutMs);
+    self.flushWaiters.push(done);
+    // Wait for capture already under way (a toBlob in progress) to land in the queue.
+    setTimeout(function () { self.settleFlush(); self.tick(); }, 50);
+  });
+};
+
+MediaCapture.prototype.settleFlush = function () {
+  if (!this.flushWaiters.length) return;
+  var busy = this.busy.frame || this.busy.snapshot;
+  if (this.halted || (!this.pending.length && !this.inFlight && !busy)) {
+    var waiters = this.flushWaiters;
+    this.flushWaiters = [];
+    waiters.forEach(function (done) { done(); });
+  }
+};
+
+MediaCapture.prototype.stop = function () {
+  if (this.stopped) return;
+  this.stopped = true;
+  clearInterval(this.timer);
+  window.removeEventListener("online", this.onOnline);
+  if (this.video) {
+    this.video.pause();
+    this.video.srcObject = null;
+    this.video = null;
+  }
+  if (this.audioNode) this.audioNode.port.onmessage = null;
+  if (this.audio) this.audio.close().catch(function () {});
+  this.audio = null;
+  var waiters = this.flushWaiters;
+  this.flushWaiters = [];
+  waiters.forEach(function (done) { done(); });
+  // An ended session accepts nothing more; otherwise (a failure) keep it for a resuming page.
+  if (this.ctx.isEnded()) this.forget();
+  if (captureInstance === this) captureInstance = null;
+};
+
+window.Proctorme.registerCaptureHook(function (ctx) {
+  if (!ctx.session || !ctx.session.uploadUrl || !window.fetch || !window.FormData) return undefined;
+  var capture = new MediaCapture(ctx);
+  captureInstance = capture;
+  var stop = function () { capture.stop(); };
+  stop.flush = function (timeoutMs) { return capture.flush(timeoutMs); };
+  return stop;
+});
+// Internal, for tests and debugging: the running capture (stats, pending queue).
+Object.defineProperty(window.Proctorme, "capture", { get: function () { return captureInstance; } });

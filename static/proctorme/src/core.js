@@ -1,0 +1,168 @@
+// ---------------------------------------------------------------------------------------------
+// The core shared by both dialects
+// ---------------------------------------------------------------------------------------------
+var STORAGE_PREFIX = "proctorme:outbox:";
+var INTERNET_SPEED_BYTES = 200000;
+var MIN_MBPS = 0.5; // frames + 16 kHz audio need about 0.35 Mbit/s up
+var CAPTURE_FLUSH_MS = 5000; // how long end() waits for pending uploads
+
+/**
+ * @param {object} opts
+ *   dialect: "eye" | "autoproctor"
+ *   emit(type, payload): where lifecycle events, browser events and flags go (the dialect maps them)
+ *   progress(percentage, step, successCode?): setup progress (AutoProctor)
+ */
+function ProctorCore(opts) {
+  this.dialect = opts.dialect;
+  this.emit = opts.emit;
+  this.progress = opts.progress || function () {};
+  this.state = "idle"; // idle → starting → ready → monitoring → ended | failed
+  this.session = null;
+  this.stream = null;
+  this.socket = null;
+  this.outbox = [];
+  this.nextSeq = 1;
+  this.seenFlags = {};
+  this.flagChain = Promise.resolve();
+  this.cleanups = [];
+  this.captureStops = [];
+  this.captureFlushes = [];
+  this.reconnectAttempt = 0;
+  this.focused = true;
+  this.offlineFrom = null;
+  this.ui = null;
+}
+
+// ---- flags coming down ------------------------------------------------------------------------
+
+ProctorCore.prototype.onFlag = function (flag) {
+  var self = this;
+  var key = flag.flagId || flag.type + "@" + flag.createdAt;
+  if (this.seenFlags[key]) return; // one callback per flag, even when the server pushes an update
+  this.seenFlags[key] = true;
+  var data = Object.assign({}, flag);
+  // The server sends evidence links relative to itself; the page gets them absolute.
+  if (flag.mediaUrl) data.mediaUrl = new URL(flag.mediaUrl, SERVER).toString();
+  // Keep the order flags arrived in even when one of them needs its evidence fetched.
+  this.flagChain = this.flagChain.then(function () {
+    if (!data.mediaUrl) return data;
+    return fetch(data.mediaUrl, { credentials: "omit", cache: "no-store" })
+      .then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.blob();
+      })
+      .then(
+        function (blob) {
+          var type = blob.type || "application/octet-stream";
+          var extension = /jpeg|jpg/.test(type) ? ".jpg" : /png/.test(type) ? ".png" : /wav/.test(type) ? ".wav" : /webm/.test(type) ? ".webm" : "";
+          data.mediaFile = new File([blob], (flag.type || "evidence") + "-" + (flag.flagId || Date.now()) + extension, { type: type });
+          return data;
+        },
+        function () { return data; }
+      );
+  }).then(function (payload) {
+    self.emit(flag.type, payload, { flag: true });
+  });
+};
+
+// ---- end ----------------------------------------------------------------------------------------
+
+/** Ask the server to end the session, then stop everything (idempotent). */
+ProctorCore.prototype.end = function (reason) {
+  var self = this;
+  if (this.endPromise) return this.endPromise;
+  if (!this.session) {
+    this.finish(reason, {});
+    return Promise.resolve({ status: "ended" });
+  }
+  // Last chance for queued signals on an open socket; the server keeps what arrived.
+  this.flush();
+  // Uploads still pending would be refused once the session ends (409): send them first.
+  this.endPromise = this.flushCapture(CAPTURE_FLUSH_MS).then(function () {
+    return fetchJson(self.session.endUrl, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: "Bearer " + self.session.token },
+      body: JSON.stringify({ reason: reason }),
+    });
+  }).then(
+    function (result) {
+      var info = result.ok && result.body ? result.body : { status: "ended" };
+      self.finish(reason, { endedAt: info.endedAt });
+      return info;
+    },
+    function (error) {
+      self.endPromise = null;
+      throw error;
+    }
+  );
+  return this.endPromise;
+};
+
+ProctorCore.prototype.finish = function (reason, info) {
+  if (this.state === "ended") return;
+  var wasLive = this.state === "monitoring" || this.state === "ready" || this.state === "starting";
+  this.state = "ended";
+  this.stopMonitoring();
+  this.stopHeartbeat();
+  this.clearTimer("reconnectTimer");
+  this.clearTimer("deadlineTimer");
+  this.clearTimer("flushTimer");
+  if (this.socket) {
+    var socket = this.socket;
+    this.socket = null;
+    socket.onclose = socket.onmessage = null;
+    try { socket.close(1000, "ended"); } catch (e) { /* ignore */ }
+  }
+  stopStream(this.stream);
+  this.stream = null;
+  if (this.ui) {
+    this.ui.hidePreview();
+    this.ui.setState("ended");
+  }
+  // Nothing more can be sent for an ended session: forget what is left.
+  this.outbox = [];
+  this.saveOutbox();
+  if (wasLive || info.fromServer) {
+    this.emit("END_PROCTORING", { reason: reason, endedAt: info.endedAt || nowIso() });
+  }
+};
+
+/** A failure after which the session cannot go on from this page. */
+ProctorCore.prototype.fail = function (error) {
+  if (this.state === "ended" || this.state === "failed") return;
+  this.state = "failed";
+  this.stopMonitoring();
+  this.stopHeartbeat();
+  this.clearTimer("reconnectTimer");
+  this.clearTimer("flushTimer");
+  if (this.socket) {
+    var socket = this.socket;
+    this.socket = null;
+    socket.onclose = socket.onmessage = null;
+    try { socket.close(1000, "failed"); } catch (e) { /* ignore */ }
+  }
+  stopStream(this.stream);
+  this.stream = null;
+  if (this.ui) {
+    this.ui.hidePreview();
+    this.ui.setState("error");
+    // The candidate reads our wording; error.message keeps the server's, for developers.
+    this.ui.showError(error.code === "INVALID_CONFIG" || !MESSAGES[error.code] ? error.message : MESSAGES[error.code]);
+  }
+  var payload = errorPayload(error);
+  // Kept in the outbox (and localStorage): it reaches the server if the page resumes.
+  if (this.session) this.signal("ERROR", payload);
+  this.emit("ERROR", payload);
+};
+
+function errorPayload(error) {
+  var payload = { code: error.code || "NETWORK_ERROR", message: error.message };
+  if (error.fields) payload.fields = error.fields;
+  if (error.devices) payload.devices = error.devices;
+  return payload;
+}
+
+ProctorCore.prototype.destroyUi = function () {
+  if (this.ui) this.ui.destroy();
+  this.ui = null;
+};

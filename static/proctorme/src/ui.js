@@ -1,0 +1,311 @@
+// ---------------------------------------------------------------------------------------------
+// Styles and candidate-facing UI (consent, status badge, camera preview, error message)
+// ---------------------------------------------------------------------------------------------
+var CSS = [
+  ".pm-root{all:initial;display:block;font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#1f2933;box-sizing:border-box}",
+  ".pm-root *{box-sizing:border-box;font:inherit}",
+  ".pm-root.pm-fixed{position:fixed;right:16px;bottom:16px;z-index:2147483000;width:232px}",
+  ".pm-card{background:#fff;border:1px solid #d5dbe3;border-radius:12px;box-shadow:0 6px 24px rgba(15,23,42,.14);padding:10px 12px;display:flex;flex-direction:column;gap:8px}",
+  ".pm-root.pm-inline .pm-card{box-shadow:none}",
+  ".pm-head{display:flex;align-items:center;justify-content:space-between;gap:8px}",
+  ".pm-brand{font-size:12px;font-weight:600;color:#52606d;letter-spacing:.02em}",
+  ".pm-badge{display:inline-flex;align-items:center;gap:6px;border-radius:999px;padding:2px 10px;font-size:12px;font-weight:600;background:#eef2f7;color:#334155;white-space:nowrap}",
+  ".pm-dot{width:8px;height:8px;border-radius:50%;background:#94a3b8;flex:none}",
+  ".pm-badge[data-state=connecting] .pm-dot{background:#f59e0b;animation:pm-pulse 1.2s infinite}",
+  ".pm-badge[data-state=monitoring]{background:#e7f6ec;color:#166534}",
+  ".pm-badge[data-state=monitoring] .pm-dot{background:#16a34a}",
+  ".pm-badge[data-state=offline]{background:#fdf3e1;color:#92400e}",
+  ".pm-badge[data-state=offline] .pm-dot{background:#f59e0b;animation:pm-pulse 1.2s infinite}",
+  ".pm-badge[data-state=ended]{background:#eef2f7;color:#475569}",
+  ".pm-badge[data-state=error]{background:#fde8e8;color:#9b1c1c}",
+  ".pm-badge[data-state=error] .pm-dot{background:#dc2626}",
+  "@keyframes pm-pulse{50%{opacity:.35}}",
+  "@media (prefers-reduced-motion:reduce){.pm-dot{animation:none!important}}",
+  ".pm-preview{width:100%;aspect-ratio:4/3;background:#0f172a;border-radius:8px;object-fit:cover;transform:scaleX(-1);display:block}",
+  ".pm-error{margin:0;padding:8px 10px;border-radius:8px;background:#fde8e8;color:#9b1c1c;font-size:13px}",
+  ".pm-note{margin:0;font-size:12px;color:#52606d}",
+  ".pm-overlay{all:initial;position:fixed;inset:0;z-index:2147483001;background:rgba(15,23,42,.6);display:flex;align-items:center;justify-content:center;padding:16px;font:14px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#1f2933}",
+  ".pm-overlay *{box-sizing:border-box;font:inherit}",
+  ".pm-dialog{background:#fff;border-radius:14px;max-width:540px;width:100%;max-height:calc(100vh - 32px);overflow:auto;padding:24px 26px;box-shadow:0 20px 60px rgba(0,0,0,.3)}",
+  ".pm-dialog h2{font-size:20px;font-weight:700;margin:0 0 6px;color:#111827}",
+  ".pm-dialog p{margin:0 0 10px}",
+  ".pm-dialog ul{margin:0 0 12px;padding-left:20px}",
+  ".pm-dialog li{margin:3px 0}",
+  ".pm-dialog strong{font-weight:650}",
+  ".pm-dialog h2:focus{outline:none}",
+  ".pm-actions{display:flex;gap:10px;justify-content:flex-end;margin-top:18px;flex-wrap:wrap}",
+  ".pm-btn{cursor:pointer;border-radius:8px;padding:9px 16px;font-weight:600;border:1px solid #cbd2d9;background:#fff;color:#1f2933}",
+  ".pm-btn-primary{background:#1d4ed8;border-color:#1d4ed8;color:#fff}",
+  ".pm-btn:hover{filter:brightness(.96)}",
+  ".pm-btn:focus-visible,.pm-dialog h2:focus-visible{outline:3px solid #93c5fd;outline-offset:2px}",
+].join("\n");
+
+function injectStyles() {
+  if (document.getElementById("proctorme-widget-styles")) return;
+  var style = document.createElement("style");
+  style.id = "proctorme-widget-styles";
+  style.textContent = CSS;
+  (document.head || document.documentElement).appendChild(style);
+}
+
+function el(tag, attrs, children) {
+  var node = document.createElement(tag);
+  if (attrs) {
+    for (var key in attrs) {
+      if (key === "text") node.textContent = attrs[key];
+      else if (attrs[key] !== undefined && attrs[key] !== null) node.setAttribute(key, attrs[key]);
+    }
+  }
+  (children || []).forEach(function (child) { if (child) node.appendChild(child); });
+  return node;
+}
+
+var BADGE_TEXT = {
+  idle: "Not started",
+  connecting: "Connecting…",
+  monitoring: "Proctoring on",
+  offline: "Offline — reconnecting…",
+  ended: "Proctoring ended",
+  error: "Proctoring stopped",
+};
+
+var uid = 0;
+
+function WidgetUI(options) {
+  injectStyles();
+  this.options = options;
+  var host = options.containerId ? document.getElementById(options.containerId) : null;
+  this.inline = Boolean(host) && options.inline;
+  this.host = host || document.body;
+  this.badge = el("span", { class: "pm-badge", "data-state": "idle" }, [el("span", { class: "pm-dot", "aria-hidden": "true" }), el("span", { class: "pm-badge-text", text: BADGE_TEXT.idle })]);
+  this.status = el("div", { role: "status", "aria-live": "polite", "aria-atomic": "true" }, [this.badge]);
+  this.errorBox = el("p", { class: "pm-error", role: "alert", hidden: "" });
+  this.note = el("p", { class: "pm-note", hidden: "" });
+  this.card = el("div", { class: "pm-card" }, [
+    el("div", { class: "pm-head" }, [el("span", { class: "pm-brand", text: "Proctorme" }), this.status]),
+    this.note,
+    this.errorBox,
+  ]);
+  this.root = el("section", { class: "pm-root " + (this.inline ? "pm-inline" : "pm-fixed"), "aria-label": "Exam proctoring status", "data-proctorme": "widget" }, [this.card]);
+  this.host.appendChild(this.root);
+}
+
+WidgetUI.prototype.setState = function (state, text) {
+  this.badge.setAttribute("data-state", state);
+  this.badge.querySelector(".pm-badge-text").textContent = text || BADGE_TEXT[state] || state;
+  this.root.setAttribute("data-state", state);
+};
+
+WidgetUI.prototype.setNote = function (text) {
+  this.note.textContent = text || "";
+  if (text) this.note.removeAttribute("hidden");
+  else this.note.setAttribute("hidden", "");
+};
+
+WidgetUI.prototype.showError = function (message) {
+  this.errorBox.textContent = message || "";
+  if (message) this.errorBox.removeAttribute("hidden");
+  else this.errorBox.setAttribute("hidden", "");
+};
+
+WidgetUI.prototype.showPreview = function (stream) {
+  if (!this.preview) {
+    this.preview = el("video", { class: "pm-preview", muted: "", playsinline: "", autoplay: "", "aria-label": "Your camera" });
+    this.preview.muted = true;
+    this.card.insertBefore(this.preview, this.note);
+  }
+  this.preview.srcObject = stream;
+  var playing = this.preview.play();
+  if (playing && playing.catch) playing.catch(function () {});
+};
+
+WidgetUI.prototype.hidePreview = function () {
+  if (this.preview) {
+    this.preview.srcObject = null;
+    this.preview.remove();
+    this.preview = null;
+  }
+};
+
+// Full screen only shows the full-screen element's subtree: keep our UI inside it.
+WidgetUI.prototype.followFullscreen = function () {
+  var parent = this.inline ? this.host : document.fullscreenElement || this.host;
+  if (this.root.parentNode !== parent) parent.appendChild(this.root);
+};
+
+WidgetUI.prototype.destroy = function () {
+  this.hidePreview();
+  if (this.root.parentNode) this.root.parentNode.removeChild(this.root);
+  if (this.consentOverlay && this.consentOverlay.parentNode) this.consentOverlay.parentNode.removeChild(this.consentOverlay);
+};
+
+/**
+ * The consent notice: a modal dialog that must be accepted before the camera or microphone
+ * is touched. Keyboard-accessible (Tab stays inside, Enter/Space on the buttons), focus goes
+ * to the dialog title and returns to where it was afterwards.
+ */
+WidgetUI.prototype.askConsent = function (info) {
+  var self = this;
+  return new Promise(function (resolve) {
+    var n = ++uid;
+    var previouslyFocused = document.activeElement;
+    var titleId = "pm-consent-title-" + n;
+    var bodyId = "pm-consent-body-" + n;
+    var captured = [];
+    if (info.camera) captured.push("Images from your camera, to check that you are the person taking the exam and that you are alone.");
+    if (info.microphone) captured.push("Sound from your microphone, to notice voices or other sounds during the exam.");
+    captured.push("Browser activity: leaving this tab or window, leaving full screen, extra screens, copy and paste, and losing your internet connection.");
+    var retention = info.retentionDays
+      ? "Recordings are kept for " + info.retentionDays + " days, then deleted."
+      : "Recordings are kept only as long as " + info.institution + "'s retention policy allows, then deleted.";
+    var title = el("h2", { id: titleId, tabindex: "-1", text: "This exam is proctored" });
+    var accept = el("button", { type: "button", class: "pm-btn pm-btn-primary", "data-proctorme": "consent-accept", text: "I agree — start proctoring" });
+    var decline = el("button", { type: "button", class: "pm-btn", "data-proctorme": "consent-decline", text: "Decline" });
+    var list = el("ul", null, captured.map(function (item) { return el("li", { text: item }); }));
+    var dialog = el("div", { class: "pm-dialog", role: "dialog", "aria-modal": "true", "aria-labelledby": titleId, "aria-describedby": bodyId }, [
+      title,
+      el("div", { id: bodyId }, [
+        el("p", { text: (info.institution || "Your institution") + " uses Proctorme to supervise " + (info.title ? "“" + info.title + "”" : "this exam") + ". While the exam runs we capture:" }),
+        list,
+        el("p", { text: "Why: so that " + (info.institution || "your institution") + " can check the exam was taken fairly. Automated checks raise flags; a person at " + (info.institution || "your institution") + " reviews them before any decision." }),
+        el("p", { text: retention }),
+        el("p", { text: "Nothing is captured before you agree, and capture stops when the exam ends." }),
+      ]),
+      el("div", { class: "pm-actions" }, [decline, accept]),
+    ]);
+    var overlay = el("div", { class: "pm-overlay", "data-proctorme": "consent" }, [dialog]);
+    self.consentOverlay = overlay;
+
+    function onKey(event) {
+      if (event.key !== "Tab") return;
+      var focusables = [decline, accept];
+      var index = focusables.indexOf(document.activeElement);
+      event.preventDefault();
+      var next = event.shiftKey ? (index <= 0 ? focusables.length - 1 : index - 1) : (index + 1) % focusables.length;
+      focusables[next].focus();
+    }
+    function close(result) {
+      overlay.removeEventListener("keydown", onKey);
+      if (overlay.parentNode) overlay.parentNode.removeChild(overlay);
+      self.consentOverlay = null;
+      if (previouslyFocused && previouslyFocused.focus && document.contains(previouslyFocused)) {
+        try { previouslyFocused.focus(); } catch (e) { /* ignore */ }
+      }
+      resolve(result);
+    }
+    overlay.addEventListener("keydown", onKey);
+    accept.addEventListener("click", function () { close(true); });
+    decline.addEventListener("click", function () { close(false); });
+    (document.fullscreenElement || document.body).appendChild(overlay);
+    title.focus();
+  });
+};
+
+// ---- consent and the system check ----------------------------------------------------------
+
+ProctorCore.prototype.makeUi = function (options) {
+  if (!this.ui) this.ui = new WidgetUI(options);
+  this.ui.showError("");
+  return this.ui;
+};
+
+ProctorCore.prototype.setUi = function (state, text) {
+  if (this.ui) this.ui.setState(state, text);
+};
+
+ProctorCore.prototype.consent = function (given, info) {
+  if (given === "accepted" || given === true) return Promise.resolve();
+  var retention = this.settings && (this.settings.retentionDays || (this.settings.media && this.settings.media.retentionDays));
+  info.retentionDays = retention || null;
+  this.setUi("connecting", "Waiting for consent");
+  return this.ui.askConsent(info).then(function (accepted) {
+    if (!accepted) throw ProctormeError("CONSENT_DECLINED");
+  });
+};
+
+/**
+ * SYSTEM_CHECK_STARTED → camera + microphone + browser + internet speed → SYSTEM_CHECK_COMPLETED.
+ * Resolves with {result, error}: error is the first blocking failure (camera, microphone, browser).
+ */
+ProctorCore.prototype.systemCheck = function (want) {
+  var self = this;
+  var begun = { timestamp: nowIso() };
+  this.emit("SYSTEM_CHECK_STARTED", begun);
+  this.signal("SYSTEM_CHECK_STARTED", begun);
+  var items = {
+    webcam: { name: "webcam", status: "default", finished: false },
+    microphone: { name: "microphone", status: "default", finished: false },
+    browser: { name: "browser", status: "default", finished: false },
+    internetSpeed: { name: "internetSpeed", status: "default", finished: false },
+  };
+  var details = {};
+  var blocking = null;
+
+  var problem = browserProblem(want.video || want.audio);
+  if (!problem && want.desktopOnly && isMobile()) {
+    problem = ProctormeError("BROWSER_NOT_SUPPORTED", "This exam must be taken on a desktop or laptop computer.", { apCode: 4001, reason: "mobile" });
+  }
+  items.browser.status = problem ? "failed" : "success";
+  items.browser.finished = true;
+  details.browser = navigator.userAgent;
+  if (problem) blocking = problem;
+
+  var media = problem
+    ? Promise.resolve()
+    : acquireMedia(want).then(
+        function (stream) {
+          self.stream = stream;
+          var hasVideo = stream.getVideoTracks().length > 0;
+          var hasAudio = stream.getAudioTracks().length > 0;
+          if (want.video) items.webcam.status = hasVideo ? "success" : "failed";
+          if (want.audio) items.microphone.status = hasAudio ? "success" : "failed";
+        },
+        function (error) {
+          blocking = error;
+          var devices = error.devices || [];
+          var camFailed = /^CAMERA_/.test(error.code) || devices.indexOf("camera") !== -1;
+          var micFailed = /^MICROPHONE_/.test(error.code) || devices.indexOf("microphone") !== -1;
+          if (want.video) items.webcam.status = camFailed ? "failed" : "default";
+          if (want.audio) items.microphone.status = micFailed ? "failed" : "default";
+        }
+      );
+  var speed = measureSpeed().then(function (mbps) {
+    details.internetSpeedMbps = mbps;
+    items.internetSpeed.status = mbps !== null && mbps >= MIN_MBPS ? "success" : "failed";
+  });
+  return Promise.all([media, speed]).then(function () {
+    items.webcam.finished = items.microphone.finished = items.internetSpeed.finished = true;
+    var data = [items.webcam, items.microphone, items.browser, items.internetSpeed];
+    var result = {
+      success: !blocking,
+      timestamp: nowIso(),
+      data: data,
+      details: details,
+    };
+    self.emit("SYSTEM_CHECK_COMPLETED", result);
+    self.signal("SYSTEM_CHECK_COMPLETED", result);
+    return { result: result, error: blocking };
+  });
+};
+
+function isMobile() {
+  if (navigator.userAgentData && typeof navigator.userAgentData.mobile === "boolean") return navigator.userAgentData.mobile;
+  return /Android|iPhone|iPad|iPod|Mobi/i.test(navigator.userAgent);
+}
+
+/** Mbit/s measured by timing a GET of 200 kB from the Proctorme server (null when it fails). */
+function measureSpeed() {
+  var started = performance.now();
+  return fetch(SERVER + "/widget/v1/ping?bytes=" + INTERNET_SPEED_BYTES + "&t=" + Date.now(), { credentials: "omit", cache: "no-store" })
+    .then(function (response) {
+      if (!response.ok) throw new Error("HTTP " + response.status);
+      return response.arrayBuffer();
+    })
+    .then(
+      function (buffer) {
+        var seconds = Math.max((performance.now() - started) / 1000, 0.001);
+        return Math.round(((buffer.byteLength * 8) / seconds / 1e6) * 100) / 100;
+      },
+      function () { return null; }
+    );
+}
