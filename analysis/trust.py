@@ -20,9 +20,10 @@ exam of E seconds:
   with the largest-remainder method so that they add up exactly to
   100 - score (in tenths: ``sum(round(d * 10)) == 1000 - round(score * 10)``).
 
-Types without a weight, disabled types and the evidence and state events
-(``PERIODIC_SNAPSHOT``, ``TAB_FOCUS_CHANGE``, ``FULLSCREEN_CHANGE`` …) cost
-nothing and do not appear in the breakdown.
+Types without a weight and disabled types cost nothing and do not appear in
+the breakdown. Which types may ever be deducted is the flag-type registry's
+call (proctorme/flag_types.py): sessions.scoring passes every other type
+(random photos, state changes …) as disabled, so no weight makes them count.
 
 Worked example, a 60-minute exam, default weights: two ``TAB_NOT_FOCUS``
 (40 s in all) and one 20-second ``MULTIPLE_FACE``:
@@ -69,21 +70,6 @@ DEFAULT_WEIGHTS: Mapping[str, Weight] = {
     "COPY_PASTE": Weight(cap=30, per_event=0.15),
     "CONNECTION_LOST": Weight(cap=15, per_event=0.02, per_minute=0.05),
 }
-
-# Evidence and state changes: never a deduction, whatever the weights say.
-NEVER_DEDUCTED = frozenset(
-    {
-        "PERIODIC_SNAPSHOT",
-        "TAB_FOCUS_CHANGE",
-        "FULLSCREEN_CHANGE",
-        "STARTED",
-        "END_PROCTORING",
-        "SET_CONFIG",
-        "SYSTEM_CHECK_STARTED",
-        "SYSTEM_CHECK_COMPLETED",
-        "ERROR",
-    }
-)
 
 MIN_EXAM_SECONDS = 600.0
 LOW_RISK = 85.0
@@ -133,7 +119,7 @@ def trust_score(
     if not math.isfinite(exam_seconds) or exam_seconds < 0:
         raise ValueError("exam_seconds must be a finite number >= 0")
     table = {**DEFAULT_WEIGHTS, **(weights or {})}
-    off = set(disabled) | NEVER_DEDUCTED
+    off = set(disabled)
 
     counts: dict[str, int] = {}
     seconds: dict[str, float] = {}

@@ -17,9 +17,10 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils import timezone
 
 from proctorme.errors import ProctormeError, error_code
+from proctorme.flag_types import BROWSER_SIGNALS
 from proctorme.realtime import remember_server_loop, session_group
 from sessions.models import ProctoringSession
-from sessions.services import BROWSER_EVENTS, _iso, session_end, session_is_overdue, signal_record
+from sessions.services import _iso, session_end, session_is_overdue, signal_record
 from sessions.tokens import session_token_read
 from tenants.services import origin_allowed
 
@@ -152,7 +153,7 @@ class WidgetConsumer(AsyncWebsocketConsumer):
         if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
             await self._error("BAD_SEQUENCE", "seq must be a positive integer.")
             return
-        if event not in BROWSER_EVENTS:
+        if event not in BROWSER_SIGNALS:
             await self._error("UNKNOWN_EVENT", f"Unknown event {event!r}.", seq)
             return
         if not isinstance(payload, dict):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from analysis.trust import DEFAULT_WEIGHTS, FlagInput, TrustResult, Weight, trust_score
+from proctorme.flag_types import NEVER_DEDUCTED
 from sessions.models import Flag, ProctoringSession
 
 
@@ -64,7 +65,7 @@ def session_score_compute(*, session: ProctoringSession, include_dismissed: bool
         inputs,
         exam_seconds=session_exam_seconds(session),
         weights=_weights(settings),
-        disabled=frozenset(settings["disabled"]),
+        disabled=frozenset(settings["disabled"]) | NEVER_DEDUCTED,
     )
 
 

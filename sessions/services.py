@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from proctorme.errors import AttemptInUse, InvalidSignature, SessionEnded
+from proctorme.flag_types import NOT_VIOLATIONS, SUMMARY_TYPE, flag_description
 from proctorme.realtime import broadcast, institution_group, session_group
 from proctorme.tasks import enqueue
 from sessions import signals
@@ -25,34 +26,6 @@ log = logging.getLogger(__name__)
 
 # Grace after examDuration before the server ends a session on its own.
 DEADLINE_GRACE = timedelta(seconds=60)
-
-FLAG_DESCRIPTIONS = {
-    "TAB_NOT_FOCUS": "The candidate left the exam tab or window.",
-    "EXIT_FULLSCREEN": "The candidate left full screen.",
-    "MULTIPLE_SCREENS": "More than one screen is connected.",
-    "COPY_PASTE": "Copy, cut or paste was used on the exam page.",
-    "CONNECTION_LOST": "The candidate's connection was lost.",
-    "FACE_ABSENCE": "No face was visible.",
-    "MULTIPLE_FACE": "More than one face was visible.",
-    "LOOKING_AWAY": "The candidate looked away from the screen.",
-    "FACE_MISMATCH": "The face does not match the candidate's reference.",
-    "CAMERA_BLOCKED": "The camera was covered or dark.",
-    "SOUND_DETECTED": "Voices were heard.",
-    "PERIODIC_SNAPSHOT": "A random photo of the candidate.",
-    "SUSPICIOUS_ACTIVITY": "Five different kinds of violation in one session.",
-}
-BROWSER_EVENTS = {
-    "TAB_FOCUS_CHANGE",
-    "FULLSCREEN_CHANGE",
-    "MULTIPLE_SCREENS",
-    "COPY_PASTE",
-    "CONNECTION_LOST",
-    "SET_CONFIG",
-    "SYSTEM_CHECK_STARTED",
-    "SYSTEM_CHECK_COMPLETED",
-    "STARTED",
-    "ERROR",
-}
 
 
 @dataclass
@@ -352,7 +325,7 @@ def flag_record(
             started_at=started_at,
             ended_at=ended_at,
             duration_seconds=max(duration, 0.0),
-            description=description or FLAG_DESCRIPTIONS.get(type, type),
+            description=description or flag_description(type),
             evidence=evidence,
             payload=payload or {},
         )
@@ -371,7 +344,7 @@ def flag_record(
                 "started_at": started_at,
                 "ended_at": ended_at,
                 "duration_seconds": max(duration, 0.0),
-                "description": description or FLAG_DESCRIPTIONS.get(type, type),
+                "description": description or flag_description(type),
                 "evidence": evidence,
                 "payload": payload or {},
             },
@@ -403,12 +376,13 @@ def flag_record(
 
 
 SUSPICIOUS_AFTER_TYPES = 5
-NOT_VIOLATIONS = {"PERIODIC_SNAPSHOT", "SUSPICIOUS_ACTIVITY"}
+# The summary is raised from the other violations and is not one of the five.
+_NOT_COUNTED_FOR_SUMMARY = NOT_VIOLATIONS | {SUMMARY_TYPE}
 
 
 def _suspicious_activity_check(flag: Flag) -> None:
     """Eye's SUSPICIOUS_ACTIVITY: raised once, when a fifth distinct violation type appears."""
-    if flag.type in NOT_VIOLATIONS:
+    if flag.type in _NOT_COUNTED_FOR_SUMMARY:
         return
     session = flag.session
     if Flag.objects.filter(session=session, type=flag.type).exclude(pk=flag.pk).exists():
@@ -416,7 +390,7 @@ def _suspicious_activity_check(flag: Flag) -> None:
     types = sorted(
         set(
             Flag.objects.filter(session=session)
-            .exclude(type__in=NOT_VIOLATIONS)
+            .exclude(type__in=_NOT_COUNTED_FOR_SUMMARY)
             .values_list("type", flat=True)
         )
     )
@@ -424,7 +398,7 @@ def _suspicious_activity_check(flag: Flag) -> None:
         return
     flag_record(
         session=session,
-        type="SUSPICIOUS_ACTIVITY",
+        type=SUMMARY_TYPE,
         episode_key="five-violation-types",
         started_at=flag.started_at,
         ended_at=flag.started_at,

@@ -41,6 +41,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from proctorme.errors import ProctormeError
+from proctorme.flag_types import NOT_VIOLATIONS
 from proctorme.tasks import enqueue
 from tenants.models import Institution, Membership, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -554,7 +555,7 @@ def session_completed_payload(*, session) -> dict:
         "trustScore": session.trust_score,
         "riskBand": risk_band(session.trust_score),
         "breakdown": breakdown_rows(session.trust_breakdown),
-        "flagCount": session.flags.filter(dismissed_at=None).count(),
+        "flagCount": session.flags.filter(dismissed_at=None).exclude(type__in=NOT_VIOLATIONS).count(),
     }
 
 

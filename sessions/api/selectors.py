@@ -11,6 +11,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from analysis.trust import LOW_RISK, REVIEW, band_for
+from proctorme.flag_types import NOT_VIOLATIONS
 from sessions.api.exceptions import NotFound
 from sessions.config import autoproctor_attempt_key
 from sessions.media import media_signed_url
@@ -89,7 +90,9 @@ def _sessions(institution: Institution) -> QuerySet[ProctoringSession]:
     return (
         ProctoringSession.objects.filter(institution=institution)
         .select_related("assessment", "candidate")
-        .annotate(flag_count=Count("flags", filter=Q(flags__dismissed_at=None)))
+        .annotate(
+            flag_count=Count("flags", filter=Q(flags__dismissed_at=None) & ~Q(flags__type__in=NOT_VIOLATIONS))
+        )
     )
 
 

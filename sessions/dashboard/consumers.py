@@ -21,8 +21,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from analysis.trust import band_for
+from proctorme.flag_types import NOT_VIOLATIONS
 from proctorme.realtime import institution_group, remember_server_loop
-from sessions.dashboard.selectors import NOT_VIOLATIONS, SESSION_KEY, dashboard_context
+from sessions.dashboard.selectors import SESSION_KEY, dashboard_context
 from sessions.models import Flag, ProctoringSession
 
 CLOSE_UNAUTHENTICATED = 4401

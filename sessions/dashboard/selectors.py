@@ -33,15 +33,13 @@ from django.http import Http404
 from django.utils import timezone
 
 from analysis.trust import LOW_RISK, REVIEW, band_for
+from proctorme.flag_types import NOT_VIOLATIONS, VIOLATION_TYPES
 from sessions.models import AuditLogEntry, Event, Flag, MediaChunk, ProctoringSession
 from sessions.scoring import breakdown_json, session_score_compute
-from sessions.services import FLAG_DESCRIPTIONS
 from tenants.models import Institution, Membership
 
 SESSION_KEY = "dashboard_institution"
-# Evidence photos, not violations: never counted, never a risk.
-NOT_VIOLATIONS = ("PERIODIC_SNAPSHOT",)
-FLAG_TYPES = tuple(t for t in FLAG_DESCRIPTIONS if t not in NOT_VIOLATIONS)
+FLAG_TYPES = VIOLATION_TYPES
 BANDS = {
     "high": "High risk",
     "review": "Needs review",
