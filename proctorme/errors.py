@@ -64,6 +64,19 @@ _CODES = (
         "This attempt is running in another browser; only that browser (or a server-signed attempt) may resume it.",
         (WIDGET,),
     ),
+    ErrorCode(
+        "INVALID_REPORT_CREDENTIAL",
+        401,
+        "The report credential is malformed, expired or for another attempt.",
+        (WIDGET,),
+    ),
+    ErrorCode(
+        "REPORT_NOT_AVAILABLE",
+        403,
+        "This report needs a report credential from the institution's server "
+        "(or, where the institution allows it, the attempt's own credentials once the attempt has ended).",
+        (WIDGET,),
+    ),
     ErrorCode("MEDIA_TOO_LARGE", 413, "The upload is larger than the widget ever sends.", (WIDGET,)),
     ErrorCode("METHOD_NOT_ALLOWED", 405, "This endpoint does not answer that HTTP method.", (WIDGET, API)),
     # The integrator REST API
@@ -167,3 +180,11 @@ class MethodNotAllowed(ProctormeError):
 
 class AttemptInUse(ProctormeError):
     code = "ATTEMPT_IN_USE"
+
+
+class InvalidReportCredential(ProctormeError):
+    code = "INVALID_REPORT_CREDENTIAL"
+
+
+class ReportNotAvailable(ProctormeError):
+    code = "REPORT_NOT_AVAILABLE"

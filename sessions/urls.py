@@ -15,6 +15,7 @@ urlpatterns = [
         name="widget-media-upload",
     ),
     path("widget/v1/ping", widget_views.ping_view, name="widget-ping"),
+    path("widget/v1/report", widget_views.report_view, name="widget-report"),
     path("media/s/<str:token>", media.media_signed_view, name="media-signed"),
     path("demo/", widget_views.demo_view, name="demo"),
     path("demo/autoproctor/", widget_views.demo_autoproctor_view, name="demo-autoproctor"),

@@ -152,6 +152,37 @@ def session_from_token(request, session_public_id) -> ProctoringSession:
     return session
 
 
+def _credential_text(credentials: dict, name: str, limit: int = 2000) -> str:
+    value = credentials.get(name)
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+@widget_post
+def report_view(request):
+    """AutoProctor's showReport(): the report of one attempt, for a page holding a credential for it."""
+    from sessions.reports import report_for_page, report_session_for_page
+
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    credentials = body.get("credentials") if isinstance(body, dict) else None
+    if not isinstance(credentials, dict):
+        raise InvalidConfig(
+            "The body must carry credentials.", details={"fields": {"credentials": "Must be an object."}}
+        )
+    session = report_session_for_page(
+        client_id=_credential_text(credentials, "clientId", 200),
+        origin=request.headers.get("Origin"),
+        test_attempt_id=_credential_text(credentials, "testAttemptId", 40),
+        hashed_test_attempt_id=_credential_text(credentials, "hashedTestAttemptId"),
+        report_token=_credential_text(credentials, "reportToken"),
+    )
+    response = JsonResponse(report_for_page(session=session))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 @widget_post
 def session_end_view(request, session_id):
     session = session_from_token(request, session_id)

@@ -24,6 +24,16 @@ class Institution(models.Model):
     retention_days = models.PositiveIntegerField(
         default=90, help_text="Captured media is deleted this many days after a session ends."
     )
+    attempt_credentials_open_report = models.BooleanField(
+        default=False,
+        help_text=(
+            "AutoProctor's showReport() with the attempt's own credentials (clientId, testAttemptId, "
+            "hashedTestAttemptId) shows that attempt's report once it has ended, as AutoProctor's "
+            "Moodle and WordPress plugins expect. Those credentials are also in the candidate's page, "
+            "so the candidate can then read their own finished report. Off: only report credentials "
+            "made by your server (REST API) open reports."
+        ),
+    )
     require_signed_attempts = models.BooleanField(
         default=False,
         help_text=(

@@ -389,3 +389,18 @@ class UsageSerializer(serializers.Serializer):
     to = serializers.DateField()
     totalCandidateHours = serializers.FloatField()
     days = UsageDaySerializer(many=True)
+
+
+class ReportCredentialRequestSerializer(serializers.Serializer):
+    ttlSeconds = serializers.IntegerField(
+        min_value=60, max_value=7 * 24 * 3600, required=False, default=3600, help_text="Lifetime (seconds)."
+    )
+
+
+class ReportCredentialSerializer(serializers.Serializer):
+    reportToken = serializers.CharField(
+        help_text="Pass it to the widget as credentials.reportToken (or as hashedTestAttemptId)."
+    )
+    expiresAt = serializers.DateTimeField()
+    sessionId = serializers.UUIDField()
+    testAttemptId = serializers.CharField(allow_blank=True, help_text="Empty for Eye sessions.")

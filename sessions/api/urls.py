@@ -21,6 +21,11 @@ v1 = [
     path("sessions/<uuid:session_id>/events", views.SessionEventsView.as_view(), name="session-events"),
     path("sessions/<uuid:session_id>/report", views.SessionReportView.as_view(), name="session-report"),
     path("sessions/<uuid:session_id>/end", views.SessionEndView.as_view(), name="session-end"),
+    path(
+        "sessions/<uuid:session_id>/report-credentials",
+        views.SessionReportCredentialView.as_view(),
+        name="session-report-credential",
+    ),
     path("webhooks", views.WebhookEndpointListView.as_view(), name="webhooks"),
     path("webhooks/<uuid:endpoint_id>", views.WebhookEndpointDetailView.as_view(), name="webhook"),
     path("webhooks/<uuid:endpoint_id>/ping", views.WebhookPingView.as_view(), name="webhook-ping"),

@@ -283,6 +283,30 @@ class SessionReportView(ApiView):
         return Response(s.ReportSerializer(selectors.session_report(session=session)).data)
 
 
+class SessionReportCredentialView(ApiView):
+    @extend_schema(
+        operation_id="sessions_report_credential",
+        tags=["sessions"],
+        summary="A credential for showReport() in your page: reads this session's report, expires, "
+        "and can never start, resume or end it",
+        request=s.ReportCredentialRequestSerializer,
+        responses={201: s.ReportCredentialSerializer},
+    )
+    def post(self, request, session_id):
+        from sessions.reports import report_credential_make
+
+        session = selectors.session_get(institution=self.institution, public_id=session_id)
+        data = self.body(s.ReportCredentialRequestSerializer)
+        token, expires_at = report_credential_make(session=session, ttl_seconds=data["ttlSeconds"])
+        body = {
+            "reportToken": token,
+            "expiresAt": expires_at,
+            "sessionId": session.public_id,
+            "testAttemptId": session.config.get("testAttemptId", ""),
+        }
+        return Response(s.ReportCredentialSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
 class SessionEndView(ApiView):
     @extend_schema(
         operation_id="sessions_end",
