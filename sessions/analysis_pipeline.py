@@ -18,7 +18,6 @@ from __future__ import annotations
 import io
 import logging
 import random
-import urllib.request
 import wave
 from datetime import timedelta
 
@@ -32,6 +31,7 @@ from analysis.audio import InvalidAudio, clip, pcm_to_wav, voice_segments
 from analysis.frames import FrameAnalyser, FrameSensitivity, InvalidImage, analyse_frame, decode_jpeg
 from analysis.identity import descriptor_distance, face_descriptor
 from analysis.tracker import EpisodeTracker
+from proctorme.outbound import OutboundError, outbound_request
 from proctorme.realtime import broadcast, institution_group
 from sessions.models import MediaChunk, ProctoringSession
 from sessions.scoring import detector_settings_for, session_score_compute
@@ -45,7 +45,7 @@ GAP_SKIP_SECONDS = 30.0
 IDENTITY_EVERY_SNAPSHOTS = 4
 IDENTITY_THRESHOLD = 0.6
 REFERENCE_MAX_BYTES = 5 * 1024 * 1024
-REFERENCE_TIMEOUT = 5
+REFERENCE_TIMEOUT = 10  # seconds in all: resolving, connecting, headers and body
 
 # (min_duration, max_gap) in seconds, overridable in detector_settings["sensitivity"]["timing"].
 DEFAULT_TIMING = {
@@ -380,30 +380,47 @@ def _chunk_by_pk(pk) -> MediaChunk | None:
 # --- reference photo ---------------------------------------------------------------------
 
 
+REFERENCE_UNAVAILABLE = "The reference photo could not be fetched."
+
+
 def _reference_from_url(session: ProctoringSession, identity: dict) -> None:
-    """Fetch candidateImageUrl once: https only, public addresses only, size and time limits."""
+    """Fetch candidateImageUrl once through the hardened fetcher: https, public addresses, limits.
+
+    What went wrong is logged for operators; the dashboard gets one neutral
+    sentence for every network failure, so the field cannot be used to probe
+    which hosts and ports the server can reach.
+    """
     url = session.candidate.image_url
     if not url or "reference" in identity or identity.get("url_tried"):
         return
     identity["url_tried"] = True
     from django.conf import settings as django_settings
 
-    from tenants.webhooks import WebhookUrlNotAllowed, webhook_url_check
-
     try:
         if not url.startswith("https://") and not django_settings.PROCTORME_ALLOW_PRIVATE_URLS:
             raise ValueError("only https reference photos are fetched")
-        webhook_url_check(url=url)
-        request = urllib.request.Request(url, headers={"User-Agent": "Proctorme/1.0"})  # noqa: S310 (checked above)
-        with urllib.request.urlopen(request, timeout=REFERENCE_TIMEOUT) as response:  # noqa: S310
-            data = response.read(REFERENCE_MAX_BYTES + 1)
-        if len(data) > REFERENCE_MAX_BYTES:
-            raise ValueError("the reference photo is larger than 5 MB")
-        rgb = decode_jpeg(data)
+        try:
+            response = outbound_request(
+                method="GET",
+                url=url,
+                headers={"User-Agent": "Proctorme/1.0", "Accept": "image/jpeg"},
+                timeout=REFERENCE_TIMEOUT,
+                max_bytes=REFERENCE_MAX_BYTES,
+            )
+        except OutboundError as exc:
+            log.info("reference photo for session %s not fetched: %s", session.public_id, exc.reason)
+            raise ValueError(REFERENCE_UNAVAILABLE) from None
+        if response.status != 200:
+            log.info("reference photo for session %s: HTTP %s", session.public_id, response.status)
+            raise ValueError(REFERENCE_UNAVAILABLE)
+        rgb = decode_jpeg(response.body)
         descriptor = face_descriptor(rgb)
         if descriptor is None:
             raise ValueError("no face found in the reference photo")
-    except (WebhookUrlNotAllowed, ValueError, OSError, InvalidImage) as exc:
+    except InvalidImage:
+        identity["url_error"] = "The reference photo is not a readable JPEG."
+        return
+    except ValueError as exc:
         identity["url_error"] = str(exc)[:200]
         log.info("reference photo for session %s not used: %s", session.public_id, exc)
         return

@@ -17,18 +17,16 @@ Target URLs are checked when an endpoint is created or changed and again at
 every attempt (the name may have been re-pointed since: DNS rebinding). A URL
 whose host resolves to a private, loopback, link-local, reserved or otherwise
 non-global address is refused unless ``PROCTORME_ALLOW_PRIVATE_URLS`` is on,
-and the request is sent to the very address that was checked.
+and the request is sent to the very address that was checked, without
+following redirects, within one total deadline (proctorme.outbound).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import http.client
-import ipaddress
 import json
 import logging
-import socket
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -42,6 +40,7 @@ from django.utils import timezone
 
 from proctorme.errors import ProctormeError
 from proctorme.flag_types import NOT_VIOLATIONS
+from proctorme.outbound import OutboundError, outbound_request, url_addresses
 from proctorme.tasks import enqueue
 from tenants.models import Institution, Membership, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -113,73 +112,23 @@ def webhook_signature_verify(
 # --- target URL check ------------------------------------------------------------------------------
 
 
-def _resolve(host: str, port: int) -> list[str]:
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(info[4][0] for info in infos))
-
-
-def _address_is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
 def webhook_url_check(*, url: str) -> list[str]:
-    """Refuse URLs that could reach the server's own network; return the addresses to use."""
+    """Refuse URLs that could reach the server's own network; return the addresses to use.
+
+    The check itself lives in proctorme.outbound (the one place for it).
+    """
     try:
-        parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        raise WebhookUrlNotAllowed("The URL is malformed.", details={"url": url}) from None
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise WebhookUrlNotAllowed("Only http and https URLs are allowed.", details={"url": url})
-    if parts.username or parts.password:
-        raise WebhookUrlNotAllowed("Credentials are not allowed in the URL.", details={"url": url})
-    host = parts.hostname
-    try:
-        addresses = [str(ipaddress.ip_address(host))]
-    except ValueError:
-        try:
-            addresses = _resolve(host, port)
-        except (OSError, UnicodeError):
-            addresses = []
-    if not addresses:
-        raise WebhookUrlNotAllowed(f"The host {host!r} does not resolve.", details={"url": url})
-    if not settings.PROCTORME_ALLOW_PRIVATE_URLS:
-        refused = [address for address in addresses if not _address_is_public(address)]
-        if refused:
-            raise WebhookUrlNotAllowed(
-                "The URL points to a private, loopback or reserved address.",
-                details={"url": url, "addresses": refused},
-            )
-    return addresses
+        return url_addresses(url)
+    except OutboundError as exc:
+        raise WebhookUrlNotAllowed(exc.message, details={"url": url}) from None
 
 
-def _post(*, url: str, address: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int, str]:
-    """POST to ``url`` connecting to the already checked ``address``; return (status, body excerpt)."""
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    if parts.scheme == "https":
-        connection: http.client.HTTPConnection = http.client.HTTPSConnection(
-            parts.hostname, port, timeout=timeout
-        )
-    else:
-        connection = http.client.HTTPConnection(parts.hostname, port, timeout=timeout)
-
-    # Connect to the checked address (TLS still verifies the host name), never re-resolve.
-    def pinned(addr, timeout=None, source_address=None):
-        return socket.create_connection((address, addr[1]), timeout, source_address)
-
-    connection._create_connection = pinned
-    try:
-        connection.request("POST", path, body=body, headers=headers)
-        response = connection.getresponse()
-        excerpt = response.read(500).decode("utf-8", "replace")
-        return response.status, excerpt
-    finally:
-        connection.close()
+def _post(*, url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int, str]:
+    """POST through the hardened fetcher; return (status, body excerpt)."""
+    response = outbound_request(
+        method="POST", url=url, body=body, headers=headers, timeout=timeout, max_bytes=500, truncate=True
+    )
+    return response.status, response.body.decode("utf-8", "replace")
 
 
 # --- endpoints ------------------------------------------------------------------------------------
@@ -390,20 +339,13 @@ def _attempt(delivery: WebhookDelivery, *, manual: bool) -> bool:
     status_code: int | None = None
     excerpt = error = ""
     try:
-        address = webhook_url_check(url=endpoint.url)[0]
         status_code, excerpt = _post(
-            url=endpoint.url,
-            address=address,
-            body=body,
-            headers=headers,
-            timeout=settings.PROCTORME_WEBHOOK_TIMEOUT,
+            url=endpoint.url, body=body, headers=headers, timeout=settings.PROCTORME_WEBHOOK_TIMEOUT
         )
         if not 200 <= status_code < 300:
             error = f"HTTP {status_code}"
-    except WebhookUrlNotAllowed as exc:
+    except OutboundError as exc:
         error = exc.message
-    except (OSError, http.client.HTTPException) as exc:
-        error = f"{type(exc).__name__}: {exc}"
     elapsed_ms = int((time.monotonic() - started) * 1000)
     succeeded = not error
     max_attempts = 1 if manual else settings.PROCTORME_WEBHOOK_MAX_ATTEMPTS

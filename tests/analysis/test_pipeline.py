@@ -313,7 +313,8 @@ def test_reference_photo_on_a_loopback_address_is_not_fetched(
 ):
     settings.PROCTORME_ALLOW_PRIVATE_URLS = False
     url, hits = photo_server
-    for candidate_url, reason in ((url, "https"), (url.replace("http://", "https://"), "private")):
+    loopback = url.replace("http://", "https://")
+    for candidate_url, reason in ((url, "https"), (loopback, "The reference photo could not be fetched.")):
         started = _with_image_url(tenant_a, candidate_url, candidate=f"c-{reason}")
         with django_capture_on_commit_callbacks(execute=True):
             _upload(client, started, [("snapshot", 1, 30.0, _frame(ONE, seed=3), {})])

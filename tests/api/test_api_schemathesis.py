@@ -32,6 +32,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from proctorme import outbound
 from tenants import webhooks
 from tenants.models import WebhookDelivery
 
@@ -50,7 +51,7 @@ def no_network(monkeypatch, settings):
     """Webhook targets resolve to a public address and every delivery is answered 200
     without leaving the process."""
     settings.PROCTORME_ALLOW_PRIVATE_URLS = False
-    monkeypatch.setattr(webhooks, "_resolve", lambda host, port: ["93.184.216.34"])
+    monkeypatch.setattr(outbound, "_resolve", lambda host, port: ["93.184.216.34"])
     monkeypatch.setattr(webhooks, "_post", lambda **kwargs: (200, "ok"))
     monkeypatch.setattr(webhooks, "_sleep", lambda seconds: None)
 

@@ -10,6 +10,7 @@ from api_factories import make_evidence, make_flag, make_session
 from django.core import mail
 from django.utils import timezone
 
+from proctorme import outbound
 from sessions import signals
 from sessions.models import ProctoringSession
 from tenants import webhooks
@@ -296,7 +297,7 @@ def test_public_address_is_accepted(settings, tenant_a):
 
 def test_a_name_that_resolves_to_any_private_address_is_refused(settings, tenant_a, monkeypatch):
     settings.PROCTORME_ALLOW_PRIVATE_URLS = False
-    monkeypatch.setattr(webhooks, "_resolve", lambda host, port: ["93.184.216.34", "10.0.0.5"])
+    monkeypatch.setattr(outbound, "_resolve", lambda host, port: ["93.184.216.34", "10.0.0.5"])
     with pytest.raises(WebhookUrlNotAllowed):
         webhook_endpoint_add(institution=tenant_a.institution, url="https://hooks.example.com/x")
 
@@ -307,7 +308,7 @@ def test_rebinding_to_loopback_after_creation_is_refused_at_delivery(
     settings.PROCTORME_ALLOW_PRIVATE_URLS = False
     settings.PROCTORME_WEBHOOK_MAX_ATTEMPTS = 2
     answers = {"hooks.integrator.test": ["93.184.216.34"]}
-    monkeypatch.setattr(webhooks, "_resolve", lambda host, port: answers[host])
+    monkeypatch.setattr(outbound, "_resolve", lambda host, port: answers[host])
     endpoint, _ = webhook_endpoint_add(
         institution=tenant_a.institution, url=receiver.url(host="hooks.integrator.test")
     )
@@ -325,7 +326,7 @@ def test_delivery_connects_to_the_checked_address_and_keeps_the_host_name(
     settings, tenant_a, receiver, monkeypatch, run_on_commit, sleeps
 ):
     settings.PROCTORME_ALLOW_PRIVATE_URLS = True
-    monkeypatch.setattr(webhooks, "_resolve", lambda host, port: ["127.0.0.1"])
+    monkeypatch.setattr(outbound, "_resolve", lambda host, port: ["127.0.0.1"])
     endpoint, secret = webhook_endpoint_add(
         institution=tenant_a.institution, url=receiver.url(host="hooks.integrator.test")
     )
