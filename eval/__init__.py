@@ -1,0 +1,1 @@
+"""Held-apart evaluation of the detectors (``make eval``): the corpus, its split, the scoring."""

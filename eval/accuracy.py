@@ -1,0 +1,273 @@
+"""``make eval``: the detectors on the held-apart evaluation corpus, beside the
+bare mediapipe full-range call on the same frames, and the accuracy card.
+
+    .venv/bin/python eval/accuracy.py [--half report|tune] [--frames N] [--card docs/accuracy.md]
+
+Scores the report half by default (the only half the card ever shows); pass
+``--half tune`` when choosing thresholds. ``--frames`` takes the first N
+frames of the half (a subset while developing); the corpus is cached under
+``var/eval/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from eval import corpus  # noqa: E402
+from eval.scoring import (  # noqa: E402
+    BARE_CONFIDENCE,
+    BREAKDOWNS,
+    CLASS_NAMES,
+    CLASSES,
+    FACE_COUNTERS,
+    VERSIONS,
+    FaceCountResults,
+    score_face_counts,
+)
+
+FLOOR = 0.97
+DEFAULT_FRAMES = 1200  # per half: 2,400 frames in all, each raw and as uploaded
+BASELINE = "bare full range"
+PRODUCT = "analyse_frame"
+
+
+def confusion_lines(results: FaceCountResults, detector: str, version: str) -> list[str]:
+    c = results.confusion(detector, version)
+    head = "| truth \\ predicted | " + " | ".join(CLASS_NAMES[k] for k in CLASSES) + " | precision | recall |"
+    lines = [head, "|" + "---|" * (len(CLASSES) + 3)]
+    for t in CLASSES:
+        row = " | ".join(str(c.counts[(t, p)]) for p in CLASSES)
+        lines.append(
+            f"| {CLASS_NAMES[t]} ({c.support(t)}) | {row} | {c.precision(t):.3f} | {c.recall(t):.3f} |"
+        )
+    return lines
+
+
+def summary_lines(results: FaceCountResults) -> list[str]:
+    """Per class precision / recall, every detector and version side by side."""
+    cols = [(d, v) for v in VERSIONS for d in FACE_COUNTERS]
+    head = "| class | " + " | ".join(f"{d}, {v}" for d, v in cols) + " |"
+    lines = [head, "|" + "---|" * (len(cols) + 1)]
+    confusions = {col: results.confusion(*col) for col in cols}
+    for k in CLASSES:
+        cells = []
+        for col in cols:
+            c = confusions[col]
+            cells.append(f"{c.precision(k):.3f} / {c.recall(k):.3f}")
+        lines.append(f"| {CLASS_NAMES[k]} (P / R) | " + " | ".join(cells) + " |")
+    return lines
+
+
+def breakdown_lines(results: FaceCountResults, name: str) -> list[str]:
+    key = BREAKDOWNS[name]
+    cols = [(d, v) for v in VERSIONS for d in FACE_COUNTERS]
+    tables = {col: results.recall_by(key, *col) for col in cols}
+    conditions = sorted(tables[cols[0]], key=lambda k: (-tables[cols[0]][k][1], k))
+    if name.startswith("face size"):
+        order = [corpus.size_bucket(lo) for lo, _ in corpus.SIZE_BUCKETS] + ["no face"]
+        conditions = [c for c in order if c in tables[cols[0]]]
+    lines = [
+        f"| {name} | frames | " + " | ".join(f"{d}, {v}" for d, v in cols) + " |",
+        "|" + "---|" * (len(cols) + 2),
+    ]
+    for cond in conditions:
+        n = tables[cols[0]][cond][1]
+        cells = [f"{tables[col][cond][0] / n:.3f}" for col in cols]
+        lines.append(f"| {cond} | {n} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def floor_check(results: FaceCountResults) -> list[str]:
+    """The floors, as failures (empty: all met)."""
+    failures = []
+    for version in VERSIONS:
+        ours = results.confusion(PRODUCT, version)
+        bare = results.confusion(BASELINE, version)
+        for k in CLASSES:
+            for what, mine, base in (
+                ("precision", ours.precision(k), bare.precision(k)),
+                ("recall", ours.recall(k), bare.recall(k)),
+            ):
+                if mine < FLOOR:
+                    failures.append(f"{version}, {CLASS_NAMES[k]}: {what} {mine:.3f} < {FLOOR}")
+                if mine < base:
+                    failures.append(
+                        f"{version}, {CLASS_NAMES[k]}: {what} {mine:.3f} below the bare call's {base:.3f}"
+                    )
+    return failures
+
+
+def error_lines(results: FaceCountResults, version: str, limit: int = 12) -> list[str]:
+    errs = results.errors(PRODUCT, version)
+    lines = []
+    for f, n in errs[:limit]:
+        lines.append(
+            f"* `{f.id}`: {f.faces} in view, {n} found — {f.condition}, {f.backdrop}, "
+            f"narrowest face {f.min_face_px} px{', someone turned' if f.turned else ''}"
+            f"{', someone partly hidden' if f.hidden else ''} ({', '.join(f.sources) or 'no photo'})"
+        )
+    if len(errs) > limit:
+        lines.append(f"* … and {len(errs) - limit} more")
+    return lines
+
+
+def report(results: FaceCountResults, which: str, seconds: float) -> str:
+    n = len(results.frames)
+    floor_n = sum(1 for f in results.frames if f.in_floor)
+    w, h, q = corpus.widget_capture()
+    out = [
+        f"## Face count on the {which} half ({n} frames, {floor_n} inside the floors; each raw and as uploaded)",
+        "",
+        f"Baseline: `{BASELINE}` is mediapipe's full-range detector called once on the frame, "
+        f"counting detections scoring ≥ {BARE_CONFIDENCE}; `{PRODUCT}` is what the pipeline runs. "
+        f"As uploaded: {w}x{h}, JPEG quality {q} (the widget's). "
+        f"Floor frames: no face, or every face ≥ {corpus.PROMISED_FACE_PX} px wide.",
+        "",
+        "### Precision / recall per class",
+        "",
+        *summary_lines(results),
+        "",
+    ]
+    for version in VERSIONS:
+        for detector in FACE_COUNTERS:
+            out += [
+                f"### Confusion: {detector}, {version}",
+                "",
+                *confusion_lines(results, detector, version),
+                "",
+            ]
+    out += ["### Share of frames whose count is right, by condition", ""]
+    for name in BREAKDOWNS:
+        out += [*breakdown_lines(results, name), ""]
+    failures = floor_check(results)
+    out += ["### Floors (≥ 0.97 per class, and never below the bare call)", ""]
+    out += [f"* NOT MET — {f}" for f in failures] or ["* all met"]
+    out += [
+        "",
+        f"### What `{PRODUCT}` gets wrong (as uploaded)",
+        "",
+        *error_lines(results, "as uploaded"),
+        "",
+    ]
+    cpu = results.cpu
+    out += [
+        f"CPU: {PRODUCT} {cpu[PRODUCT] / (2 * n) * 1000:.2f} ms per frame, {BASELINE} "
+        f"{cpu[BASELINE] / (2 * n) * 1000:.2f} ms ({cpu[PRODUCT] / max(cpu[BASELINE], 1e-9):.2f}x); "
+        f"whole run {seconds:.0f} s.",
+    ]
+    return "\n".join(out)
+
+
+CARD_HEAD = """# Accuracy card
+
+Regenerated by `make eval` (`eval/accuracy.py`); do not edit by hand. Every
+figure below comes from the **report half** of the evaluation corpus, which no
+threshold or cascade choice has looked at, and stands beside the bare
+mediapipe full-range call run on the same frames in the same run.
+
+## What is measured
+
+The frame detectors behind `FACE_ABSENCE` (no face) and `MULTIPLE_FACE` (two
+or more faces): `analysis.frames.analyse_frame`, as the analysis pipeline
+calls it, at the default sensitivity, on single frames (no stream state: the
+harder case, nothing is reused from the frame before). Flags come from these
+observations through the episode state machine (several seconds in a row),
+so a single wrong frame is not a flag; the per-frame figures are the floor
+under the flags, not the flag rates.
+
+## On what
+
+`eval/corpus.py` composes webcam views (320x240) at evaluation time from
+photographs that ship in packages — scikit-image's data (astronaut,
+cameraman, `lfw_subset` for faces of 8–32 px), matplotlib's Grace Hopper and
+Debian's `opencv-doc` (portraits, a football player, two basketball players
+of whom one is turned away, a couple in an old photo, tutorial figures, and
+for the empty views rooms, objects, fruit, animals, a hand, printed chessboard
+and ChArUco calibration targets, calibration photos whose board hides the
+person's face). One to four people, faces 8–200 px, candidates in front and
+others over a shoulder or partly hidden; plain walls, rooms, bright windows,
+screens, textures; light ×0.1–×2, backlight, colour casts, blur, motion blur,
+sensor noise, tilted heads, a hand or cup over the mouth. Every frame is
+scored twice: raw, and **as uploaded** (the widget's size and JPEG quality,
+read from the widget's capture source).
+
+**The split** is by source photo, never by frame, and was fixed before any
+result was looked at: sources the detectors were tuned on before this corpus
+existed (the six people and the scenes of `tests/analysis/material.py`) are
+in the tune half; every other source goes by the first byte of
+SHA-256(`proctorme-eval-1/` + its group) — even: tune, odd: report. Images of
+one scene share a group. A frame is composed from one half's sources only.
+
+{split}
+
+## Known limits
+
+* Composed, not filmed: people are cut out of photos and pasted with a soft
+  edge; lighting is applied to the whole view, not a 3D scene. Real webcams
+  add rolling shutter, auto-exposure lag and compression of their own.
+* Few distinct adults with large faces ship in packages: the report half has
+  {report_people} people with large faces and {report_lfw} small LFW faces;
+  a per-condition figure rests on tens of frames, not thousands.
+* Faces narrower than {promised} px in the 320x240 view are in the corpus and
+  in the size table, but outside the floors: the product does not promise to
+  see them.
+* A head turned to profile counts as a face in view (the cameraman); the
+  basketball player on the right, turned away with an ear and his hair in
+  view, is a person but not a face; nor is a face wholly behind a
+  calibration board.
+"""
+
+
+def _split_text() -> str:
+    s = corpus.split_summary()
+    lines = []
+    for which in corpus.HALVES:
+        people = ", ".join(s[which]["people"])
+        scenes = ", ".join(s[which]["scenes"])
+        lfw = len(s[which].get("lfw faces", []))
+        lines.append(f"* **{which}**: people {people}; {lfw} LFW faces; scenes {scenes}.")
+    return "\n".join(lines)
+
+
+def write_card(path: Path, body: str) -> None:
+    s = corpus.split_summary()
+    head = CARD_HEAD.format(
+        split=_split_text(),
+        report_people=len(s["report"]["people"]),
+        report_lfw=len(s["report"].get("lfw faces", [])),
+        promised=corpus.PROMISED_FACE_PX,
+    )
+    path.write_text(head + "\n" + body + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--half", choices=corpus.HALVES, default="report")
+    parser.add_argument("--frames", type=int, default=DEFAULT_FRAMES)
+    parser.add_argument("--card", type=Path, help="write the accuracy card here (report half only)")
+    parser.add_argument("--no-cache", action="store_true")
+    args = parser.parse_args(argv)
+    if args.card and args.half != "report":
+        parser.error("the accuracy card shows the report half only")
+    t0 = time.perf_counter()
+    frames = corpus.load(args.half, args.frames, cache_dir=None if args.no_cache else corpus.CACHE_DIR)
+    results = score_face_counts(frames)
+    body = report(results, args.half, time.perf_counter() - t0)
+    print(body)
+    if args.card:
+        write_card(args.card, body)
+        print(f"\nwrote {args.card}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
