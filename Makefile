@@ -49,10 +49,20 @@ run: venv
 test: dev
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-## make lint: ruff (style and format)
-lint: dev
+# Node packages are development tools only (eslint): the server never needs them.
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "make lint needs Node.js 20 or later with npm (Debian: apt-get install nodejs npm)."; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## make lint: ruff (style and format), eslint (the widget's source modules, and the script they assemble into)
+lint: dev node_modules/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	node_modules/.bin/eslint static/proctorme/src
+	@mkdir -p var
+	$(PY) manage.py widget_script > var/widget.assembled.js
+	node_modules/.bin/eslint --no-inline-config --stdin --stdin-filename assembled/widget.js < var/widget.assembled.js
 
 ## make format: reformat and apply ruff's safe fixes
 format: dev

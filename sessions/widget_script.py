@@ -1,7 +1,9 @@
 """The widget script, assembled from its source modules without a build step.
 
 static/proctorme/src/ holds the widget as plain script modules that share one
-scope. This module concatenates them,
+scope: each names what it uses from the others in ``/* global */`` and what it
+gives them in ``/* exported */`` (checked by eslint, CONTRIBUTING.md). This
+module concatenates them,
 in the order below, inside the one IIFE that the page loads as /widget.js. Order
 matters only for code that runs while the script loads (``var`` initialisers,
 the window globals, the capture layer registering itself); functions and

@@ -1,3 +1,5 @@
+/* global AP_TRACKING_DEFAULTS, ProctorCore, ProctormeError, apErrorCode, copyWithout, isPlainObject, nonEmptyString, nowIso, sleep */
+/* exported AP_EVIDENCE, AutoProctor */
 // =================================================================================================
 // Dialect 2: AutoProctor
 // =================================================================================================

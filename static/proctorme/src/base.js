@@ -1,3 +1,5 @@
+/* global MESSAGES, ProctormeError */
+/* exported Emitter, SERVER, copyWithout, fetchJson, isPlainObject, nonEmptyString, nowIso, serverError, sleep, storage */
 // ---------------------------------------------------------------------------------------------
 // Where the Proctorme server is: the origin this very script was loaded from, unless the
 // script tag says otherwise (data-proctorme-server="https://proctor.example.edu").
@@ -65,7 +67,7 @@ function fetchJson(url, init) {
   return fetch(url, init).then(
     function (response) {
       return response.text().then(function (text) {
-        var body = null;
+        var body;
         try { body = text ? JSON.parse(text) : null; } catch (e) { body = null; }
         return { status: response.status, ok: response.ok, body: body };
       });

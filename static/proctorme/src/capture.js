@@ -1,3 +1,5 @@
+/* global CAPTURE_DEFAULTS, ProctorCore, SERVER, sleep, storage */
+/* exported captureHooks */
 // ---------------------------------------------------------------------------------------------
 // Capture hooks: the later capture/upload layer registers here and receives the live
 // MediaStream when monitoring starts. Internal and unstable; see docs/widget.md.
@@ -556,7 +558,7 @@ MediaCapture.prototype.upload = function () {
     body: form,
   }).then(function (response) {
     return response.text().then(function (text) {
-      var body = null;
+      var body;
       try { body = text ? JSON.parse(text) : null; } catch (e) { body = null; }
       return { status: response.status, body: body };
     });

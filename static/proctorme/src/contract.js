@@ -1,3 +1,4 @@
+/* exported AP_OWN_CODES, AP_TRACKING_DEFAULTS, CAPTURE_DEFAULTS, EMAIL_RE, EYE_LOCAL_KEYS, EYE_REQUIRED, MESSAGES, ProctormeError, VERSION, apErrorCode */
 // The widget's contract with the server: version, error codes and messages, required config
 // fields and capture/tracking defaults (the server's side of it is sessions/config.py).
 var VERSION = "1.0.0";

@@ -1,9 +1,8 @@
+/* global MESSAGES, SERVER, fetchJson, nowIso, stopStream */
+/* exported ProctorCore, errorPayload */
 // ---------------------------------------------------------------------------------------------
 // The core shared by both dialects
 // ---------------------------------------------------------------------------------------------
-var STORAGE_PREFIX = "proctorme:outbox:";
-var INTERNET_SPEED_BYTES = 200000;
-var MIN_MBPS = 0.5; // frames + 16 kHz audio need about 0.35 Mbit/s up
 var CAPTURE_FLUSH_MS = 5000; // how long end() waits for pending uploads
 
 /**

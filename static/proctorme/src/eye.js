@@ -1,3 +1,5 @@
+/* global EMAIL_RE, EYE_LOCAL_KEYS, EYE_REQUIRED, Emitter, ProctorCore, ProctormeError, copyWithout, errorPayload, isPlainObject, nonEmptyString */
+/* exported LoadProctormeWidget */
 // =================================================================================================
 // Dialect 1: Eye by Proctorme
 // =================================================================================================
@@ -56,7 +58,6 @@ EyeWidget.prototype.resetSessionListeners = function () {
 };
 
 EyeWidget.prototype.init = function (config) {
-  var self = this;
   if (this._initPromise && this._core && this._core.state !== "ended" && this._core.state !== "failed") {
     return this._initPromise; // already starting or running this page's session
   }

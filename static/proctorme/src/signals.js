@@ -1,3 +1,4 @@
+/* global ProctorCore */
 // ---- monitoring: browser signals -------------------------------------------------------------
 
 ProctorCore.prototype.listen = function (target, type, handler, options) {

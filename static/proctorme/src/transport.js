@@ -1,3 +1,4 @@
+/* global ProctorCore, ProctormeError, SERVER, fetchJson, nowIso, serverError, storage */
 // ---- session start / resume ---------------------------------------------------------------
 
 // A random secret per attempt, kept in this browser: the server lets only the browser that
@@ -70,6 +71,8 @@ ProctorCore.prototype.adoptSession = function (session) {
 };
 
 // ---- the outbox: every signal is kept until acknowledged, across reloads -------------------
+
+var STORAGE_PREFIX = "proctorme:outbox:";
 
 ProctorCore.prototype.loadOutbox = function () {
   if (!storage) return [];

@@ -1,7 +1,8 @@
+/* global ProctorCore, ProctormeError, SERVER, acquireMedia, browserProblem, nowIso */
 // ---------------------------------------------------------------------------------------------
 // Styles and candidate-facing UI (consent, status badge, camera preview, error message)
 // ---------------------------------------------------------------------------------------------
-var CSS = [
+var WIDGET_CSS = [
   ".pm-root{all:initial;display:block;font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#1f2933;box-sizing:border-box}",
   ".pm-root *{box-sizing:border-box;font:inherit}",
   ".pm-root.pm-fixed{position:fixed;right:16px;bottom:16px;z-index:2147483000;width:232px}",
@@ -44,7 +45,7 @@ function injectStyles() {
   if (document.getElementById("proctorme-widget-styles")) return;
   var style = document.createElement("style");
   style.id = "proctorme-widget-styles";
-  style.textContent = CSS;
+  style.textContent = WIDGET_CSS;
   (document.head || document.documentElement).appendChild(style);
 }
 
@@ -202,6 +203,9 @@ WidgetUI.prototype.askConsent = function (info) {
 };
 
 // ---- consent and the system check ----------------------------------------------------------
+
+var INTERNET_SPEED_BYTES = 200000;
+var MIN_MBPS = 0.5; // frames + 16 kHz audio need about 0.35 Mbit/s up
 
 ProctorCore.prototype.makeUi = function (options) {
   if (!this.ui) this.ui = new WidgetUI(options);
