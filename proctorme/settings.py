@@ -239,7 +239,7 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Integrator API and webhooks (sessions/api, tenants/webhooks.py).
+# Integrator API and webhooks (sessions/api, sessions/webhooks.py).
 PROCTORME_API_RATE_LIMIT = env_int("PROCTORME_API_RATE_LIMIT", 600, minimum=1)  # requests / minute / key
 PROCTORME_EVIDENCE_URL_TTL = env_int("PROCTORME_EVIDENCE_URL_TTL", 900, minimum=30)  # seconds
 PROCTORME_WEBHOOK_MAX_ATTEMPTS = env_int("PROCTORME_WEBHOOK_MAX_ATTEMPTS", 6, minimum=1)

@@ -50,3 +50,11 @@ def media_purge_expired_task() -> int:
     from sessions.services import media_purge_expired
 
     return media_purge_expired()
+
+
+# Named as it was queued before webhooks moved from tenants to sessions, so queued deliveries still run.
+@shared_task(name="tenants.webhook_deliver", acks_late=True, ignore_result=True)
+def webhook_deliver_task(delivery_id: str, manual: bool = False) -> None:
+    from sessions.webhooks import webhook_deliver
+
+    webhook_deliver(delivery_id=delivery_id, manual=manual)

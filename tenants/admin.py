@@ -343,7 +343,7 @@ class WebhookEndpointForm(forms.ModelForm):
 
     def clean_url(self):
         from proctorme.errors import ProctormeError
-        from tenants.webhooks import webhook_url_check
+        from sessions.webhooks import webhook_url_check
 
         url = self.cleaned_data["url"]
         try:

@@ -11,8 +11,8 @@ from rest_framework import serializers
 
 from sessions.api import selectors
 from sessions.models import ProctoringSession
+from sessions.webhooks import EVENTS
 from tenants.models import WebhookDelivery, WebhookEndpoint
-from tenants.webhooks import EVENTS
 
 MAX_DURATION_SECONDS = 7 * 24 * 3600
 MAX_USAGE_DAYS = 366

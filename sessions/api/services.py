@@ -1,5 +1,5 @@
 """Writes of the integrator API on assessments and candidates (sessions are
-written by sessions.services, webhook endpoints by tenants.webhooks)."""
+written by sessions.services, webhook endpoints by sessions.webhooks)."""
 
 from __future__ import annotations
 

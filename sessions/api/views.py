@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from proctorme.errors import error_body
+from sessions import webhooks
 from sessions.api import selectors, services
 from sessions.api import serializers as s
 from sessions.api.authentication import HasSecretKey, SecretKeyAuthentication
@@ -24,7 +25,6 @@ from sessions.api.pagination import keyset_page
 from sessions.api.schema import ApiAutoSchema
 from sessions.api.throttling import ApiKeyRateThrottle
 from sessions.models import ProctoringSession
-from tenants import webhooks
 
 
 class ApiView(APIView):

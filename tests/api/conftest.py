@@ -42,7 +42,7 @@ def receiver():
 def sleeps(monkeypatch) -> list[float]:
     """Backoff pauses between attempts, recorded instead of slept."""
     recorded: list[float] = []
-    monkeypatch.setattr("tenants.webhooks._sleep", recorded.append)
+    monkeypatch.setattr("sessions.webhooks._sleep", recorded.append)
     return recorded
 
 

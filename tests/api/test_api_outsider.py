@@ -11,8 +11,8 @@ from api_factories import make_event, make_evidence, make_flag, make_session
 from django.utils import timezone
 
 from sessions.models import Assessment, ProctoringSession
+from sessions.webhooks import webhook_endpoint_add
 from tenants.models import WebhookDelivery, WebhookEndpoint
-from tenants.webhooks import webhook_endpoint_add
 
 OBJECT_ENDPOINTS = [
     ("get", "/api/v1/assessments/{assessment}", None),

@@ -33,7 +33,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from proctorme import outbound
-from tenants import webhooks
+from sessions import webhooks
 from tenants.models import WebhookDelivery
 
 MAX_EXAMPLES = int(os.environ.get("PROCTORME_SCHEMATHESIS_EXAMPLES", "40"))

@@ -9,8 +9,8 @@ import pytest
 from api_factories import error_of
 from django.core.exceptions import ObjectDoesNotExist
 
+from sessions.webhooks import webhook_signature_verify
 from tenants.models import WebhookDelivery, WebhookEndpoint
-from tenants.webhooks import webhook_signature_verify
 
 
 @pytest.fixture

@@ -11,17 +11,16 @@ from django.core import mail
 from django.utils import timezone
 
 from proctorme import outbound
-from sessions import signals
+from sessions import signals, webhooks
 from sessions.models import ProctoringSession
-from tenants import webhooks
-from tenants.models import WebhookDelivery, WebhookEndpoint
-from tenants.webhooks import (
+from sessions.webhooks import (
     WebhookUrlNotAllowed,
     WebhookVerificationError,
     webhook_endpoint_add,
     webhook_sign,
     webhook_signature_verify,
 )
+from tenants.models import WebhookDelivery, WebhookEndpoint
 
 EYE_FIELDS = {
     "event",
@@ -247,7 +246,7 @@ def test_backoff_doubles_and_is_capped(settings):
 
 
 def test_celery_mode_schedules_the_retry_with_a_countdown(settings, monkeypatch):
-    from tenants.tasks import webhook_deliver_task
+    from sessions.tasks import webhook_deliver_task
 
     calls = []
     monkeypatch.setattr(webhook_deliver_task, "apply_async", lambda **kw: calls.append(kw))
@@ -346,7 +345,7 @@ def test_retries_stop_when_the_endpoint_is_disabled_meanwhile(
     def admin_disables_it_during_the_backoff(delay):
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(is_active=False)
 
-    monkeypatch.setattr("tenants.webhooks._sleep", admin_disables_it_during_the_backoff)
+    monkeypatch.setattr("sessions.webhooks._sleep", admin_disables_it_during_the_backoff)
     session = make_session(tenant_a.institution)
     with run_on_commit():
         signals.flag_created.send(sender=ProctoringSession, flag=make_flag(session))

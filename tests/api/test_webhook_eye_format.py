@@ -8,7 +8,7 @@ import pytest
 from api_factories import make_evidence, make_session
 from django.utils import timezone
 
-from tenants.webhooks import webhook_endpoint_add, webhook_signature_verify
+from sessions.webhooks import webhook_endpoint_add, webhook_signature_verify
 
 EYE_BODY = {
     "event",

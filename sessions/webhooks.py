@@ -1,4 +1,4 @@
-"""Signed webhooks: signing and verification, the target-URL check, delivery with retries.
+"""Signed webhooks of the session events: signing and verification, the target-URL check, delivery with retries.
 
 Wire format of every delivery (a ``POST`` with a JSON body)::
 
@@ -246,7 +246,7 @@ def webhook_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
 
 
 def _enqueue(delivery: WebhookDelivery, *, manual: bool) -> None:
-    from tenants.tasks import webhook_deliver_task
+    from sessions.tasks import webhook_deliver_task
 
     enqueue(webhook_deliver_task, str(delivery.public_id), manual=manual)
 
@@ -311,7 +311,7 @@ def webhook_deliver(*, delivery_id: str, manual: bool = False) -> WebhookDeliver
 
 
 def _schedule_retry(delivery_id: str, delay: float) -> None:
-    from tenants.tasks import webhook_deliver_task
+    from sessions.tasks import webhook_deliver_task
 
     if settings.TASKS_MODE == "celery":
         webhook_deliver_task.apply_async(args=[delivery_id], countdown=delay)
