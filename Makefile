@@ -10,7 +10,7 @@ SUPPORTED_PY := import sys; sys.exit(sys.version_info[:2] not in ((3, 11), (3, 1
 PYTHON ?= $(firstword $(foreach p,python3.11 python3.12 python3,$(shell command -v $(p) >/dev/null 2>&1 && $(p) -c '$(SUPPORTED_PY)' 2>/dev/null && command -v $(p))))
 NEED_PY := Proctorme needs Python 3.11 or 3.12 (mediapipe 0.10.21 and numpy 1.26 have no wheels for other versions): install one of them, or name it with make PYTHON=/path/to/python3.12
 
-.PHONY: help run test lint format bench eval venv dev worker clean
+.PHONY: help run run-prod test lint format bench eval venv dev worker clean
 
 ## make help: this list
 help:
@@ -76,6 +76,10 @@ bench: dev
 ## make eval: detectors on the held-apart report half beside the bare call; regenerates docs/accuracy.md
 eval: dev
 	$(PY) eval/accuracy.py --card docs/accuracy.md $(EVAL_ARGS)
+
+## make run-prod: the production topology here (ASGI=2 WORKERS=1 PORT=8000): PostgreSQL and Redis as they run on this machine, HAProxy, daphne, Celery; Ctrl-C stops all
+run-prod: venv
+	$(PY) deploy/topology.py --asgi $${ASGI:-2} --workers $${WORKERS:-1} --port $(PORT) --bind $(HOST)
 
 ## make worker: a Celery worker (production configuration: REDIS_URL set)
 worker: venv

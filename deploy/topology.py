@@ -85,7 +85,9 @@ def _postgres_admin_url(database_url: str) -> tuple[str, str]:
     parts = urlsplit(database_url)
     name = parts.path.lstrip("/")
     if parts.scheme not in {"postgres", "postgresql"} or not name:
-        raise TopologyError(f"DATABASE_URL must be a PostgreSQL URL with a database name, not {database_url!r}")
+        raise TopologyError(
+            f"DATABASE_URL must be a PostgreSQL URL with a database name, not {database_url!r}"
+        )
     admin = urlunsplit(("postgresql", parts.netloc, "/postgres", parts.query, ""))
     return admin, name
 
@@ -109,7 +111,9 @@ def check_redis(redis_url: str) -> None:
     try:
         redis.Redis.from_url(redis_url, socket_connect_timeout=3).ping()
     except redis.RedisError as exc:
-        raise TopologyError(f"Redis does not answer at {redis_url} ({exc}): start it, or set REDIS_URL") from None
+        raise TopologyError(
+            f"Redis does not answer at {redis_url} ({exc}): start it, or set REDIS_URL"
+        ) from None
 
 
 def ensure_database(database_url: str) -> bool:
@@ -341,13 +345,17 @@ class Topology:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--asgi", type=int, default=os.cpu_count() or 1, help="daphne processes (one per core)")
+    parser.add_argument(
+        "--asgi", type=int, default=os.cpu_count() or 1, help="daphne processes (one per core)"
+    )
     parser.add_argument("--workers", type=int, default=1, help="Celery worker processes")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
     parser.add_argument("--bind", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--database", default=os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL))
     parser.add_argument(
-        "--temporary-database", action="store_true", help="drop the database at the end if this run created it"
+        "--temporary-database",
+        action="store_true",
+        help="drop the database at the end if this run created it",
     )
     parser.add_argument("--log-dir", type=Path, default=ROOT / "var" / "prod-logs")
     args = parser.parse_args(argv)
@@ -374,7 +382,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with topology:
             print(f"Proctorme (production topology) on {topology.url}", flush=True)
-            print(f"  HAProxy :{topology.port} -> daphne {', '.join(map(str, topology.asgi_ports))}", flush=True)
+            print(
+                f"  HAProxy :{topology.port} -> daphne {', '.join(map(str, topology.asgi_ports))}", flush=True
+            )
             print(f"  {args.workers} Celery worker(s), 1 beat; logs in {topology.log_dir}", flush=True)
             print(f"  pids: {' '.join(map(str, topology.pids()))}", flush=True)
             while stop["signal"] is None:
@@ -384,7 +394,9 @@ def main(argv: list[str] | None = None) -> int:
     except TopologyError as exc:
         print(f"run-prod: {exc}", file=sys.stderr, flush=True)
         return 1
-    print("stopped: every process ended" + (", database dropped" if args.temporary_database else ""), flush=True)
+    print(
+        "stopped: every process ended" + (", database dropped" if args.temporary_database else ""), flush=True
+    )
     return 0
 
 

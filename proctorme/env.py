@@ -151,3 +151,39 @@ def env_email_url(name: str, default: str) -> dict:
             raise ImproperlyConfigured(f"{name}=file:// needs a folder: file:///var/mail/proctorme")
         config["EMAIL_FILE_PATH"] = unquote(parts.path)
     return config
+
+
+def env_media_storage() -> dict:
+    """Where captured media lives: the ``STORAGES["default"]`` entry.
+
+    The local folder ``MEDIA_ROOT`` unless ``MEDIA_S3_BUCKET`` is set; then an
+    S3-compatible bucket through django-storages (``MEDIA_S3_ENDPOINT_URL`` for
+    MinIO, Ceph, Garage...; ``MEDIA_S3_REGION``; credentials from
+    ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` or the machine's role).
+    Objects are private: media is only ever served through the signed,
+    tenant-checked view, never from a bucket URL.
+    """
+    bucket = env_str("MEDIA_S3_BUCKET")
+    if not bucket:
+        # No explicit location: FileSystemStorage follows settings.MEDIA_ROOT (and its overrides).
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    options = {
+        "bucket_name": bucket,
+        "default_acl": None,
+        "querystring_auth": True,
+        "file_overwrite": False,
+        "location": env_str("MEDIA_S3_PREFIX", ""),
+    }
+    endpoint = env_str("MEDIA_S3_ENDPOINT_URL")
+    if endpoint:
+        if not endpoint.startswith(("http://", "https://")):
+            raise ImproperlyConfigured(f"MEDIA_S3_ENDPOINT_URL must be an http(s) URL, not {endpoint!r}")
+        options["endpoint_url"] = endpoint
+    region = env_str("MEDIA_S3_REGION")
+    if region:
+        options["region_name"] = region
+    for setting, variable in (("access_key", "AWS_ACCESS_KEY_ID"), ("secret_key", "AWS_SECRET_ACCESS_KEY")):
+        value = env_str(variable)
+        if value:
+            options[setting] = value
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}

@@ -18,6 +18,7 @@ from proctorme.env import (
     env_email_url,
     env_int,
     env_list,
+    env_media_storage,
     env_redis_url,
     env_str,
 )
@@ -179,6 +180,11 @@ STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var" / "static")))
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
+# Captured media: the local folder, or an S3-compatible bucket when MEDIA_S3_BUCKET is set.
+STORAGES = {
+    "default": env_media_storage(),
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 # Media is never served from a public URL: only through signed, tenant-checked views.
 MEDIA_URL = "/media-not-public/"
 

@@ -30,7 +30,9 @@ ORIGIN = "https://exams.topology.test"
 
 def _database_url() -> str:
     base = os.environ.get("DATABASE_URL", "")
-    require(base.startswith(("postgres://", "postgresql://")), "PostgreSQL is not configured (set DATABASE_URL)")
+    require(
+        base.startswith(("postgres://", "postgresql://")), "PostgreSQL is not configured (set DATABASE_URL)"
+    )
     parts = urlsplit(base)
     return urlunsplit((parts.scheme, parts.netloc, f"/pm_topology_{uuid.uuid4().hex[:8]}", "", ""))
 
@@ -62,7 +64,9 @@ async def _signal_acknowledged(ws_url: str) -> dict:
         hello = json.loads(await asyncio.wait_for(socket.recv(), 10))
         assert hello["type"] == "hello"
         await socket.send(
-            json.dumps({"type": "signal", "seq": 1, "event": "COPY_PASTE", "at": hello["serverTime"], "payload": {}})
+            json.dumps(
+                {"type": "signal", "seq": 1, "event": "COPY_PASTE", "at": hello["serverTime"], "payload": {}}
+            )
         )
         while True:
             message = json.loads(await asyncio.wait_for(socket.recv(), 10))
@@ -97,7 +101,14 @@ def test_the_production_topology_serves_through_the_load_balancer_and_cleans_up(
         with topology:
             env = topology.env()
             created = subprocess.run(
-                [sys.executable, "manage.py", "create_institution", "Topology U", "--domain", "exams.topology.test"],
+                [
+                    sys.executable,
+                    "manage.py",
+                    "create_institution",
+                    "Topology U",
+                    "--domain",
+                    "exams.topology.test",
+                ],
                 cwd=ROOT,
                 env=env,
                 capture_output=True,
