@@ -38,11 +38,10 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from proctorme.errors import ProctormeError
 from proctorme.flag_types import NOT_VIOLATIONS
-from proctorme.outbound import OutboundError, outbound_request, url_addresses
+from proctorme.outbound import OutboundError, outbound_request
 from proctorme.tasks import enqueue
-from tenants.models import Institution, Membership, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from tenants.models import Membership, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +56,6 @@ USER_AGENT = "Proctorme-Webhooks/1"
 # Seams for tests: name resolution, the HTTP request and the pause between
 # attempts in TASKS_MODE=sync (tests record the delays instead of sleeping).
 _sleep = time.sleep
-
-
-class WebhookUrlNotAllowed(ProctormeError):
-    code = "WEBHOOK_URL_NOT_ALLOWED"
 
 
 class WebhookVerificationError(ValueError):
@@ -109,87 +104,12 @@ def webhook_signature_verify(
     return timestamp
 
 
-# --- target URL check ------------------------------------------------------------------------------
-
-
-def webhook_url_check(*, url: str) -> list[str]:
-    """Refuse URLs that could reach the server's own network; return the addresses to use.
-
-    The check itself lives in proctorme.outbound (the one place for it).
-    """
-    try:
-        return url_addresses(url)
-    except OutboundError as exc:
-        raise WebhookUrlNotAllowed(exc.message, details={"url": url}) from None
-
-
 def _post(*, url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int, str]:
     """POST through the hardened fetcher; return (status, body excerpt)."""
     response = outbound_request(
         method="POST", url=url, body=body, headers=headers, timeout=timeout, max_bytes=500, truncate=True
     )
     return response.status, response.body.decode("utf-8", "replace")
-
-
-# --- endpoints ------------------------------------------------------------------------------------
-
-
-def _events_clean(events: list[str] | None) -> list[str]:
-    return sorted(set(events or []))
-
-
-def webhook_endpoint_add(
-    *,
-    institution: Institution,
-    url: str,
-    description: str = "",
-    events: list[str] | None = None,
-    body_format: str = WebhookEndpoint.BodyFormat.PROCTORME,
-) -> tuple[WebhookEndpoint, str]:
-    """Create an endpoint after checking its URL; returns it with its secret (shown once)."""
-    from tenants.services import webhook_endpoint_create
-
-    webhook_url_check(url=url)
-    return webhook_endpoint_create(
-        institution=institution,
-        url=url,
-        description=description,
-        events=_events_clean(events),
-        body_format=body_format,
-    )
-
-
-@transaction.atomic
-def webhook_endpoint_update(
-    *,
-    endpoint: WebhookEndpoint,
-    url: str | None = None,
-    description: str | None = None,
-    events: list[str] | None = None,
-    is_active: bool | None = None,
-    body_format: str | None = None,
-) -> WebhookEndpoint:
-    if url is not None and url != endpoint.url:
-        webhook_url_check(url=url)
-        endpoint.url = url
-    if description is not None:
-        endpoint.description = description
-    if events is not None:
-        endpoint.events = _events_clean(events)
-    if body_format is not None:
-        endpoint.body_format = body_format
-    if is_active is not None and is_active != endpoint.is_active:
-        endpoint.is_active = is_active
-        if is_active:  # re-enabled by hand: start counting failures afresh
-            endpoint.consecutive_failures = 0
-            endpoint.disabled_at = None
-            endpoint.disabled_reason = ""
-    endpoint.save()
-    return endpoint
-
-
-def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
-    endpoint.delete()
 
 
 # --- deliveries -----------------------------------------------------------------------------------

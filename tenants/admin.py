@@ -342,13 +342,10 @@ class WebhookEndpointForm(forms.ModelForm):
         return self.cleaned_data.get("body_format") or WebhookEndpoint.BodyFormat.PROCTORME
 
     def clean_url(self):
-        from proctorme.errors import ProctormeError
-        from sessions.webhooks import webhook_url_check
-
         url = self.cleaned_data["url"]
         try:
-            webhook_url_check(url=url)
-        except ProctormeError as error:
+            services.webhook_url_check(url=url)
+        except services.WebhookUrlNotAllowed as error:
             raise forms.ValidationError(error.message) from None
         return url
 
@@ -410,11 +407,25 @@ class WebhookEndpointAdmin(TenantScopedAdmin):
     list_filter = ["is_active", "institution"]
     readonly_fields = ["secret_prefix", "consecutive_failures", "disabled_at", "disabled_reason"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # An endpoint stays with the institution it was made for (its deliveries and secret are theirs).
+        return [*self.readonly_fields, "institution"] if obj is not None else self.readonly_fields
+
     def save_model(self, request, obj, form, change):
-        if change:
-            return super().save_model(request, obj, form, change)
+        # The API's write path: the same URL check, and re-enabling resets the failure count.
         if not self._allowed(request, obj):
             raise Http404("No such institution.")
+        if change:
+            services.webhook_endpoint_update(
+                endpoint=WebhookEndpoint.objects.get(pk=obj.pk),
+                url=obj.url,
+                description=obj.description,
+                events=obj.events,
+                is_active=obj.is_active,
+                body_format=obj.body_format,
+            )
+            obj.refresh_from_db()
+            return
         endpoint, secret = services.webhook_endpoint_create(
             institution=obj.institution,
             url=obj.url,

@@ -16,7 +16,14 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.text import slugify
 
-from proctorme.errors import DomainNotRegistered, InvalidApiKey, InvalidSignature, OriginRequired
+from proctorme.errors import (
+    DomainNotRegistered,
+    InvalidApiKey,
+    InvalidSignature,
+    OriginRequired,
+    ProctormeError,
+)
+from proctorme.outbound import OutboundError, url_addresses
 from tenants.crypto import decrypt, digest, encrypt
 from tenants.models import ApiKey, Domain, Institution, Membership, WebhookEndpoint
 
@@ -276,6 +283,28 @@ def attempt_signature_verify(*, institution: Institution, attempt_id: str, signa
     return signer
 
 
+# --- webhook endpoints: the one write path of the API and the admin ------------------------------
+
+
+class WebhookUrlNotAllowed(ProctormeError):
+    code = "WEBHOOK_URL_NOT_ALLOWED"
+
+
+def webhook_url_check(*, url: str) -> list[str]:
+    """Refuse URLs that could reach the server's own network; return the addresses to use.
+
+    The check itself lives in proctorme.outbound (the one place for it).
+    """
+    try:
+        return url_addresses(url)
+    except OutboundError as exc:
+        raise WebhookUrlNotAllowed(exc.message, details={"url": url}) from None
+
+
+def _events_clean(events: list[str] | None) -> list[str]:
+    return sorted(set(events or []))
+
+
 @transaction.atomic
 def webhook_endpoint_create(
     *,
@@ -285,14 +314,49 @@ def webhook_endpoint_create(
     events: list[str] | None = None,
     body_format: str = WebhookEndpoint.BodyFormat.PROCTORME,
 ) -> tuple[WebhookEndpoint, str]:
+    """Create an endpoint after checking its URL; returns it with its secret (shown once)."""
+    webhook_url_check(url=url)
     secret = "whsec_" + secrets.token_urlsafe(32)
     endpoint = WebhookEndpoint.objects.create(
         institution=institution,
         url=url,
         description=description,
-        events=events or [],
+        events=_events_clean(events),
         body_format=body_format,
         secret_encrypted=encrypt(secret),
         secret_prefix=secret[:12],
     )
     return endpoint, secret
+
+
+@transaction.atomic
+def webhook_endpoint_update(
+    *,
+    endpoint: WebhookEndpoint,
+    url: str | None = None,
+    description: str | None = None,
+    events: list[str] | None = None,
+    is_active: bool | None = None,
+    body_format: str | None = None,
+) -> WebhookEndpoint:
+    if url is not None and url != endpoint.url:
+        webhook_url_check(url=url)
+        endpoint.url = url
+    if description is not None:
+        endpoint.description = description
+    if events is not None:
+        endpoint.events = _events_clean(events)
+    if body_format is not None:
+        endpoint.body_format = body_format
+    if is_active is not None and is_active != endpoint.is_active:
+        endpoint.is_active = is_active
+        if is_active:  # re-enabled by hand: start counting failures afresh
+            endpoint.consecutive_failures = 0
+            endpoint.disabled_at = None
+            endpoint.disabled_reason = ""
+    endpoint.save()
+    return endpoint
+
+
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    endpoint.delete()

@@ -11,7 +11,7 @@ MODELS = [Institution, Domain, ApiKey, Membership]
 
 def _objects_of(tenant):
     institution = tenant.institution
-    endpoint, _ = webhook_endpoint_create(institution=institution, url="https://hooks.example.org/in")
+    endpoint, _ = webhook_endpoint_create(institution=institution, url="https://93.184.216.34/in")
     return {
         "institution": institution,
         "domain": institution.domains.first(),
@@ -154,9 +154,7 @@ def test_webhook_endpoint_on_a_private_address_is_refused(client, tenant_a, sett
 def test_delivery_log_is_scoped_and_read_only(client, tenant_a, tenant_b):
     from tenants.models import WebhookDelivery
 
-    endpoint, _ = webhook_endpoint_create(
-        institution=tenant_a.institution, url="https://hooks.example.org/in"
-    )
+    endpoint, _ = webhook_endpoint_create(institution=tenant_a.institution, url="https://93.184.216.34/in")
     delivery = WebhookDelivery.objects.create(
         institution=tenant_a.institution, endpoint=endpoint, event="flag.created"
     )
@@ -193,3 +191,51 @@ def test_operator_sees_every_institution(client, operator, tenant_a, tenant_b):
         tenant_a.institution.pk,
         tenant_b.institution.pk,
     }
+
+
+def _endpoint_form(endpoint, **changes):
+    return {
+        "url": endpoint.url,
+        "description": endpoint.description,
+        "events": "[]",
+        "body_format": endpoint.body_format,
+        **({"is_active": "on"} if changes.pop("is_active", endpoint.is_active) else {}),
+        **changes,
+    }
+
+
+def test_re_enabling_an_endpoint_in_the_admin_resets_its_failure_count(client, tenant_a, settings):
+    settings.PROCTORME_WEBHOOK_DISABLE_AFTER = 3
+    endpoint, _ = webhook_endpoint_create(institution=tenant_a.institution, url="https://93.184.216.34/in")
+    endpoint.is_active, endpoint.consecutive_failures, endpoint.disabled_reason = False, 3, "3 failed"
+    endpoint.save()
+    client.force_login(tenant_a.admin)
+    url = reverse("admin:tenants_webhookendpoint_change", args=[endpoint.pk])
+    response = client.post(url, _endpoint_form(endpoint, is_active=True))
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    endpoint.refresh_from_db()
+    assert endpoint.is_active
+    assert (endpoint.consecutive_failures, endpoint.disabled_at, endpoint.disabled_reason) == (0, None, "")
+
+
+def test_changing_an_endpoint_url_in_the_admin_runs_the_api_url_check(client, tenant_a, settings):
+    settings.PROCTORME_ALLOW_PRIVATE_URLS = False
+    endpoint, _ = webhook_endpoint_create(institution=tenant_a.institution, url="https://93.184.216.34/in")
+    client.force_login(tenant_a.admin)
+    url = reverse("admin:tenants_webhookendpoint_change", args=[endpoint.pk])
+    response = client.post(url, _endpoint_form(endpoint, url="http://10.0.0.7/hook"))
+    assert response.status_code == 200
+    assert "url" in response.context["adminform"].form.errors
+    endpoint.refresh_from_db()
+    assert endpoint.url == "https://93.184.216.34/in"
+
+
+def test_an_endpoint_cannot_be_moved_to_another_institution_in_the_admin(
+    client, operator, tenant_a, tenant_b
+):
+    endpoint, _ = webhook_endpoint_create(institution=tenant_a.institution, url="https://93.184.216.34/in")
+    client.force_login(operator)
+    url = reverse("admin:tenants_webhookendpoint_change", args=[endpoint.pk])
+    client.post(url, _endpoint_form(endpoint, institution=tenant_b.institution.pk, description="moved?"))
+    endpoint.refresh_from_db()
+    assert endpoint.institution == tenant_a.institution and endpoint.description == "moved?"

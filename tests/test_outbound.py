@@ -20,7 +20,7 @@ from PIL import Image
 from proctorme import outbound
 from proctorme.outbound import OutboundError, address_is_public, outbound_request
 from sessions.analysis_pipeline import REFERENCE_UNAVAILABLE, _reference_from_url
-from sessions.webhooks import WebhookUrlNotAllowed, webhook_url_check
+from tenants.services import WebhookUrlNotAllowed, webhook_url_check
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

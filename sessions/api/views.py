@@ -25,6 +25,7 @@ from sessions.api.pagination import keyset_page
 from sessions.api.schema import ApiAutoSchema
 from sessions.api.throttling import ApiKeyRateThrottle
 from sessions.models import ProctoringSession
+from tenants import services as tenant_services
 
 
 class ApiView(APIView):
@@ -360,7 +361,7 @@ class WebhookEndpointListView(ApiView):
     )
     def post(self, request):
         data = self.body(s.WebhookEndpointCreateSerializer)
-        endpoint, secret = webhooks.webhook_endpoint_add(institution=self.institution, **data)
+        endpoint, secret = tenant_services.webhook_endpoint_create(institution=self.institution, **data)
         body = s.WebhookEndpointSerializer(endpoint).data | {"secret": secret}
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -383,12 +384,12 @@ class WebhookEndpointDetailView(ApiView):
     def patch(self, request, endpoint_id):
         endpoint = self._endpoint(endpoint_id)
         data = self.body(s.WebhookEndpointUpdateSerializer)
-        endpoint = webhooks.webhook_endpoint_update(endpoint=endpoint, **data)
+        endpoint = tenant_services.webhook_endpoint_update(endpoint=endpoint, **data)
         return Response(s.WebhookEndpointSerializer(endpoint).data)
 
     @extend_schema(operation_id="webhooks_destroy", tags=["webhooks"], responses={204: None})
     def delete(self, request, endpoint_id):
-        webhooks.webhook_endpoint_delete(endpoint=self._endpoint(endpoint_id))
+        tenant_services.webhook_endpoint_delete(endpoint=self._endpoint(endpoint_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -11,8 +11,8 @@ from api_factories import make_event, make_evidence, make_flag, make_session
 from django.utils import timezone
 
 from sessions.models import Assessment, ProctoringSession
-from sessions.webhooks import webhook_endpoint_add
 from tenants.models import WebhookDelivery, WebhookEndpoint
+from tenants.services import webhook_endpoint_create
 
 OBJECT_ENDPOINTS = [
     ("get", "/api/v1/assessments/{assessment}", None),
@@ -44,7 +44,7 @@ def owned(tenant_a):
     )
     make_flag(session, evidence=make_evidence(session))
     make_event(session, seq=1)
-    endpoint, _ = webhook_endpoint_add(institution=tenant_a.institution, url="https://93.184.216.34/hook")
+    endpoint, _ = webhook_endpoint_create(institution=tenant_a.institution, url="https://93.184.216.34/hook")
     delivery = WebhookDelivery.objects.create(
         institution=tenant_a.institution, endpoint=endpoint, event="ping", payload={"event": "ping"}
     )

@@ -35,6 +35,7 @@ from schemathesis.specs.openapi.checks import (
 from proctorme import outbound
 from sessions import webhooks
 from tenants.models import WebhookDelivery
+from tenants.services import webhook_endpoint_create
 
 MAX_EXAMPLES = int(os.environ.get("PROCTORME_SCHEMATHESIS_EXAMPLES", "40"))
 CHECKS = [
@@ -78,7 +79,7 @@ def real_ids(inst) -> dict[str, str]:
     make_flag(session, "TAB_NOT_FOCUS")
     make_event(session, seq=1)
     make_session(inst, status="completed", ended_at=timezone.now(), trust_score=40.0)
-    endpoint, _ = webhooks.webhook_endpoint_add(institution=inst, url="https://hooks.example.com/proctorme")
+    endpoint, _ = webhook_endpoint_create(institution=inst, url="https://hooks.example.com/proctorme")
     delivery = WebhookDelivery.objects.create(
         institution=inst, endpoint=endpoint, event="ping", payload={"event": "ping"}
     )

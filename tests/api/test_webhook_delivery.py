@@ -14,13 +14,12 @@ from proctorme import outbound
 from sessions import signals, webhooks
 from sessions.models import ProctoringSession
 from sessions.webhooks import (
-    WebhookUrlNotAllowed,
     WebhookVerificationError,
-    webhook_endpoint_add,
     webhook_sign,
     webhook_signature_verify,
 )
 from tenants.models import WebhookDelivery, WebhookEndpoint
+from tenants.services import WebhookUrlNotAllowed, webhook_endpoint_create
 
 EYE_FIELDS = {
     "event",
@@ -38,7 +37,7 @@ EYE_FIELDS = {
 @pytest.fixture
 def endpoint(settings, tenant_a, receiver):
     settings.PROCTORME_ALLOW_PRIVATE_URLS = True  # the receiver is on loopback
-    created, secret = webhook_endpoint_add(institution=tenant_a.institution, url=receiver.url())
+    created, secret = webhook_endpoint_create(institution=tenant_a.institution, url=receiver.url())
     created.plain_secret = secret
     return created
 
@@ -281,14 +280,14 @@ def test_celery_mode_schedules_the_retry_with_a_countdown(settings, monkeypatch)
 def test_private_loopback_and_odd_urls_are_refused(settings, tenant_a, url):
     settings.PROCTORME_ALLOW_PRIVATE_URLS = False
     with pytest.raises(WebhookUrlNotAllowed) as caught:
-        webhook_endpoint_add(institution=tenant_a.institution, url=url)
+        webhook_endpoint_create(institution=tenant_a.institution, url=url)
     assert caught.value.code == "WEBHOOK_URL_NOT_ALLOWED"
     assert not WebhookEndpoint.objects.exists()
 
 
 def test_public_address_is_accepted(settings, tenant_a):
     settings.PROCTORME_ALLOW_PRIVATE_URLS = False
-    endpoint, secret = webhook_endpoint_add(
+    endpoint, secret = webhook_endpoint_create(
         institution=tenant_a.institution, url="https://93.184.216.34/hook"
     )
     assert secret.startswith("whsec_") and endpoint.secret == secret
@@ -298,7 +297,7 @@ def test_a_name_that_resolves_to_any_private_address_is_refused(settings, tenant
     settings.PROCTORME_ALLOW_PRIVATE_URLS = False
     monkeypatch.setattr(outbound, "_resolve", lambda host, port: ["93.184.216.34", "10.0.0.5"])
     with pytest.raises(WebhookUrlNotAllowed):
-        webhook_endpoint_add(institution=tenant_a.institution, url="https://hooks.example.com/x")
+        webhook_endpoint_create(institution=tenant_a.institution, url="https://hooks.example.com/x")
 
 
 def test_rebinding_to_loopback_after_creation_is_refused_at_delivery(
@@ -308,7 +307,7 @@ def test_rebinding_to_loopback_after_creation_is_refused_at_delivery(
     settings.PROCTORME_WEBHOOK_MAX_ATTEMPTS = 2
     answers = {"hooks.integrator.test": ["93.184.216.34"]}
     monkeypatch.setattr(outbound, "_resolve", lambda host, port: answers[host])
-    endpoint, _ = webhook_endpoint_add(
+    endpoint, _ = webhook_endpoint_create(
         institution=tenant_a.institution, url=receiver.url(host="hooks.integrator.test")
     )
     answers["hooks.integrator.test"] = ["127.0.0.1"]  # the name now points at the server itself
@@ -326,7 +325,7 @@ def test_delivery_connects_to_the_checked_address_and_keeps_the_host_name(
 ):
     settings.PROCTORME_ALLOW_PRIVATE_URLS = True
     monkeypatch.setattr(outbound, "_resolve", lambda host, port: ["127.0.0.1"])
-    endpoint, secret = webhook_endpoint_add(
+    endpoint, secret = webhook_endpoint_create(
         institution=tenant_a.institution, url=receiver.url(host="hooks.integrator.test")
     )
     session = make_session(tenant_a.institution)

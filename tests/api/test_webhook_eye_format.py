@@ -8,7 +8,8 @@ import pytest
 from api_factories import make_evidence, make_session
 from django.utils import timezone
 
-from sessions.webhooks import webhook_endpoint_add, webhook_signature_verify
+from sessions.webhooks import webhook_signature_verify
+from tenants.services import webhook_endpoint_create
 
 EYE_BODY = {
     "event",
@@ -26,10 +27,10 @@ EYE_BODY = {
 @pytest.fixture
 def endpoints(settings, tenant_a, receiver):
     settings.PROCTORME_ALLOW_PRIVATE_URLS = True  # the receiver is on loopback
-    eye, eye_secret = webhook_endpoint_add(
+    eye, eye_secret = webhook_endpoint_create(
         institution=tenant_a.institution, url=receiver.url("/hooks/eye"), body_format="eye"
     )
-    ours, ours_secret = webhook_endpoint_add(
+    ours, ours_secret = webhook_endpoint_create(
         institution=tenant_a.institution, url=receiver.url("/hooks/ours")
     )
     return {"/hooks/eye": eye_secret, "/hooks/ours": ours_secret}
