@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "channels",
     "tenants",
     "sessions.apps.ProctoringConfig",
+    "sessions.lti.apps.LtiConfig",
     "analysis",
 ]
 
@@ -254,6 +255,14 @@ PROCTORME_WEBHOOK_RETRY_MAX = env_int("PROCTORME_WEBHOOK_RETRY_MAX", 3600, minim
 PROCTORME_WEBHOOK_TIMEOUT = env_int("PROCTORME_WEBHOOK_TIMEOUT", 10, minimum=1)  # seconds per request
 # An endpoint is disabled after this many deliveries in a row failed (each after all its attempts).
 PROCTORME_WEBHOOK_DISABLE_AFTER = env_int("PROCTORME_WEBHOOK_DISABLE_AFTER", 5, minimum=1)
+
+# LMS integration (sessions/lti, docs/lms.md).
+LTI_KEY_GRACE_SECONDS = env_int("LTI_KEY_GRACE_SECONDS", 7 * 24 * 3600, minimum=0)  # old keys stay published
+LTI_JWKS_CACHE_SECONDS = env_int("LTI_JWKS_CACHE_SECONDS", 3600, minimum=0)  # platform keysets
+# An unknown kid fetches the platform's JWKS again, at most this often (seconds).
+LTI_JWKS_MIN_REFRESH_SECONDS = env_int("LTI_JWKS_MIN_REFRESH_SECONDS", 10, minimum=0)
+LTI_STATE_TTL = env_int("LTI_STATE_TTL", 600, minimum=30)  # seconds between login initiation and launch
+LTI_HTTP_TIMEOUT = env_int("LTI_HTTP_TIMEOUT", 10, minimum=1)  # seconds per call to a platform
 
 LOGGING = {
     "version": 1,

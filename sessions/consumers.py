@@ -20,9 +20,14 @@ from proctorme.errors import ProctormeError, error_code
 from proctorme.flag_types import BROWSER_SIGNALS
 from proctorme.realtime import remember_server_loop, session_group
 from sessions.models import ProctoringSession
-from sessions.services import _iso, session_end, session_is_overdue, signal_record
+from sessions.services import (
+    _iso,
+    session_end,
+    session_is_overdue,
+    session_origin_allowed,
+    signal_record,
+)
 from sessions.tokens import session_token_read
-from tenants.services import origin_allowed
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +73,7 @@ def _authorise_sync(token: str | None, origin: str | None):
     )
     if session is None:
         return None, CLOSE_BAD_TOKEN
-    if origin != claims["origin"] or not origin_allowed(institution=session.institution, origin=origin):
+    if origin != claims["origin"] or not session_origin_allowed(session=session, origin=origin):
         return None, CLOSE_BAD_ORIGIN
     if session_is_overdue(session):
         session_end(session=session, reason="time_up")

@@ -20,7 +20,7 @@ from sessions import signals
 from sessions.config import StartRequest
 from sessions.models import Assessment, Candidate, Event, Flag, ProctoringSession
 from sessions.tokens import session_token_make
-from tenants.services import attempt_signature_verify, widget_key_check
+from tenants.services import attempt_signature_verify, origin_allowed, widget_key_check
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,12 @@ def session_start(*, request: StartRequest, origin: str | None) -> StartResult:
     api_key = widget_key_check(key=request.api_key, origin=origin)
     institution = api_key.institution
     signed = _attempt_signature_check(institution=institution, request=request)
+    return session_start_for_institution(institution=institution, request=request, origin=origin, signed=signed)
+
+
+def session_start_for_institution(*, institution, request: StartRequest, origin: str, signed: bool) -> StartResult:
+    """Start or resume once the caller has established the institution (key and origin, or an LMS
+    launch); ``signed`` says the attempt is vouched for by a server (which allows a resume)."""
     overdue = ProctoringSession.objects.filter(
         institution=institution, attempt_id=request.attempt_id, status=ProctoringSession.Status.ACTIVE
     ).first()
@@ -264,6 +270,14 @@ def sessions_expire_overdue(*, now: datetime | None = None) -> int:
                 _session_end_locked(locked, reason="time_up")
                 count += 1
     return count
+
+
+def session_origin_allowed(*, session: ProctoringSession, origin: str | None) -> bool:
+    """May a page on ``origin`` use this session? A registered domain of its institution — or, for a
+    session started from our own LMS tool page, exactly the origin it was started from."""
+    if session.config.get("launch") == "lti":
+        return bool(origin) and origin == session.origin
+    return origin_allowed(institution=session.institution, origin=origin)
 
 
 # --- flags -----------------------------------------------------------------

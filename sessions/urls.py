@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from sessions import media, widget_views
 
@@ -17,6 +17,7 @@ urlpatterns = [
     path("widget/v1/ping", widget_views.ping_view, name="widget-ping"),
     path("widget/v1/report", widget_views.report_view, name="widget-report"),
     path("media/s/<str:token>", media.media_signed_view, name="media-signed"),
+    path("lti/", include("sessions.lti.urls")),
     path("demo/", widget_views.demo_view, name="demo"),
     path("demo/autoproctor/", widget_views.demo_autoproctor_view, name="demo-autoproctor"),
 ]

@@ -31,11 +31,10 @@ from proctorme.errors import (
 )
 from sessions.config import parse_autoproctor, parse_eye, parse_resume_secret
 from sessions.models import ProctoringSession
-from sessions.services import _iso, session_end, session_start
+from sessions.services import _iso, session_end, session_origin_allowed, session_start
 from sessions.tokens import session_token_read
 from sessions.uploads import media_store, parse_upload
 from sessions.widget_script import widget_script
-from tenants.services import origin_allowed
 
 CORS_HEADERS = "Authorization, Content-Type, X-Proctorme-Seq, X-Proctorme-Captured-At, X-Proctorme-Duration"
 MAX_START_BODY = 64 * 1024
@@ -103,10 +102,23 @@ def session_start_view(request):
         start = parse_eye(body.get("config"))
     elif dialect == "autoproctor":
         start = parse_autoproctor(body.get("credentials"), body.get("options"))
+    elif dialect == "lti":
+        start = None
     else:
         raise InvalidConfig("Unknown dialect.", details={"fields": {"dialect": "Use eye or autoproctor."}})
-    start.resume_secret = parse_resume_secret(body.get("resumeSecret"))
-    result = session_start(request=start, origin=request.headers.get("Origin"))
+    if start is None:
+        # The LMS tool page: the launch ticket is the credential (sessions.lti.proctoring).
+        from sessions.lti.proctoring import lti_session_start, tool_origin
+
+        config = body.get("config") if isinstance(body.get("config"), dict) else {}
+        result = lti_session_start(
+            ticket=str(config.get("launchTicket") or ""),
+            origin=request.headers.get("Origin"),
+            tool_origin=tool_origin(request),
+        )
+    else:
+        start.resume_secret = parse_resume_secret(body.get("resumeSecret"))
+        result = session_start(request=start, origin=request.headers.get("Origin"))
     session = result.session
     session_path = str(session.public_id)
     payload = {
@@ -145,9 +157,7 @@ def session_from_token(request, session_public_id) -> ProctoringSession:
     )
     if session is None:
         raise InvalidToken("The token is for another session.")
-    if origin and (
-        origin != claims["origin"] or not origin_allowed(institution=session.institution, origin=origin)
-    ):
+    if origin and (origin != claims["origin"] or not session_origin_allowed(session=session, origin=origin)):
         raise DomainNotRegistered("This page may not use the session.")
     return session
 

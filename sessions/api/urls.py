@@ -4,6 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from sessions.api import views
+from sessions.lti import api as lti_api
 
 v1 = [
     path("assessments", views.AssessmentListView.as_view(), name="assessments"),
@@ -45,6 +46,14 @@ v1 = [
         name="webhook-redeliver",
     ),
     path("usage", views.UsageView.as_view(), name="usage"),
+    path("lti/registrations", lti_api.RegistrationListView.as_view(), name="lti-registrations"),
+    path(
+        "lti/registrations/<uuid:registration_id>",
+        lti_api.RegistrationDetailView.as_view(),
+        name="lti-registration",
+    ),
+    path("lti/tool", lti_api.ToolView.as_view(), name="lti-tool"),
+    path("lti/tool/rotate-key", lti_api.ToolKeyRotateView.as_view(), name="lti-tool-rotate-key"),
 ]
 
 app_name = "api"

@@ -14,6 +14,7 @@ check reports although no invalid data reaches the database.
 from __future__ import annotations
 
 import os
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -83,7 +84,20 @@ def real_ids(inst) -> dict[str, str]:
     delivery = WebhookDelivery.objects.create(
         institution=inst, endpoint=endpoint, event="ping", payload={"event": "ping"}
     )
+    from sessions.lti.registrations import lti_registration_create
+
+    registration = lti_registration_create(
+        institution=inst,
+        name="LMS",
+        issuer=f"https://lms-{uuid.uuid4().hex[:8]}.example.edu",
+        client_id="tool",
+        deployment_ids=["1"],
+        auth_login_url="https://lms.example.edu/auth",
+        auth_token_url="https://lms.example.edu/token",
+        key_set_url="https://lms.example.edu/jwks",
+    )
     return {
+        "registration_id": str(registration.public_id),
         "session_id": str(session.public_id),
         "assessment_id": str(session.assessment.public_id),
         "candidate_id": str(session.candidate.public_id),

@@ -6,7 +6,10 @@
 function validateEyeConfig(config) {
   if (!isPlainObject(config)) return EYE_REQUIRED.slice();
   var fields = [];
+  // The LMS tool page (LTI) starts with a signed launch ticket instead of an API key.
+  var launched = nonEmptyString(config.launchTicket);
   EYE_REQUIRED.forEach(function (name) {
+    if (name === "apiKey" && launched) return;
     var value = config[name];
     if (name === "examDuration") {
       if (typeof value !== "number" || !isFinite(value) || value <= 0 || value > 86400) fields.push(name);
@@ -83,7 +86,7 @@ EyeWidget.prototype.init = function (config) {
     return this._initPromise;
   }
 
-  var publicConfig = copyWithout(config, ["apiKey"]);
+  var publicConfig = copyWithout(config, ["apiKey", "launchTicket"]);
   var serverConfig = copyWithout(config, EYE_LOCAL_KEYS);
   var features = Object.assign({ aiProctoring: true, facialRecognition: true }, config.features || {});
   serverConfig.features = features;
@@ -93,7 +96,7 @@ EyeWidget.prototype.init = function (config) {
   emitter.emit("SET_CONFIG", { config: publicConfig });
 
   this._initPromise = core
-    .startSession({ dialect: "eye", config: serverConfig })
+    .startSession({ dialect: nonEmptyString(config.launchTicket) ? "lti" : "eye", config: serverConfig })
     .then(function () {
       core.signal("SET_CONFIG", { config: publicConfig });
       return core.consent(config.consent, {

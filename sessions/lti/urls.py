@@ -1,0 +1,14 @@
+from django.urls import path
+
+from sessions.lti import views
+
+urlpatterns = [
+    path("<uuid:institution_id>/jwks.json", views.jwks_view, name="lti-jwks"),
+    path("<uuid:institution_id>/login", views.login_view, name="lti-login"),
+    path("<uuid:institution_id>/launch", views.launch_view, name="lti-launch"),
+    path(
+        "attempts/<uuid:attempt_id>/start-assessment",
+        views.start_assessment_view,
+        name="lti-start-assessment",
+    ),
+]

@@ -1,0 +1,124 @@
+"""The LTI endpoints an LMS calls (interfaces only: parse, call one service, answer).
+
+``/lti/<institution>/jwks.json`` (our public keys), ``/login`` (OIDC third-party
+login initiation) and ``/launch`` (the id_token form post) are per institution,
+so a launch can only ever resolve to a registration of the institution whose
+URL the LMS was given.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import wraps
+
+from django.contrib.auth import login
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+
+from proctorme.errors import ProctormeError
+from sessions.dashboard import selectors as dashboard_selectors
+from sessions.lti import proctoring
+from sessions.lti.errors import LtiError, LtiInvalidToken
+from sessions.lti.keys import tool_jwks
+from sessions.lti.launch import lti_launch_validate, lti_login_start
+from tenants.models import Institution
+
+log = logging.getLogger(__name__)
+
+
+def _institution(institution_id) -> Institution:
+    institution = Institution.objects.filter(public_id=institution_id).first()
+    if institution is None:
+        raise Http404("No such institution.")
+    return institution
+
+
+def jwks_view(request, institution_id):
+    response = JsonResponse(tool_jwks(institution=_institution(institution_id)))
+    response["Cache-Control"] = "public, max-age=300"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def _error_page(request, error: LtiError):
+    response = render(request, "lti/error.html", {"error": error}, status=error.status)
+    response["X-Proctorme-Error"] = error.code
+    return response
+
+
+def lti_refusals(view):
+    """Every LtiError becomes the coded error page; nothing was started (see sessions.lti.launch)."""
+
+    @csrf_exempt
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except LtiError as error:
+            log.info("LTI refusal %s: %s %s", error.code, error.message, error.details)
+            return _error_page(request, error)
+
+    return wrapper
+
+
+@lti_refusals
+def login_view(request, institution_id):
+    params = request.POST if request.method == "POST" else request.GET
+    institution = _institution(institution_id)
+    redirect_uri = request.build_absolute_uri(reverse("lti-launch", args=[institution.public_id]))
+    return redirect(lti_login_start(institution=institution, params=params, redirect_uri=redirect_uri))
+
+
+@lti_refusals
+def launch_view(request, institution_id):
+    if request.method != "POST":
+        raise LtiInvalidToken("The launch must be a form post of id_token and state.")
+    institution = _institution(institution_id)
+    if request.POST.get("error"):
+        raise LtiError(
+            request.POST.get("error_description") or "The platform refused the login.",
+            details={"error": request.POST["error"]},
+        )
+    launch = lti_launch_validate(
+        institution=institution,
+        id_token=request.POST.get("id_token", ""),
+        state=request.POST.get("state", ""),
+    )
+    if launch.message_type == "LtiStartProctoring":
+        attempt = proctoring.lti_proctoring_start(launch=launch)
+        return render(request, "lti/proctoring.html", proctoring.tool_page_context(request, attempt=attempt))
+    if launch.message_type == "LtiEndAssessment":
+        attempt = proctoring.lti_assessment_end(launch=launch)
+        return render(request, "lti/ended.html", {"attempt": attempt})
+    if launch.message_type == "LtiDeepLinkingRequest":
+        user = proctoring.lti_staff_login(launch=launch)
+        if user is None:
+            raise LtiError(
+                "Only instructors can add proctoring to a course.", code="LTI_NOT_INSTRUCTOR", status=403
+            )
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return render(request, "lti/deep_link.html", proctoring.deep_link_context(launch=launch))
+    # LtiResourceLinkRequest: staff go to the dashboard of this link's assessment; learners are told
+    # that proctoring starts from the quiz itself.
+    user = proctoring.lti_staff_login(launch=launch)
+    if user is None:
+        return render(request, "lti/learner.html", {"institution": institution})
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    request.session[dashboard_selectors.SESSION_KEY] = str(institution.public_id)
+    return redirect(proctoring.dashboard_url(launch=launch))
+
+
+@csrf_exempt
+def start_assessment_view(request, attempt_id):
+    """The tool page asks for the signed LtiStartAssessment once the widget is monitoring."""
+    if request.method != "POST":
+        return JsonResponse({"error": {"code": "METHOD_NOT_ALLOWED", "message": "Use POST."}}, status=405)
+    try:
+        url, token = proctoring.lti_start_assessment_message(
+            ticket=request.POST.get("ticket", ""), attempt_id=attempt_id
+        )
+    except ProctormeError as error:
+        return JsonResponse({"error": error.as_dict()}, status=error.status)
+    return JsonResponse({"url": url, "jwt": token})
