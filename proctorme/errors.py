@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-WIDGET, API, SOCKET = "widget", "api", "socket"
+WIDGET, API, SOCKET, LTI = "widget", "api", "socket", "lti"
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,64 @@ _CODES = (
     ErrorCode("UNSUPPORTED_MEDIA_TYPE", 415, "The body is not application/json.", (API,)),
     ErrorCode("RATE_LIMITED", 429, "Too many requests or messages; slow down and retry.", (API, SOCKET)),
     ErrorCode("INTERNAL_ERROR", 500, "Something went wrong on our side; it has been logged.", (API,)),
+    # LMS launches and services (sessions/lti, docs/lms.md)
+    ErrorCode("LTI_ERROR", 400, "The LMS message was refused.", (LTI,)),
+    ErrorCode(
+        "LTI_UNKNOWN_REGISTRATION",
+        403,
+        "No active LMS registration of this institution has this issuer and client id.",
+        (LTI,),
+    ),
+    ErrorCode(
+        "LTI_INVALID_TOKEN",
+        400,
+        "The id_token is missing or is not a well-formed RS256 JWT naming its key.",
+        (LTI,),
+    ),
+    ErrorCode(
+        "LTI_BAD_SIGNATURE",
+        403,
+        "The id_token's signature does not verify against the platform's keys.",
+        (LTI,),
+    ),
+    ErrorCode(
+        "LTI_UNKNOWN_KID",
+        403,
+        "The id_token names a key (kid) the platform's JWKS does not publish, even after a refresh.",
+        (LTI,),
+    ),
+    ErrorCode("LTI_TOKEN_EXPIRED", 403, "The id_token has expired or is not yet valid.", (LTI,)),
+    ErrorCode(
+        "LTI_INVALID_STATE",
+        403,
+        "The login state is unknown or expired: open the activity in the LMS again.",
+        (LTI,),
+    ),
+    ErrorCode("LTI_REPLAYED", 403, "This launch (state and nonce) was already used.", (LTI,)),
+    ErrorCode("LTI_WRONG_AUDIENCE", 403, "The id_token is not addressed to this tool's client id.", (LTI,)),
+    ErrorCode("LTI_WRONG_DEPLOYMENT", 403, "The deployment id is not one of this registration's.", (LTI,)),
+    ErrorCode("LTI_MISSING_CLAIM", 400, "A claim the message type requires is missing or malformed.", (LTI,)),
+    ErrorCode(
+        "LTI_UNSUPPORTED_MESSAGE",
+        400,
+        "The message type or LTI version is not supported by this tool.",
+        (LTI,),
+    ),
+    ErrorCode("LTI_NOT_INSTRUCTOR", 403, "Only instructors and LMS administrators may do this.", (LTI,)),
+    ErrorCode("LTI_UNKNOWN_ATTEMPT", 404, "No proctored attempt matches this message.", (LTI,)),
+    ErrorCode(
+        "LTI_NOT_READY",
+        409,
+        "The consent and system check have not been completed for this attempt.",
+        (LTI,),
+    ),
+    ErrorCode(
+        "LTI_SERVICE_NOT_OFFERED",
+        409,
+        "The LMS did not offer this service or action for the attempt.",
+        (LTI,),
+    ),
+    ErrorCode("LTI_PLATFORM_UNREACHABLE", 502, "The LMS's keyset or service did not answer usably.", (LTI,)),
     # WebSocket error frames (the connection stays open)
     ErrorCode("INVALID_MESSAGE", None, "The message is not a JSON object of a known type.", (SOCKET,)),
     ErrorCode("BAD_SEQUENCE", None, "seq must be a positive integer.", (SOCKET,)),

@@ -64,10 +64,14 @@ def session_start(*, request: StartRequest, origin: str | None) -> StartResult:
     api_key = widget_key_check(key=request.api_key, origin=origin)
     institution = api_key.institution
     signed = _attempt_signature_check(institution=institution, request=request)
-    return session_start_for_institution(institution=institution, request=request, origin=origin, signed=signed)
+    return session_start_for_institution(
+        institution=institution, request=request, origin=origin, signed=signed
+    )
 
 
-def session_start_for_institution(*, institution, request: StartRequest, origin: str, signed: bool) -> StartResult:
+def session_start_for_institution(
+    *, institution, request: StartRequest, origin: str, signed: bool
+) -> StartResult:
     """Start or resume once the caller has established the institution (key and origin, or an LMS
     launch); ``signed`` says the attempt is vouched for by a server (which allows a resume)."""
     overdue = ProctoringSession.objects.filter(

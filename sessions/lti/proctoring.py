@@ -20,9 +20,9 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from proctorme.errors import InvalidToken, SessionEnded
+from proctorme.errors import DomainNotRegistered, InvalidToken, SessionEnded
 from sessions.config import DEFAULT_AUTOPROCTOR_SECONDS, parse_eye
-from sessions.lti.errors import LtiError, LtiNotReady
+from sessions.lti.errors import LtiError, LtiNotReady, LtiUnknownAttempt
 from sessions.lti.keys import tool_sign
 from sessions.lti.launch import LTI, LTI_AGS, LTI_AP, Launch
 from sessions.lti.models import LtiAttempt, LtiRegistration
@@ -178,9 +178,7 @@ def _start_request(attempt: LtiAttempt):
 def lti_session_start(*, ticket: str, origin: str | None, tool_origin: str) -> StartResult:
     """The widget on the tool page starts (or resumes) the attempt's session with its ticket."""
     if not origin or origin != tool_origin:
-        raise LtiError(
-            "The launch ticket only works on the tool's own page.", code="DOMAIN_NOT_REGISTERED", status=403
-        )
+        raise DomainNotRegistered("The launch ticket only works on the tool's own page.")
     attempt = _ticket_attempt(ticket)
     if attempt.status == LtiAttempt.Status.ENDED:
         raise SessionEnded("This attempt has already ended.")
@@ -315,9 +313,7 @@ def lti_assessment_end(*, launch: Launch) -> LtiAttempt:
         .first()
     )
     if attempt is None:
-        raise LtiError(
-            "No proctored attempt matches this end of assessment.", code="LTI_UNKNOWN_ATTEMPT", status=404
-        )
+        raise LtiUnknownAttempt()
     if attempt.session is not None:
         session_end(session=attempt.session, reason="lms_ended")
     LtiAttempt.objects.filter(pk=attempt.pk).exclude(status=LtiAttempt.Status.ENDED).update(

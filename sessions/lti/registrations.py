@@ -15,10 +15,10 @@ FIELDS = ("name", "issuer", "client_id", "deployment_ids", "auth_login_url", "au
 
 
 class RegistrationExists(ProctormeError):
-    """This institution already has a registration with this issuer and client id."""
-
     code = "ALREADY_EXISTS"
-    status = 409
+
+    def __init__(self):
+        super().__init__("This institution already has a registration with this issuer and client id.")
 
 
 def _clean_deployments(value) -> list[str]:

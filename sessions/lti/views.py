@@ -17,10 +17,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from proctorme.errors import ProctormeError
+from proctorme.errors import ProctormeError, error_body
 from sessions.dashboard import selectors as dashboard_selectors
 from sessions.lti import proctoring
-from sessions.lti.errors import LtiError, LtiInvalidToken
+from sessions.lti.errors import LtiError, LtiInvalidToken, LtiNotInstructor
 from sessions.lti.keys import tool_jwks
 from sessions.lti.launch import lti_launch_validate, lti_login_start
 from tenants.models import Institution
@@ -95,9 +95,7 @@ def launch_view(request, institution_id):
     if launch.message_type == "LtiDeepLinkingRequest":
         user = proctoring.lti_staff_login(launch=launch)
         if user is None:
-            raise LtiError(
-                "Only instructors can add proctoring to a course.", code="LTI_NOT_INSTRUCTOR", status=403
-            )
+            raise LtiNotInstructor("Only instructors can add proctoring to a course.")
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return render(request, "lti/deep_link.html", proctoring.deep_link_context(launch=launch))
     # LtiResourceLinkRequest: staff go to the dashboard of this link's assessment; learners are told
@@ -114,7 +112,7 @@ def launch_view(request, institution_id):
 def start_assessment_view(request, attempt_id):
     """The tool page asks for the signed LtiStartAssessment once the widget is monitoring."""
     if request.method != "POST":
-        return JsonResponse({"error": {"code": "METHOD_NOT_ALLOWED", "message": "Use POST."}}, status=405)
+        return JsonResponse(error_body("METHOD_NOT_ALLOWED", "Use POST."), status=405)
     try:
         url, token = proctoring.lti_start_assessment_message(
             ticket=request.POST.get("ticket", ""), attempt_id=attempt_id
