@@ -23,6 +23,8 @@ EYE_REQUIRED_TEXT = [
     "candidateLastName",
     "institutionName",
 ]
+# Every field an Eye page must pass (the widget checks them before it calls the server).
+EYE_REQUIRED = [*EYE_REQUIRED_TEXT, "examDuration"]
 MAX_EXAM_SECONDS = 24 * 3600
 DEFAULT_AUTOPROCTOR_SECONDS = 3 * 3600
 
@@ -52,6 +54,16 @@ CAPTURE_DEFAULTS = {
     "uploadIntervalMs": 5000,
     "audioSampleRate": 16000,
 }
+
+
+def widget_contract() -> dict:
+    """What the widget must agree on with this module; /widget.js embeds it (sessions.widget_script)."""
+    return {
+        "eyeRequired": list(EYE_REQUIRED),
+        "maxExamSeconds": MAX_EXAM_SECONDS,
+        "trackingDefaults": dict(TRACKING_DEFAULTS),
+        "captureDefaults": dict(CAPTURE_DEFAULTS),
+    }
 
 
 def autoproctor_attempt_key(test_attempt_id: str) -> str:

@@ -13,11 +13,14 @@ prototype methods may be used from any module.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
+
+from sessions.config import widget_contract
 
 # Load order. contract: the config/error contract shared with sessions/config.py;
 # base: server location and helpers; media: camera/microphone access; ui: styles,
@@ -57,6 +60,9 @@ _PRELUDE = """/*!
 
 if (window.Proctorme && window.Proctorme.version) return; // loaded twice: keep the first
 
+// Required fields, limits and defaults, written by the server from sessions/config.py.
+var WIDGET_CONTRACT = %s;
+
 """
 _EPILOGUE = "})();\n"
 
@@ -80,7 +86,7 @@ def widget_script() -> WidgetScript:
 
 @lru_cache(maxsize=4)
 def _assemble(directory: str, stamps: tuple[tuple[str, int], ...]) -> WidgetScript:
-    parts = [_PRELUDE]
+    parts = [_PRELUDE % json.dumps(widget_contract(), indent=2)]
     for name, _ in stamps:
         text = (Path(directory) / name).read_text(encoding="utf-8")
         parts.append(f"// ---- src/{name}\n{text.rstrip()}\n\n")

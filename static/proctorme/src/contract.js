@@ -1,6 +1,8 @@
-/* exported AP_OWN_CODES, AP_TRACKING_DEFAULTS, CAPTURE_DEFAULTS, EMAIL_RE, EYE_LOCAL_KEYS, EYE_REQUIRED, MESSAGES, ProctormeError, VERSION, apErrorCode */
-// The widget's contract with the server: version, error codes and messages, required config
-// fields and capture/tracking defaults (the server's side of it is sessions/config.py).
+/* global WIDGET_CONTRACT */
+/* exported AP_OWN_CODES, AP_TRACKING_DEFAULTS, CAPTURE_DEFAULTS, EMAIL_RE, EYE_LOCAL_KEYS, EYE_REQUIRED, MAX_EXAM_SECONDS, MESSAGES, ProctormeError, VERSION, apErrorCode */
+// The widget's contract with the server: version, error codes and messages. Required config
+// fields, limits and capture/tracking defaults come from sessions/config.py: the server embeds
+// them as WIDGET_CONTRACT when it assembles /widget.js (sessions/widget_script.py).
 var VERSION = "1.0.0";
 
 // ---------------------------------------------------------------------------------------------
@@ -56,43 +58,11 @@ function apErrorCode(error) {
   return AP_OWN_CODES[error.code] || AP_MEDIA_DEFAULTS[error.code] || 4005;
 }
 
-var EYE_REQUIRED = [
-  "apiKey",
-  "assessmentId",
-  "assessmentTitle",
-  "candidateId",
-  "candidateEmail",
-  "candidateFirstName",
-  "candidateLastName",
-  "institutionName",
-  "examDuration",
-];
+var EYE_REQUIRED = WIDGET_CONTRACT.eyeRequired;
+var MAX_EXAM_SECONDS = WIDGET_CONTRACT.maxExamSeconds;
 // Page-side options that are not part of the server contract.
 var EYE_LOCAL_KEYS = ["consent"];
 var EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
-var AP_TRACKING_DEFAULTS = {
-  audio: true,
-  numHumans: true,
-  tabSwitch: true,
-  captureSwitchedTab: true,
-  photosAtRandom: true,
-  numPhotosAtRandom: 25,
-  recordSession: false,
-  testTakerPhoto: false,
-  forceFullScreen: false,
-  detectMultipleScreens: true,
-  forceDesktop: false,
-  impersonation: false,
-  showCamPreview: false,
-};
-var CAPTURE_DEFAULTS = {
-  frameIntervalMs: 1000,
-  frameWidth: 320,
-  frameHeight: 240,
-  snapshotIntervalMs: 30000,
-  snapshotWidth: 640,
-  snapshotHeight: 480,
-  uploadIntervalMs: 5000,
-  audioSampleRate: 16000,
-};
+var AP_TRACKING_DEFAULTS = WIDGET_CONTRACT.trackingDefaults;
+var CAPTURE_DEFAULTS = WIDGET_CONTRACT.captureDefaults;

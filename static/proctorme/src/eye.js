@@ -1,4 +1,4 @@
-/* global EMAIL_RE, EYE_LOCAL_KEYS, EYE_REQUIRED, Emitter, ProctorCore, ProctormeError, copyWithout, errorPayload, isPlainObject, nonEmptyString */
+/* global EMAIL_RE, EYE_LOCAL_KEYS, EYE_REQUIRED, MAX_EXAM_SECONDS, Emitter, ProctorCore, ProctormeError, copyWithout, errorPayload, isPlainObject, nonEmptyString */
 /* exported LoadProctormeWidget */
 // =================================================================================================
 // Dialect 1: Eye by Proctorme
@@ -12,7 +12,7 @@ function validateEyeConfig(config) {
     if (name === "apiKey" && launched) return;
     var value = config[name];
     if (name === "examDuration") {
-      if (typeof value !== "number" || !isFinite(value) || value <= 0 || value > 86400) fields.push(name);
+      if (typeof value !== "number" || !isFinite(value) || value <= 0 || value > MAX_EXAM_SECONDS) fields.push(name);
     } else if (typeof value === "number" && name !== "apiKey" && (name === "assessmentId" || name === "candidateId")) {
       // Numeric ids are common in real pages; they are sent as given.
     } else if (!nonEmptyString(value)) {
