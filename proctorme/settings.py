@@ -8,6 +8,7 @@ and ``REDIS_URL`` for PostgreSQL, channels-redis and Celery workers.
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -52,7 +53,8 @@ SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    # Django's admin with one sign-in page and optional two-factor login (tenants.admin_site).
+    "tenants.apps.ProctormeAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -62,6 +64,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "tenants",
     "sessions.apps.ProctoringConfig",
     "sessions.lti.apps.LtiConfig",
@@ -74,8 +79,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: answers a locked-out sign-in with 429 and a page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "proctorme.urls"
@@ -163,6 +171,25 @@ CELERY_BEAT_SCHEDULE = {
     "expire-overdue-sessions": {"task": "sessions.expire_overdue", "schedule": 60.0},
     "purge-expired-media": {"task": "sessions.media_purge_expired", "schedule": 3600.0},
 }
+
+# Sign-in throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one
+# account from one address, that pair is locked out for AXES_COOLOFF_MINUTES (dashboard
+# and admin share the one sign-in page). Keyed on the pair so that a campus behind
+# one NAT address is not locked out by one person, nor an account by strangers.
+AUTHENTICATION_BACKENDS = [
+    "tenants.auth_backends.ThrottledBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "tenants.accounts.locked_out"
+AXES_VERBOSE = False
+# Two-factor login (django-otp, TOTP): optional per account; required for the admin
+# site when PROCTORME_ADMIN_REQUIRE_2FA=1.
+PROCTORME_ADMIN_REQUIRE_2FA = env_bool("PROCTORME_ADMIN_REQUIRE_2FA", False)
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Proctorme")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -270,5 +297,5 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    "loggers": {"django.channels.server": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
