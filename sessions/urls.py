@@ -1,9 +1,16 @@
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from sessions import media, widget_views
+from sessions.widget_script import BUILD_RE
 
 urlpatterns = [
     path("widget.js", widget_views.widget_script_view, name="widget-script"),
+    path("widget/manifest.json", widget_views.widget_manifest_view, name="widget-manifest"),
+    re_path(
+        rf"^widget/(?P<build>{BUILD_RE})/(?P<name>widget\.js|widget\.min\.js)$",
+        widget_views.widget_build_view,
+        name="widget-build",
+    ),
     path("widget.d.ts", widget_views.widget_declarations_view, name="widget-declarations"),
     path("widget/v1/sessions", widget_views.session_start_view, name="widget-session-start"),
     path(

@@ -34,7 +34,7 @@ from sessions.models import ProctoringSession
 from sessions.services import _iso, session_end, session_origin_allowed, session_start
 from sessions.tokens import session_token_read
 from sessions.uploads import media_store, parse_upload
-from sessions.widget_script import widget_script
+from sessions.widget_script import widget_builds, widget_manifest, widget_script
 
 CORS_HEADERS = "Authorization, Content-Type, X-Proctorme-Seq, X-Proctorme-Captured-At, X-Proctorme-Duration"
 MAX_START_BODY = 64 * 1024
@@ -214,22 +214,48 @@ def media_upload_view(request, session_id):
     return JsonResponse({"accepted": accepted, "duplicates": duplicates}, status=202)
 
 
-def widget_script_version() -> str:
-    return widget_script().version
+YEAR = "public, max-age=31536000, immutable"
 
 
-def widget_script_view(request):
-    script = widget_script()
-    etag = f'"{script.version}"'
+def _script_response(request, build, *, minified: bool, cache_control: str) -> HttpResponse:
+    """The script, gzipped when the browser accepts it (one URL never serves two scripts, so
+    the build's version is the ETag, marked when the bytes are gzipped)."""
+    gzipped = "gzip" in request.headers.get("Accept-Encoding", "")
+    etag = f'"{build.version}{"-gz" if gzipped else ""}"'
     if request.headers.get("If-None-Match") == etag:
         response = HttpResponseNotModified()
     else:
-        response = HttpResponse(script.content, content_type="application/javascript; charset=utf-8")
+        body = build.body(minified=minified, gzipped=gzipped)
+        response = HttpResponse(body, content_type="application/javascript; charset=utf-8")
+        if gzipped:
+            response["Content-Encoding"] = "gzip"
     response["ETag"] = etag
-    if request.GET.get("v") == script.version:
-        response["Cache-Control"] = "public, max-age=31536000, immutable"
-    else:
-        response["Cache-Control"] = "public, max-age=300, must-revalidate"
+    response["Cache-Control"] = cache_control
+    response["Vary"] = "Accept-Encoding"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def widget_script_view(request):
+    """/widget.js: the current build, minified; ``?v=<version>`` makes it cacheable for a year."""
+    build = widget_script()
+    pinned = request.GET.get("v") == build.version
+    cache = YEAR if pinned else "public, max-age=300, must-revalidate"
+    return _script_response(request, build, minified=True, cache_control=cache)
+
+
+def widget_build_view(request, build, name):
+    """/widget/<build>/widget.js (readable) and widget.min.js: immutable, listed in the manifest."""
+    found = widget_builds().get(build)
+    if found is None or name not in {"widget.js", "widget.min.js"}:
+        return JsonResponse({"error": {"code": "NOT_FOUND", "message": "No such widget build."}}, status=404)
+    return _script_response(request, found, minified=name == "widget.min.js", cache_control=YEAR)
+
+
+def widget_manifest_view(request):
+    """Every build this server serves, with its immutable URLs and SRI hashes."""
+    response = JsonResponse(widget_manifest(base_url=_absolute(request, "/").rstrip("/")))
+    response["Cache-Control"] = "public, max-age=300, must-revalidate"
     response["Access-Control-Allow-Origin"] = "*"
     return response
 
@@ -261,9 +287,13 @@ def _demo_context(request, *, candidate_suffix: str) -> dict | None:
     if institution is None:
         return None
     candidate = request.GET.get("candidate") or f"cand-{candidate_suffix}"
+    build = widget_script()
     return {
         "institution": institution,
-        "widget_url": _absolute(request, reverse("widget-script")) + f"?v={widget_script_version()}",
+        "widget_url": _absolute(
+            request, reverse("widget-build", kwargs={"build": build.build, "name": "widget.min.js"})
+        ),
+        "widget_integrity": build.integrity(minified=True),
         "publishable_key": demo_key(ApiKey.Kind.PUBLISHABLE),
         "institution_name": institution.name,
         "assessment_id": request.GET.get("assessment", "demo-algebra-101"),
