@@ -1,0 +1,300 @@
+"""Every signature the server checks, attacked the way a partial comparison would let through:
+a flip at every position (the last one included), truncations and extensions, other keys,
+revoked and expired keys, timestamps in the future and in the past."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from datetime import timedelta
+
+import pytest
+from django.http import Http404
+from django.utils import timezone
+
+from proctorme.errors import InvalidSignature, InvalidToken
+from tenants.models import ApiKey
+from tenants.services import api_key_create, api_key_revoke, attempt_sign, attempt_signature_verify
+from tenants.webhooks import WebhookVerificationError, webhook_sign, webhook_signature_verify
+
+SECRET = "whsec_test-secret"
+BODY = b'{"event":"flag.created","type":"TAB_NOT_FOCUS"}'
+T0 = 1_700_000_000
+
+
+def _flip_hex(text: str, index: int) -> str:
+    """The same string with the hex digit at ``index`` changed (still valid hex)."""
+    digit = text[index]
+    return text[:index] + ("0" if digit != "0" else "1") + text[index + 1 :]
+
+
+def _mac(secret: str = SECRET, body: bytes = BODY, timestamp: int = T0) -> str:
+    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def _verify(header: str, *, body: bytes = BODY, now: float = T0 + 5, secret: str = SECRET, **kw) -> int:
+    return webhook_signature_verify(body=body, header=header, secret=secret, now=now, **kw)
+
+
+# --- webhook deliveries (Proctorme-Signature) -------------------------------------------------------
+
+
+def test_the_right_signature_verifies_and_returns_its_timestamp():
+    assert _verify(webhook_sign(secret=SECRET, body=BODY, timestamp=T0)) == T0
+
+
+@pytest.mark.parametrize("index", range(64))
+def test_a_v1_with_any_one_hex_digit_changed_is_refused(index):
+    forged = _flip_hex(_mac(), index)
+    with pytest.raises(WebhookVerificationError, match="does not match"):
+        _verify(f"t={T0},v1={forged}")
+
+
+@pytest.mark.parametrize("length", [1, 8, 32, 63])
+def test_a_truncated_v1_is_refused(length):
+    with pytest.raises(WebhookVerificationError, match="does not match"):
+        _verify(f"t={T0},v1={_mac()[:length]}")
+
+
+def test_a_v1_with_extra_characters_is_refused():
+    with pytest.raises(WebhookVerificationError, match="does not match"):
+        _verify(f"t={T0},v1={_mac()}0")
+
+
+@pytest.mark.parametrize("other", ["whsec_other", SECRET + "x", SECRET[:-1], ""])
+def test_a_signature_made_with_another_secret_is_refused(other):
+    with pytest.raises(WebhookVerificationError, match="does not match"):
+        _verify(webhook_sign(secret=other, body=BODY, timestamp=T0))
+
+
+@pytest.mark.parametrize("body", [BODY[:-1], BODY + b" ", BODY[:-1] + b"]", b""])
+def test_a_body_changed_at_its_end_is_refused(body):
+    with pytest.raises(WebhookVerificationError, match="does not match"):
+        _verify(webhook_sign(secret=SECRET, body=BODY, timestamp=T0), body=body)
+
+
+def test_the_timestamp_is_part_of_what_is_signed():
+    with pytest.raises(WebhookVerificationError, match="does not match"):
+        _verify(f"t={T0 + 1},v1={_mac()}")
+
+
+@pytest.mark.parametrize("offset", [301, 3600, 10**6])
+def test_a_timestamp_too_far_in_the_future_is_refused(offset):
+    header = webhook_sign(secret=SECRET, body=BODY, timestamp=T0 + offset)
+    with pytest.raises(WebhookVerificationError, match="tolerance"):
+        _verify(header, now=T0)
+
+
+@pytest.mark.parametrize("offset", [301, 3600, 10**6])
+def test_a_timestamp_too_far_in_the_past_is_refused(offset):
+    header = webhook_sign(secret=SECRET, body=BODY, timestamp=T0)
+    with pytest.raises(WebhookVerificationError, match="tolerance"):
+        _verify(header, now=T0 + offset)
+
+
+@pytest.mark.parametrize("offset", [-300, -1, 0, 1, 300])
+def test_timestamps_within_the_tolerance_either_side_are_accepted(offset):
+    """The window is inclusive: 300 s of clock skew either way is tolerated."""
+    assert _verify(webhook_sign(secret=SECRET, body=BODY, timestamp=T0), now=T0 + offset) == T0
+
+
+def test_the_tolerance_is_a_parameter():
+    header = webhook_sign(secret=SECRET, body=BODY, timestamp=T0)
+    assert _verify(header, now=T0 + 30, tolerance=30) == T0
+    with pytest.raises(WebhookVerificationError, match="tolerance"):
+        _verify(header, now=T0 + 31, tolerance=30)
+
+
+def test_without_now_the_clock_is_used():
+    now = int(time.time())
+    header = webhook_sign(secret=SECRET, body=BODY, timestamp=now)
+    assert webhook_signature_verify(body=BODY, header=header, secret=SECRET) == now
+    stale = webhook_sign(secret=SECRET, body=BODY, timestamp=now - 3600)
+    with pytest.raises(WebhookVerificationError, match="tolerance"):
+        webhook_signature_verify(body=BODY, header=stale, secret=SECRET)
+
+
+def test_during_rotation_any_listed_v1_may_match_but_one_must():
+    good, wrong = _mac(), _flip_hex(_mac(), 63)
+    assert _verify(f"t={T0},v1={wrong},v1={good}") == T0
+    assert _verify(f"t={T0}, v1={good}, v1={wrong}") == T0
+    with pytest.raises(WebhookVerificationError, match="does not match"):
+        _verify(f"t={T0},v1={wrong},v1={_flip_hex(good, 0)}")
+
+
+@pytest.mark.parametrize(
+    "header",
+    [None, "", f"v1={'0' * 64}", f"t={T0}", f"t={T0},v1=", f"t=-{T0},v1={'0' * 64}", f"t=soon,v1={'0' * 64}"],
+)
+def test_a_malformed_header_is_refused(header):
+    with pytest.raises(WebhookVerificationError, match="malformed"):
+        _verify(header)
+
+
+def test_a_v0_entry_is_not_a_signature():
+    with pytest.raises(WebhookVerificationError, match="malformed"):
+        _verify(f"t={T0},v0={_mac()}")
+
+
+# --- AutoProctor's hashedTestAttemptId -------------------------------------------------------------
+
+ATTEMPT = "attempt-42"
+
+
+def _raw(secret: str, attempt: str = ATTEMPT) -> bytes:
+    return hmac.new(secret.encode(), attempt.encode(), hashlib.sha256).digest()
+
+
+def _refused(institution, signature: str, attempt: str = ATTEMPT) -> None:
+    with pytest.raises(InvalidSignature):
+        attempt_signature_verify(institution=institution, attempt_id=attempt, signature=signature)
+
+
+def test_attempt_signature_encodings_that_are_accepted(tenant_a):
+    raw = _raw(tenant_a.secret_key)
+    for signature in (
+        base64.b64encode(raw).decode(),
+        base64.b64encode(raw).decode().rstrip("="),
+        base64.urlsafe_b64encode(raw).decode(),
+        raw.hex(),
+        raw.hex().upper(),
+        f"  {raw.hex()}\n",
+    ):
+        attempt_signature_verify(institution=tenant_a.institution, attempt_id=ATTEMPT, signature=signature)
+
+
+def test_an_attempt_signature_with_any_one_byte_changed_is_refused(tenant_a):
+    for index in range(32):
+        raw = bytearray(_raw(tenant_a.secret_key))
+        raw[index] ^= 0x01
+        _refused(tenant_a.institution, base64.b64encode(bytes(raw)).decode())
+        _refused(tenant_a.institution, bytes(raw).hex())
+
+
+def test_a_truncated_attempt_signature_is_refused(tenant_a):
+    for length in (4, 16, 31):
+        raw = _raw(tenant_a.secret_key)[:length]
+        _refused(tenant_a.institution, base64.b64encode(raw).decode())
+        _refused(tenant_a.institution, raw.hex())
+
+
+def test_an_extended_attempt_signature_is_refused(tenant_a):
+    raw = _raw(tenant_a.secret_key) + b"\x00"
+    _refused(tenant_a.institution, base64.b64encode(raw).decode())
+    _refused(tenant_a.institution, raw.hex())
+
+
+def test_a_signature_of_another_attempt_is_refused(tenant_a):
+    _refused(tenant_a.institution, attempt_sign(secret_key=tenant_a.secret_key, attempt_id="attempt-43"))
+    _refused(tenant_a.institution, attempt_sign(secret_key=tenant_a.secret_key, attempt_id=ATTEMPT + " "))
+
+
+def test_signatures_with_keys_that_are_not_the_institutions_secret_are_refused(tenant_a, tenant_b):
+    for key in (tenant_b.secret_key, tenant_a.publishable_key, tenant_a.secret_key[:-1], ""):
+        _refused(tenant_a.institution, attempt_sign(secret_key=key, attempt_id=ATTEMPT))
+
+
+def _second_secret(institution, **kwargs) -> str:
+    _, plaintext = api_key_create(institution=institution, kind=ApiKey.Kind.SECRET, **kwargs)
+    return plaintext
+
+
+def _default_secret_row(tenant) -> ApiKey:
+    return ApiKey.objects.get(
+        institution=tenant.institution, kind=ApiKey.Kind.SECRET, name="Default secret key"
+    )
+
+
+def test_a_revoked_secret_no_longer_signs_while_another_active_one_does(tenant_a):
+    other = _second_secret(tenant_a.institution, name="rotation")
+    api_key_revoke(api_key=_default_secret_row(tenant_a))
+    _refused(tenant_a.institution, attempt_sign(secret_key=tenant_a.secret_key, attempt_id=ATTEMPT))
+    attempt_signature_verify(
+        institution=tenant_a.institution,
+        attempt_id=ATTEMPT,
+        signature=attempt_sign(secret_key=other, attempt_id=ATTEMPT),
+    )
+
+
+def test_an_expired_secret_no_longer_signs_while_another_active_one_does(tenant_a):
+    expired = _second_secret(tenant_a.institution, expires_at=timezone.now() - timedelta(seconds=1))
+    _refused(tenant_a.institution, attempt_sign(secret_key=expired, attempt_id=ATTEMPT))
+    attempt_signature_verify(
+        institution=tenant_a.institution,
+        attempt_id=ATTEMPT,
+        signature=attempt_sign(secret_key=tenant_a.secret_key, attempt_id=ATTEMPT),
+    )
+
+
+def test_a_secret_that_expires_later_still_signs_until_it_does(tenant_a, time_machine):
+    time_machine.move_to(timezone.now(), tick=False)
+    soon = _second_secret(tenant_a.institution, expires_at=timezone.now() + timedelta(hours=1))
+    signature = attempt_sign(secret_key=soon, attempt_id=ATTEMPT)
+    attempt_signature_verify(institution=tenant_a.institution, attempt_id=ATTEMPT, signature=signature)
+    time_machine.shift(timedelta(hours=1, seconds=1))
+    _refused(tenant_a.institution, signature)
+
+
+# --- the widget's session token and evidence links ---------------------------------------------------
+
+
+def _flip_last(token: str) -> str:
+    return token[:-1] + ("A" if token[-1] != "A" else "B")
+
+
+def test_a_session_token_altered_truncated_or_expired_is_refused(tenant_a, time_machine):
+    from sessions.models import Assessment, Candidate, ProctoringSession
+    from sessions.tokens import session_token_make, session_token_read
+
+    time_machine.move_to(timezone.now(), tick=False)
+    session = ProctoringSession.objects.create(
+        institution=tenant_a.institution,
+        assessment=Assessment.objects.create(institution=tenant_a.institution, external_id="x"),
+        candidate=Candidate.objects.create(institution=tenant_a.institution, external_id="c"),
+        attempt_id="eye:x:c",
+    )
+    token = session_token_make(session=session, origin="https://exams.alpha.edu", ttl_seconds=60)
+    assert session_token_read(token) == {
+        "session": str(session.public_id),
+        "origin": "https://exams.alpha.edu",
+    }
+    for bad in (_flip_last(token), token[:-1], token + "A", "", None):
+        with pytest.raises(InvalidToken):
+            session_token_read(bad)
+    time_machine.shift(timedelta(seconds=61))
+    with pytest.raises(InvalidToken, match="expired"):
+        session_token_read(token)
+
+
+def test_an_evidence_link_token_altered_or_expired_is_refused(time_machine):
+    from django.core import signing
+
+    from sessions.media import _SALT, media_token_read
+
+    time_machine.move_to(timezone.now(), tick=False)
+    token = signing.dumps({"m": "m-1", "x": int(time.time()) + 60}, salt=_SALT)
+    assert media_token_read(token) == "m-1"
+    for bad in (_flip_last(token), token[:-1], signing.dumps({"m": "m-1", "x": int(time.time()) + 60})):
+        with pytest.raises(Http404):
+            media_token_read(bad)
+    time_machine.shift(timedelta(seconds=61))
+    with pytest.raises(Http404):
+        media_token_read(token)
+
+
+def test_a_session_token_is_not_an_evidence_link_and_back(tenant_a):
+    from django.core import signing
+
+    from sessions.media import _SALT, media_token_read
+    from sessions.tokens import session_token_read
+
+    media_token = signing.dumps({"m": "m-1", "x": int(time.time()) + 60}, salt=_SALT)
+    with pytest.raises(InvalidToken):
+        session_token_read(media_token)
+    session_like = signing.dumps(
+        {"s": "s", "o": "o", "x": int(time.time()) + 60}, salt="proctorme.widget-session.v1"
+    )
+    with pytest.raises(Http404):
+        media_token_read(session_like)
