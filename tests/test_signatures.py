@@ -15,9 +15,9 @@ from django.http import Http404
 from django.utils import timezone
 
 from proctorme.errors import InvalidSignature, InvalidToken
+from sessions.webhooks import WebhookVerificationError, webhook_sign, webhook_signature_verify
 from tenants.models import ApiKey
 from tenants.services import api_key_create, api_key_revoke, attempt_sign, attempt_signature_verify
-from tenants.webhooks import WebhookVerificationError, webhook_sign, webhook_signature_verify
 
 SECRET = "whsec_test-secret"
 BODY = b'{"event":"flag.created","type":"TAB_NOT_FOCUS"}'
