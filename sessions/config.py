@@ -88,6 +88,9 @@ class StartRequest:
     # The widget's own random secret for this attempt; a resume must repeat it (or be signed).
     resume_secret: str = ""
     settings: dict = field(default_factory=dict)
+    # The switches the page set explicitly (features for Eye, trackingOptions for AutoProctor):
+    # requests, which rules_apply lets make monitoring stricter, never looser.
+    asked: dict = field(default_factory=dict)
 
 
 def _attempt_part(value: str) -> str:
@@ -204,6 +207,7 @@ def parse_eye(config) -> StartRequest:
         features = {}
     ai = _bool(features.get("aiProctoring"), "features.aiProctoring", errors, True)
     face = _bool(features.get("facialRecognition"), "features.facialRecognition", errors, True)
+    asked = {name: features[name] for name in ("aiProctoring", "facialRecognition") if name in features}
     errors.raise_if_any()
     tracking = {
         **TRACKING_DEFAULTS,
@@ -232,6 +236,7 @@ def parse_eye(config) -> StartRequest:
             "capture": dict(CAPTURE_DEFAULTS),
             "institutionName": values["institutionName"],
         },
+        asked=asked,
     )
 
 
@@ -304,4 +309,66 @@ def parse_autoproctor(credentials, options) -> StartRequest:
             "capture": dict(CAPTURE_DEFAULTS),
             "testAttemptId": attempt,
         },
+        asked={name: tracking[name] for name in STRICT_SWITCHES if name in raw_tracking},
     )
+
+
+# --- the server decides the rules ---------------------------------------------------------
+
+# AutoProctor switches that make monitoring stricter when on, with the detector each feeds.
+STRICT_SWITCHES = {
+    "audio": "SOUND_DETECTED",
+    "numHumans": "MULTIPLE_FACE",
+    "tabSwitch": "TAB_NOT_FOCUS",
+    "captureSwitchedTab": None,
+    "photosAtRandom": "PERIODIC_SNAPSHOT",
+    "detectMultipleScreens": "MULTIPLE_SCREENS",
+    "impersonation": "FACE_MISMATCH",
+    "forceFullScreen": None,
+    "forceDesktop": None,
+    "testTakerPhoto": None,
+}
+AI_DETECTORS = frozenset(
+    {"FACE_ABSENCE", "MULTIPLE_FACE", "LOOKING_AWAY", "CAMERA_BLOCKED", "SOUND_DETECTED", "PERIODIC_SNAPSHOT"}
+)
+
+
+def _switch(asked, floor: bool) -> bool:
+    """A page's request may turn a switch on; it is off only when the institution's floor is off."""
+    return floor if asked is None else bool(asked) or floor
+
+
+def rules_apply(request: StartRequest, *, disabled: set[str], assessment_seconds: int | None) -> int:
+    """Fix the session's duration and detector switches from what the institution set.
+
+    The page's config is unsigned and the candidate can edit it, so it may
+    narrow the rules, never widen them: an assessment's duration caps the
+    page's ``examDuration`` / ``testDuration``, and a detector runs unless the
+    institution or assessment switched it off (``detector_settings.disabled``),
+    whatever the page's ``features`` or ``trackingOptions`` say. The page may
+    still turn on what is off by default (AutoProctor's ``impersonation``,
+    ``forceFullScreen`` …). Updates ``request.settings`` and returns the
+    exam's length in seconds.
+    """
+    seconds = request.exam_seconds
+    if assessment_seconds:
+        seconds = min(seconds, assessment_seconds)
+    asked = request.asked
+    if request.dialect == "eye":
+        ai = _switch(asked.get("aiProctoring"), not disabled >= AI_DETECTORS)
+        face = _switch(asked.get("facialRecognition"), "FACE_MISMATCH" not in disabled)
+        request.settings["features"] = {"aiProctoring": ai, "facialRecognition": face}
+        tracking = request.settings["tracking"]
+        tracking.update(audio=ai, numHumans=ai, photosAtRandom=ai, impersonation=face)
+        for name in ("tabSwitch", "captureSwitchedTab", "detectMultipleScreens"):
+            tracking[name] = True
+    else:
+        tracking = request.settings["tracking"]
+        for name, detector in STRICT_SWITCHES.items():
+            floor = TRACKING_DEFAULTS[name] and detector not in disabled
+            tracking[name] = _switch(asked.get(name), floor)
+        request.settings["features"] = {
+            "aiProctoring": tracking["audio"] or tracking["numHumans"],
+            "facialRecognition": tracking["impersonation"],
+        }
+    return seconds

@@ -17,8 +17,13 @@ from sessions.models import Flag, ProctoringSession
 
 
 def detector_settings_for(session: ProctoringSession) -> dict:
+    return detector_settings_merge(session.institution, session.assessment)
+
+
+def detector_settings_merge(institution, assessment) -> dict:
+    """The institution's detector settings with the assessment's over them."""
     merged: dict = {"disabled": [], "weights": {}, "sensitivity": {}}
-    for layer in (session.institution.detector_settings or {}, session.assessment.detector_settings or {}):
+    for layer in (institution.detector_settings or {}, assessment.detector_settings or {}):
         if not isinstance(layer, dict):
             continue
         if "disabled" in layer:

@@ -17,8 +17,9 @@ from proctorme.flag_types import NOT_VIOLATIONS, SUMMARY_TYPE, flag_description
 from proctorme.realtime import broadcast, institution_group, session_group
 from proctorme.tasks import enqueue
 from sessions import signals
-from sessions.config import StartRequest
+from sessions.config import StartRequest, rules_apply
 from sessions.models import Assessment, Candidate, Event, Flag, ProctoringSession
+from sessions.scoring import detector_settings_merge
 from sessions.tokens import session_token_make
 from tenants.services import attempt_signature_verify, origin_allowed, widget_key_check
 
@@ -149,12 +150,18 @@ def _session_start_or_resume(*, institution, request: StartRequest, origin: str,
         assessment, _ = Assessment.objects.get_or_create(
             institution=institution,
             external_id=request.assessment_id,
-            defaults={"title": request.assessment_title, "duration_seconds": request.exam_seconds},
+            # No duration from the page: only the institution (API, admin) sets an assessment's rules.
+            defaults={"title": request.assessment_title},
         )
         if assessment.archived_at:
             raise SessionEnded(
                 "This assessment is archived.", details={"assessmentId": request.assessment_id}
             )
+        exam_seconds = rules_apply(
+            request,
+            disabled=set(detector_settings_merge(institution, assessment)["disabled"]),
+            assessment_seconds=assessment.duration_seconds,
+        )
         candidate, created = Candidate.objects.get_or_create(
             institution=institution,
             external_id=request.candidate_id,
@@ -179,8 +186,8 @@ def _session_start_or_resume(*, institution, request: StartRequest, origin: str,
             dialect=request.dialect,
             resume_digest=_resume_digest(request.resume_secret),
             origin=origin,
-            config={**request.settings, "examSeconds": request.exam_seconds},
-            deadline_at=now + timedelta(seconds=request.exam_seconds) + DEADLINE_GRACE,
+            config={**request.settings, "examSeconds": exam_seconds},
+            deadline_at=now + timedelta(seconds=exam_seconds) + DEADLINE_GRACE,
             last_seen_at=now,
         )
     _event_server(session, "SESSION_CREATED", {"origin": origin, "dialect": request.dialect})

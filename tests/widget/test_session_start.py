@@ -126,7 +126,7 @@ def test_autoproctor_start_with_base64_and_hex_hmac(client, tenant_a):
             "hashedTestAttemptId": signature,
         },
         "options": {
-            "track": {"audio": False, "numPhotosAtRandom": 5, "madeUpOption": True},
+            "track": {"impersonation": True, "numPhotosAtRandom": 5, "madeUpOption": True},
             "testDuration": 30,
             "userDetails": {"name": "Grace Hopper", "email": "grace@alpha.edu"},
         },
@@ -134,7 +134,8 @@ def test_autoproctor_start_with_base64_and_hex_hmac(client, tenant_a):
     response = start(client, body)
     assert response.status_code == 201, response.content
     tracking = response.json()["settings"]["tracking"]
-    assert tracking["audio"] is False and tracking["numPhotosAtRandom"] == 5 and tracking["numHumans"] is True
+    assert tracking["impersonation"] is True and tracking["numPhotosAtRandom"] == 5
+    assert tracking["numHumans"] is True
     assert "madeUpOption" not in tracking
     session = ProctoringSession.objects.get()
     assert session.dialect == "autoproctor" and session.candidate.first_name == "Grace"

@@ -87,9 +87,8 @@ EyeWidget.prototype.init = function (config) {
   }
 
   var publicConfig = copyWithout(config, ["apiKey", "launchTicket"]);
+  // features go up as the page gave them: the server fills in the defaults and has the last word.
   var serverConfig = copyWithout(config, EYE_LOCAL_KEYS);
-  var features = Object.assign({ aiProctoring: true, facialRecognition: true }, config.features || {});
-  serverConfig.features = features;
   core.state = "starting";
   core.makeUi({ containerId: config.containerId, inline: true });
   core.setUi("connecting", "Checking…");
