@@ -1,6 +1,7 @@
 from django.urls import include, path, re_path
 
 from sessions import media, widget_views
+from sessions.demo import views as demo_views
 from sessions.widget_script import BUILD_RE
 
 urlpatterns = [
@@ -25,6 +26,6 @@ urlpatterns = [
     path("widget/v1/report", widget_views.report_view, name="widget-report"),
     path("media/s/<str:token>", media.media_signed_view, name="media-signed"),
     path("lti/", include("sessions.lti.urls")),
-    path("demo/", widget_views.demo_view, name="demo"),
-    path("demo/autoproctor/", widget_views.demo_autoproctor_view, name="demo-autoproctor"),
+    path("demo/", demo_views.demo_view, name="demo"),
+    path("demo/autoproctor/", demo_views.demo_autoproctor_view, name="demo-autoproctor"),
 ]

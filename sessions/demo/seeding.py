@@ -14,7 +14,6 @@ running one is made again once its exam time is over.
 
 from __future__ import annotations
 
-import io
 import shutil
 import subprocess
 import tempfile
@@ -26,19 +25,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 from django.conf import settings
-from django.core.management import call_command
-from django.core.management.base import BaseCommand
 from django.db.models import F
 from django.test.utils import override_settings
 from django.utils import timezone
 
 from sessions.analysis_pipeline import session_analyse
 from sessions.config import parse_eye
+from sessions.demo.institution import DEMO_SLUG, demo_institution_seed, demo_key
 from sessions.finalise import session_finalise
 from sessions.models import Event, Flag, MediaChunk, ProctoringSession
 from sessions.services import session_end, session_is_overdue, session_start, signal_record
 from sessions.uploads import UploadItem, media_store
-from tenants.management.commands.seed_demo import DEMO_SLUG, demo_key
 from tenants.models import ApiKey, Institution
 
 ORIGIN = "http://localhost"
@@ -256,128 +253,135 @@ DEMOS = [
 LIVE_EXAM_SECONDS = 3 * 3600
 
 
-class Command(BaseCommand):
-    help = "Seed Demo Academy with a few analysed demo sessions (real frames, flags, scores). Idempotent."
+@dataclass
+class SeedResult:
+    made: int = 0
+    kept: int = 0
+    skipped: list[str] = field(default_factory=list)
 
-    def handle(self, *args, **options):
-        institution = Institution.objects.filter(slug=DEMO_SLUG).first()
-        if institution is None:
-            call_command("seed_demo", stdout=io.StringIO())
-            institution = Institution.objects.get(slug=DEMO_SLUG)
-        key = demo_key(ApiKey.Kind.PUBLISHABLE)
-        made = kept = 0
-        speech = None
-        # Inline tasks: each step finishes (and commits) before the next one starts.
-        with override_settings(TASKS_MODE="sync"):
-            for demo in DEMOS:
-                existing = ProctoringSession.objects.filter(
-                    institution=institution, attempt_id=demo.attempt_id
-                ).first()
-                if existing is not None and self._keep(existing, demo):
-                    kept += 1
-                    continue
-                if existing is not None:
-                    self._remove(existing)
-                makers = FrameMaker(demo.tint)
-                if demo.needs_other and not makers.has_other:
-                    self.stderr.write(
-                        f"skipping {demo.first} {demo.last}: needs opencv-doc for a second face"
-                    )
-                    continue
-                if demo.speech_at and speech is None:
-                    speech = _speech_pcm("Psst. The answer to question four is twelve. Write it down.") or b""
-                self._make(demo, key=key, frames=makers, speech=speech or None)
-                made += 1
-        self.stdout.write(f"demo sessions: {made} made, {kept} already there")
 
-    def _keep(self, session: ProctoringSession, demo: Demo) -> bool:
-        if demo.live:
-            return session.status == ProctoringSession.Status.ACTIVE and not session_is_overdue(session)
-        return session.status == ProctoringSession.Status.COMPLETED
+def demo_sessions_seed() -> SeedResult:
+    """Make the demo sessions that are missing (or half-made, or a live one whose time is over)."""
+    institution = Institution.objects.filter(slug=DEMO_SLUG).first()
+    if institution is None:
+        demo_institution_seed()
+        institution = Institution.objects.get(slug=DEMO_SLUG)
+    key = demo_key(ApiKey.Kind.PUBLISHABLE)
+    result = SeedResult()
+    speech = None
+    # Inline tasks: each step finishes (and commits) before the next one starts.
+    with override_settings(TASKS_MODE="sync"):
+        for demo in DEMOS:
+            existing = ProctoringSession.objects.filter(
+                institution=institution, attempt_id=demo.attempt_id
+            ).first()
+            if existing is not None and _keep(existing, demo):
+                result.kept += 1
+                continue
+            if existing is not None:
+                _remove(existing)
+            makers = FrameMaker(demo.tint)
+            if demo.needs_other and not makers.has_other:
+                result.skipped.append(f"{demo.first} {demo.last}: needs opencv-doc for a second face")
+                continue
+            if demo.speech_at and speech is None:
+                speech = _speech_pcm("Psst. The answer to question four is twelve. Write it down.") or b""
+            _make(demo, key=key, frames=makers, speech=speech or None)
+            result.made += 1
+    return result
 
-    def _remove(self, session: ProctoringSession) -> None:
-        for chunk in MediaChunk.objects.filter(session=session):
-            chunk.file.delete(save=False)
-        session.delete()
 
-    def _make(self, demo: Demo, *, key: str, frames: FrameMaker, speech: bytes | None) -> None:
-        request = parse_eye(
-            {
-                "apiKey": key,
-                "assessmentId": demo.assessment_id,
-                "assessmentTitle": demo.title,
-                "candidateId": demo.candidate_id,
-                "candidateEmail": f"{demo.first}.{demo.last}@students.demo.proctorme.local".lower(),
-                "candidateFirstName": demo.first,
-                "candidateLastName": demo.last,
-                "institutionName": "Demo Academy",
-                "examDuration": LIVE_EXAM_SECONDS if demo.live else 3600,
-            }
+def _keep(session: ProctoringSession, demo: Demo) -> bool:
+    if demo.live:
+        return session.status == ProctoringSession.Status.ACTIVE and not session_is_overdue(session)
+    return session.status == ProctoringSession.Status.COMPLETED
+
+
+def _remove(session: ProctoringSession) -> None:
+    for chunk in MediaChunk.objects.filter(session=session):
+        chunk.file.delete(save=False)
+    session.delete()
+
+
+def _make(demo: Demo, *, key: str, frames: FrameMaker, speech: bytes | None) -> None:
+    request = parse_eye(
+        {
+            "apiKey": key,
+            "assessmentId": demo.assessment_id,
+            "assessmentTitle": demo.title,
+            "candidateId": demo.candidate_id,
+            "candidateEmail": f"{demo.first}.{demo.last}@students.demo.proctorme.local".lower(),
+            "candidateFirstName": demo.first,
+            "candidateLastName": demo.last,
+            "institutionName": "Demo Academy",
+            "examDuration": LIVE_EXAM_SECONDS if demo.live else 3600,
+        }
+    )
+    session = session_start(request=request, origin=ORIGIN).session
+    # The capture happened over the last ``seconds``: move the start back accordingly.
+    started = timezone.now() - timedelta(seconds=demo.seconds + 2)
+    ProctoringSession.objects.filter(pk=session.pk).update(
+        started_at=started, deadline_at=F("deadline_at") - timedelta(seconds=demo.seconds + 2)
+    )
+    session.refresh_from_db()
+
+    items: list[UploadItem] = []
+    seq = {"frame": 0, "snapshot": 0, "audio": 0}
+
+    def add(kind: str, t: float, data: bytes, duration: float = 0.0) -> None:
+        seq[kind] += 1
+        items.append(
+            UploadItem(
+                part=f"p{len(items)}",
+                kind=kind,
+                seq=seq[kind],
+                captured_at=started + timedelta(seconds=t),
+                data=data,
+                duration_seconds=duration,
+            )
         )
-        session = session_start(request=request, origin=ORIGIN).session
-        # The capture happened over the last ``seconds``: move the start back accordingly.
-        started = timezone.now() - timedelta(seconds=demo.seconds + 2)
-        ProctoringSession.objects.filter(pk=session.pk).update(
-            started_at=started, deadline_at=F("deadline_at") - timedelta(seconds=demo.seconds + 2)
-        )
+
+    for t in range(demo.seconds):
+        add("frame", t, frames.jpeg(demo.who(t), FRAME, t))
+        if t >= 5 and (t - 5) % demo.snapshot_every == 0:
+            add("snapshot", t, frames.jpeg(demo.who(t), SNAPSHOT, t))
+        if speech and t in demo.speech_at:
+            add("audio", t, speech, duration=len(speech) / 2 / SAMPLE_RATE)
+    for index in range(0, len(items), 40):
         session.refresh_from_db()
-
-        items: list[UploadItem] = []
-        seq = {"frame": 0, "snapshot": 0, "audio": 0}
-
-        def add(kind: str, t: float, data: bytes, duration: float = 0.0) -> None:
-            seq[kind] += 1
-            items.append(
-                UploadItem(
-                    part=f"p{len(items)}",
-                    kind=kind,
-                    seq=seq[kind],
-                    captured_at=started + timedelta(seconds=t),
-                    data=data,
-                    duration_seconds=duration,
-                )
-            )
-
-        for t in range(demo.seconds):
-            add("frame", t, frames.jpeg(demo.who(t), FRAME, t))
-            if t >= 5 and (t - 5) % demo.snapshot_every == 0:
-                add("snapshot", t, frames.jpeg(demo.who(t), SNAPSHOT, t))
-            if speech and t in demo.speech_at:
-                add("audio", t, speech, duration=len(speech) / 2 / SAMPLE_RATE)
-        for index in range(0, len(items), 40):
-            session.refresh_from_db()
-            media_store(session=session, items=items[index : index + 40])
-        for n, (t, event, payload) in enumerate(demo.signals, start=1):
-            signal_record(
-                session_id=session.pk,
-                seq=n,
-                event=event,
-                at=(started + timedelta(seconds=t)).isoformat(),
-                payload=payload,
-            )
-        # Uploads queue this already (inline, after commit); calling it again only analyses what is left.
-        session_analyse(session=ProctoringSession.objects.get(pk=session.pk))
-        if demo.live:
-            ProctoringSession.objects.filter(pk=session.pk).update(last_seen_at=timezone.now())
-            return
-
-        session = session_end(session=session, reason="ended")
-        session_finalise(session=ProctoringSession.objects.get(pk=session.pk))
-        if demo.days_ago:
-            self._shift(session, timedelta(days=demo.days_ago, hours=demo.days_ago * 2 % 7))
-
-    def _shift(self, session: ProctoringSession, delta: timedelta) -> None:
-        """Move a finished session into the past, so the overview has more than one day."""
-        ProctoringSession.objects.filter(pk=session.pk).update(
-            started_at=F("started_at") - delta,
-            ended_at=F("ended_at") - delta,
-            deadline_at=F("deadline_at") - delta,
-            last_seen_at=F("last_seen_at") - delta,
+        media_store(session=session, items=items[index : index + 40])
+    for n, (t, event, payload) in enumerate(demo.signals, start=1):
+        signal_record(
+            session_id=session.pk,
+            seq=n,
+            event=event,
+            at=(started + timedelta(seconds=t)).isoformat(),
+            payload=payload,
         )
-        Event.objects.filter(session=session).update(started_at=F("started_at") - delta)
-        Event.objects.filter(session=session, ended_at__isnull=False).update(ended_at=F("ended_at") - delta)
-        Flag.objects.filter(session=session).update(
-            started_at=F("started_at") - delta, created_at=F("created_at") - delta
-        )
-        Flag.objects.filter(session=session, ended_at__isnull=False).update(ended_at=F("ended_at") - delta)
-        MediaChunk.objects.filter(session=session).update(captured_at=F("captured_at") - delta)
+    # Uploads queue this already (inline, after commit); calling it again only analyses what is left.
+    session_analyse(session=ProctoringSession.objects.get(pk=session.pk))
+    if demo.live:
+        ProctoringSession.objects.filter(pk=session.pk).update(last_seen_at=timezone.now())
+        return
+
+    session = session_end(session=session, reason="ended")
+    session_finalise(session=ProctoringSession.objects.get(pk=session.pk))
+    if demo.days_ago:
+        _shift(session, timedelta(days=demo.days_ago, hours=demo.days_ago * 2 % 7))
+
+
+def _shift(session: ProctoringSession, delta: timedelta) -> None:
+    """Move a finished session into the past, so the overview has more than one day."""
+    ProctoringSession.objects.filter(pk=session.pk).update(
+        started_at=F("started_at") - delta,
+        ended_at=F("ended_at") - delta,
+        deadline_at=F("deadline_at") - delta,
+        last_seen_at=F("last_seen_at") - delta,
+    )
+    Event.objects.filter(session=session).update(started_at=F("started_at") - delta)
+    Event.objects.filter(session=session, ended_at__isnull=False).update(ended_at=F("ended_at") - delta)
+    Flag.objects.filter(session=session).update(
+        started_at=F("started_at") - delta, created_at=F("created_at") - delta
+    )
+    Flag.objects.filter(session=session, ended_at__isnull=False).update(ended_at=F("ended_at") - delta)
+    MediaChunk.objects.filter(session=session).update(captured_at=F("captured_at") - delta)
