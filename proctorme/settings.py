@@ -164,7 +164,8 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 120, minimum=1)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 180, minimum=1)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
+# A task whose worker died unacknowledged goes back to the queue after this long.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600, minimum=1)}
 CELERY_TIMEZONE = "UTC"
 # `celery -A proctorme beat` (or `worker -B`): the safety nets behind the per-session timers.
 CELERY_BEAT_SCHEDULE = {

@@ -31,6 +31,7 @@ from analysis.audio import InvalidAudio, clip, pcm_to_wav, voice_segments
 from analysis.frames import FrameAnalyser, FrameSensitivity, InvalidImage, analyse_frame, decode_jpeg
 from analysis.identity import descriptor_distance, face_descriptor
 from analysis.tracker import EpisodeTracker
+from proctorme.locks import exclusive
 from proctorme.outbound import OutboundError, outbound_request
 from proctorme.realtime import broadcast, institution_group
 from sessions.models import MediaChunk, ProctoringSession
@@ -482,15 +483,15 @@ def session_analyse(*, session: ProctoringSession, final: bool = False) -> dict:
 
 def session_analyse_serialised(*, session: ProctoringSession, final: bool = False) -> None:
     """Run session_analyse, one at a time per session; a run asked for meanwhile runs after."""
-    lock_key, again_key = f"analyse:lock:{session.pk}", f"analyse:again:{session.pk}"
+    # The lock dies with its holder (proctorme.locks): a worker killed mid-run does not
+    # leave its redelivered task locked out.
+    again_key = f"analyse:again:{session.pk}"
     while True:
-        if not cache.add(lock_key, 1, timeout=600):
-            cache.set(again_key, 1, timeout=600)
-            return
-        try:
+        with exclusive(f"analyse:{session.pk}") as held:
+            if not held:
+                cache.set(again_key, 1, timeout=600)
+                return
             cache.delete(again_key)
             session_analyse(session=session, final=final)
-        finally:
-            cache.delete(lock_key)
         if not cache.get(again_key):
             return
