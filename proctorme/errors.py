@@ -149,9 +149,11 @@ _CODES = (
         "LTI_SERVICE_NOT_OFFERED",
         409,
         "The LMS did not offer this service or action for the attempt.",
-        (LTI,),
+        (LTI, API),
     ),
-    ErrorCode("LTI_PLATFORM_UNREACHABLE", 502, "The LMS's keyset or service did not answer usably.", (LTI,)),
+    ErrorCode(
+        "LTI_PLATFORM_UNREACHABLE", 502, "The LMS's keyset or service did not answer usably.", (LTI, API)
+    ),
     # WebSocket error frames (the connection stays open)
     ErrorCode("INVALID_MESSAGE", None, "The message is not a JSON object of a known type.", (SOCKET,)),
     ErrorCode("BAD_SEQUENCE", None, "seq must be a positive integer.", (SOCKET,)),

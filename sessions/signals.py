@@ -8,6 +8,7 @@ Every signal is sent with ``sender=ProctoringSession`` and keyword arguments:
 * ``flag_created(flag)`` — a new flag (an episode), once per flag
 * ``flag_updated(flag)`` — an open flag got its end / duration
 * ``session_completed(session)`` — final analysis done, trust score final
+* ``verdict_recorded(session)`` — a reviewer recorded or changed the verdict
 """
 
 from django.dispatch import Signal
@@ -16,3 +17,4 @@ session_started = Signal()
 flag_created = Signal()
 flag_updated = Signal()
 session_completed = Signal()
+verdict_recorded = Signal()

@@ -53,6 +53,11 @@ v1 = [
         name="lti-registration",
     ),
     path("lti/tool", lti_api.ToolView.as_view(), name="lti-tool"),
+    path(
+        "sessions/<uuid:session_id>/lms-control",
+        lti_api.SessionControlView.as_view(),
+        name="session-lms-control",
+    ),
     path("lti/tool/rotate-key", lti_api.ToolKeyRotateView.as_view(), name="lti-tool-rotate-key"),
 ]
 

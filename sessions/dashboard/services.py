@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from sessions import signals
 from sessions.models import AuditLogEntry, Flag, ProctoringSession
 from sessions.scoring import reviewed_score_compute
 
@@ -51,6 +52,7 @@ def session_verdict_set(*, session: ProctoringSession, actor, verdict: str, note
         locked.verdict = verdict
         locked.verdict_notes = notes
         locked.save(update_fields=["verdict", "verdict_notes"])
+        transaction.on_commit(lambda: signals.verdict_recorded.send(sender=ProctoringSession, session=locked))
         return _audit(
             session=locked,
             actor=actor,

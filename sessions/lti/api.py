@@ -121,3 +121,47 @@ class ToolKeyRotateView(ApiView):
     def post(self, request):
         tool_key_rotate(institution=self.institution)
         return Response(_tool_body(self.institution))
+
+
+class ControlSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=["pause", "resume", "terminate", "update"])
+    extraTime = serializers.IntegerField(
+        required=False, min_value=1, max_value=24 * 3600, help_text="Seconds to add (action update)."
+    )
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+
+
+class ControlResultSerializer(serializers.Serializer):
+    status = serializers.CharField(help_text="The attempt's status as the LMS reports it.")
+    extra_time = serializers.IntegerField(required=False)
+
+
+_NOT_OFFERED = OpenApiResponse(
+    s.ErrorSerializer,
+    description="LTI_SERVICE_NOT_OFFERED: not an LMS session, or the LMS did not offer this action.",
+)
+_UNREACHABLE = OpenApiResponse(s.ErrorSerializer, description="LTI_PLATFORM_UNREACHABLE: the LMS refused it.")
+
+
+class SessionControlView(ApiView):
+    @extend_schema(
+        operation_id="sessions_lms_control",
+        tags=["lms"],
+        summary="Ask the LMS to pause, resume, terminate or extend the attempt (Assessment Control Service)",
+        request=ControlSerializer,
+        responses={200: ControlResultSerializer, 409: _NOT_OFFERED, 502: _UNREACHABLE},
+    )
+    def post(self, request, session_id):
+        from sessions.api import selectors
+        from sessions.lti.services import lti_session_control
+
+        session = selectors.session_get(institution=self.institution, public_id=session_id)
+        data = self.body(ControlSerializer)
+        answer = lti_session_control(
+            session=session,
+            action=data["action"],
+            actor_label=f"API key {request.auth.prefix}…",
+            extra_time=data.get("extraTime"),
+            reason=data["reason"],
+        )
+        return Response(answer)

@@ -183,7 +183,11 @@ def lti_session_start(*, ticket: str, origin: str | None, tool_origin: str) -> S
     if attempt.status == LtiAttempt.Status.ENDED:
         raise SessionEnded("This attempt has already ended.")
     result = session_start_for_institution(
-        institution=attempt.institution, request=_start_request(attempt), origin=origin
+        # The ticket is server-signed and bound to this attempt: it may resume it (a reloaded page).
+        institution=attempt.institution,
+        request=_start_request(attempt),
+        origin=origin,
+        signed=True,
     )
     if attempt.session_id != result.session.pk:
         LtiAttempt.objects.filter(pk=attempt.pk).update(session=result.session)

@@ -172,7 +172,7 @@ def test_schema_generates_without_warnings_and_validates(db):
     validate_schema(schema)  # raises on an invalid OpenAPI 3 document
     assert not GENERATOR_STATS, "drf-spectacular emitted warnings or errors"
     operations = [op for path in schema["paths"].values() for op in path.values()]
-    assert len(operations) == 32  # 26 + 6 LMS (registrations, tool, key rotation)
+    assert len(operations) == 33  # 26 + 7 LMS (registrations, tool, key rotation, session control)
     for operation in operations:  # every operation documents the shared error answers
         assert {"401", "404", "429"} <= set(operation["responses"])
         assert "Retry-After" in operation["responses"]["429"]["headers"]

@@ -1,0 +1,271 @@
+"""LTI Proctoring Services end to end at the HTTP level: LtiStartProctoring → the widget starts the
+session with its launch ticket → LtiStartAssessment (verified by the test platform against our JWKS)
+→ flags over ACS → LtiEndAssessment → the trust score over AGS; reviewers' controls; tenancy."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from sessions.lti.keys import tool_jwks
+from sessions.lti.models import LtiAttempt, LtiServiceCall
+from sessions.models import ProctoringSession
+from sessions.services import flag_record, signal_record
+from tests.lti.conftest import launch, refused
+from tests.lti.platform import LTI, LTI_AP
+
+pytestmark = pytest.mark.django_db
+TOOL_ORIGIN = "http://testserver"
+
+
+def _ticket(response) -> str:
+    return json.loads(response.context["ticket_json"])
+
+
+def _widget_start(client, ticket: str, origin: str = TOOL_ORIGIN):
+    return client.post(
+        "/widget/v1/sessions",
+        json.dumps({"dialect": "lti", "config": {"launchTicket": ticket}}),
+        content_type="application/json",
+        HTTP_ORIGIN=origin,
+    )
+
+
+@pytest.fixture
+def started(client, platform, registration, tenant_a):
+    """A candidate through LtiStartProctoring, the widget's start and its system check."""
+    platform.tool_jwks = tool_jwks(institution=tenant_a.institution)
+    claims = platform.start_proctoring_claims(nonce="")
+    page = launch(client, platform, tenant_a.institution, claims)
+    ticket = _ticket(page)
+    answer = _widget_start(client, ticket)
+    assert answer.status_code == 201, answer.content
+    session = ProctoringSession.objects.get(public_id=answer.json()["sessionId"])
+    signal_record(session_id=session.pk, seq=1, event="STARTED", payload={})
+    return {"claims": claims, "ticket": ticket, "session": session, "attempt": LtiAttempt.objects.get()}
+
+
+def _start_assessment(client, started):
+    url = reverse("lti-start-assessment", args=[started["attempt"].public_id])
+    return client.post(url, {"ticket": started["ticket"]})
+
+
+def test_the_launch_ticket_starts_a_session_tied_to_the_attempt(started, tenant_a):
+    session, attempt = started["session"], started["attempt"]
+    assert attempt.session == session
+    assert session.institution == tenant_a.institution
+    assert session.config["launch"] == "lti"
+    assert session.config["tracking"]["tabSwitch"] is False  # the quiz is in the LMS's window
+    assert session.assessment.title == "Midterm quiz"
+    assert session.candidate.email == "ada@students.alpha.edu"
+
+
+def test_the_ticket_works_only_from_the_tool_page(client, started):
+    refused_start = _widget_start(client, started["ticket"], origin="https://exams.alpha.edu")
+    assert refused_start.status_code == 403
+    assert refused_start.json()["error"]["code"] == "DOMAIN_NOT_REGISTERED"
+    bad = _widget_start(client, started["ticket"] + "x")
+    assert bad.json()["error"]["code"] == "INVALID_TOKEN"
+
+
+def test_uploads_of_an_lms_session_are_refused_from_the_institutions_own_domains(client, started):
+    session = started["session"]
+    from sessions.tokens import session_token_make
+
+    token = session_token_make(session=session, origin="https://exams.alpha.edu")
+    response = client.post(
+        f"/widget/v1/sessions/{session.public_id}/end",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+        HTTP_ORIGIN="https://exams.alpha.edu",
+    )
+    assert response.status_code == 403
+    session.refresh_from_db()
+    assert session.status == "active"
+
+
+def test_start_assessment_waits_for_the_system_check(client, platform, registration, tenant_a):
+    page = launch(client, platform, tenant_a.institution, platform.start_proctoring_claims(nonce=""))
+    ticket = _ticket(page)
+    attempt = LtiAttempt.objects.get()
+    url = reverse("lti-start-assessment", args=[attempt.public_id])
+    assert client.post(url, {"ticket": ticket}).json()["error"]["code"] == "LTI_NOT_READY"
+    _widget_start(client, ticket)  # consent given, but the system check has not passed yet
+    assert client.post(url, {"ticket": ticket}).json()["error"]["code"] == "LTI_NOT_READY"
+
+
+def test_start_assessment_echoes_the_launch_and_verifies_against_our_jwks(client, platform, started):
+    response = _start_assessment(client, started)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["url"] == platform.base + "/start_assessment"
+    claims = platform.verify_tool_jwt(body["jwt"], audience=platform.issuer)
+    assert platform.check_start_assessment(claims) == []
+    sent = started["claims"]
+    assert claims[LTI_AP + "session_data"] == sent[LTI_AP + "session_data"]
+    assert claims[LTI_AP + "attempt_number"] == 1
+    assert claims[LTI + "resource_link"] == {"id": "quiz-42"}
+    assert LTI_AP + "verified_user" not in claims  # no LMS photo: identity was not checked
+    started["attempt"].refresh_from_db()
+    assert started["attempt"].status == "assessment"
+
+
+def test_verified_user_only_when_the_lms_photo_was_the_reference_and_matched(client, platform, started):
+    attempt, session = started["attempt"], started["session"]
+    attempt.claims = {**attempt.claims, "picture": "https://lms.example.edu/ada.jpg"}
+    attempt.save()
+    session.analysis_state = {"identity": {"source": "candidateImageUrl", "reference": [0.0]}}
+    session.save()
+    claims = platform.verify_tool_jwt(
+        _start_assessment(client, started).json()["jwt"], audience=platform.issuer
+    )
+    assert claims[LTI_AP + "verified_user"]["picture"] == "https://lms.example.edu/ada.jpg"
+    assert claims[LTI_AP + "verified_user"]["given_name"] == "Ada"
+    flag_record(session=session, type="FACE_MISMATCH", episode_key="m", started_at=timezone.now())
+    claims = platform.verify_tool_jwt(
+        _start_assessment(client, started).json()["jwt"], audience=platform.issuer
+    )
+    assert LTI_AP + "verified_user" not in claims
+
+
+def test_flags_reach_the_platform_through_acs(platform, started, django_capture_on_commit_callbacks):
+    session = started["session"]
+    with django_capture_on_commit_callbacks(execute=True):
+        flag_record(session=session, type="MULTIPLE_FACE", episode_key="e1", started_at=timezone.now())
+        flag_record(session=session, type="PERIODIC_SNAPSHOT", episode_key="p1", started_at=timezone.now())
+    assert platform.errors == []
+    assert [c["action"] for c in platform.acs_requests] == ["flag"]  # a random photo is not a violation
+    control = platform.acs_requests[0]
+    assert control["reason_code"] == "MULTIPLE_FACE"
+    assert control["user"] == {"iss": platform.issuer, "sub": "student-1"}
+    assert control["resource_link"] == {"id": "quiz-42"} and control["attempt_number"] == 1
+    assert LtiServiceCall.objects.get(service="acs").succeeded
+
+
+def test_end_assessment_ends_the_session_and_the_score_arrives_through_ags(
+    client, platform, started, tenant_a, django_capture_on_commit_callbacks
+):
+    _start_assessment(client, started)
+    end = platform.base_claims(nonce="", message_type="LtiEndAssessment")
+    end[LTI_AP + "attempt_number"] = 1
+    with django_capture_on_commit_callbacks(execute=True):
+        response = launch(client, platform, tenant_a.institution, end)
+    assert response.status_code == 200 and b"Proctoring has ended" in response.content
+    session = started["session"]
+    session.refresh_from_db()
+    assert session.status == "completed" and session.end_reason == "lms_ended"
+    assert platform.errors == []
+    assert len(platform.lineitems) == 1
+    item = platform.lineitems[0]
+    assert item["tag"] == "proctorme-trust-score" and item["resourceLinkId"] == "quiz-42"
+    [score] = platform.scores
+    assert score["lineitem"] == item["id"] != platform.base + "/lineitems/quiz"  # never the quiz's grade
+    assert score["userId"] == "student-1"
+    assert score["scoreGiven"] == round(session.trust_score, 1) and score["scoreMaximum"] == 100
+    assert f"/dashboard/sessions/{session.public_id}/" in score["comment"]
+    assert "not reviewed" in score["comment"]
+
+    from sessions.dashboard.services import session_verdict_set
+
+    with django_capture_on_commit_callbacks(execute=True):
+        session_verdict_set(session=session, actor=tenant_a.reviewer, verdict="cleared")
+    assert len(platform.lineitems) == 1  # the same line item again
+    assert "verdict: Cleared" in platform.scores[-1]["comment"]
+    assert platform.scores[-1]["gradingProgress"] == "FullyGraded"
+
+
+def test_no_ags_without_the_scopes(
+    client, platform, registration, tenant_a, django_capture_on_commit_callbacks
+):
+    platform.tool_jwks = tool_jwks(institution=tenant_a.institution)
+    claims = platform.start_proctoring_claims(nonce="", ags=False)
+    ticket = _ticket(launch(client, platform, tenant_a.institution, claims))
+    session = ProctoringSession.objects.get(public_id=_widget_start(client, ticket).json()["sessionId"])
+    from sessions.finalise import session_finalise
+    from sessions.services import session_end
+
+    with django_capture_on_commit_callbacks(execute=True):
+        session_end(session=session)
+        session_finalise(session=session)
+    assert platform.scores == [] and platform.lineitems == []
+
+
+def _api(key: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return client
+
+
+def test_reviewers_extend_and_terminate_through_acs(platform, started, tenant_a):
+    session = started["session"]
+    url = f"/api/v1/sessions/{session.public_id}/lms-control"
+    deadline = session.deadline_at
+    extended = _api(tenant_a.secret_key).post(url, {"action": "update", "extraTime": 600}, format="json")
+    assert extended.status_code == 200, extended.content
+    assert extended.json() == {"status": "running", "extra_time": 600}
+    session.refresh_from_db()
+    assert session.deadline_at == deadline + timedelta(seconds=600)
+    paused = _api(tenant_a.secret_key).post(url, {"action": "pause"}, format="json")
+    assert paused.json()["status"] == "paused"
+    session.refresh_from_db()
+    assert session.status == "active"  # proctoring keeps recording while the quiz is paused
+    ended = _api(tenant_a.secret_key).post(url, {"action": "terminate", "reason": "cheating"}, format="json")
+    assert ended.json()["status"] == "terminated"
+    session.refresh_from_db()
+    assert session.status != "active" and session.end_reason == "lms_terminated"
+    assert [c["action"] for c in platform.acs_requests] == ["update", "pause", "terminate"]
+
+
+def test_control_of_a_session_not_from_an_lms_is_refused(tenant_a):
+    from tests.api.api_factories import make_session
+
+    session = make_session(tenant_a.institution)
+    answer = _api(tenant_a.secret_key).post(
+        f"/api/v1/sessions/{session.public_id}/lms-control", {"action": "pause"}, format="json"
+    )
+    assert answer.status_code == 409 and answer.json()["error"]["code"] == "LTI_SERVICE_NOT_OFFERED"
+
+
+# --- tenancy: one institution's registration never starts, reads or controls another's sessions ---
+
+
+def test_another_institution_cannot_control_the_session(platform, started, tenant_b):
+    session = started["session"]
+    answer = _api(tenant_b.secret_key).post(
+        f"/api/v1/sessions/{session.public_id}/lms-control", {"action": "terminate"}, format="json"
+    )
+    assert answer.status_code == 404
+    assert platform.acs_requests == []
+    session.refresh_from_db()
+    assert session.status == "active"
+
+
+def test_another_institutions_registration_cannot_end_or_read_the_attempt(
+    client, platform, started, tenant_b
+):
+    from sessions.lti.registrations import lti_registration_create
+
+    # The very same LMS, registered by Beta too, sends LtiEndAssessment to Beta's URLs.
+    lti_registration_create(institution=tenant_b.institution, name="Same LMS", **platform.urls())
+    end = platform.base_claims(nonce="", message_type="LtiEndAssessment")
+    end[LTI_AP + "attempt_number"] = 1
+    platform.tool_login_url = "http://testserver" + reverse(
+        "lti-login", args=[tenant_b.institution.public_id]
+    )
+    refused(launch(client, platform, tenant_b.institution, end), "LTI_UNKNOWN_ATTEMPT")
+    session = started["session"]
+    session.refresh_from_db()
+    assert session.status == "active"
+    # Its StartProctoring for the same user and link makes its own attempt and session, never Alpha's.
+    page = launch(client, platform, tenant_b.institution, platform.start_proctoring_claims(nonce=""))
+    beta = _widget_start(client, _ticket(page)).json()
+    assert beta["sessionId"] != str(session.public_id)
+    assert ProctoringSession.objects.get(public_id=beta["sessionId"]).institution == tenant_b.institution
+    # Beta's ticket cannot fetch Alpha's LtiStartAssessment.
+    url = reverse("lti-start-assessment", args=[started["attempt"].public_id])
+    assert client.post(url, {"ticket": _ticket(page)}).json()["error"]["code"] == "INVALID_TOKEN"
+    assert _api(tenant_b.secret_key).get(f"/api/v1/sessions/{session.public_id}").status_code == 404
