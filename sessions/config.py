@@ -362,6 +362,10 @@ def rules_apply(request: StartRequest, *, disabled: set[str], assessment_seconds
         tracking.update(audio=ai, numHumans=ai, photosAtRandom=ai, impersonation=face)
         for name in ("tabSwitch", "captureSwitchedTab", "detectMultipleScreens"):
             tracking[name] = True
+        if request.settings.get("launch") == "lti":
+            # Set by the server for an LMS launch (never by a page): the quiz runs in the LMS's own
+            # window, so leaving the proctoring page's tab is the expected path, not a violation.
+            tracking["tabSwitch"] = tracking["captureSwitchedTab"] = False
     else:
         tracking = request.settings["tracking"]
         for name, detector in STRICT_SWITCHES.items():

@@ -169,8 +169,8 @@ def _start_request(attempt: LtiAttempt):
         config["candidateImageUrl"] = claims["picture"]
     request = parse_eye(config)
     request.attempt_id = f"lti:{attempt.public_id}"
-    # The quiz runs in the LMS's own window: leaving this tab is expected, not a violation.
-    request.settings["tracking"]["tabSwitch"] = False
+    # sessions.config.rules_apply reads it: the quiz runs in the LMS's window, so leaving this
+    # tab is expected, not a violation.
     request.settings["launch"] = "lti"
     return request
 
@@ -195,8 +195,9 @@ def lti_session_start(*, ticket: str, origin: str | None, tool_origin: str) -> S
 
 
 def tool_page_context(request, *, attempt: LtiAttempt) -> dict:
-    from sessions.widget_views import widget_script_version
+    from sessions.widget_script import widget_script
 
+    build = widget_script()
     start = _start_request(attempt)
     ticket = lti_ticket_make(attempt=attempt)
     # What the widget validates on the page; the server takes all of it from the launch instead.
@@ -216,7 +217,8 @@ def tool_page_context(request, *, attempt: LtiAttempt) -> dict:
         "attempt": attempt,
         "title": start.assessment_title,
         "institution": attempt.institution,
-        "widget_url": reverse("widget-script") + f"?v={widget_script_version()}",
+        "widget_url": reverse("widget-build", kwargs={"build": build.build, "name": "widget.min.js"}),
+        "widget_integrity": build.integrity(minified=True),
         "ticket_json": _json_script(ticket),
         "start_url_json": _json_script(reverse("lti-start-assessment", args=[attempt.public_id])),
         "widget_config_json": _json_script(widget_config),
