@@ -42,6 +42,7 @@ TRACKING_DEFAULTS = {
     "forceDesktop": False,
     "impersonation": False,
     "showCamPreview": False,
+    "disableCopyPaste": False,
 }
 
 CAPTURE_DEFAULTS = {
@@ -284,7 +285,12 @@ def parse_autoproctor(credentials, options) -> StartRequest:
         seconds = 0
     else:
         seconds = int(minutes * 60)
-    assessment_id = _text(options, "assessmentId", errors, required=False) or "autoproctor"
+    # lookupKey is how AutoProctor's Moodle plugin names the quiz: it groups its attempts here.
+    assessment_id = (
+        _text(options, "assessmentId", errors, required=False)
+        or _text(options, "lookupKey", errors, required=False)
+        or "autoproctor"
+    )
     assessment_title = _text(options, "assessmentTitle", errors, required=False, max_length=300)
     errors.raise_if_any()
     first, _, last = name.partition(" ")

@@ -574,7 +574,7 @@ def _derive_flags(session, *, seq: int, event: str, when: datetime, ended_at, pa
             episode_key=key,
             started_at=when,
             ended_at=when,
-            payload={"action": action},
+            payload={"action": action, "blocked": payload.get("blocked") is True},
         )
     elif event == "CONNECTION_LOST":
         return _new_flag(

@@ -29,7 +29,8 @@ from sessions.config import widget_contract
 # base: server location and helpers; media: camera/microphone access; ui: styles,
 # consent, badge, system check; core: the engine both dialects share; transport:
 # session start/resume, outbox, WebSocket; signals: focus, fullscreen, screens,
-# clipboard, network; eye/autoproctor: the two SDK dialects; globals: window names;
+# clipboard, network; eye/autoproctor: the two SDK dialects; report: AutoProctor's
+# showReport(); globals: window names;
 # capture: frames, snapshots and audio uploads (registers itself as a capture hook).
 WIDGET_MODULES: tuple[str, ...] = (
     "contract.js",
@@ -41,6 +42,7 @@ WIDGET_MODULES: tuple[str, ...] = (
     "signals.js",
     "eye.js",
     "autoproctor.js",
+    "report.js",
     "globals.js",
     "capture.js",
 )

@@ -28,7 +28,9 @@ export type ProctormeErrorCode =
   | "NETWORK_ERROR"
   | "INVALID_ATTEMPT_SIGNATURE"
   | "CONSENT_DECLINED"
-  | "ATTEMPT_IN_USE";
+  | "ATTEMPT_IN_USE"
+  | "INVALID_REPORT_CREDENTIAL"
+  | "REPORT_NOT_AVAILABLE";
 
 /** What `init()` / `setup()` / `start()` reject with. */
 export interface ProctormeError extends Error {
@@ -87,6 +89,41 @@ export interface EyeConfig {
   showCamPreview?: boolean;
   /** Proctorme extension: see ConsentOption. */
   consent?: ConsentOption;
+  /** Groups attempts into one assessment when assessmentId is not given (AutoProctor's Moodle plugin). */
+  lookupKey?: string;
+  /** Ask before the candidate leaves a monitored page. Default true. */
+  alertBeforeUnload?: boolean;
+  /** Accepted and ignored: there is no how-to video. */
+  showHowToVideo?: boolean;
+}
+
+/** AutoProctor's reportOptions (defaults as AutoProctor documents them). */
+export interface ReportOptions {
+  showProctoringOverview?: boolean; // true
+  proctoringOverviewDOMId?: string; // "ap-report__overview"
+  showProctoringSummary?: boolean; // true
+  proctoringSummaryDOMId?: string; // "ap-report__proctor"
+  showSessionRecording?: boolean; // true
+  sessionRecordingDOMId?: string; // "ap-report__session"
+  groupReportsIntoTabs?: boolean; // false
+  tabContainerDOMId?: string; // "ap-report-tab-container"
+  insertTestReportTab?: boolean; // false
+  testReportDOMId?: string; // "ap-report__test-results"
+  showDownloadReportBtn?: boolean; // false
+  userDetails?: { name?: string; email?: string };
+}
+
+export interface ApReport {
+  sessionId: string;
+  testAttemptId: string;
+  status: string;
+  candidate: { name: string; email: string; photo: { url: string; contentType: string } | null };
+  startedAt: string;
+  submittedAt: string | null;
+  trustScore: number | null;
+  riskBand: "low" | "review" | "high" | null;
+  flags: { type: string; description: string; startedAt: string; endedAt: string | null; durationSeconds: number; evidence: { url: string; contentType: string } | null }[];
+  recording: null;
 }
 
 export type SystemCheckName = "webcam" | "microphone" | "browser" | "internetSpeed";
@@ -224,8 +261,13 @@ export interface AutoProctorCredentials {
   clientId: string;
   /** At most 40 characters; one proctoring session per attempt. */
   testAttemptId: string;
-  /** base64 (or hex) HMAC-SHA256 of testAttemptId keyed with the secret key, computed on your server. */
-  hashedTestAttemptId: string;
+  /** base64 (or hex) HMAC-SHA256 of testAttemptId keyed with the attempt-signing key (as_…), computed on your server. */
+  hashedTestAttemptId?: string;
+  /** showReport() only: a report credential (rpt_…) from POST /api/v1/sessions/{id}/report-credentials. */
+  reportToken?: string;
+  /** AutoProctor's own server and environment: accepted and ignored (the widget talks to its own server). */
+  domain?: string;
+  environment?: string;
 }
 
 export interface TrackingOptions {
@@ -264,10 +306,10 @@ export interface AutoProctorSetupOptions {
   consent?: ConsentOption;
 }
 
-/** AutoProctor's numbers 4001–4018 and Proctorme's own 4101–4109 (docs/widget.md). */
+/** AutoProctor's numbers 4001–4018 and Proctorme's own 4101–4111 (docs/widget.md). */
 export type AutoProctorErrorCode =
   | 4001 | 4002 | 4003 | 4004 | 4005 | 4006 | 4007 | 4008 | 4009 | 4010 | 4015 | 4018
-  | 4101 | 4102 | 4103 | 4104 | 4105 | 4106 | 4107 | 4108 | 4109;
+  | 4101 | 4102 | 4103 | 4104 | 4105 | 4106 | 4107 | 4108 | 4109 | 4110 | 4111;
 
 export type AutoProctorSuccessCode = 2001 | 2002 | 2003;
 
@@ -293,7 +335,14 @@ export interface ApWindowEventMap {
   apMonitoringStarted: CustomEvent<StartedPayload>;
   apMonitoringStopped: CustomEvent<{ reason: string; endedAt?: string }>;
   apInstanceDestroyed: CustomEvent<{ testAttemptId: string }>;
-  apProgressUpdate: CustomEvent<{ percentage: number; step: string }>;
+  /** action "show" while setting up, then one "hide" when setup ends (either way). */
+  apProgressUpdate: CustomEvent<{ action: "show" | "hide"; percentage: number; step?: string }>;
+  /** A setup step has taken more than 15 s. */
+  apProgressDelayed: CustomEvent<{ percentage: number; step: string; delayedMs: number }>;
+  /** Browser, camera and microphone checks passed (2001). */
+  apBrowserDependencyCheckPassed: CustomEvent<{ successCode: 2001 }>;
+  /** showReport() rendered the report. */
+  apReportLoaded: CustomEvent<{ testAttemptId: string; sessionId: string }>;
   apSuccessEvent: CustomEvent<{ successCode: AutoProctorSuccessCode }>;
   apErrorEvent: CustomEvent<ApErrorDetail>;
   apEvidenceEvent: CustomEvent<ApEvidenceDetail>;
@@ -301,6 +350,14 @@ export interface ApWindowEventMap {
 
 export declare class AutoProctor {
   constructor(credentials: AutoProctorCredentials);
+  /** null until setup() settles, then "ready" or "error". */
+  setupState: null | "ready" | "error";
+  /** True while monitoring runs (between apMonitoringStarted and apMonitoringStopped). */
+  isApTestStarted: boolean;
+  /** Renders the attempt's report into the page (needs a report credential, see docs/widget.md). */
+  showReport(reportOptions?: ReportOptions): Promise<ApReport>;
+  /** The same as showReport(). */
+  showResults(reportOptions?: ReportOptions): Promise<ApReport>;
   /** Starts (or resumes) the session, consent, permissions and checks; then apSetupCompleted. */
   setup(options?: AutoProctorSetupOptions): Promise<{ sessionId: string; resumed: boolean }>;
   /** Starts monitoring (apMonitoringStarted). Again before stop() resumes; after stop() it throws. */

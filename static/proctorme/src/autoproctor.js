@@ -25,6 +25,16 @@ function AutoProctor(credentials) {
     testAttemptId: credentials.testAttemptId,
     hashedTestAttemptId: credentials.hashedTestAttemptId,
   };
+  // A report credential from the institution's server (showReport() only).
+  if (nonEmptyString(credentials.reportToken)) this.credentials.reportToken = credentials.reportToken;
+  // AutoProctor's own server and environment ("https://autoproctor.co", "production"): kept
+  // so pages can read them back, never used; this widget talks to the server it came from.
+  this.domain = credentials.domain;
+  this.environment = credentials.environment;
+  this.hashedTestAttemptId = credentials.hashedTestAttemptId;
+  this.testAttemptId = credentials.testAttemptId;
+  this.setupState = null; // "ready" or "error" once setup() settles, as AutoProctor's
+  this.isApTestStarted = false; // true while monitoring (AutoProctor's Moodle plugin reads it)
   this.stopped = false;
   this.destroyed = false;
   var self = this;
@@ -34,9 +44,25 @@ function AutoProctor(credentials) {
   });
 }
 
+// A setup step that takes longer than this makes an apProgressDelayed event.
+var AP_PROGRESS_DELAY_MS = 15000;
+
 AutoProctor.prototype._progress = function (percentage, step, successCode) {
-  dispatch("apProgressUpdate", { percentage: percentage, step: step });
+  var self = this;
+  // action "show" while setting up, then one "hide" (AutoProctor's loader protocol).
+  dispatch("apProgressUpdate", { action: "show", percentage: percentage, step: step });
   if (successCode) dispatch("apSuccessEvent", { successCode: successCode });
+  clearTimeout(this._delayTimer);
+  this._delayTimer = setTimeout(function () {
+    dispatch("apProgressDelayed", { percentage: percentage, step: step, delayedMs: AP_PROGRESS_DELAY_MS });
+  }, AP_PROGRESS_DELAY_MS);
+  if (percentage >= 100) self._progressDone();
+};
+
+AutoProctor.prototype._progressDone = function () {
+  clearTimeout(this._delayTimer);
+  this._delayTimer = null;
+  dispatch("apProgressUpdate", { action: "hide", percentage: 100 });
 };
 
 AutoProctor.prototype._error = function (error) {
@@ -58,6 +84,8 @@ AutoProctor.prototype._onCoreEvent = function (type, payload, meta) {
   if (type === "END_PROCTORING" && payload.reason !== "stopped" && payload.reason !== "destroyed") {
     // Ended elsewhere (time up, the server): the page should learn that monitoring stopped.
     this.stopped = true;
+    this.isApTestStarted = false;
+    this._guardUnload(false);
     dispatch("apMonitoringStopped", { reason: payload.reason });
     return;
   }
@@ -126,6 +154,7 @@ AutoProctor.prototype.setup = function (options) {
     })
     .then(function (check) {
       if (check.error) throw check.error;
+      dispatch("apBrowserDependencyCheckPassed", { successCode: 2001 });
       self._progress(60, "Browser and permissions fine", 2001);
       if (tracking.showCamPreview && core.stream) core.ui.showPreview(core.stream);
       self._progress(75, "Page elements ready", 2002);
@@ -135,12 +164,15 @@ AutoProctor.prototype.setup = function (options) {
       self._progress(90, "Video ready", 2003);
       core.state = "ready";
       core.setUi("idle", "Ready");
+      self.setupState = "ready";
       self._progress(100, "Setup completed");
       dispatch("apSetupCompleted", { sessionId: core.session.sessionId, resumed: Boolean(core.session.resumed) });
       return { sessionId: core.session.sessionId, resumed: Boolean(core.session.resumed) };
     })
     .catch(function (error) {
       self._setupPromise = null;
+      self.setupState = "error";
+      self._progressDone();
       core.fail(error);
       throw self._error(error);
     });
@@ -164,6 +196,7 @@ AutoProctor.prototype.start = function () {
   return ready.then(function () {
     if (self.stopped) throw ProctormeError("SESSION_ENDED");
     if (core.state === "monitoring" && core.socket) {
+      self.isApTestStarted = true;
       dispatch("apMonitoringStarted", { sessionId: core.session.sessionId, resumed: true });
       return;
     }
@@ -176,12 +209,15 @@ AutoProctor.prototype.start = function () {
         fullscreen: true,
         screens: tracking.detectMultipleScreens,
         clipboard: true,
+        blockClipboard: Boolean(tracking.disableCopyPaste),
       });
       if (tracking.forceFullScreen) self._enterFullscreen();
       core.setUi(core.offlineFrom ? "offline" : "monitoring");
       core.runCaptureHooks();
       var started = { sessionId: core.session.sessionId, resumed: Boolean(core.session.resumed), startedAt: core.session.startedAt, deadlineAt: core.session.deadlineAt };
       core.signal("STARTED", started);
+      self.isApTestStarted = true;
+      if (self.options.alertBeforeUnload !== false) self._guardUnload(true);
       dispatch("apMonitoringStarted", started);
     });
   }).catch(function (error) {
@@ -198,13 +234,30 @@ AutoProctor.prototype._enterFullscreen = function () {
   }
 };
 
+// alertBeforeUnload (default on): the browser asks before the candidate leaves a monitored page.
+AutoProctor.prototype._guardUnload = function (on) {
+  if (on && !this._unloadGuard) {
+    this._unloadGuard = function (event) {
+      event.preventDefault();
+      event.returnValue = "";
+      return "";
+    };
+    window.addEventListener("beforeunload", this._unloadGuard);
+  } else if (!on && this._unloadGuard) {
+    window.removeEventListener("beforeunload", this._unloadGuard);
+    this._unloadGuard = null;
+  }
+};
+
 AutoProctor.prototype.stop = function () {
   var self = this;
   if (this.stopped) return Promise.resolve();
   this.stopped = true;
+  this._guardUnload(false);
   var core = this._core;
   return core.end("stopped").then(
     function (info) {
+      self.isApTestStarted = false;
       dispatch("apMonitoringStopped", { reason: "stopped", endedAt: info && info.endedAt });
       return info;
     },
@@ -219,10 +272,13 @@ AutoProctor.prototype.destroy = function () {
   var self = this;
   if (this.destroyed) return Promise.resolve();
   this.destroyed = true;
+  this._guardUnload(false);
+  clearTimeout(this._delayTimer);
   var core = this._core;
   var ending = !this.stopped && core.session && core.state !== "ended" ? core.end("destroyed").catch(function () {}) : Promise.resolve();
   this.stopped = true;
   return ending.then(function () {
+    self.isApTestStarted = false;
     core.finish("destroyed", {});
     core.destroyUi();
     dispatch("apInstanceDestroyed", { testAttemptId: self.credentials.testAttemptId });

@@ -23,6 +23,8 @@ var MESSAGES = {
   NETWORK_ERROR: "The proctoring server cannot be reached. Check your internet connection and try again.",
   INVALID_ATTEMPT_SIGNATURE: "This exam link is not valid (its attempt signature does not match). Please tell your institution.",
   CONSENT_DECLINED: "You declined proctoring, so the exam cannot start. Reload the page if you change your mind.",
+  INVALID_REPORT_CREDENTIAL: "This report link is not valid or has expired.",
+  REPORT_NOT_AVAILABLE: "This report is not available here.",
 };
 
 // Our own AutoProctor error numbers, in a range AutoProctor does not use (docs/widget.md).
@@ -36,6 +38,8 @@ var AP_OWN_CODES = {
   ORIGIN_REQUIRED: 4107,
   CONSENT_DECLINED: 4108,
   ATTEMPT_IN_USE: 4109,
+  INVALID_REPORT_CREDENTIAL: 4110,
+  REPORT_NOT_AVAILABLE: 4111,
 };
 var AP_MEDIA_DEFAULTS = {
   BROWSER_NOT_SUPPORTED: 4001,

@@ -7,7 +7,8 @@ ProctorCore.prototype.listen = function (target, type, handler, options) {
 };
 
 /**
- * @param {object} track  which signals to watch: {focus, fullscreen, screens, clipboard}
+ * @param {object} track  which signals to watch: {focus, fullscreen, screens, clipboard,
+ *                        blockClipboard (also stop copy, cut and paste)}
  */
 ProctorCore.prototype.monitor = function (track) {
   var self = this;
@@ -61,7 +62,11 @@ ProctorCore.prototype.monitor = function (track) {
 
   if (track.clipboard) {
     ["copy", "cut", "paste"].forEach(function (action) {
-      self.listen(document, action, function () { self.signal("COPY_PASTE", { action: action }); });
+      self.listen(document, action, function (event) {
+        // disableCopyPaste: the action does not happen, and the attempt is still reported.
+        if (track.blockClipboard) event.preventDefault();
+        self.signal("COPY_PASTE", { action: action, blocked: Boolean(track.blockClipboard) });
+      });
     });
   }
 

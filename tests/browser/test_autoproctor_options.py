@@ -1,0 +1,62 @@
+"""AutoProctor setup and tracking options that change what the page may do: on → the
+behaviour and its evidence, off → nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from .helpers import session_for, wait_for_event, wait_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("failure_report")]
+
+TRY_CLIPBOARD_AND_UNLOAD = """() => {
+  const copy = new ClipboardEvent("copy", {bubbles: true, cancelable: true});
+  document.body.dispatchEvent(copy);
+  const leave = new Event("beforeunload", {cancelable: true});
+  window.dispatchEvent(leave);
+  return {copyBlocked: copy.defaultPrevented, unloadAsked: leave.defaultPrevented};
+}"""
+
+
+def _start_with(page, exam_page, tracking: dict, options: dict):
+    exam = exam_page("autoproctor", query="consent=accepted")
+    page.goto(exam.url)
+    page.evaluate(
+        """([tracking, options]) => {
+            Object.assign(window.demoOptions.trackingOptions, tracking);
+            Object.assign(window.demoOptions, options);
+            return window.demoStart();
+        }""",
+        [tracking, options],
+    )
+    wait_for_event(page, "apMonitoringStarted")
+    return exam
+
+
+def test_disable_copy_paste_blocks_and_reports_and_unload_is_guarded(page, exam_page):
+    from sessions.models import Flag
+
+    exam = _start_with(
+        page, exam_page, {"disableCopyPaste": True}, {"lookupKey": "moodle-quiz-12", "assessmentId": None}
+    )
+    assert page.evaluate(TRY_CLIPBOARD_AND_UNLOAD) == {"copyBlocked": True, "unloadAsked": True}
+    session = session_for(exam)
+    assert session.assessment.external_id == "moodle-quiz-12"  # lookupKey groups the quiz's attempts
+    flag = wait_until(lambda: Flag.objects.filter(session=session, type="COPY_PASTE").first())
+    assert flag.payload == {"action": "copy", "blocked": True}
+    page.evaluate("window.demoWidget.stop()")
+    wait_for_event(page, "apMonitoringStopped")
+    # Stopped: leaving the page is free again.
+    assert page.evaluate(TRY_CLIPBOARD_AND_UNLOAD)["unloadAsked"] is False
+
+
+def test_with_the_options_off_copy_works_and_leaving_is_not_asked(page, exam_page):
+    from sessions.models import Flag
+
+    exam = _start_with(
+        page, exam_page, {"disableCopyPaste": False}, {"alertBeforeUnload": False, "showHowToVideo": False}
+    )
+    assert page.evaluate(TRY_CLIPBOARD_AND_UNLOAD) == {"copyBlocked": False, "unloadAsked": False}
+    session = session_for(exam)
+    flag = wait_until(lambda: Flag.objects.filter(session=session, type="COPY_PASTE").first())
+    assert flag.payload == {"action": "copy", "blocked": False}
