@@ -42,9 +42,7 @@ AUTOPROCTOR_TRACKING = (
     Item("impersonation", SUPPORTED, "snapshots compared with the first face"),
     Item("showCamPreview", SUPPORTED, "camera preview in the badge"),
     Item("disableCopyPaste", SUPPORTED, "copy, cut and paste blocked and still reported"),
-    Item(
-        "multiSessionAttempt", PARTIAL, "a second browser is always refused (ATTEMPT_IN_USE, 4109); no flag"
-    ),
+    Item("multiSessionAttempt", NOT_BUILT, "a signed attempt resumes in a second browser, unflagged"),
     Item("auxiliaryDevice", NOT_BUILT, "no phone pairing"),
     Item("idCardVerification", NOT_BUILT, "no photo-ID step"),
 )

@@ -1,5 +1,5 @@
 /* global AP_TRACKING_DEFAULTS, ProctorCore, ProctormeError, apErrorCode, copyWithout, isPlainObject, nonEmptyString, nowIso, sleep */
-/* exported AP_EVIDENCE, AutoProctor */
+/* exported AP_EVIDENCE, AutoProctor, dispatch */
 // =================================================================================================
 // Dialect 2: AutoProctor
 // =================================================================================================

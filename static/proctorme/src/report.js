@@ -1,3 +1,4 @@
+/* global AP_EVIDENCE, AutoProctor, MESSAGES, SERVER, dispatch, el, fetchJson, serverError */
 // =================================================================================================
 // AutoProctor's showReport(reportOptions) / showResults(): one attempt's report in the page
 // =================================================================================================
@@ -34,17 +35,6 @@ var AP_VIOLATION_NAMES = {
   CONNECTION_LOST: "Connection lost",
   SUSPICIOUS_ACTIVITY: "Many kinds of violation",
 };
-
-function el(tag, attrs, children) {
-  var node = document.createElement(tag);
-  for (var key in attrs || {}) {
-    if (!Object.prototype.hasOwnProperty.call(attrs, key)) continue;
-    if (key === "text") node.textContent = attrs[key];
-    else node.setAttribute(key, attrs[key]);
-  }
-  (children || []).forEach(function (child) { if (child) node.appendChild(child); });
-  return node;
-}
 
 function serverUrl(url) {
   return url && url.charAt(0) === "/" ? SERVER + url : url;
