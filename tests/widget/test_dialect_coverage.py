@@ -5,7 +5,7 @@ from pathlib import Path
 
 from proctorme.flag_types import FLAG_TYPES
 from sessions import dialects
-from sessions.config import EYE_REQUIRED_TEXT, TRACKING_DEFAULTS
+from sessions.config import EYE_REQUIRED, TRACKING_DEFAULTS
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "static" / "proctorme" / "src"
@@ -35,8 +35,11 @@ def test_the_doc_prints_the_registry_exactly():
 
 
 def test_tracking_options_the_code_reads_are_the_built_ones():
-    js = _js_object_keys(_js("contract.js"), "AP_TRACKING_DEFAULTS")
-    assert js == set(TRACKING_DEFAULTS), "widget and server tracking defaults differ"
+    # The widget gets its defaults from the server's contract (sessions/config.py).
+    assert "WIDGET_CONTRACT.trackingDefaults" in _js("contract.js")
+    source = "".join(path.read_text(encoding="utf-8") for path in sorted(SRC.glob("*.js")))
+    read = set(re.findall(r"\btracking\.(\w+)", source))
+    js = set(TRACKING_DEFAULTS) | read
     listed = {item.name: item.status for item in dialects.AUTOPROCTOR_TRACKING}
     assert js <= set(listed), f"read by the widget but not in the table: {js - set(listed)}"
     # What the code does not read can only be listed as not built (an unknown key is ignored).
@@ -68,8 +71,6 @@ def test_methods_and_properties_exist_on_the_autoproctor_object():
 
 
 def test_eye_config_and_events_match_the_code():
-    eye = set(
-        re.findall(r'"(\w+)"', re.search(r"var EYE_REQUIRED = \[(.*?)\];", _js("contract.js"), re.S).group(1))
-    )
-    assert eye | set(EYE_REQUIRED_TEXT) <= _names(dialects.EYE_CONFIG)
+    assert "WIDGET_CONTRACT.eyeRequired" in _js("contract.js")
+    assert set(EYE_REQUIRED) <= _names(dialects.EYE_CONFIG)
     assert _names(dialects.EYE_EVENTS) == set(FLAG_TYPES)
