@@ -3,6 +3,7 @@ with scripted status codes."""
 
 from __future__ import annotations
 
+import ssl
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,10 +27,16 @@ class Receiver:
         return self.server.server_address[1]
 
     def url(self, path: str = "/hooks/proctorme", host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}{path}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{host}:{self.port}{path}"
+
+    @property
+    def tls(self) -> bool:
+        return isinstance(self.server.socket, ssl.SSLSocket)
 
 
-def start_receiver() -> Receiver:
+def start_receiver(ssl_context: ssl.SSLContext | None = None) -> Receiver:
+    """Serve on a free loopback port; with ``ssl_context``, over TLS (handshake per connection)."""
     receiver: Receiver
 
     class Handler(BaseHTTPRequestHandler):
@@ -48,6 +55,10 @@ def start_receiver() -> Receiver:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if ssl_context is not None:
+        server.socket = ssl_context.wrap_socket(
+            server.socket, server_side=True, do_handshake_on_connect=False
+        )
     receiver = Receiver(server)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     return receiver
