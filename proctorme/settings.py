@@ -171,6 +171,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "expire-overdue-sessions": {"task": "sessions.expire_overdue", "schedule": 60.0},
     "purge-expired-media": {"task": "sessions.media_purge_expired", "schedule": 3600.0},
+    # Webhook retries whose timer or countdown a restart lost.
+    "deliver-due-webhooks": {"task": "sessions.webhooks_deliver_due", "schedule": 60.0},
 }
 
 # Sign-in throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one

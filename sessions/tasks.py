@@ -58,3 +58,10 @@ def webhook_deliver_task(delivery_id: str, manual: bool = False) -> None:
     from sessions.webhooks import webhook_deliver
 
     webhook_deliver(delivery_id=delivery_id, manual=manual)
+
+
+@shared_task(name="sessions.webhooks_deliver_due", acks_late=True, ignore_result=True)
+def webhooks_deliver_due_task() -> int:
+    from sessions.webhooks import webhooks_deliver_due
+
+    return webhooks_deliver_due()

@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from proctorme.flag_types import NOT_VIOLATIONS
@@ -209,9 +209,13 @@ def webhook_deliver(*, delivery_id: str, manual: bool = False) -> WebhookDeliver
     ``PROCTORME_WEBHOOK_DISABLE_AFTER`` it is disabled and its admins told.
     Manual sends (ping, redeliver) make one attempt and count towards nothing.
     """
+    due_check = not manual
     while True:
         delivery = WebhookDelivery.objects.select_related("endpoint").filter(public_id=delivery_id).first()
         if delivery is None or delivery.status != WebhookDelivery.Status.PENDING:
+            return delivery
+        if not _claim(delivery, due_check=due_check):
+            # Another run (a timer, a countdown, the sweep) has it, or its retry is not due yet.
             return delivery
         if not manual and not delivery.endpoint.is_active:
             # Disabled (by an admin, or for failing) while this retry waited: stop here.
@@ -228,6 +232,53 @@ def webhook_deliver(*, delivery_id: str, manual: bool = False) -> WebhookDeliver
             _schedule_retry(delivery_id, delay)
             return delivery
         _sleep(delay)
+        due_check = False  # slept until the retry (recorded instead of slept in tests)
+
+
+# A claimed attempt holds its delivery this long past the request's own timeout; if
+# the process dies meanwhile, the sweep takes the delivery up after that.
+CLAIM_MARGIN_SECONDS = 60
+# The sweep leaves a due retry this long to its timer or countdown before sending it itself.
+SWEEP_GRACE_SECONDS = 30
+# A countdown may fire this early by another machine's clock.
+CLOCK_SKEW_SECONDS = 2
+
+
+def _claim(delivery: WebhookDelivery, *, due_check: bool) -> bool:
+    """Take the delivery for one attempt (atomically, so two runs never both send it).
+
+    The claim moves ``next_attempt_at`` past the attempt's timeout: a run that dies
+    mid-request leaves a delivery that the sweep finds due again later.
+    """
+    now = timezone.now()
+    pending = WebhookDelivery.objects.filter(pk=delivery.pk, status=WebhookDelivery.Status.PENDING)
+    if due_check:
+        pending = pending.filter(
+            Q(next_attempt_at__isnull=True)
+            | Q(next_attempt_at__lte=now + timedelta(seconds=CLOCK_SKEW_SECONDS))
+        )
+    lease = now + timedelta(seconds=settings.PROCTORME_WEBHOOK_TIMEOUT + CLAIM_MARGIN_SECONDS)
+    return pending.update(next_attempt_at=lease) == 1
+
+
+def webhooks_deliver_due() -> int:
+    """The safety net behind retry timers: send every pending delivery that is overdue.
+
+    Retries wait on a Celery countdown or, in the embedded mode, an in-memory
+    timer; a restart loses those. The stored ``next_attempt_at`` does not, so this
+    sweep (on the beat schedule, and in the embedded scheduler every minute) sends
+    whatever is overdue by more than ``SWEEP_GRACE_SECONDS``. Returns how many it queued.
+    """
+    cutoff = timezone.now() - timedelta(seconds=SWEEP_GRACE_SECONDS)
+    overdue = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING).filter(
+        Q(next_attempt_at__lte=cutoff) | Q(next_attempt_at__isnull=True, created_at__lte=cutoff)
+    )
+    ids = [str(public_id) for public_id in overdue.values_list("public_id", flat=True)[:1000]]
+    for delivery_id in ids:
+        from sessions.tasks import webhook_deliver_task
+
+        enqueue(webhook_deliver_task, delivery_id)
+    return len(ids)
 
 
 def _schedule_retry(delivery_id: str, delay: float) -> None:
