@@ -38,7 +38,7 @@ _CODES = (
         "The API key is unknown, revoked, expired or of the wrong kind.",
         (WIDGET, API),
     ),
-    ErrorCode("INVALID_TOKEN", 401, "The session token is missing, malformed or expired.", (WIDGET,)),
+    ErrorCode("INVALID_TOKEN", 401, "The session token is missing, malformed or expired.", (WIDGET, SOCKET)),
     ErrorCode(
         "DOMAIN_NOT_REGISTERED",
         403,

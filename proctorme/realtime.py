@@ -37,6 +37,11 @@ def institution_group(institution_public_id) -> str:
     return f"institution.{institution_public_id}"
 
 
+def user_group(user_pk) -> str:
+    """A signed-in user's dashboard sockets (told when their access changes)."""
+    return f"user.{user_pk}"
+
+
 _background: asyncio.AbstractEventLoop | None = None
 _background_lock = threading.Lock()
 

@@ -27,7 +27,7 @@ from sessions.services import (
     session_origin_allowed,
     signal_record,
 )
-from sessions.tokens import session_token_read
+from sessions.tokens import session_token_key_check, session_token_read
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ CLOSE_BAD_TOKEN = 4401
 CLOSE_BAD_ORIGIN = 4403
 CLOSE_ENDED = 4409
 MAX_MESSAGE_BYTES = 16 * 1024
+KEY_RECHECK_SECONDS = 30.0
 RATE_PER_SECOND = 20.0
 RATE_BURST = 60.0
 
@@ -66,6 +67,7 @@ def _header(scope, name: bytes) -> str | None:
 def _authorise_sync(token: str | None, origin: str | None):
     try:
         claims = session_token_read(token)
+        session_token_key_check(claims)
     except ProctormeError:
         return None, CLOSE_BAD_TOKEN
     session = (
@@ -80,7 +82,16 @@ def _authorise_sync(token: str | None, origin: str | None):
         session.refresh_from_db()
     if session.status != ProctoringSession.Status.ACTIVE:
         return None, CLOSE_ENDED
+    session.token_claims = claims
     return session, None
+
+
+def _key_still_active(claims: dict) -> bool:
+    try:
+        session_token_key_check(claims)
+    except ProctormeError:
+        return False
+    return True
 
 
 class WidgetConsumer(AsyncWebsocketConsumer):
@@ -99,6 +110,7 @@ class WidgetConsumer(AsyncWebsocketConsumer):
             await self.close(code=close_code)
             return
         self.session = session
+        self.key_checked_at = time.monotonic()
         self.group = session_group(session.public_id)
         self.bucket = TokenBucket(RATE_PER_SECOND, RATE_BURST)
         await self.channel_layer.group_add(self.group, self.channel_name)
@@ -164,6 +176,15 @@ class WidgetConsumer(AsyncWebsocketConsumer):
         if not isinstance(payload, dict):
             await self._error("INVALID_MESSAGE", "payload must be an object.", seq)
             return
+        if time.monotonic() - self.key_checked_at > KEY_RECHECK_SECONDS:
+            # A revoked key ends its open sockets too, within this many seconds of use.
+            if not await database_sync_to_async(_key_still_active, thread_sensitive=False)(
+                self.session.token_claims
+            ):
+                await self._error("INVALID_TOKEN", "The key this session was started with has been revoked.")
+                await self.close(code=CLOSE_BAD_TOKEN)
+                return
+            self.key_checked_at = time.monotonic()
         result = await database_sync_to_async(signal_record, thread_sensitive=False)(
             session_id=self.session.pk, seq=seq, event=event, at=message.get("at"), payload=payload
         )

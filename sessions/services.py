@@ -66,12 +66,12 @@ def session_start(*, request: StartRequest, origin: str | None) -> StartResult:
     institution = api_key.institution
     signed = _attempt_signature_check(institution=institution, request=request)
     return session_start_for_institution(
-        institution=institution, request=request, origin=origin, signed=signed
+        institution=institution, request=request, origin=origin, signed=signed, api_key=api_key
     )
 
 
 def session_start_for_institution(
-    *, institution, request: StartRequest, origin: str, signed: bool
+    *, institution, request: StartRequest, origin: str, signed: bool, api_key=None
 ) -> StartResult:
     """Start or resume once the caller has established the institution (key and origin, or an LMS
     launch); ``signed`` says the attempt is vouched for by a server (which allows a resume)."""
@@ -83,7 +83,7 @@ def session_start_for_institution(
     for _ in range(3):
         try:
             return _session_start_or_resume(
-                institution=institution, request=request, origin=origin, signed=signed
+                institution=institution, request=request, origin=origin, signed=signed, api_key=api_key
             )
         except IntegrityError:
             # Two inits for one attempt raced; the loser resumes the winner's session.
@@ -125,7 +125,9 @@ def _may_resume(session: ProctoringSession, *, request: StartRequest, signed: bo
 
 
 @transaction.atomic
-def _session_start_or_resume(*, institution, request: StartRequest, origin: str, signed: bool) -> StartResult:
+def _session_start_or_resume(
+    *, institution, request: StartRequest, origin: str, signed: bool, api_key
+) -> StartResult:
     now = timezone.now()
     existing = (
         ProctoringSession.objects.select_for_update()
@@ -144,7 +146,8 @@ def _session_start_or_resume(*, institution, request: StartRequest, origin: str,
         transaction.on_commit(
             lambda: signals.session_started.send(sender=ProctoringSession, session=existing, resumed=True)
         )
-        return StartResult(existing, session_token_make(session=existing, origin=origin), True)
+        token = session_token_make(session=existing, origin=origin, api_key=api_key)
+        return StartResult(existing, token, True)
 
     with transaction.atomic():
         assessment, _ = Assessment.objects.get_or_create(
@@ -204,7 +207,7 @@ def _session_start_or_resume(*, institution, request: StartRequest, origin: str,
     _publish_institution(
         session, {"type": "session", "event": "started", "session": session_summary(session)}
     )
-    return StartResult(session, session_token_make(session=session, origin=origin), False)
+    return StartResult(session, session_token_make(session=session, origin=origin, api_key=api_key), False)
 
 
 def _event_server(session: ProctoringSession, type_: str, payload: dict | None = None) -> Event:

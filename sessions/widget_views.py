@@ -31,7 +31,7 @@ from proctorme.errors import (
 from sessions.config import parse_autoproctor, parse_eye, parse_resume_secret
 from sessions.models import ProctoringSession
 from sessions.services import _iso, session_end, session_origin_allowed, session_start
-from sessions.tokens import session_token_read
+from sessions.tokens import session_token_key_check, session_token_read
 from sessions.uploads import media_store, parse_upload
 from sessions.widget_script import widget_builds, widget_manifest, widget_script
 
@@ -148,6 +148,7 @@ def session_from_token(request, session_public_id) -> ProctoringSession:
     claims = session_token_read(token)
     if claims["session"] != str(session_public_id):
         raise InvalidToken("The token is for another session.")
+    session_token_key_check(claims)
     origin = request.headers.get("Origin")
     session = (
         ProctoringSession.objects.select_related("institution", "assessment", "candidate")

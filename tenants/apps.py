@@ -16,4 +16,18 @@ class TenantsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from tenants import checks  # noqa: F401  (registers itself)
+        from django.conf import settings
+        from django.db.models.signals import post_delete, post_save
+
+        from tenants import (
+            checks,  # noqa: F401  (registers itself)
+            signals,
+        )
+        from tenants.models import Membership
+
+        post_delete.connect(
+            signals.on_membership_deleted, sender=Membership, dispatch_uid="membership-revoked"
+        )
+        post_save.connect(
+            signals.on_user_saved, sender=settings.AUTH_USER_MODEL, dispatch_uid="user-deactivated"
+        )

@@ -14,6 +14,8 @@ the card, and a session that starts or ends makes the grid reload itself.
 
 from __future__ import annotations
 
+import time
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
@@ -22,18 +24,32 @@ from django.utils.dateparse import parse_datetime
 
 from analysis.trust import band_for
 from proctorme.flag_types import NOT_VIOLATIONS
-from proctorme.realtime import institution_group, remember_server_loop
+from proctorme.realtime import institution_group, remember_server_loop, user_group
 from sessions.dashboard.selectors import SESSION_KEY, dashboard_context
 from sessions.models import Flag, ProctoringSession
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NO_INSTITUTION = 4403
+# Access is also re-read at most this often while pushes flow, should a revocation message be lost.
+ACCESS_RECHECK_SECONDS = 30.0
 
 
 @database_sync_to_async
 def _institution_for(user, chosen):
     dash = dashboard_context(user=user, chosen=chosen)
     return dash.institution if dash else None
+
+
+@database_sync_to_async
+def _still_allowed(user_pk: int, institution_pk: int) -> bool:
+    from django.contrib.auth import get_user_model
+
+    from tenants.models import Membership
+
+    user = get_user_model().objects.filter(pk=user_pk, is_active=True).first()
+    if user is None:
+        return False
+    return user.is_superuser or Membership.objects.filter(user=user, institution_id=institution_pk).exists()
 
 
 @database_sync_to_async
@@ -76,18 +92,42 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         if self.institution is None:
             await self.close(code=CLOSE_NO_INSTITUTION)
             return
+        self.user_pk = user.pk
+        self.checked_at = time.monotonic()
         self.group = institution_group(self.institution.public_id)
+        self.user_group = user_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.channel_layer.group_add(self.user_group, self.channel_name)
 
     async def disconnect(self, code):
         if self.institution is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.channel_layer.group_discard(self.user_group, self.channel_name)
+
+    async def _allowed(self) -> bool:
+        if await _still_allowed(self.user_pk, self.institution.pk):
+            self.checked_at = time.monotonic()
+            return True
+        institution, self.institution = self.institution, None
+        await self.channel_layer.group_discard(institution_group(institution.public_id), self.channel_name)
+        await self.channel_layer.group_discard(self.user_group, self.channel_name)
+        await self.close(code=CLOSE_NO_INSTITUTION)
+        return False
+
+    async def access_changed(self, event):
+        """A membership of this user was removed, or the account deactivated (tenants.signals)."""
+        if self.institution is not None:
+            await self._allowed()
 
     async def receive(self, text_data=None, bytes_data=None):
         # The page only listens; htmx may send a form's values if asked to, and they are ignored.
         return
 
     async def institution_message(self, event):
+        if self.institution is None:
+            return
+        if time.monotonic() - self.checked_at > ACCESS_RECHECK_SECONDS and not await self._allowed():
+            return
         message = event.get("message") or {}
         html = await self._render(message)
         if html:
