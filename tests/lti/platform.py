@@ -262,6 +262,13 @@ def start_platform() -> TestPlatform:
                 return self._json(200, {"keys": [key.jwk for key in platform.keys]})
             if parts.path == "/auth":
                 return self._auth(query)
+            if parts.path.startswith("/start/"):
+                # The LMS starts a launch: third-party initiated login at the tool.
+                return self._redirect(
+                    platform.login_initiation_url(parts.path[7:], target=platform.tool_login_url)
+                )
+            if parts.path == "/submit":
+                return self._submit(query)
             if parts.path == "/lineitems":
                 scopes = self._bearer_scopes() or []
                 if AGS_SCOPES[0] not in scopes:
@@ -279,6 +286,30 @@ def start_platform() -> TestPlatform:
                     200, json.dumps(items).encode(), "application/vnd.ims.lis.v2.lineitemcontainer+json"
                 )
             return self._json(404, {"error": "not found"})
+
+        def _redirect(self, location: str) -> None:
+            self.send_response(302)
+            self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def _submit(self, query: dict) -> None:
+            """The candidate submits the quiz: the platform sends LtiEndAssessment to the tool."""
+            started = next(
+                (
+                    c
+                    for c in platform.start_assessments
+                    if c[LTI_AP + "session_data"] == query.get("session_data")
+                ),
+                None,
+            )
+            if started is None:
+                return self._json(400, {"error": "no such assessment"})
+            end = platform.base_claims(nonce="", message_type="LtiEndAssessment")
+            end[LTI_AP + "attempt_number"] = started[LTI_AP + "attempt_number"]
+            return self._redirect(
+                platform.login_initiation_url(platform.prepare(end), target=platform.tool_login_url)
+            )
 
         def _auth(self, query: dict) -> None:
             hint = query.get("lti_message_hint", "")
@@ -383,9 +414,11 @@ def start_platform() -> TestPlatform:
                 platform.start_assessment_errors.append(",".join(problems))
                 return self._send(400, b"<h1>Invalid LtiStartAssessment</h1>", "text/html")
             platform.start_assessments.append(claims)
+            submit = "/submit?" + urlencode({"session_data": claims[LTI_AP + "session_data"]})
             body = (
                 "<!doctype html><html><body><h1 id='quiz'>Midterm quiz</h1>"
-                f"<p>Attempt {claims[LTI_AP + 'attempt_number']}</p></body></html>"
+                f"<p>Attempt {claims[LTI_AP + 'attempt_number']}</p>"
+                f"<a id='submit' href='{html.escape(submit)}'>Submit quiz</a></body></html>"
             ).encode()
             return self._send(200, body, "text/html; charset=utf-8")
 
