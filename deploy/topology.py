@@ -57,6 +57,7 @@ defaults
 
 frontend proctorme
     bind {bind}:{port}
+    http-request del-header X-Forwarded-For
     option forwardfor
     http-request set-header X-Forwarded-Proto https if {{ ssl_fc }}
     http-request set-header X-Forwarded-Proto http if !{{ ssl_fc }}

@@ -187,3 +187,15 @@ def env_media_storage() -> dict:
         if value:
             options[setting] = value
     return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
+
+
+def env_networks(name: str, default: list[str]) -> list:
+    """Comma-separated networks (``10.0.0.0/8,::1``) → ``ipaddress`` networks."""
+    import ipaddress
+
+    value = _raw(name)
+    items = default if value is None else [item.strip() for item in value.split(",") if item.strip()]
+    try:
+        return [ipaddress.ip_network(item, strict=False) for item in items]
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from None

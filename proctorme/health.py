@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 
 from asgiref.sync import async_to_sync
@@ -10,6 +11,10 @@ from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from proctorme.ops import is_operator_request
+
+log = logging.getLogger(__name__)
 
 
 def _check_database() -> dict:
@@ -44,6 +49,12 @@ def _check_broker() -> dict:
 @never_cache
 @require_GET
 def healthz(request):
+    """200/503 with which part failed; why it failed only for operators (proctorme.ops).
+
+    Exception text can carry host names, ports and credentials of the database
+    or Redis: the public (load balancers, uptime monitors) sees ``ok`` flags only,
+    the text goes to the log and to requests with the operator token.
+    """
     checks = {}
     for name, check in (
         ("database", _check_database),
@@ -53,8 +64,11 @@ def healthz(request):
         try:
             checks[name] = check()
         except Exception as exc:  # a health check reports failures, it does not raise them
+            log.warning("healthz: %s check failed: %s: %s", name, type(exc).__name__, exc)
             checks[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     healthy = all(c["ok"] for c in checks.values())
+    if not is_operator_request(request):
+        checks = {name: {"ok": check["ok"]} for name, check in checks.items()}
     return JsonResponse(
         {"status": "ok" if healthy else "unavailable", "checks": checks}, status=200 if healthy else 503
     )

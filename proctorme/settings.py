@@ -20,6 +20,7 @@ from proctorme.env import (
     env_int,
     env_list,
     env_media_storage,
+    env_networks,
     env_redis_url,
     env_str,
 )
@@ -74,7 +75,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every log line of the request carries its id (proctorme.logs).
+    "proctorme.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files from the app itself in production (after `collectstatic`): hashed names,
+    # gzip and Brotli, a year's immutable caching. No proxy rule or CDN needed.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -210,12 +216,25 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var" / "static")))
+if DEBUG or TESTING:
+    # WhiteNoise indexes STATIC_ROOT at start and warns when it is missing; here it stays
+    # empty (development reads the source folders).
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 # Captured media: the local folder, or an S3-compatible bucket when MEDIA_S3_BUCKET is set.
 STORAGES = {
     "default": env_media_storage(),
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Production: content-hashed, compressed copies made by `collectstatic`. Development
+    # and tests read the source folders as they are.
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG or TESTING
+        else "proctorme.staticstorage.StaticStorage"
+    },
 }
+# A file missing from the manifest (collectstatic not re-run after an upgrade) is served
+# under its plain name instead of failing the page.
+WHITENOISE_MANIFEST_STRICT = False
 # Media is never served from a public URL: only through signed, tenant-checked views.
 MEDIA_URL = "/media-not-public/"
 
@@ -276,6 +295,11 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Operators: /metrics (Prometheus) and the detailed /healthz answer to a bearer token
+# or to requests from these networks (proctorme.ops). Embedded mode opens them to loopback.
+PROCTORME_OPS_TOKEN = env_str("PROCTORME_OPS_TOKEN", "")
+PROCTORME_OPS_NETWORKS = env_networks("PROCTORME_OPS_NETWORKS", ["127.0.0.0/8", "::1/128"] if DEBUG else [])
+
 # Integrator API and webhooks (sessions/api, sessions/webhooks.py).
 PROCTORME_API_RATE_LIMIT = env_int("PROCTORME_API_RATE_LIMIT", 600, minimum=1)  # requests / minute / key
 PROCTORME_EVIDENCE_URL_TTL = env_int("PROCTORME_EVIDENCE_URL_TTL", 900, minimum=30)  # seconds
@@ -294,11 +318,32 @@ LTI_JWKS_MIN_REFRESH_SECONDS = env_int("LTI_JWKS_MIN_REFRESH_SECONDS", 10, minim
 LTI_STATE_TTL = env_int("LTI_STATE_TTL", 600, minimum=30)  # seconds between login initiation and launch
 LTI_HTTP_TIMEOUT = env_int("LTI_HTTP_TIMEOUT", 10, minimum=1)  # seconds per call to a platform
 
+# Logs: every line carries request_id and session_id (proctorme.logs). LOG_FORMAT=json
+# writes one JSON object a line for a log collector; plain is for people.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be plain or json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "proctorme.logs.ContextFilter"}},
+    "formatters": {
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s [req=%(request_id)s session=%(session_id)s] %(message)s"
+        },
+        "json": {"()": "proctorme.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
+
+# Error reporting (optional): a Sentry-compatible DSN. Events are rebuilt from an
+# allow-list (proctorme.errorreport.scrub): no personal data, no media, no tokens.
+SENTRY_DSN = env_str("SENTRY_DSN", "")
+if SENTRY_DSN and not TESTING:
+    from proctorme.errorreport import init_error_reporting
+
+    init_error_reporting(dsn=SENTRY_DSN, environment=env_str("SENTRY_ENVIRONMENT", "production"))

@@ -18,6 +18,19 @@ from django.db import close_old_connections, transaction
 
 log = logging.getLogger(__name__)
 _pool: ThreadPoolExecutor | None = None
+_waiting = 0  # thread mode: tasks handed to the pool and not finished yet (queue depth)
+_waiting_lock = threading.Lock()
+
+
+def _count_waiting(delta: int) -> None:
+    global _waiting
+    with _waiting_lock:
+        _waiting += delta
+
+
+def _submit(task, args, kwargs) -> None:
+    _count_waiting(+1)
+    _executor().submit(_run_in_thread, task, args, kwargs)
 
 
 def _executor() -> ThreadPoolExecutor:
@@ -34,6 +47,7 @@ def _run_in_thread(task, args, kwargs) -> None:
     except Exception:
         log.exception("in-process task %s failed", task.name)
     finally:
+        _count_waiting(-1)
         close_old_connections()
 
 
@@ -50,15 +64,38 @@ def enqueue(task, *args, countdown: float | None = None, **kwargs) -> None:
             task.apply_async(args=args, kwargs=kwargs, countdown=countdown)
         elif mode == "thread":
             if countdown:
-                timer = threading.Timer(countdown, _executor().submit, (_run_in_thread, task, args, kwargs))
+                timer = threading.Timer(countdown, _submit, (task, args, kwargs))
                 timer.daemon = True
                 timer.start()
             else:
-                _executor().submit(_run_in_thread, task, args, kwargs)
+                _submit(task, args, kwargs)
         elif not countdown:
             task.run(*args, **kwargs)
 
     transaction.on_commit(send)
+
+
+def queue_depth() -> int:
+    """Tasks waiting to run: in the broker's queues (celery) or in the in-process pool (thread).
+
+    Celery tasks with a countdown (webhook retries) are held by workers until due
+    and are not counted.
+    """
+    mode = settings.TASKS_MODE
+    if mode == "thread":
+        return _waiting
+    if mode != "celery":
+        return 0
+    from proctorme.celery import app
+
+    queues = {app.conf.task_default_queue} | {
+        route["queue"] for route in (app.conf.task_routes or {}).values() if "queue" in route
+    }
+    with app.connection_for_read() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+        channel = conn.default_channel
+        # Redis (the broker here): declaring creates nothing, and answers the length of the list.
+        return sum(channel.queue_declare(queue=name).message_count for name in queues)
 
 
 _scheduler: threading.Thread | None = None

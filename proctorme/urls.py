@@ -4,12 +4,14 @@ from django.urls import include, path
 
 from proctorme.health import healthz
 from sessions.dashboard import views as dashboard_views
+from sessions.metrics import metrics_view
 from tenants import accounts
 
 urlpatterns = [
     path("", dashboard_views.home, name="home"),
     path("dashboard/", include("sessions.dashboard.urls")),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("", include("sessions.urls")),
     # Django's admin shows "Forgotten your password?" on its login page when this name exists.
     path("admin/password_reset/", accounts.PasswordResetView.as_view(), name="admin_password_reset"),

@@ -16,6 +16,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils import timezone
 
+from proctorme import logs
 from proctorme.errors import ProctormeError, error_code
 from proctorme.flag_types import BROWSER_SIGNALS
 from proctorme.realtime import remember_server_loop, session_group
@@ -111,6 +112,7 @@ class WidgetConsumer(AsyncWebsocketConsumer):
             return
         self.session = session
         self.key_checked_at = time.monotonic()
+        logs.bind(session_id=session.public_id)  # this socket's task: every line it logs
         self.group = session_group(session.public_id)
         self.bucket = TokenBucket(RATE_PER_SECOND, RATE_BURST)
         await self.channel_layer.group_add(self.group, self.channel_name)

@@ -171,6 +171,15 @@ class MediaChunk(models.Model):
     class Meta:
         ordering = ["captured_at", "seq"]
         constraints = [models.UniqueConstraint(fields=["session", "kind", "seq"], name="media_chunk_unique")]
+        indexes = [
+            # /metrics: uploads over the last minute, and the oldest upload not analysed yet.
+            models.Index(fields=["created_at"], name="media_created_idx"),
+            models.Index(
+                fields=["created_at"],
+                name="media_unanalysed_idx",
+                condition=models.Q(analysed_at__isnull=True),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.seq}"

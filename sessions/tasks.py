@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from proctorme.logs import log_context
 from sessions.models import ProctoringSession
 
 
@@ -11,9 +12,10 @@ from sessions.models import ProctoringSession
 def session_expire_task(session_public_id: str) -> None:
     from sessions.services import session_end, session_is_overdue
 
-    session = ProctoringSession.objects.filter(public_id=session_public_id).first()
-    if session is not None and session_is_overdue(session):
-        session_end(session=session, reason="time_up")
+    with log_context(session_id=session_public_id):
+        session = ProctoringSession.objects.filter(public_id=session_public_id).first()
+        if session is not None and session_is_overdue(session):
+            session_end(session=session, reason="time_up")
 
 
 @shared_task(name="sessions.expire_overdue", acks_late=True)
@@ -27,22 +29,24 @@ def sessions_expire_overdue_task() -> int:
 def session_finalise_task(session_public_id: str) -> None:
     from sessions.finalise import session_finalise
 
-    session = ProctoringSession.objects.filter(public_id=session_public_id).first()
-    if session is not None:
-        session_finalise(session=session)
+    with log_context(session_id=session_public_id):
+        session = ProctoringSession.objects.filter(public_id=session_public_id).first()
+        if session is not None:
+            session_finalise(session=session)
 
 
 @shared_task(name="sessions.session_analyse", acks_late=True)
 def session_analyse_task(session_public_id: str) -> None:
     from sessions.analysis_pipeline import session_analyse_serialised
 
-    session = (
-        ProctoringSession.objects.select_related("institution", "assessment", "candidate")
-        .filter(public_id=session_public_id)
-        .first()
-    )
-    if session is not None and session.status == ProctoringSession.Status.ACTIVE:
-        session_analyse_serialised(session=session)
+    with log_context(session_id=session_public_id):
+        session = (
+            ProctoringSession.objects.select_related("institution", "assessment", "candidate")
+            .filter(public_id=session_public_id)
+            .first()
+        )
+        if session is not None and session.status == ProctoringSession.Status.ACTIVE:
+            session_analyse_serialised(session=session)
 
 
 @shared_task(name="sessions.media_purge_expired", acks_late=True)

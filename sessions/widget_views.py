@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from proctorme import logs
 from proctorme.errors import (
     DomainNotRegistered,
     InvalidConfig,
@@ -119,6 +120,7 @@ def session_start_view(request):
         start.resume_secret = parse_resume_secret(body.get("resumeSecret"))
         result = session_start(request=start, origin=request.headers.get("Origin"))
     session = result.session
+    logs.bind(session_id=session.public_id)
     session_path = str(session.public_id)
     payload = {
         "sessionId": session_path,
@@ -157,6 +159,7 @@ def session_from_token(request, session_public_id) -> ProctoringSession:
     )
     if session is None:
         raise InvalidToken("The token is for another session.")
+    logs.bind(session_id=session.public_id)
     if origin and (origin != claims["origin"] or not session_origin_allowed(session=session, origin=origin)):
         raise DomainNotRegistered("This page may not use the session.")
     return session
