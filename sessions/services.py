@@ -597,14 +597,22 @@ def media_purge_expired(*, now: datetime | None = None) -> int:
     """
     from sessions.models import MediaChunk
 
+    from tenants.models import MAX_RETENTION_DAYS, Institution
+
     now = now or timezone.now()
     purged = 0
-    ended = ProctoringSession.objects.filter(ended_at__isnull=False).select_related("institution")
-    for session in ended.iterator():
-        if session.ended_at > now - timedelta(days=session.institution.retention_days):
-            continue
-        for chunk in MediaChunk.objects.filter(session=session).iterator():
-            chunk.file.delete(save=False)
-            chunk.delete()
-            purged += 1
+    for institution in Institution.objects.only("pk", "retention_days").iterator():
+        # Clamped, and one institution at a time: a value written past the validators (raw SQL,
+        # an old row) can neither overflow the date arithmetic nor stop anyone else's purge.
+        days = min(max(int(institution.retention_days or 0), 1), MAX_RETENTION_DAYS)
+        chunks = MediaChunk.objects.filter(
+            institution_id=institution.pk, session__ended_at__lte=now - timedelta(days=days)
+        )
+        try:
+            for chunk in chunks.iterator():
+                chunk.file.delete(save=False)
+                chunk.delete()
+                purged += 1
+        except Exception:
+            log.exception("media purge failed for institution %s", institution.pk)
     return purged

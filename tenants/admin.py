@@ -39,10 +39,46 @@ def _admin_institutions(request):
     return cache
 
 
+class ScopedInstitutionFilter(admin.RelatedFieldListFilter):
+    """The institution filter of the sidebar, offering only the user's own institutions.
+
+    Django's RelatedFieldListFilter lists every row of the related table, so an
+    institution admin would read every other institution's name there.
+    """
+
+    def field_choices(self, field, request, model_admin):
+        choices = super().field_choices(field, request, model_admin)
+        if request.user.is_superuser:
+            return choices
+        mine = {i.pk for i in _admin_institutions(request)}
+        return [(pk, label) for pk, label in choices if pk in mine]
+
+
 class TenantScopedAdmin(admin.ModelAdmin):
     """Base for every tenant-owned model; ``institution_path`` leads to its Institution."""
 
     institution_path = "institution"
+
+    def get_list_filter(self, request):
+        """Every filter on an institution is the scoped one (and hidden for a single institution)."""
+        filters = []
+        for entry in super().get_list_filter(request):
+            if isinstance(entry, str) and self._points_at_institution(entry):
+                if request.user.is_superuser or len(_admin_institutions(request)) > 1:
+                    filters.append((entry, ScopedInstitutionFilter))
+                continue
+            filters.append(entry)
+        return filters
+
+    def _points_at_institution(self, path: str) -> bool:
+        model = self.model
+        field = None
+        for part in path.split("__"):
+            field = model._meta.get_field(part)
+            model = getattr(field, "related_model", None)
+            if model is None:
+                return False
+        return model is Institution
 
     def _allowed(self, request, obj=None) -> bool:
         if request.user.is_superuser:

@@ -4,10 +4,15 @@ import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
 from tenants.validators import validate_domain_host
+
+
+# Ten years: beyond it a date far in the past overflows, and no exam needs it.
+MAX_RETENTION_DAYS = 3650
 
 
 def default_detector_settings() -> dict:
@@ -22,7 +27,9 @@ class Institution(models.Model):
     # (analysis config); an assessment may override them again.
     detector_settings = models.JSONField(default=default_detector_settings, blank=True)
     retention_days = models.PositiveIntegerField(
-        default=90, help_text="Captured media is deleted this many days after a session ends."
+        default=90,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_RETENTION_DAYS)],
+        help_text=f"Captured media is deleted this many days after a session ends (1 to {MAX_RETENTION_DAYS}).",
     )
     attempt_credentials_open_report = models.BooleanField(
         default=False,
