@@ -596,7 +596,6 @@ def media_purge_expired(*, now: datetime | None = None) -> int:
     Flags, events, scores and verdicts stay; a flag's evidence link becomes empty.
     """
     from sessions.models import MediaChunk
-
     from tenants.models import MAX_RETENTION_DAYS, Institution
 
     now = now or timezone.now()

@@ -10,7 +10,6 @@ from django.utils import timezone
 
 from tenants.validators import validate_domain_host
 
-
 # Ten years: beyond it a date far in the past overflows, and no exam needs it.
 MAX_RETENTION_DAYS = 3650
 
