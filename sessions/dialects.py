@@ -75,6 +75,7 @@ AUTOPROCTOR_METHODS = (
     Item("showResults", SUPPORTED, "the same as showReport()"),
     Item("isApTestStarted", SUPPORTED, "property"),
     Item("setupState", SUPPORTED, "property: null, ready or error"),
+    Item("isAuxiliaryDeviceConfirmed", PARTIAL, "property, always false: no phone pairing"),
 )
 
 AUTOPROCTOR_REPORT_OPTIONS = (
@@ -106,6 +107,23 @@ AUTOPROCTOR_EVENTS = (
     Item("apReportLoaded", SUPPORTED, "Proctorme's: showReport() finished"),
     Item("apMonitoringOnAuxStarted", NOT_BUILT, "no phone pairing"),
     Item("apAuxDisconnected", NOT_BUILT, "no phone pairing"),
+)
+
+# The older generation AutoProctor's WordPress plugin uses (includes/frontend/start-test.php).
+AUTOPROCTOR_LEGACY = (
+    Item("initAutoProctor", SUPPORTED, "setup done; resolves with the instance (start(), stop())"),
+    Item("tenantId", SUPPORTED, "the client id (publishable key)"),
+    Item("preventMultipleScreens", SUPPORTED, "detectMultipleScreens"),
+    Item("forcePreventMultipleScreens", PARTIAL, "detectMultipleScreens: reported (5007), not refused"),
+    Item("forceCaptureSwitchedTab", NOT_BUILT, "captureSwitchedTab"),
+    Item("previewVideo", SUPPORTED, "showCamPreview"),
+    Item("evidencePushInterval", IGNORED, "the server sets the upload cadence"),
+    Item("auxiliaryDeviceRandomPhotoPushInterval", IGNORED, "no phone pairing"),
+    Item("restrictConsole", IGNORED, "a page cannot stop its candidate's developer tools"),
+    Item("apStartTest", SUPPORTED, "sent with apMonitoringStarted"),
+    Item("apStopMonitoring", SUPPORTED, "sent with apMonitoringStopped"),
+    Item("auxDeviceTestAttemptLabelGenerated", NOT_BUILT, "no phone pairing"),
+    Item("auxDeviceConfirmed", NOT_BUILT, "no phone pairing"),
 )
 
 EYE_CONFIG = (
@@ -163,6 +181,7 @@ TABLES: dict[str, tuple[Item, ...]] = {
     "AutoProctor methods and properties": AUTOPROCTOR_METHODS,
     "AutoProctor reportOptions": AUTOPROCTOR_REPORT_OPTIONS,
     "AutoProctor window events": AUTOPROCTOR_EVENTS,
+    "AutoProctor legacy API (initAutoProctor)": AUTOPROCTOR_LEGACY,
     "Eye config": EYE_CONFIG,
     "Eye methods": EYE_METHODS,
     "Eye events": EYE_EVENTS,

@@ -30,7 +30,7 @@ from sessions.config import widget_contract
 # consent, badge, system check; core: the engine both dialects share; transport:
 # session start/resume, outbox, WebSocket; signals: focus, fullscreen, screens,
 # clipboard, network; eye/autoproctor: the two SDK dialects; report: AutoProctor's
-# showReport(); globals: window names;
+# showReport(); legacy: its older initAutoProctor(); globals: window names;
 # capture: frames, snapshots and audio uploads (registers itself as a capture hook).
 WIDGET_MODULES: tuple[str, ...] = (
     "contract.js",
@@ -43,6 +43,7 @@ WIDGET_MODULES: tuple[str, ...] = (
     "eye.js",
     "autoproctor.js",
     "report.js",
+    "legacy.js",
     "globals.js",
     "capture.js",
 )

@@ -55,7 +55,7 @@ def test_report_options_are_the_widgets_defaults():
 
 def test_window_events_listed_as_built_are_the_ones_the_widget_dispatches():
     source = "".join(path.read_text(encoding="utf-8") for path in sorted(SRC.glob("*.js")))
-    dispatched = set(re.findall(r'dispatch\("(ap\w+)"', source))
+    dispatched = set(re.findall(r'dispatch(?:AfterSettling)?\("(ap\w+)"', source))
     assert dispatched == _names(dialects.AUTOPROCTOR_EVENTS)
 
 
@@ -74,3 +74,15 @@ def test_eye_config_and_events_match_the_code():
     assert "WIDGET_CONTRACT.eyeRequired" in _js("contract.js")
     assert set(EYE_REQUIRED) <= _names(dialects.EYE_CONFIG)
     assert _names(dialects.EYE_EVENTS) == set(FLAG_TYPES)
+
+
+def test_the_legacy_api_table_matches_legacy_js():
+    source = _js("legacy.js")
+    mapped = _js_object_keys(source, "LEGACY_TRACKING")
+    events = set(re.findall(r":\s*\"(\w+)\"", re.search(r"var LEGACY_EVENTS = \{(.*?)\};", source).group(1)))
+    listed = {item.name: item.status for item in dialects.AUTOPROCTOR_LEGACY}
+    assert mapped <= set(listed)
+    assert events == {
+        name for name, status in listed.items() if name.startswith("ap") and status != dialects.NOT_BUILT
+    }
+    assert "function initAutoProctor(settings)" in source and "window.initAutoProctor" in _js("globals.js")

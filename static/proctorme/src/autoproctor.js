@@ -17,6 +17,12 @@ function dispatch(name, detail) {
   window.dispatchEvent(new CustomEvent(name, { detail: detail }));
 }
 
+// start() and stop() settle first and send their event on the next task: AutoProctor's Moodle
+// plugin awaits them and only then adds its apMonitoringStarted / apMonitoringStopped listener.
+function dispatchAfterSettling(name, detail) {
+  setTimeout(function () { dispatch(name, detail); }, 0);
+}
+
 function AutoProctor(credentials) {
   if (!(this instanceof AutoProctor)) throw new TypeError("AutoProctor must be called with new");
   credentials = credentials || {};
@@ -35,6 +41,7 @@ function AutoProctor(credentials) {
   this.testAttemptId = credentials.testAttemptId;
   this.setupState = null; // "ready" or "error" once setup() settles, as AutoProctor's
   this.isApTestStarted = false; // true while monitoring (AutoProctor's Moodle plugin reads it)
+  this.isAuxiliaryDeviceConfirmed = false; // no phone pairing (its WordPress plugin reads it)
   this.stopped = false;
   this.destroyed = false;
   var self = this;
@@ -197,7 +204,7 @@ AutoProctor.prototype.start = function () {
     if (self.stopped) throw ProctormeError("SESSION_ENDED");
     if (core.state === "monitoring" && core.socket) {
       self.isApTestStarted = true;
-      dispatch("apMonitoringStarted", { sessionId: core.session.sessionId, resumed: true });
+      dispatchAfterSettling("apMonitoringStarted", { sessionId: core.session.sessionId, resumed: true });
       return;
     }
     core.setUi("connecting");
@@ -218,7 +225,7 @@ AutoProctor.prototype.start = function () {
       core.signal("STARTED", started);
       self.isApTestStarted = true;
       if (self.options.alertBeforeUnload !== false) self._guardUnload(true);
-      dispatch("apMonitoringStarted", started);
+      dispatchAfterSettling("apMonitoringStarted", started);
     });
   }).catch(function (error) {
     if (error.errorCode === undefined) self._error(error);
@@ -258,7 +265,7 @@ AutoProctor.prototype.stop = function () {
   return core.end("stopped").then(
     function (info) {
       self.isApTestStarted = false;
-      dispatch("apMonitoringStopped", { reason: "stopped", endedAt: info && info.endedAt });
+      dispatchAfterSettling("apMonitoringStopped", { reason: "stopped", endedAt: info && info.endedAt });
       return info;
     },
     function (error) {

@@ -1,10 +1,11 @@
-/* global AP_EVIDENCE, AP_OWN_CODES, AutoProctor, LoadProctormeWidget, MESSAGES, SERVER, VERSION, captureHooks */
+/* global AP_EVIDENCE, AP_OWN_CODES, AutoProctor, initAutoProctor, LoadProctormeWidget, MESSAGES, SERVER, VERSION, captureHooks */
 // =================================================================================================
 // Globals
 // =================================================================================================
 window.LoadProctormeWidget = LoadProctormeWidget;
 window.LoadEyeWidget = LoadProctormeWidget;
 window.AutoProctor = AutoProctor;
+window.initAutoProctor = initAutoProctor;
 window.Proctorme = {
   version: VERSION,
   server: SERVER,
