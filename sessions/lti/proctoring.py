@@ -12,8 +12,10 @@ import hashlib
 import json
 import secrets
 import time
+import uuid
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
 from django.db import IntegrityError, transaction
@@ -24,7 +26,7 @@ from proctorme.errors import DomainNotRegistered, InvalidToken, SessionEnded
 from sessions.config import DEFAULT_AUTOPROCTOR_SECONDS, parse_eye
 from sessions.lti.errors import LtiError, LtiNotReady, LtiUnknownAttempt
 from sessions.lti.keys import tool_sign
-from sessions.lti.launch import LTI, LTI_AGS, LTI_AP, Launch
+from sessions.lti.launch import LTI, LTI_AGS, LTI_AP, LTI_DL, Launch
 from sessions.lti.models import LtiAttempt, LtiRegistration
 from sessions.models import Assessment, Event, ProctoringSession
 from sessions.services import StartResult, session_end, session_start_for_institution
@@ -56,6 +58,30 @@ def _short(value: str, limit: int) -> str:
 
 def _assessment_external_id(registration: LtiRegistration, resource_link_id: str) -> str:
     return _short(f"lti:{registration.public_id}:{resource_link_id}", 200)
+
+
+CUSTOM_ASSESSMENT = "proctorme_assessment"
+
+
+def _linked_assessment(*, registration: LtiRegistration, claims: dict, resource_link_id: str) -> str:
+    """The assessment a launch is for: the one an instructor deep-linked (its id in the link's
+    custom parameters, looked up in this institution only), else one per resource link."""
+    custom = claims.get(LTI + "custom") or {}
+    linked = custom.get(CUSTOM_ASSESSMENT) if isinstance(custom, dict) else None
+    if isinstance(linked, str):
+        try:
+            found = (
+                Assessment.objects.filter(
+                    institution_id=registration.institution_id, public_id=uuid.UUID(linked)
+                )
+                .values_list("external_id", flat=True)
+                .first()
+            )
+        except ValueError:
+            found = None
+        if found:
+            return found
+    return _assessment_external_id(registration, resource_link_id)
 
 
 def _candidate_external_id(registration: LtiRegistration, sub: str) -> str:
@@ -144,16 +170,18 @@ def _start_request(attempt: LtiAttempt):
     claims = attempt.claims
     registration = attempt.registration
     link = claims.get(LTI + "resource_link", {})
+    assessment_id = _linked_assessment(
+        registration=registration, claims=claims, resource_link_id=attempt.resource_link_id
+    )
     assessment = Assessment.objects.filter(
-        institution_id=attempt.institution_id,
-        external_id=_assessment_external_id(registration, attempt.resource_link_id),
+        institution_id=attempt.institution_id, external_id=assessment_id
     ).first()
     seconds = (assessment.duration_seconds if assessment else None) or DEFAULT_AUTOPROCTOR_SECONDS
     sub = attempt.user_sub
     email = claims.get("email") or ""
     config = {
         "apiKey": "lti",  # not checked: the ticket is the credential
-        "assessmentId": _assessment_external_id(registration, attempt.resource_link_id),
+        "assessmentId": assessment_id,
         "assessmentTitle": (link.get("title") or attempt.resource_link_id)[:200],
         "candidateId": _candidate_external_id(registration, sub),
         "candidateEmail": email
@@ -367,13 +395,102 @@ def lti_staff_login(*, launch: Launch):
 
 def dashboard_url(*, launch: Launch) -> str:
     link = launch.claim(LTI + "resource_link")
+    external_id = _linked_assessment(
+        registration=launch.registration, claims=launch.claims, resource_link_id=link["id"]
+    )
     assessment = Assessment.objects.filter(
-        institution_id=launch.registration.institution_id,
-        external_id=_assessment_external_id(launch.registration, link["id"]),
+        institution_id=launch.registration.institution_id, external_id=external_id
     ).first()
     url = reverse("dashboard:sessions")
     return url + "?" + urlencode({"assessment": str(assessment.public_id)}) if assessment else url
 
 
+DEEP_LINK_SALT = "proctorme.lti-deep-link.v1"
+DEEP_LINK_MAX_AGE = 3600
+# What an instructor may switch off for the quiz (sessions.analysis_pipeline's detectors).
+DETECTOR_CHOICES = [
+    ("FACE_ABSENCE", "No face in view"),
+    ("MULTIPLE_FACE", "Several people"),
+    ("LOOKING_AWAY", "Looking away"),
+    ("CAMERA_BLOCKED", "Camera covered"),
+    ("FACE_MISMATCH", "Someone else (identity)"),
+    ("SOUND_DETECTED", "Voices"),
+    ("PERIODIC_SNAPSHOT", "Random photos"),
+]
+
+
 def deep_link_context(*, launch: Launch) -> dict:
-    return {"launch": launch}
+    """The instructor's form: what the link will proctor, signed so the answer cannot change whose it is."""
+    settings_claim = launch.claim(LTI_DL + "deep_linking_settings")
+    context = launch.claim(LTI + "context") or {}
+    ticket = signing.dumps(
+        {
+            "r": str(launch.registration.public_id),
+            "d": launch.deployment_id,
+            "u": settings_claim["deep_link_return_url"],
+            "x": settings_claim.get("data"),
+        },
+        salt=DEEP_LINK_SALT,
+    )
+    return {
+        "ticket": ticket,
+        "course": context.get("title", "") if isinstance(context, dict) else "",
+        "detectors": DETECTOR_CHOICES,
+        "action": reverse("lti-deep-link", args=[launch.registration.institution.public_id]),
+    }
+
+
+def lti_deep_link_respond(
+    *, institution, ticket: str, title: str, minutes: int | None, disabled: list[str]
+) -> tuple[str, str]:
+    """Make the assessment the instructor described and sign the LtiDeepLinkingResponse.
+
+    Returns (deep_link_return_url, JWT). The link carries the assessment's id as a custom
+    parameter; launches of it use that assessment's duration and detector switches.
+    """
+    try:
+        data = signing.loads(ticket or "", salt=DEEP_LINK_SALT, max_age=DEEP_LINK_MAX_AGE)
+    except signing.BadSignature:
+        raise InvalidToken("The deep-linking form expired: open the tool picker again.") from None
+    registration = LtiRegistration.objects.filter(institution=institution, public_id=data.get("r")).first()
+    if registration is None:
+        raise InvalidToken("The deep-linking form is for another institution.")
+    known = {name for name, _ in DETECTOR_CHOICES}
+    assessment = Assessment.objects.create(
+        institution=institution,
+        external_id=f"lti-dl:{registration.public_id}:{uuid.uuid4()}",
+        title=(title or "Proctored quiz").strip()[:300],
+        duration_seconds=minutes * 60 if minutes else None,
+        detector_settings={
+            "disabled": sorted({*institution_disabled(institution), *(d for d in disabled if d in known)})
+        },
+    )
+    now = int(time.time())
+    claims = {
+        "iss": registration.client_id,
+        "aud": registration.issuer,
+        "iat": now,
+        "exp": now + START_ASSESSMENT_TTL,
+        "nonce": secrets.token_urlsafe(24),
+        LTI + "message_type": "LtiDeepLinkingResponse",
+        LTI + "version": "1.3.0",
+        LTI + "deployment_id": data["d"],
+        LTI_DL + "content_items": [
+            {
+                "type": "ltiResourceLink",
+                "title": assessment.title,
+                "text": "Proctored by Proctorme",
+                "url": settings.SITE_URL.rstrip("/") + reverse("lti-launch", args=[institution.public_id]),
+                "custom": {CUSTOM_ASSESSMENT: str(assessment.public_id)},
+            }
+        ],
+        LTI_DL + "msg": f"Proctoring added: {assessment.title}",
+    }
+    if data.get("x") is not None:
+        claims[LTI_DL + "data"] = data["x"]
+    return data["u"], tool_sign(institution=institution, claims=claims)
+
+
+def institution_disabled(institution) -> list[str]:
+    layer = institution.detector_settings or {}
+    return list(layer.get("disabled") or []) if isinstance(layer, dict) else []

@@ -17,7 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from proctorme.errors import ProctormeError, error_body
+from proctorme.errors import InvalidToken, ProctormeError, error_body
 from sessions.dashboard import selectors as dashboard_selectors
 from sessions.lti import proctoring
 from sessions.lti.errors import LtiError, LtiInvalidToken, LtiNotInstructor
@@ -56,7 +56,7 @@ def lti_refusals(view):
     def wrapper(request, *args, **kwargs):
         try:
             return view(request, *args, **kwargs)
-        except LtiError as error:
+        except (LtiError, InvalidToken) as error:
             log.info("LTI refusal %s: %s %s", error.code, error.message, error.details)
             return _error_page(request, error)
 
@@ -120,3 +120,25 @@ def start_assessment_view(request, attempt_id):
     except ProctormeError as error:
         return JsonResponse({"error": error.as_dict()}, status=error.status)
     return JsonResponse({"url": url, "jwt": token})
+
+
+@lti_refusals
+def deep_link_view(request, institution_id):
+    """The instructor's deep-linking form answer: auto-post the signed response to the LMS."""
+    if request.method != "POST":
+        raise LtiInvalidToken("Submit the deep-linking form.")
+    institution = _institution(institution_id)
+    try:
+        minutes = int(request.POST.get("minutes") or 0) or None
+    except ValueError:
+        minutes = None
+    if minutes is not None and not 1 <= minutes <= 24 * 60:
+        minutes = None
+    url, token = proctoring.lti_deep_link_respond(
+        institution=institution,
+        ticket=request.POST.get("ticket", ""),
+        title=request.POST.get("title", ""),
+        minutes=minutes,
+        disabled=request.POST.getlist("disabled"),
+    )
+    return render(request, "lti/form_post.html", {"action": url, "fields": {"JWT": token}})

@@ -65,5 +65,5 @@ def launch(client, platform, institution, claims: dict, *, sign=None):
 
 def refused(response, code: str) -> None:
     assert response["X-Proctorme-Error"] == code, response.content[:500]
-    assert response.status_code in (400, 403, 404, 409, 502)
+    assert response.status_code in (400, 401, 403, 404, 409, 502)
     assert code.encode() in response.content

@@ -269,3 +269,92 @@ def test_another_institutions_registration_cannot_end_or_read_the_attempt(
     url = reverse("lti-start-assessment", args=[started["attempt"].public_id])
     assert client.post(url, {"ticket": _ticket(page)}).json()["error"]["code"] == "INVALID_TOKEN"
     assert _api(tenant_b.secret_key).get(f"/api/v1/sessions/{session.public_id}").status_code == 404
+
+
+# --- deep linking ---------------------------------------------------------------------------------
+
+LTI_DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"
+
+
+def _deep_link_claims(platform, *, roles):
+    claims = platform.base_claims(
+        nonce="", message_type="LtiDeepLinkingRequest", sub="teacher-9", roles=roles
+    )
+    del claims[LTI + "resource_link"]
+    claims[LTI_DL + "deep_linking_settings"] = {
+        "deep_link_return_url": platform.base + "/deep_link_return",
+        "accept_types": ["ltiResourceLink"],
+        "data": "opaque-42",
+    }
+    return claims
+
+
+def test_an_instructor_adds_proctoring_for_a_quiz_through_deep_linking(
+    client, platform, registration, tenant_a
+):
+    from sessions.models import Assessment
+    from tests.lti.platform import INSTRUCTOR
+
+    platform.tool_jwks = tool_jwks(institution=tenant_a.institution)
+    form = launch(client, platform, tenant_a.institution, _deep_link_claims(platform, roles=[INSTRUCTOR]))
+    assert form.status_code == 200 and b"Add proctoring" in form.content
+    answer = client.post(
+        reverse("lti-deep-link", args=[tenant_a.institution.public_id]),
+        {
+            "ticket": form.context["ticket"],
+            "title": "Midterm",
+            "minutes": "45",
+            "disabled": ["SOUND_DETECTED"],
+        },
+    )
+    assert answer.status_code == 200
+    assert answer.context["action"] == platform.base + "/deep_link_return"
+    claims = platform.verify_tool_jwt(answer.context["fields"]["JWT"], audience=platform.issuer)
+    assert claims[LTI + "message_type"] == "LtiDeepLinkingResponse"
+    assert claims[LTI + "deployment_id"] == platform.deployment_id
+    assert claims[LTI_DL + "data"] == "opaque-42"
+    [item] = claims[LTI_DL + "content_items"]
+    assert item["type"] == "ltiResourceLink" and item["title"] == "Midterm"
+    assert item["url"].endswith(f"/lti/{tenant_a.institution.public_id}/launch")
+    assessment = Assessment.objects.get(public_id=item["custom"]["proctorme_assessment"])
+    assert assessment.institution == tenant_a.institution
+    assert assessment.duration_seconds == 45 * 60
+    assert assessment.detector_settings["disabled"] == ["SOUND_DETECTED"]
+
+    # The LMS launches the link it made: the session is for that assessment, with its rules.
+    start = platform.start_proctoring_claims(nonce="")
+    start[LTI + "custom"] = item["custom"]
+    ticket = _ticket(launch(client, platform, tenant_a.institution, start))
+    session = ProctoringSession.objects.get(public_id=_widget_start(client, ticket).json()["sessionId"])
+    assert session.assessment == assessment
+    assert session.config["examSeconds"] == 45 * 60
+
+
+def test_a_learner_cannot_deep_link(client, platform, registration, tenant_a):
+    from sessions.models import Assessment
+
+    response = launch(client, platform, tenant_a.institution, _deep_link_claims(platform, roles=[]))
+    refused(response, "LTI_NOT_INSTRUCTOR")
+    assert not Assessment.objects.exists()
+
+
+def test_a_deep_linked_assessment_of_another_institution_is_not_used(
+    client, platform, registration, tenant_a, tenant_b
+):
+    from sessions.models import Assessment
+
+    foreign = Assessment.objects.create(
+        institution=tenant_b.institution, external_id="theirs", duration_seconds=60
+    )
+    start = platform.start_proctoring_claims(nonce="")
+    start[LTI + "custom"] = {"proctorme_assessment": str(foreign.public_id)}
+    ticket = _ticket(launch(client, platform, tenant_a.institution, start))
+    session = ProctoringSession.objects.get(public_id=_widget_start(client, ticket).json()["sessionId"])
+    assert session.assessment != foreign and session.assessment.institution == tenant_a.institution
+
+
+def test_a_forged_deep_linking_form_is_refused(client, platform, registration, tenant_a):
+    answer = client.post(
+        reverse("lti-deep-link", args=[tenant_a.institution.public_id]), {"ticket": "forged", "title": "x"}
+    )
+    refused(answer, "INVALID_TOKEN")
