@@ -114,7 +114,7 @@ def decode_jpeg(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndar
 # --- mediapipe models, one per process ---------------------------------------
 
 
-class _PerProcess:
+class PerProcess:
     """A lazily built object, rebuilt in a forked child (mediapipe graphs do not
     survive fork), with a lock because mediapipe graphs are not re-entrant."""
 
@@ -160,14 +160,14 @@ def _face_mesh() -> Any:
     )
 
 
-_FULL = _PerProcess(_full_range)
-_SHORT = _PerProcess(_short_range)
-_MESH = _PerProcess(_face_mesh)
+_FULL = PerProcess(_full_range)
+_SHORT = PerProcess(_short_range)
+_MESH = PerProcess(_face_mesh)
 
 
 def raw_full_range_detections(rgb: np.ndarray) -> list[Any]:
     """The bare mediapipe full-range call (what ``bench/detectors.py`` compares against)."""
-    result = _FULL.run(_contiguous(rgb))
+    result = _FULL.run(contiguous(rgb))
     return list(result.detections or [])
 
 
@@ -195,7 +195,7 @@ VERIFY_CROP_SIZE = 160
 VERIFY_CONTEXT = 2.0  # crop side / face side: the face fills half the short-range view
 
 
-def _contiguous(rgb: np.ndarray) -> np.ndarray:
+def contiguous(rgb: np.ndarray) -> np.ndarray:
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise InvalidImage(f"expected an RGB uint8 image, got {rgb.dtype} {rgb.shape}")
     return np.ascontiguousarray(rgb)
@@ -286,7 +286,7 @@ def detect_faces(
     module docstring has the whole cascade); ``thorough`` runs every pass on
     every frame instead.
     """
-    rgb = _contiguous(rgb)
+    rgb = contiguous(rgb)
     h, w = rgb.shape[:2]
     min_side = max(min_face_px, min_relative_size * min(h, w))
 
@@ -376,7 +376,7 @@ def head_pose(rgb: np.ndarray, box: FaceBox | None = None) -> HeadPose | None:
     direction the face points in. No generic 3D head model or camera
     intrinsics are needed, so it behaves the same on crops and full frames.
     """
-    rgb = _contiguous(rgb)
+    rgb = contiguous(rgb)
     if box is None:
         faces = detect_faces(rgb)
         if not faces:
@@ -462,7 +462,7 @@ def camera_blocked(
     brightness alone is not enough; sensor noise would pass an edge test, hence
     the blur and downscale before measuring detail.
     """
-    rgb = _contiguous(rgb)
+    rgb = contiguous(rgb)
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     # Averaging down to 80x60 cancels most sensor noise but keeps real edges.
     small = cv2.resize(gray, (80, 60), interpolation=cv2.INTER_AREA).astype(np.float32)
@@ -561,7 +561,7 @@ def _pose(rgb: np.ndarray, face: FaceBox, s: FrameSensitivity) -> HeadPose | Non
 
 def analyse_frame(rgb: np.ndarray, *, sensitivity: FrameSensitivity | None = None) -> FrameObservation:
     s = sensitivity or FrameSensitivity()
-    rgb = _contiguous(rgb)
+    rgb = contiguous(rgb)
     blocked = camera_blocked(
         rgb, dark_threshold=s.dark_threshold, min_contrast=s.min_contrast, min_detail=s.min_detail
     )
@@ -689,7 +689,7 @@ class FrameAnalyser:
         }
 
     def analyse(self, rgb: np.ndarray) -> FrameObservation:
-        rgb = _contiguous(rgb)
+        rgb = contiguous(rgb)
         s = self.sensitivity
         thumb = _thumbnail(rgb)
         shape = (rgb.shape[0], rgb.shape[1])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.frames import FaceBox, _contiguous, _PerProcess, detect_faces
+from analysis.frames import FaceBox, PerProcess, contiguous, detect_faces
 
 DEFAULT_THRESHOLD = 0.6  # dlib's own: same person ~0.2-0.4 apart, others ~0.7+
 
@@ -29,8 +29,8 @@ def _encoder() -> object:
     return dlib.face_recognition_model_v1(face_recognition_models.face_recognition_model_location())
 
 
-_PREDICTOR = _PerProcess(_shape_predictor)
-_ENCODER = _PerProcess(_encoder)
+_PREDICTOR = PerProcess(_shape_predictor)
+_ENCODER = PerProcess(_encoder)
 
 
 def _dlib_rect(box: FaceBox, width: int, height: int) -> object:
@@ -46,7 +46,7 @@ def _dlib_rect(box: FaceBox, width: int, height: int) -> object:
 
 def face_descriptor(rgb: np.ndarray, box: FaceBox | None = None) -> np.ndarray | None:
     """The 128-d descriptor of the face in ``box``, or of the largest face found."""
-    rgb = _contiguous(rgb)
+    rgb = contiguous(rgb)
     if box is None:
         faces = detect_faces(rgb)
         if not faces:

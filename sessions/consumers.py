@@ -20,9 +20,9 @@ from proctorme import logs
 from proctorme.errors import ProctormeError, error_code
 from proctorme.flag_types import BROWSER_SIGNALS
 from proctorme.realtime import remember_server_loop, session_group
+from proctorme.times import iso
 from sessions.models import ProctoringSession
 from sessions.services import (
-    _iso,
     session_end,
     session_is_overdue,
     session_origin_allowed,
@@ -121,8 +121,8 @@ class WidgetConsumer(AsyncWebsocketConsumer):
                 "type": "hello",
                 "sessionId": str(session.public_id),
                 "lastClientSeq": session.last_client_seq,
-                "deadlineAt": _iso(session.deadline_at),
-                "serverTime": _iso(timezone.now()),
+                "deadlineAt": iso(session.deadline_at),
+                "serverTime": iso(timezone.now()),
             }
         )
 

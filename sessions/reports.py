@@ -28,6 +28,7 @@ from django.core import signing
 
 from analysis.trust import band_for
 from proctorme.errors import InvalidReportCredential, ReportNotAvailable
+from proctorme.times import iso
 from sessions.config import autoproctor_attempt_key
 from sessions.media import media_signed_url
 from sessions.models import Flag, MediaChunk, ProctoringSession
@@ -102,10 +103,6 @@ def report_session_for_page(
     return session
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
-
-
 def _media(chunk: MediaChunk | None) -> dict | None:
     if chunk is None:
         return None
@@ -143,8 +140,8 @@ def report_for_page(*, session: ProctoringSession) -> dict:
             "email": candidate.email,
             "photo": _media(photo),
         },
-        "startedAt": _iso(session.started_at),
-        "submittedAt": _iso(session.ended_at),
+        "startedAt": iso(session.started_at),
+        "submittedAt": iso(session.ended_at),
         "trustScore": session.trust_score if session.score_final else None,
         "riskBand": band_for(session.trust_score)
         if session.score_final and session.trust_score is not None
@@ -154,8 +151,8 @@ def report_for_page(*, session: ProctoringSession) -> dict:
             {
                 "type": flag.type,
                 "description": flag.description,
-                "startedAt": _iso(flag.started_at),
-                "endedAt": _iso(flag.ended_at),
+                "startedAt": iso(flag.started_at),
+                "endedAt": iso(flag.ended_at),
                 "durationSeconds": round(flag.duration_seconds, 3),
                 "evidence": _media(flag.evidence),
             }

@@ -10,12 +10,12 @@ from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from proctorme.errors import AttemptInUse, InvalidSignature, SessionEnded
 from proctorme.flag_types import NOT_VIOLATIONS, SUMMARY_TYPE, flag_description
 from proctorme.realtime import broadcast, institution_group, session_group
 from proctorme.tasks import enqueue
+from proctorme.times import client_time, iso
 from sessions import signals
 from sessions.config import StartRequest, rules_apply
 from sessions.models import Assessment, Candidate, Event, Flag, ProctoringSession
@@ -34,10 +34,6 @@ class StartResult:
     session: ProctoringSession
     token: str
     resumed: bool
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def session_is_overdue(session: ProctoringSession, now: datetime | None = None) -> bool:
@@ -136,7 +132,7 @@ def _session_start_or_resume(
     )
     if existing is not None:
         if existing.status != ProctoringSession.Status.ACTIVE or session_is_overdue(existing, now):
-            raise SessionEnded(details={"endedAt": _iso(existing.ended_at), "reason": existing.end_reason})
+            raise SessionEnded(details={"endedAt": iso(existing.ended_at), "reason": existing.end_reason})
         if not _may_resume(existing, request=request, signed=signed):
             raise AttemptInUse()
         existing.origin = origin
@@ -227,9 +223,9 @@ def session_summary(session: ProctoringSession) -> dict:
         "status": session.status,
         "candidateId": session.candidate.external_id,
         "examId": session.assessment.external_id,
-        "startedAt": _iso(session.started_at),
-        "deadlineAt": _iso(session.deadline_at),
-        "endedAt": _iso(session.ended_at),
+        "startedAt": iso(session.started_at),
+        "deadlineAt": iso(session.deadline_at),
+        "endedAt": iso(session.ended_at),
         "trustScore": session.trust_score,
     }
 
@@ -265,7 +261,7 @@ def _session_end_locked(session: ProctoringSession, *, reason: str) -> None:
     for flag in Flag.objects.filter(session=session, ended_at__isnull=True):
         _flag_close(flag, end)
     _event_server(session, "END_PROCTORING", {"reason": reason})
-    _publish_session(session, {"type": "ended", "reason": reason, "endedAt": _iso(end)})
+    _publish_session(session, {"type": "ended", "reason": reason, "endedAt": iso(end)})
     _publish_institution(session, {"type": "session", "event": "ended", "session": session_summary(session)})
     from sessions.tasks import session_finalise_task
 
@@ -316,9 +312,9 @@ def flag_data(flag: Flag, *, absolute_urls: bool = True) -> dict:
         "candidateId": session.candidate.external_id,
         "type": flag.type,
         "description": flag.description,
-        "createdAt": _iso(flag.created_at),
-        "startedAt": _iso(flag.started_at),
-        "endedAt": _iso(flag.ended_at),
+        "createdAt": iso(flag.created_at),
+        "startedAt": iso(flag.started_at),
+        "endedAt": iso(flag.ended_at),
         "durationSeconds": round(flag.duration_seconds, 3),
         "mediaUrl": media_url,
         **({"details": flag.payload} if flag.payload else {}),
@@ -466,18 +462,6 @@ class SignalResult:
     ended: bool = False
 
 
-def _parse_at(value, fallback: datetime) -> datetime:
-    if isinstance(value, str):
-        parsed = parse_datetime(value)
-        if parsed is not None:
-            if timezone.is_naive(parsed):
-                parsed = timezone.make_aware(parsed, timezone.utc)
-            # A client clock far off is not trusted: keep the server's time.
-            if abs((parsed - fallback).total_seconds()) < 24 * 3600:
-                return min(parsed, fallback)
-    return fallback
-
-
 def signal_record(
     *, session_id: int, seq: int, event: str, at=None, payload: dict | None = None
 ) -> SignalResult:
@@ -504,11 +488,11 @@ def signal_record(
             _session_end_locked(session, reason="time_up")
         if session.status != ProctoringSession.Status.ACTIVE:
             return SignalResult(stored=False, duplicate=False, ended=True)
-        when = _parse_at(at, now)
+        when = client_time(at, now)
         ended_at = None
         if event == "CONNECTION_LOST":
-            start = _parse_at(payload.get("offlineFrom"), now)
-            ended_at = max(_parse_at(payload.get("offlineTo"), now), start)
+            start = client_time(payload.get("offlineFrom"), now)
+            ended_at = max(client_time(payload.get("offlineTo"), now), start)
             when = start
         Event.objects.create(
             institution_id=session.institution_id,
@@ -527,7 +511,7 @@ def signal_record(
         if not flagged:
             # A new flag already reaches the live dashboard (and says the candidate is there).
             _publish_institution(
-                session, {"type": "signal", "event": event, "seq": seq, "at": _iso(when), "payload": payload}
+                session, {"type": "signal", "event": event, "seq": seq, "at": iso(when), "payload": payload}
             )
     return SignalResult(stored=True, duplicate=False)
 

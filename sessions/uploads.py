@@ -19,8 +19,8 @@ from analysis.audio import pcm_to_wav
 from analysis.frames import InvalidImage, jpeg_check
 from proctorme.errors import InvalidMedia, ProctormeError, SessionEnded
 from proctorme.tasks import enqueue
+from proctorme.times import client_time
 from sessions.models import MediaChunk, ProctoringSession
-from sessions.services import _parse_at
 
 MAX_ITEMS = 64
 MAX_BATCH_BYTES = 4 * 1024 * 1024
@@ -116,7 +116,7 @@ def parse_upload(meta_raw: str | None, files) -> list[UploadItem]:
                 part=part,
                 kind=kind,
                 seq=seq,
-                captured_at=_parse_at(item.get("capturedAt"), now),
+                captured_at=client_time(item.get("capturedAt"), now),
                 data=data,
                 duration_seconds=duration,
             )

@@ -29,7 +29,7 @@ import json
 import logging
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -41,6 +41,7 @@ from django.utils import timezone
 from proctorme.flag_types import NOT_VIOLATIONS
 from proctorme.outbound import OutboundError, outbound_request
 from proctorme.tasks import enqueue
+from proctorme.times import iso
 from tenants.models import Membership, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger(__name__)
@@ -113,14 +114,6 @@ def _post(*, url: str, body: bytes, headers: dict[str, str], timeout: float) -> 
 
 
 # --- deliveries -----------------------------------------------------------------------------------
-
-
-def iso(value: datetime | None) -> str | None:
-    """ISO 8601 as the REST API renders it (UTC with a ``Z``)."""
-    if value is None:
-        return None
-    text = value.astimezone(UTC).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def _subscribed(endpoint: WebhookEndpoint, event: str) -> bool:

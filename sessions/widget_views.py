@@ -29,9 +29,10 @@ from proctorme.errors import (
     ProctormeError,
     error_body,
 )
+from proctorme.times import iso
 from sessions.config import parse_autoproctor, parse_eye, parse_resume_secret
 from sessions.models import ProctoringSession
-from sessions.services import _iso, session_end, session_origin_allowed, session_start
+from sessions.services import session_end, session_origin_allowed, session_start
 from sessions.tokens import session_token_key_check, session_token_read
 from sessions.uploads import media_store, parse_upload
 from sessions.widget_script import widget_builds, widget_manifest, widget_script
@@ -130,10 +131,10 @@ def session_start_view(request):
         "wsUrl": _ws_url(request, result.token),
         "uploadUrl": _absolute(request, reverse("widget-media-upload", args=[session.public_id])),
         "endUrl": _absolute(request, reverse("widget-session-end", args=[session.public_id])),
-        "serverTime": _iso(timezone.now()),
-        "startedAt": _iso(session.started_at),
-        "deadlineAt": _iso(session.deadline_at),
-        "examEndsAt": _iso(session.started_at + timedelta(seconds=session.config.get("examSeconds", 0))),
+        "serverTime": iso(timezone.now()),
+        "startedAt": iso(session.started_at),
+        "deadlineAt": iso(session.deadline_at),
+        "examEndsAt": iso(session.started_at + timedelta(seconds=session.config.get("examSeconds", 0))),
         "lastClientSeq": session.last_client_seq,
         "settings": {
             **{key: session.config.get(key) for key in ("features", "tracking", "capture")},
@@ -206,7 +207,7 @@ def session_end_view(request, session_id):
     if reason not in {"ended", "destroyed", "stopped"}:
         reason = "ended"
     session = session_end(session=session, reason=reason)
-    return JsonResponse({"status": session.status, "endedAt": _iso(session.ended_at)})
+    return JsonResponse({"status": session.status, "endedAt": iso(session.ended_at)})
 
 
 @widget_post

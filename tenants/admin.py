@@ -31,7 +31,7 @@ admin.site.site_header = "Proctorme administration"
 admin.site.site_title = "Proctorme"
 
 
-def _admin_institutions(request):
+def admin_institutions(request):
     cache = getattr(request, "_proctorme_admin_institutions", None)
     if cache is None:
         cache = list(institutions_for_user(user=request.user, role=Membership.Role.ADMIN))
@@ -50,7 +50,7 @@ class ScopedInstitutionFilter(admin.RelatedFieldListFilter):
         choices = super().field_choices(field, request, model_admin)
         if request.user.is_superuser:
             return choices
-        mine = {i.pk for i in _admin_institutions(request)}
+        mine = {i.pk for i in admin_institutions(request)}
         return [(pk, label) for pk, label in choices if pk in mine]
 
 
@@ -64,7 +64,7 @@ class TenantScopedAdmin(admin.ModelAdmin):
         filters = []
         for entry in super().get_list_filter(request):
             if isinstance(entry, str) and self._points_at_institution(entry):
-                if request.user.is_superuser or len(_admin_institutions(request)) > 1:
+                if request.user.is_superuser or len(admin_institutions(request)) > 1:
                     filters.append((entry, ScopedInstitutionFilter))
                 continue
             filters.append(entry)
@@ -83,7 +83,7 @@ class TenantScopedAdmin(admin.ModelAdmin):
     def _allowed(self, request, obj=None) -> bool:
         if request.user.is_superuser:
             return True
-        institutions = _admin_institutions(request)
+        institutions = admin_institutions(request)
         if not institutions:
             return False
         if obj is None:
@@ -114,7 +114,7 @@ class TenantScopedAdmin(admin.ModelAdmin):
         queryset = super().get_queryset(request)
         if request.user.is_superuser:
             return queryset
-        return queryset.filter(**{f"{self.institution_path}__in": _admin_institutions(request)})
+        return queryset.filter(**{f"{self.institution_path}__in": admin_institutions(request)})
 
     def get_object(self, request, object_id, from_field=None):
         obj = super().get_object(request, object_id, from_field)
@@ -125,10 +125,10 @@ class TenantScopedAdmin(admin.ModelAdmin):
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.related_model is Institution and not request.user.is_superuser:
             kwargs["queryset"] = Institution.objects.filter(
-                pk__in=[i.pk for i in _admin_institutions(request)]
+                pk__in=[i.pk for i in admin_institutions(request)]
             )
-            if len(_admin_institutions(request)) == 1:
-                kwargs["initial"] = _admin_institutions(request)[0].pk
+            if len(admin_institutions(request)) == 1:
+                kwargs["initial"] = admin_institutions(request)[0].pk
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
@@ -175,7 +175,7 @@ class InstitutionAdmin(TenantScopedAdmin):
         queryset = admin.ModelAdmin.get_queryset(self, request)
         if request.user.is_superuser:
             return queryset
-        return queryset.filter(pk__in=[i.pk for i in _admin_institutions(request)])
+        return queryset.filter(pk__in=[i.pk for i in admin_institutions(request)])
 
     def get_readonly_fields(self, request, obj=None):
         if request.user.is_superuser:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from tenants.models import Institution, Membership
 
@@ -15,6 +15,17 @@ def institutions_for_user(*, user, role: str | None = None) -> QuerySet[Institut
     if role:
         memberships = memberships.filter(role=role)
     return Institution.objects.filter(pk__in=memberships.values("institution_id"))
+
+
+def institution_roles_for_user(*, user) -> list[tuple[Institution, str]]:
+    """Each institution the user may see (the rule of institutions_for_user) with their role, by name.
+
+    A superuser sees every institution as an admin, as membership_role says."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    roles = Membership.objects.filter(user=user, institution=OuterRef("pk")).values("role")[:1]
+    rows = institutions_for_user(user=user).order_by("name").annotate(member_role=Subquery(roles))
+    return [(i, Membership.Role.ADMIN if user.is_superuser else i.member_role) for i in rows]
 
 
 def membership_role(*, user, institution: Institution) -> str | None:

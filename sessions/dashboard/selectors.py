@@ -37,6 +37,7 @@ from proctorme.flag_types import NOT_VIOLATIONS, VIOLATION_TYPES
 from sessions.models import AuditLogEntry, Event, Flag, MediaChunk, ProctoringSession
 from sessions.scoring import breakdown_json, session_score_compute
 from tenants.models import Institution, Membership
+from tenants.selectors import institution_roles_for_user
 
 SESSION_KEY = "dashboard_institution"
 FLAG_TYPES = VIOLATION_TYPES
@@ -71,17 +72,7 @@ def dashboard_context(*, user, chosen: str | None) -> DashboardContext | None:
     counts only while the user is still a member there, otherwise the first
     institution is current. ``None`` when the user belongs to no institution.
     """
-    if not getattr(user, "is_authenticated", False):
-        return None
-    if user.is_superuser:
-        pairs = [(inst, Membership.Role.ADMIN) for inst in Institution.objects.order_by("name")]
-    else:
-        pairs = [
-            (m.institution, m.role)
-            for m in Membership.objects.filter(user=user)
-            .select_related("institution")
-            .order_by("institution__name")
-        ]
+    pairs = institution_roles_for_user(user=user)
     if not pairs:
         return None
     current = next((p for p in pairs if str(p[0].public_id) == str(chosen)), pairs[0])

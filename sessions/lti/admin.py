@@ -9,7 +9,7 @@ from django.utils.html import format_html, format_html_join
 from sessions.lti.keys import tool_key_rotate
 from sessions.lti.models import LtiAttempt, LtiRegistration, LtiServiceCall, LtiToolKey
 from sessions.lti.registrations import lti_tool_urls
-from tenants.admin import TenantScopedAdmin, _admin_institutions
+from tenants.admin import TenantScopedAdmin, admin_institutions
 
 URL_LABELS = {
     "loginUrl": "OIDC login initiation URL",
@@ -55,7 +55,7 @@ class LtiRegistrationAdmin(TenantScopedAdmin):
     def add_view(self, request, form_url="", extra_context=None):
         # The LMS asks for our URLs before it issues the client id this form needs.
         if request.method == "GET":
-            institutions = _admin_institutions(request) if not request.user.is_superuser else []
+            institutions = admin_institutions(request) if not request.user.is_superuser else []
             for institution in institutions:
                 messages.info(
                     request,
