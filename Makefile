@@ -55,10 +55,11 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-## make lint: ruff (style and format), eslint (the widget's source modules, and the script they assemble into)
+## make lint: ruff (style and format), the import rules of docs/architecture.md (lint-imports), eslint (the widget)
 lint: dev node_modules/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 	node_modules/.bin/eslint static/proctorme/src
 	@mkdir -p var
 	$(PY) manage.py widget_script > var/widget.assembled.js

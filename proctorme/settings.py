@@ -71,7 +71,6 @@ INSTALLED_APPS = [
     "tenants",
     "sessions.apps.ProctoringConfig",
     "sessions.lti.apps.LtiConfig",
-    "analysis",
 ]
 
 MIDDLEWARE = [
