@@ -26,12 +26,12 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.core import signing
 
-from analysis.trust import band_for
 from proctorme.errors import InvalidReportCredential, ReportNotAvailable
 from proctorme.times import iso
 from sessions.config import autoproctor_attempt_key
 from sessions.media import media_signed_url
 from sessions.models import Flag, MediaChunk, ProctoringSession
+from sessions.scorecard import breakdown_rows, risk_band
 from tenants.models import Institution
 from tenants.services import attempt_signature_verify, widget_key_check
 
@@ -115,8 +115,6 @@ def _media(chunk: MediaChunk | None) -> dict | None:
 
 def report_for_page(*, session: ProctoringSession) -> dict:
     """What showReport() renders: who, when, the trust score and every flag with its evidence."""
-    from sessions.api.selectors import breakdown_rows
-
     flags = (
         Flag.objects.filter(institution_id=session.institution_id, session=session, dismissed_at=None)
         .select_related("evidence")
@@ -143,9 +141,7 @@ def report_for_page(*, session: ProctoringSession) -> dict:
         "startedAt": iso(session.started_at),
         "submittedAt": iso(session.ended_at),
         "trustScore": session.trust_score if session.score_final else None,
-        "riskBand": band_for(session.trust_score)
-        if session.score_final and session.trust_score is not None
-        else None,
+        "riskBand": risk_band(session.trust_score) if session.score_final else None,
         "breakdown": breakdown_rows(session.trust_breakdown) if session.score_final else [],
         "flags": [
             {

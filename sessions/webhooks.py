@@ -38,10 +38,10 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from proctorme.flag_types import NOT_VIOLATIONS
 from proctorme.outbound import OutboundError, outbound_request
 from proctorme.tasks import enqueue
 from proctorme.times import iso
+from sessions.scorecard import breakdown_rows, flag_count, risk_band
 from tenants.models import Membership, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger(__name__)
@@ -451,8 +451,6 @@ def session_started_payload(*, session) -> dict:
 
 
 def session_completed_payload(*, session) -> dict:
-    from sessions.api.selectors import breakdown_rows, risk_band
-
     return {
         "event": "session.completed",
         **_session_fields(session),
@@ -461,7 +459,7 @@ def session_completed_payload(*, session) -> dict:
         "trustScore": session.trust_score,
         "riskBand": risk_band(session.trust_score),
         "breakdown": breakdown_rows(session.trust_breakdown),
-        "flagCount": session.flags.filter(dismissed_at=None).exclude(type__in=NOT_VIOLATIONS).count(),
+        "flagCount": flag_count(session),
     }
 
 

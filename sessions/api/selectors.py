@@ -7,40 +7,15 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from analysis.trust import LOW_RISK, REVIEW, band_for
-from proctorme.flag_types import NOT_VIOLATIONS
 from sessions.api.exceptions import NotFound
 from sessions.config import autoproctor_attempt_key
 from sessions.media import media_signed_url
 from sessions.models import Assessment, Candidate, Event, Flag, MediaChunk, ProctoringSession
+from sessions.scorecard import RISK_BANDS, band_q, breakdown_rows, risk_band, with_flag_count
 from tenants.models import Institution, WebhookDelivery, WebhookEndpoint
-
-# Bands of the trust score (DESIGN.md): ≥ 85 low risk, 60–85 needs review, < 60 high risk.
-LOW_RISK_FROM = LOW_RISK
-REVIEW_FROM = REVIEW
-RISK_BANDS = ("low", "review", "high")
-
-
-def risk_band(score: float | None) -> str | None:
-    return None if score is None else band_for(score)
-
-
-def breakdown_rows(breakdown: dict | None) -> list[dict]:
-    """``{type: {count, seconds, deduction}}`` → rows sorted by deduction, largest first."""
-    rows = [
-        {
-            "type": kind,
-            "count": int(values.get("count", 0)),
-            "seconds": float(values.get("seconds", 0)),
-            "deduction": float(values.get("deduction", 0)),
-        }
-        for kind, values in (breakdown or {}).items()
-        if isinstance(values, dict)
-    ]
-    return sorted(rows, key=lambda row: (-row["deduction"], row["type"]))
 
 
 def evidence_url(*, chunk: MediaChunk) -> str:
@@ -87,12 +62,8 @@ def candidate_get(*, institution: Institution, public_id) -> Candidate:
 
 
 def _sessions(institution: Institution) -> QuerySet[ProctoringSession]:
-    return (
-        ProctoringSession.objects.filter(institution=institution)
-        .select_related("assessment", "candidate")
-        .annotate(
-            flag_count=Count("flags", filter=Q(flags__dismissed_at=None) & ~Q(flags__type__in=NOT_VIOLATIONS))
-        )
+    return with_flag_count(ProctoringSession.objects.filter(institution=institution)).select_related(
+        "assessment", "candidate"
     )
 
 
@@ -127,12 +98,8 @@ def session_list(
         queryset = queryset.filter(candidate=candidate)
     if status:
         queryset = queryset.filter(status=status)
-    if risk == "low":
-        queryset = queryset.filter(trust_score__gte=LOW_RISK_FROM)
-    elif risk == "review":
-        queryset = queryset.filter(trust_score__gte=REVIEW_FROM, trust_score__lt=LOW_RISK_FROM)
-    elif risk == "high":
-        queryset = queryset.filter(trust_score__lt=REVIEW_FROM)
+    if risk in RISK_BANDS:
+        queryset = queryset.filter(band_q(risk))
     if started_after is not None:
         queryset = queryset.filter(started_at__gte=started_after)
     if started_before is not None:

@@ -9,6 +9,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from sessions import scorecard
 from sessions.api import selectors
 from sessions.models import ProctoringSession
 from sessions.webhooks import EVENTS
@@ -168,10 +169,10 @@ class SessionSerializer(serializers.Serializer):
     flagCount = serializers.IntegerField(source="flag_count", help_text="Flags not dismissed by a reviewer.")
 
     @extend_schema_field(
-        serializers.ChoiceField(choices=selectors.RISK_BANDS, allow_null=True, help_text="null until scored")
+        serializers.ChoiceField(choices=scorecard.RISK_BANDS, allow_null=True, help_text="null until scored")
     )
     def get_riskBand(self, obj) -> str | None:
-        return selectors.risk_band(obj.trust_score)
+        return scorecard.risk_band(obj.trust_score)
 
 
 class SessionListQuerySerializer(PageQuerySerializer):
@@ -179,7 +180,7 @@ class SessionListQuerySerializer(PageQuerySerializer):
     candidate = serializers.UUIDField(required=False, help_text="A candidate's id.")
     status = serializers.ChoiceField(choices=ProctoringSession.Status.choices, required=False)
     riskBand = serializers.ChoiceField(
-        choices=selectors.RISK_BANDS, required=False, help_text="low ≥ 85, review 60–85, high < 60."
+        choices=scorecard.RISK_BANDS, required=False, help_text="low ≥ 85, review 60–85, high < 60."
     )
     startedAfter = serializers.DateTimeField(required=False, help_text="Started at or after (ISO 8601).")
     startedBefore = serializers.DateTimeField(required=False, help_text="Started before (ISO 8601).")
@@ -265,7 +266,7 @@ class ReportSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ProctoringSession.Status.choices)
     scoreFinal = serializers.BooleanField(help_text="False while the session runs or is being finalised.")
     trustScore = serializers.FloatField(allow_null=True)
-    riskBand = serializers.ChoiceField(choices=selectors.RISK_BANDS, allow_null=True)
+    riskBand = serializers.ChoiceField(choices=scorecard.RISK_BANDS, allow_null=True)
     breakdown = BreakdownRowSerializer(many=True)
     verdict = serializers.ChoiceField(choices=ProctoringSession.Verdict.choices, allow_blank=True)
     verdictNotes = serializers.CharField(allow_blank=True)

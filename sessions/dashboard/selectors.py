@@ -20,7 +20,6 @@ from django.db.models import (
     DurationField,
     ExpressionWrapper,
     F,
-    IntegerField,
     OuterRef,
     Prefetch,
     Q,
@@ -28,25 +27,30 @@ from django.db.models import (
     Subquery,
     Sum,
 )
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import TruncDate
 from django.http import Http404
 from django.utils import timezone
 
-from analysis.trust import LOW_RISK, REVIEW, band_for
+from analysis.trust import LOW_RISK, band_for
 from proctorme.flag_types import NOT_VIOLATIONS, VIOLATION_TYPES
 from sessions.models import AuditLogEntry, Event, Flag, MediaChunk, ProctoringSession
+from sessions.scorecard import (
+    BAND_LABELS,
+    band_or_unscored,
+    band_q,
+    breakdown_rows,
+    breakdown_types,
+    counted_flags,
+    risk_band,
+    with_flag_count,
+)
 from sessions.scoring import breakdown_json, session_score_compute
 from tenants.models import Institution, Membership
 from tenants.selectors import institution_roles_for_user
 
 SESSION_KEY = "dashboard_institution"
 FLAG_TYPES = VIOLATION_TYPES
-BANDS = {
-    "high": "High risk",
-    "review": "Needs review",
-    "low": "Low risk",
-    "unscored": "Not scored yet",
-}
+BANDS = BAND_LABELS
 # The replay never sends more frames than this to the browser; longer sessions are sampled evenly.
 MAX_REPLAY_FRAMES = 1500
 
@@ -103,15 +107,6 @@ SORTS = {
 }
 
 
-def _band_q(band: str) -> Q:
-    return {
-        "high": Q(trust_score__lt=REVIEW),
-        "review": Q(trust_score__gte=REVIEW, trust_score__lt=LOW_RISK),
-        "low": Q(trust_score__gte=LOW_RISK),
-        "unscored": Q(trust_score__isnull=True),
-    }[band]
-
-
 def _search_q(text: str) -> Q:
     """Every word must match the candidate's name, e-mail or id; a UUID also matches the session."""
     query = Q()
@@ -134,7 +129,7 @@ def session_list(*, institution: Institution, filters: SessionFilters) -> QueryS
     if filters.status:
         qs = qs.filter(status=filters.status)
     if filters.band:
-        qs = qs.filter(_band_q(filters.band))
+        qs = qs.filter(band_q(filters.band))
     if filters.verdict == "pending":
         qs = qs.filter(status=ProctoringSession.Status.COMPLETED, verdict="", trust_score__lt=LOW_RISK)
     elif filters.verdict == "none":
@@ -153,17 +148,9 @@ def session_list(*, institution: Institution, filters: SessionFilters) -> QueryS
         qs = qs.filter(started_at__date__lte=filters.date_to)
     if filters.q.strip():
         qs = qs.filter(_search_q(filters.q))
-    flag_count = (
-        Flag.objects.filter(session=OuterRef("pk"), dismissed_at__isnull=True)
-        .exclude(type__in=NOT_VIOLATIONS)
-        .order_by()
-        .values("session")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
     return (
-        qs.select_related("assessment", "candidate")
-        .annotate(flag_count=Coalesce(Subquery(flag_count, output_field=IntegerField()), 0))
+        with_flag_count(qs)
+        .select_related("assessment", "candidate")
         .order_by(*SORTS.get(filters.sort, SORTS["-started_at"])[1])
     )
 
@@ -176,9 +163,7 @@ def session_list_page_prefetch(sessions: list[ProctoringSession]) -> list[Procto
         sessions,
         Prefetch(
             "flags",
-            queryset=Flag.objects.filter(dismissed_at__isnull=True)
-            .exclude(type__in=NOT_VIOLATIONS)
-            .only("id", "session_id", "type"),
+            queryset=counted_flags(Flag.objects.all()).only("id", "session_id", "type"),
             to_attr="open_flags",
         ),
     )
@@ -187,7 +172,7 @@ def session_list_page_prefetch(sessions: list[ProctoringSession]) -> list[Procto
         for flag in session.open_flags:
             counts[flag.type] = counts.get(flag.type, 0) + 1
         session.flag_types = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        session.band = band_for(session.trust_score) if session.trust_score is not None else "unscored"
+        session.band = band_or_unscored(session.trust_score)
     return sessions
 
 
@@ -246,25 +231,16 @@ class ScoreView:
 def score_view(session: ProctoringSession) -> ScoreView:
     """The automatic score with its breakdown (live while the session runs) and the reviewed one."""
     data = session.trust_breakdown or {}
-    if not data.get("types") and not session.score_final:
+    if not breakdown_types(data) and not session.score_final:
         data = breakdown_json(session_score_compute(session=session))
     score = session.trust_score if session.trust_score is not None else data.get("score")
-    rows = [
-        {
-            "type": type_,
-            "count": int(values.get("count", 0)),
-            "seconds": values.get("seconds", 0),
-            "deduction": values.get("deduction", 0),
-        }
-        for type_, values in (data.get("types") or {}).items()
-    ]
-    rows.sort(key=lambda r: -r["deduction"])
+    rows = breakdown_rows(data)
     reviewed = session.reviewed_score
     return ScoreView(
         automatic=score,
-        band=band_for(score) if score is not None else "unscored",
+        band=band_or_unscored(score),
         reviewed=reviewed,
-        reviewed_band=band_for(reviewed) if reviewed is not None else None,
+        reviewed_band=risk_band(reviewed),
         final=session.score_final,
         breakdown=rows,
         deducted=round(sum(r["deduction"] for r in rows), 1),
@@ -459,21 +435,14 @@ def live_sessions(*, institution: Institution) -> list[ProctoringSession]:
     latest = MediaChunk.objects.filter(
         session=OuterRef("pk"), kind__in=[MediaChunk.Kind.FRAME, MediaChunk.Kind.SNAPSHOT]
     ).order_by("-captured_at", "-seq")
-    flag_count = (
-        Flag.objects.filter(session=OuterRef("pk"), dismissed_at__isnull=True)
-        .exclude(type__in=NOT_VIOLATIONS)
-        .order_by()
-        .values("session")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
     sessions = list(
-        ProctoringSession.objects.filter(institution=institution, status=ProctoringSession.Status.ACTIVE)
+        with_flag_count(
+            ProctoringSession.objects.filter(institution=institution, status=ProctoringSession.Status.ACTIVE)
+        )
         .select_related("assessment", "candidate")
         .annotate(
             latest_frame_id=Subquery(latest.values("public_id")[:1]),
             latest_frame_at=Subquery(latest.values("captured_at")[:1]),
-            flag_count=Coalesce(Subquery(flag_count, output_field=IntegerField()), 0),
         )
         .prefetch_related(
             Prefetch(
@@ -491,7 +460,7 @@ def live_sessions(*, institution: Institution) -> list[ProctoringSession]:
         session.seconds_left = (
             max(int((session.deadline_at - now).total_seconds()), 0) if session.deadline_at else None
         )
-        session.band = band_for(session.trust_score) if session.trust_score is not None else "unscored"
+        session.band = band_or_unscored(session.trust_score)
     return sessions
 
 
@@ -544,7 +513,7 @@ def institution_overview(*, institution: Institution, days: int = 30) -> dict:
         sessions=Count("pk"),
         active=Count("pk", filter=Q(status=ProctoringSession.Status.ACTIVE)),
         reviewed=Count("pk", filter=~Q(verdict="")),
-        high=Count("pk", filter=Q(trust_score__lt=REVIEW)),
+        high=Count("pk", filter=band_q("high")),
     )
     pending = list(
         pending_qs.select_related("candidate", "assessment").order_by("trust_score", "started_at")[:6]

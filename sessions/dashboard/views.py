@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from sessions import scorecard
 from sessions.dashboard import selectors, services
 from sessions.dashboard.forms import DismissForm, SessionFilterForm, SwitchForm, VerdictForm
 from sessions.media import media_response
@@ -151,7 +152,7 @@ def _csv_rows(queryset):
     writer = csv.writer(_Echo())
     yield writer.writerow(CSV_HEADER)
     for s in queryset.iterator(chunk_size=500):
-        band = selectors.band_for(s.trust_score) if s.trust_score is not None else "unscored"
+        band = scorecard.band_or_unscored(s.trust_score)
         yield writer.writerow(
             [
                 _csv_safe(v)

@@ -212,9 +212,14 @@ def test_report_has_score_breakdown_verdict_and_working_short_lived_evidence_lin
         reviewed_score=80.0,
         verdict="cleared",
         verdict_notes="Sibling walked in.",
+        # As sessions.scoring.breakdown_json stores it.
         trust_breakdown={
-            "MULTIPLE_FACE": {"count": 1, "seconds": 20, "deduction": 15.0},
-            "FACE_ABSENCE": {"count": 3, "seconds": 60, "deduction": 30.0},
+            "score": 55.0,
+            "band": "high",
+            "types": {
+                "MULTIPLE_FACE": {"count": 1, "seconds": 20, "deduction": 15.0},
+                "FACE_ABSENCE": {"count": 3, "seconds": 60, "deduction": 30.0},
+            },
         },
     )
     evidence = make_evidence(session, b"\xff\xd8\xff\xe0evidence-bytes")

@@ -165,7 +165,11 @@ def test_session_started_and_completed_carry_score_and_breakdown(
         end_reason="ended",
         trust_score=72.5,
         score_final=True,
-        trust_breakdown={"FACE_ABSENCE": {"count": 2, "seconds": 40.0, "deduction": 27.5}},
+        trust_breakdown={  # as sessions.scoring.breakdown_json stores it
+            "score": 72.5,
+            "band": "review",
+            "types": {"FACE_ABSENCE": {"count": 2, "seconds": 40.0, "deduction": 27.5}},
+        },
     )
     session.refresh_from_db()
     with run_on_commit():
