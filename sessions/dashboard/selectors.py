@@ -83,6 +83,18 @@ def dashboard_context(*, user, chosen: str | None) -> DashboardContext | None:
     return DashboardContext(current[0], current[1], tuple(p[0] for p in pairs))
 
 
+def payload_pairs(payload, *, limit: int = 12) -> list[tuple[str, str]]:
+    """A browser signal's payload as (key, value) text pairs for a template.
+
+    The payload is the candidate's browser's to write, so templates never walk
+    it themselves: ``payload.items`` in a template reads a key named ``items``
+    first, and a candidate could send one.
+    """
+    if not isinstance(payload, dict):
+        return []
+    return [(str(key)[:40], str(value)[:80]) for key, value in list(payload.items())[:limit]]
+
+
 # --- sessions list ----------------------------------------------------------------------------
 
 
@@ -332,7 +344,7 @@ def session_replay(*, session: ProctoringSession) -> dict:
             "t": round(_offset(session, event.started_at), 3),
             "clock": _clock(_offset(session, event.started_at)),
             "left": pct(_offset(session, event.started_at)),
-            "payload": event.payload,
+            "details": payload_pairs(event.payload),
         }
         for event in signals
     ]

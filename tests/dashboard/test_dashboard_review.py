@@ -162,3 +162,19 @@ def test_finalising_session_shows_progress_and_refreshes_when_done(login, tenant
     session.save()
     done = client.get(reverse("dashboard:session-progress", args=[session.public_id]))
     assert done.status_code == 204 and done["HX-Refresh"] == "true"
+
+
+@pytest.mark.parametrize("key", ["items", "keys", "values"])
+def test_finding8_a_signal_payload_key_named_like_a_dict_method_does_not_break_the_replay(
+    login, tenant_a, key
+):
+    from sessions.services import signal_record
+
+    session, *_ = session_with_evidence(tenant_a.institution, status="active")
+    result = signal_record(
+        session_id=session.pk, seq=1, event="TAB_FOCUS_CHANGE", payload={"focused": False, key: 5}
+    )
+    assert result.stored
+    response = login(tenant_a.reviewer).get(reverse("dashboard:session", args=[session.public_id]))
+    assert response.status_code == 200
+    assert f"{key}=5" in response.content.decode()
