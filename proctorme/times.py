@@ -20,12 +20,16 @@ def iso(value: datetime | None) -> str | None:
 
 
 def client_time(value, fallback: datetime) -> datetime:
-    """A time the widget sent (ISO text), never later than ``fallback`` (now); ``fallback`` when unusable."""
-    if isinstance(value, str):
-        parsed = parse_datetime(value)
-        if parsed is not None:
-            if timezone.is_naive(parsed):
+    """A time the widget sent (ISO text), never later than ``fallback`` (now); ``fallback`` when unusable:
+    missing, malformed, impossible (``2024-13-45``, an offset of 99 hours) or too far off."""
+    if isinstance(value, str) and len(value) <= 64:
+        try:
+            parsed = parse_datetime(value)
+            if parsed is not None and timezone.is_naive(parsed):
                 parsed = timezone.make_aware(parsed, UTC)
-            if abs(parsed - fallback) < CLIENT_CLOCK_TOLERANCE:
+            # Subtracting can overflow for a date near the limits with an offset.
+            if parsed is not None and abs(parsed - fallback) < CLIENT_CLOCK_TOLERANCE:
                 return min(parsed, fallback)
+        except (ValueError, OverflowError):
+            pass
     return fallback

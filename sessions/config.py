@@ -151,6 +151,9 @@ def _text(source: dict, name: str, errors: _Errors, *, required=True, max_length
     value = value.strip()
     if len(value) > max_length:
         errors.add(label, f"At most {max_length} characters.")
+    if "\x00" in value:
+        # PostgreSQL cannot store NUL in text; it is never part of a real name or id.
+        errors.add(label, "Must not contain a NUL character.")
     return value
 
 

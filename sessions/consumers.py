@@ -23,6 +23,8 @@ from proctorme.realtime import remember_server_loop, session_group
 from proctorme.times import iso
 from sessions.models import ProctoringSession
 from sessions.services import (
+    MAX_SEQ,
+    payload_problem,
     session_end,
     session_is_overdue,
     session_origin_allowed,
@@ -150,7 +152,7 @@ class WidgetConsumer(AsyncWebsocketConsumer):
             return
         try:
             message = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):
             await self._error("INVALID_MESSAGE", "The message is not JSON.")
             return
         if not isinstance(message, dict):
@@ -169,14 +171,18 @@ class WidgetConsumer(AsyncWebsocketConsumer):
 
     async def _signal(self, message: dict) -> None:
         seq, event, payload = message.get("seq"), message.get("event"), message.get("payload", {})
-        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
-            await self._error("BAD_SEQUENCE", "seq must be a positive integer.")
+        if isinstance(seq, bool) or not isinstance(seq, int) or not 1 <= seq <= MAX_SEQ:
+            await self._error("BAD_SEQUENCE", f"seq must be an integer from 1 to {MAX_SEQ}.")
             return
         if event not in BROWSER_SIGNALS:
             await self._error("UNKNOWN_EVENT", f"Unknown event {event!r}.", seq)
             return
         if not isinstance(payload, dict):
             await self._error("INVALID_MESSAGE", "payload must be an object.", seq)
+            return
+        problem = payload_problem(payload)
+        if problem:
+            await self._error("INVALID_MESSAGE", problem, seq)
             return
         if time.monotonic() - self.key_checked_at > KEY_RECHECK_SECONDS:
             # A revoked key ends its open sockets too, within this many seconds of use.

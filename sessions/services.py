@@ -462,6 +462,36 @@ class SignalResult:
     ended: bool = False
 
 
+# Sequence numbers a client may use: JavaScript's safe integers, well inside the bigint columns.
+MAX_SEQ = 2**53 - 1
+
+
+MAX_PAYLOAD_DEPTH = 6
+
+
+def payload_problem(value, depth: int = 0) -> str | None:
+    """Why a browser signal's payload cannot be stored, or None.
+
+    PostgreSQL's jsonb refuses NUL (``\u0000``) anywhere in it, and deep nesting has no
+    use in a signal and only costs recursion later.
+    """
+    if depth > MAX_PAYLOAD_DEPTH:
+        return f"payload is nested more than {MAX_PAYLOAD_DEPTH} levels deep."
+    if isinstance(value, str):
+        return "payload must not contain NUL characters." if "\x00" in value else None
+    if isinstance(value, dict):
+        items = [*value.keys(), *value.values()]
+    elif isinstance(value, list):
+        items = value
+    else:
+        return None
+    for item in items:
+        problem = payload_problem(item, depth + 1)
+        if problem:
+            return problem
+    return None
+
+
 def signal_record(
     *, session_id: int, seq: int, event: str, at=None, payload: dict | None = None
 ) -> SignalResult:

@@ -21,6 +21,7 @@ from proctorme.errors import InvalidMedia, ProctormeError, SessionEnded
 from proctorme.tasks import enqueue
 from proctorme.times import client_time
 from sessions.models import MediaChunk, ProctoringSession
+from sessions.services import MAX_SEQ
 
 MAX_ITEMS = 64
 MAX_BATCH_BYTES = 4 * 1024 * 1024
@@ -48,7 +49,7 @@ def parse_upload(meta_raw: str | None, files) -> list[UploadItem]:
         meta = json.loads(meta_raw or "")
         items = meta["items"]
         assert isinstance(items, list) and items
-    except (ValueError, KeyError, TypeError, AssertionError):
+    except (ValueError, KeyError, TypeError, AssertionError, RecursionError):
         raise InvalidMedia(
             "meta must be JSON with a non-empty items list.", details={"reason": "bad meta"}
         ) from None
@@ -66,8 +67,10 @@ def parse_upload(meta_raw: str | None, files) -> list[UploadItem]:
             raise InvalidMedia(
                 "kind must be frame, snapshot or audio.", details={**details, "reason": "bad kind"}
             )
-        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
-            raise InvalidMedia("seq must be a positive integer.", details={**details, "reason": "bad seq"})
+        if isinstance(seq, bool) or not isinstance(seq, int) or not 1 <= seq <= MAX_SEQ:
+            raise InvalidMedia(
+                f"seq must be an integer from 1 to {MAX_SEQ}.", details={**details, "reason": "bad seq"}
+            )
         if (kind, seq) in seen:
             raise InvalidMedia(
                 "The same item twice in one batch.", details={**details, "reason": "repeated item"}
@@ -125,9 +128,23 @@ def parse_upload(meta_raw: str | None, files) -> list[UploadItem]:
 
 
 def media_store(*, session: ProctoringSession, items: list[UploadItem]) -> tuple[list[dict], list[dict]]:
-    """Store each item once; returns (accepted, duplicates). Queues analysis after commit."""
-    if session.status != ProctoringSession.Status.ACTIVE:
-        raise SessionEnded()
+    """Store each item once; returns (accepted, duplicates). Queues analysis after commit.
+
+    Files are written before their rows; should the transaction fail, the files it wrote
+    are removed again, so nothing is ever left on disk without a row.
+    """
+    written: list[MediaChunk] = []
+    try:
+        return _media_store(session=session, items=items, written=written)
+    except BaseException:
+        for chunk in written:
+            chunk.file.delete(save=False)
+        raise
+
+
+def _media_store(
+    *, session: ProctoringSession, items: list[UploadItem], written: list[MediaChunk]
+) -> tuple[list[dict], list[dict]]:
     existing = set(
         MediaChunk.objects.filter(
             session=session, kind__in={i.kind for i in items}, seq__in={i.seq for i in items}
@@ -135,6 +152,11 @@ def media_store(*, session: ProctoringSession, items: list[UploadItem]) -> tuple
     )
     accepted, duplicates = [], []
     with transaction.atomic():
+        # Locked like session_end locks it: an upload either commits before the end (and the
+        # final analysis sees it) or finds the session ended; never stored and then left unread.
+        locked = ProctoringSession.objects.select_for_update(of=("self",)).only("status").get(pk=session.pk)
+        if locked.status != ProctoringSession.Status.ACTIVE:
+            raise SessionEnded()
         for item in items:
             if (item.kind, item.seq) in existing:
                 duplicates.append({"kind": item.kind, "seq": item.seq})
@@ -153,6 +175,7 @@ def media_store(*, session: ProctoringSession, items: list[UploadItem]) -> tuple
             )
             name = f"{session.institution.public_id}/{session.public_id}/{item.kind}-{item.seq:06d}.{'wav' if is_audio else 'jpg'}"
             chunk.file.save(name, ContentFile(content), save=False)
+            written.append(chunk)
             try:
                 with transaction.atomic():
                     chunk.save()

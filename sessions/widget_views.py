@@ -94,7 +94,7 @@ def session_start_view(request):
         raise InvalidConfig("The request is too large.", details={"fields": {"config": "Too large."}})
     try:
         body = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise InvalidConfig("The body is not JSON.", details={"fields": {"body": "Not JSON."}}) from None
     if not isinstance(body, dict):
         raise InvalidConfig("The body must be an object.", details={"fields": {"body": "Must be an object."}})
@@ -178,7 +178,7 @@ def report_view(request):
 
     try:
         body = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         body = None
     credentials = body.get("credentials") if isinstance(body, dict) else None
     if not isinstance(credentials, dict):
@@ -202,9 +202,9 @@ def session_end_view(request, session_id):
     session = session_from_token(request, session_id)
     try:
         reason = json.loads(request.body or b"{}").get("reason", "ended")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         reason = "ended"
-    if reason not in {"ended", "destroyed", "stopped"}:
+    if not isinstance(reason, str) or reason not in {"ended", "destroyed", "stopped"}:
         reason = "ended"
     session = session_end(session=session, reason=reason)
     return JsonResponse({"status": session.status, "endedAt": iso(session.ended_at)})

@@ -42,7 +42,7 @@ def _decode(cursor: str) -> tuple[datetime, uuid.UUID]:
         if parsed.tzinfo is None:
             raise ValueError("naive")
         return parsed, uuid.UUID(public_id)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError, OverflowError):
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError, OverflowError, RecursionError):
         raise ValidationError(
             {"cursor": ["This cursor is not valid; use one returned by the API."]}
         ) from None
