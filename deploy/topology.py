@@ -9,7 +9,8 @@ migrations, ``collectstatic``, N daphne processes (``--proxy-headers``, one per
 core by default) behind HAProxy from Debian's packages on ``--port`` (HTTP and
 WebSockets, health-checked on ``/healthz``), M Celery workers and one Celery
 beat. Every process is a child of this one, in its own process group; on
-SIGINT/SIGTERM (or when any child dies) all of them are stopped, and a
+SIGINT/SIGTERM all of them are stopped (a child that dies is started again, as a
+service manager would; one that keeps dying stops the whole topology), and a
 ``--temporary-database`` is dropped, so nothing is left behind.
 
 No Django import here: this file only starts processes, so it can run before
@@ -27,6 +28,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -184,6 +186,12 @@ class Topology:
     python: str = sys.executable
 
     procs: list[tuple[str, subprocess.Popen]] = field(default_factory=list, init=False)
+    restarts: dict[str, list[float]] = field(default_factory=dict, init=False)
+    _specs: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _stopping: threading.Event = field(default_factory=threading.Event, init=False)
+    _supervisor: threading.Thread | None = field(default=None, init=False)
+    _fatal: str | None = field(default=None, init=False)
     asgi_ports: list[int] = field(default_factory=list, init=False)
     _created_db: bool = field(default=False, init=False)
     _tmp: tempfile.TemporaryDirectory | None = field(default=None, init=False)
@@ -280,15 +288,47 @@ class Topology:
             raise TopologyError(f"HAProxy refused its configuration:\n{checked.stderr.strip()}")
         self._spawn("haproxy", [haproxy, "-W", "-db", "-f", str(config)], env)
         self._wait_http(f"{self.url}/healthz", what=f"HAProxy on port {self.port}")
+        self._supervisor = threading.Thread(target=self._supervise, name="topology-supervisor", daemon=True)
+        self._supervisor.start()
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        self._specs[name] = (argv, env)
+        proc = self._popen(name)
+        with self._lock:
+            self.procs.append((name, proc))
+
+    def _popen(self, name: str) -> subprocess.Popen:
         assert self.log_dir is not None
+        argv, env = self._specs[name]
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (closed with the process)
-        proc = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        log.close()
-        self.procs.append((name, proc))
+        try:
+            return subprocess.Popen(
+                argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        finally:
+            log.close()
+
+    # A process that dies is started again, as systemd's Restart=always or a container
+    # restart policy would (a Celery worker exits, for one, when it loses Redis); one
+    # that dies more than MAX_RESTARTS times in RESTART_WINDOW seconds stops the topology.
+    MAX_RESTARTS = 5
+    RESTART_WINDOW = 60.0
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(0.5):
+            with self._lock:
+                for index, (name, proc) in enumerate(self.procs):
+                    if proc.poll() is None or self._stopping.is_set():
+                        continue
+                    now = time.monotonic()
+                    recent = [t for t in self.restarts.get(name, []) if now - t < self.RESTART_WINDOW]
+                    if len(recent) >= self.MAX_RESTARTS:
+                        self._fatal = f"{name} keeps exiting ({proc.returncode}):\n{self.log_tail(name)}"
+                        return
+                    self.restarts[name] = [*recent, now]
+                    with open(self.log_dir / f"{name}.log", "ab") as log:
+                        log.write(f"\n--- exited with {proc.returncode}; started again ---\n".encode())
+                    self.procs[index] = (name, self._popen(name))
 
     def _wait_http(self, url: str, *, what: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -307,6 +347,10 @@ class Topology:
         raise TopologyError(f"{what} did not answer {url} with 200 within {timeout:.0f} s ({last})")
 
     def check_alive(self) -> None:
+        if self._fatal:
+            raise TopologyError(self._fatal)
+        if self._supervisor is not None:
+            return  # the supervisor restarts what dies
         for name, proc in self.procs:
             if proc.poll() is not None:
                 tail = self.log_tail(name)
@@ -319,9 +363,14 @@ class Topology:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
     def pids(self) -> list[int]:
-        return [proc.pid for _, proc in self.procs]
+        with self._lock:
+            return [proc.pid for _, proc in self.procs]
 
     def stop(self) -> None:
+        self._stopping.set()
+        if self._supervisor is not None:
+            self._supervisor.join(timeout=5)
+            self._supervisor = None
         # Load balancer first (no new connections), then servers, then workers.
         for _, proc in reversed(self.procs):
             with contextlib.suppress(ProcessLookupError):

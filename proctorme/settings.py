@@ -172,12 +172,30 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 180, minimum=1)
 # A task whose worker died unacknowledged goes back to the queue after this long.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600, minimum=1)}
 CELERY_TIMEZONE = "UTC"
+# A request that queues a task must not hang on a broker that is away: try briefly,
+# then give up (proctorme.tasks.enqueue logs it; the scheduled sweeps catch up).
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
 # `celery -A proctorme beat` (or `worker -B`): the safety nets behind the per-session timers.
+# The minute-ly sweeps' period (seconds); shorter in tests of faults.
+PROCTORME_SWEEP_SECONDS = float(env_int("PROCTORME_SWEEP_SECONDS", 60, minimum=1))
+# How long an upload may wait for its analysis before the sweep queues it again.
+PROCTORME_ANALYSIS_PENDING_GRACE = env_int("PROCTORME_ANALYSIS_PENDING_GRACE", 30, minimum=1)
 CELERY_BEAT_SCHEDULE = {
-    "expire-overdue-sessions": {"task": "sessions.expire_overdue", "schedule": 60.0},
+    "expire-overdue-sessions": {"task": "sessions.expire_overdue", "schedule": PROCTORME_SWEEP_SECONDS},
     "purge-expired-media": {"task": "sessions.media_purge_expired", "schedule": 3600.0},
     # Webhook retries whose timer or countdown a restart lost.
-    "deliver-due-webhooks": {"task": "sessions.webhooks_deliver_due", "schedule": 60.0},
+    "deliver-due-webhooks": {"task": "sessions.webhooks_deliver_due", "schedule": PROCTORME_SWEEP_SECONDS},
+    # Uploads whose analysis task was never queued (the broker was away).
+    "analyse-pending-uploads": {
+        "task": "sessions.analysis_pending_enqueue",
+        "schedule": PROCTORME_SWEEP_SECONDS,
+    },
 }
 
 # Sign-in throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one

@@ -61,7 +61,14 @@ def enqueue(task, *args, countdown: float | None = None, **kwargs) -> None:
     def send() -> None:
         mode = settings.TASKS_MODE
         if mode == "celery":
-            task.apply_async(args=args, kwargs=kwargs, countdown=countdown)
+            try:
+                task.apply_async(args=args, kwargs=kwargs, countdown=countdown)
+            except Exception:
+                # The broker is unreachable (Redis restarting, say). What was committed stands
+                # and is the source of truth: the scheduled sweeps (overdue sessions, pending
+                # analysis, due webhooks, stuck finalising) queue this work again once it is back.
+                # Raising here would turn an acknowledged write into a 500 after its commit.
+                log.warning("could not queue %s; a scheduled sweep will pick it up", task.name, exc_info=True)
         elif mode == "thread":
             if countdown:
                 timer = threading.Timer(countdown, _submit, (task, args, kwargs))

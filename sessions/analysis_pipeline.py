@@ -22,6 +22,7 @@ import wave
 from datetime import timedelta
 
 import numpy as np
+from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -495,3 +496,30 @@ def session_analyse_serialised(*, session: ProctoringSession, final: bool = Fals
             session_analyse(session=session, final=final)
         if not cache.get(again_key):
             return
+
+
+def analysis_pending_enqueue() -> int:
+    """Queue analysis for running sessions whose uploads have waited too long.
+
+    Each accepted upload queues its session's analysis, which takes every chunk
+    still pending; when the broker was away at that moment, nothing was queued.
+    This sweep (on the beat schedule) is the safety net. Returns how many sessions it queued.
+    """
+    from proctorme.tasks import enqueue
+    from sessions.tasks import session_analyse_task
+
+    cutoff = timezone.now() - timedelta(seconds=django_settings.PROCTORME_ANALYSIS_PENDING_GRACE)
+    sessions = (
+        MediaChunk.objects.filter(
+            analysed_at__isnull=True,
+            created_at__lte=cutoff,
+            kind__in=[MediaChunk.Kind.FRAME, MediaChunk.Kind.SNAPSHOT, MediaChunk.Kind.AUDIO],
+            session__status=ProctoringSession.Status.ACTIVE,
+        )
+        .values_list("session__public_id", flat=True)
+        .distinct()
+    )
+    ids = [str(public_id) for public_id in sessions[:1000]]
+    for public_id in ids:
+        enqueue(session_analyse_task, public_id)
+    return len(ids)

@@ -69,3 +69,10 @@ def webhooks_deliver_due_task() -> int:
     from sessions.webhooks import webhooks_deliver_due
 
     return webhooks_deliver_due()
+
+
+@shared_task(name="sessions.analysis_pending_enqueue", acks_late=True, ignore_result=True)
+def analysis_pending_enqueue_task() -> int:
+    from sessions.analysis_pipeline import analysis_pending_enqueue
+
+    return analysis_pending_enqueue()
