@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
-from pathlib import Path
 
 import pytest
 
-# Without pytest-django (``-p no:django``) nothing puts the repository root on
-# sys.path, and ``analysis`` would resolve to this tests folder.
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-import material  # noqa: E402
+from tests.analysis import material
 
 
 def require_or_skip(reason: str) -> None:

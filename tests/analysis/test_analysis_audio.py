@@ -3,11 +3,11 @@ from __future__ import annotations
 import io
 import wave
 
-import material
 import numpy as np
 import pytest
 
 from analysis.audio import InvalidAudio, Segment, clip, pcm_to_wav, voice_segments
+from tests.analysis import material
 
 MIN_SCORE = 0.95
 

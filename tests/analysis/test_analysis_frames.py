@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import material
 import numpy as np
 import pytest
 
@@ -17,6 +16,7 @@ from analysis.frames import (
     head_pose,
     keypoint_pose,
 )
+from tests.analysis import material
 
 pytestmark = pytest.mark.slow
 MIN_SCORE = 0.95

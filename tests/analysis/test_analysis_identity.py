@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import cv2
-import material
 import numpy as np
 import pytest
 
 from analysis.identity import descriptor_distance, face_descriptor, same_person
+from tests.analysis import material
 
 pytestmark = pytest.mark.slow
 

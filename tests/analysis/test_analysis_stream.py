@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import material
 import numpy as np
 import pytest
 
@@ -18,6 +17,7 @@ from analysis.frames import (
     analyse_stream,
     frame_change,
 )
+from tests.analysis import material
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-import material
 import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -15,6 +14,7 @@ from sessions.config import parse_eye
 from sessions.finalise import session_finalise
 from sessions.models import Flag, MediaChunk, ProctoringSession
 from sessions.services import session_end, session_start
+from tests.analysis import material
 
 ORIGIN = "https://exams.alpha.edu"
 SIZE = (320, 240)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from api_factories import client_for
 from rest_framework.test import APIClient
+
+from tests.api.api_factories import client_for
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def _api_settings(settings, tmp_path):
 @pytest.fixture
 def receiver():
     """A webhook receiver on 127.0.0.1 (a real HTTP server thread)."""
-    from webhook_receiver import start_receiver
+    from tests.api.webhook_receiver import start_receiver
 
     started = start_receiver()
     yield started

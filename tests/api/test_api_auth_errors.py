@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from api_factories import client_for, error_of
 from django.utils import timezone
 
 from tenants.models import ApiKey
 from tenants.services import api_key_create, api_key_revoke
+from tests.api.api_factories import client_for, error_of
 
 
 def test_request_without_a_key_is_told_to_authenticate(db):

@@ -7,12 +7,12 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from api_factories import make_event, make_evidence, make_flag, make_session
 from django.utils import timezone
 
 from sessions.models import Assessment, ProctoringSession
 from tenants.models import WebhookDelivery, WebhookEndpoint
 from tenants.services import webhook_endpoint_create
+from tests.api.api_factories import make_event, make_evidence, make_flag, make_session
 
 OBJECT_ENDPOINTS = [
     ("get", "/api/v1/assessments/{assessment}", None),

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from api_factories import (
+from django.utils import timezone
+
+from sessions.models import Assessment, Event, ProctoringSession
+from tests.api.api_factories import (
     error_of,
     make_assessment,
     make_candidate,
@@ -14,9 +17,6 @@ from api_factories import (
     make_flag,
     make_session,
 )
-from django.utils import timezone
-
-from sessions.models import Assessment, Event, ProctoringSession
 
 # --- assessments and candidates ---------------------------------------------------------------------
 

@@ -19,7 +19,6 @@ from datetime import timedelta
 
 import pytest
 import schemathesis
-from api_factories import make_event, make_evidence, make_flag, make_session
 from django.core.wsgi import get_wsgi_application
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
@@ -37,6 +36,7 @@ from proctorme import outbound
 from sessions import webhooks
 from tenants.models import WebhookDelivery
 from tenants.services import webhook_endpoint_create
+from tests.api.api_factories import make_event, make_evidence, make_flag, make_session
 
 MAX_EXAMPLES = int(os.environ.get("PROCTORME_SCHEMATHESIS_EXAMPLES", "40"))
 CHECKS = [

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from api_factories import error_of
 from django.core.exceptions import ObjectDoesNotExist
 
 from sessions.webhooks import webhook_signature_verify
 from tenants.models import WebhookDelivery, WebhookEndpoint
+from tests.api.api_factories import error_of
 
 
 @pytest.fixture

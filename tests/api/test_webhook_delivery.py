@@ -6,7 +6,6 @@ import json
 import time
 
 import pytest
-from api_factories import make_evidence, make_flag, make_session
 from django.core import mail
 from django.utils import timezone
 
@@ -20,6 +19,7 @@ from sessions.webhooks import (
 )
 from tenants.models import WebhookDelivery, WebhookEndpoint
 from tenants.services import WebhookUrlNotAllowed, webhook_endpoint_create
+from tests.api.api_factories import make_evidence, make_flag, make_session
 
 EYE_FIELDS = {
     "event",

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from api_factories import make_evidence, make_session
 from django.utils import timezone
 
 from sessions.webhooks import webhook_signature_verify
 from tenants.services import webhook_endpoint_create
+from tests.api.api_factories import make_evidence, make_session
 
 EYE_BODY = {
     "event",

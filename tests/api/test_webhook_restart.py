@@ -11,7 +11,6 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from api_factories import make_flag, make_session
 from django.utils import timezone
 
 from proctorme.tasks import run_beat_schedule_once
@@ -19,6 +18,7 @@ from sessions import signals, webhooks
 from sessions.models import ProctoringSession
 from tenants.models import WebhookDelivery
 from tenants.services import webhook_endpoint_create
+from tests.api.api_factories import make_flag, make_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

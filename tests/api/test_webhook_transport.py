@@ -16,11 +16,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from webhook_receiver import start_receiver
 
 from sessions.webhooks import webhook_event_emit, webhook_signature_verify
 from tenants.models import WebhookDelivery
 from tenants.services import webhook_endpoint_create
+from tests.api.webhook_receiver import start_receiver
 
 EVENT = "session.completed"
 

@@ -8,7 +8,6 @@ analysis test material (real photographs, espeak-ng speech); nothing is committe
 from __future__ import annotations
 
 import subprocess
-import sys
 import wave
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,11 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-_ANALYSIS_TESTS = str(Path(__file__).resolve().parents[1] / "analysis")
-if _ANALYSIS_TESTS not in sys.path:
-    sys.path.insert(0, _ANALYSIS_TESTS)
-
-import material  # noqa: E402
+from tests.analysis import material
 
 MissingTool = material.MissingTool
 SIZE = (640, 480)

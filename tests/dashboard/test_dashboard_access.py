@@ -6,10 +6,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from dashboard_factories import make_flag, make_media, session_with_evidence
 from django.urls import reverse
 
 from tenants.models import Membership
+from tests.dashboard.dashboard_factories import make_flag, make_media, session_with_evidence
 
 
 @pytest.fixture

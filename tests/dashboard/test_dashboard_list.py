@@ -7,8 +7,9 @@ import io
 from datetime import timedelta
 
 import pytest
-from dashboard_factories import make_flag, make_session
 from django.urls import reverse
+
+from tests.dashboard.dashboard_factories import make_flag, make_session
 
 
 @pytest.fixture

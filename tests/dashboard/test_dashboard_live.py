@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from dashboard_factories import make_session
 from django.conf import settings
 from django.test import Client
 
 from proctorme.asgi import application
 from sessions.services import flag_record
+from tests.dashboard.dashboard_factories import make_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from dashboard_factories import make_flag, make_session, session_with_evidence
 from django.urls import reverse
 
 from sessions.dashboard.services import ReviewError, flag_dismiss, flag_restore, session_verdict_set
 from sessions.models import AuditLogEntry
 from sessions.scoring import session_score_compute
+from tests.dashboard.dashboard_factories import make_flag, make_session, session_with_evidence
 
 
 @pytest.fixture

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 from asgiref.sync import sync_to_async
-from dashboard_factories import make_session
-from test_dashboard_live import _connect, _cookie_for
 
 from sessions.services import flag_record
 from tenants.models import Membership
+from tests.dashboard.dashboard_factories import make_session
+from tests.dashboard.test_dashboard_live import _connect, _cookie_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from dashboard_factories import make_flag, make_media, make_session
 from django.urls import reverse
 
 from sessions.dashboard import selectors
 from sessions.dashboard.selectors import SessionFilters
+from tests.dashboard.dashboard_factories import make_flag, make_media, make_session
 
 
 @pytest.fixture
