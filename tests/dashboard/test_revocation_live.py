@@ -8,7 +8,7 @@ from asgiref.sync import sync_to_async
 from sessions.services import flag_record
 from tenants.models import Membership
 from tests.dashboard.dashboard_factories import make_session
-from tests.dashboard.test_dashboard_live import _connect, _cookie_for
+from tests.dashboard.test_live import _connect, _cookie_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
