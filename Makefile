@@ -46,10 +46,10 @@ run: venv
 	DEBUG=$${DEBUG:-1} SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} $(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
 ## make test: every test; parts that are absent are skipped with a reason (PYTEST_ARGS=... to pass options)
-test: dev
+test: dev $(if $(shell command -v npm),node_modules/.installed)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-# Node packages are development tools only (eslint): the server never needs them.
+# Node packages are development tools only (eslint, axe-core for the browser tests): the server never needs them.
 node_modules/.installed: package.json package-lock.json
 	@command -v npm >/dev/null || { echo "make lint needs Node.js 20 or later with npm (Debian: apt-get install nodejs npm)."; exit 1; }
 	npm ci --no-audit --no-fund --loglevel=error

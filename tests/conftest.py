@@ -108,3 +108,20 @@ def tenant_b(db) -> Tenant:
 @pytest.fixture
 def operator(db, django_user_model):
     return django_user_model.objects.create_superuser("op", "op@proctorme.test", "pw-op-123")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """axe-core's findings for every page checked (tests/browser/axe.py), at the end of every run."""
+    import sys
+
+    # The helper may be imported under more than one name (relative and absolute imports).
+    SUMMARY = [
+        line
+        for name, module in list(sys.modules.items())
+        if name.endswith("browser.axe")
+        for line in getattr(module, "SUMMARY", [])
+    ]
+    if SUMMARY:
+        terminalreporter.section("axe-core accessibility results")
+        for line in SUMMARY:
+            terminalreporter.write_line(line)
