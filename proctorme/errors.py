@@ -94,6 +94,12 @@ _CODES = (
     ErrorCode("UNSUPPORTED_MEDIA_TYPE", 415, "The body is not application/json.", (API,)),
     ErrorCode("RATE_LIMITED", 429, "Too many requests or messages; slow down and retry.", (API, SOCKET)),
     ErrorCode("INTERNAL_ERROR", 500, "Something went wrong on our side; it has been logged.", (API,)),
+    ErrorCode(
+        "SERVICE_UNAVAILABLE",
+        503,
+        "The database is unreachable for a moment; retry after the Retry-After seconds.",
+        (WIDGET, API),
+    ),
     # LMS launches and services (sessions/lti, docs/lms.md)
     ErrorCode("LTI_ERROR", 400, "The LMS message was refused.", (LTI,)),
     ErrorCode(

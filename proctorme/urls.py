@@ -7,6 +7,9 @@ from sessions.dashboard import views as dashboard_views
 from sessions.metrics import metrics_view
 from tenants import accounts
 
+# A database away for a moment is a coded 503 (proctorme.unavailable), anything else a 500.
+handler500 = "proctorme.unavailable.server_error_or_unavailable"
+
 urlpatterns = [
     path("", dashboard_views.home, name="home"),
     path("dashboard/", include("sessions.dashboard.urls")),

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from proctorme.errors import ProctormeError, error_body, error_code
+from proctorme.unavailable import RETRY_AFTER_SECONDS, is_database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,10 @@ def api_exception_handler(exc, context):
         status_code, body = 403, error_body("PERMISSION_DENIED")
     elif isinstance(exc, exceptions.APIException):
         status_code, body, headers = _drf_error(exc)
+    elif is_database_unavailable(exc):
+        log.warning("database unavailable in the integrator API: %s", exc)
+        status_code, body = 503, error_body("SERVICE_UNAVAILABLE")
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     else:
         log.exception("unhandled error in the integrator API", exc_info=exc)
         status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
