@@ -265,7 +265,9 @@ def test_final_score_is_computed_when_the_session_ends(client, tenant_a, django_
         )
     session.refresh_from_db()
     assert session.status == "completed" and session.score_final
-    assert 0 < session.trust_score < 100
+    # By hand (docs/trust-score.md): an exam of seconds counts as 10 minutes, so x = (0.3 × 1 + 0.3 × 20/60)
+    # × 3600/600 = 2.4 → MULTIPLE_FACE costs 60 × (1 − e^−2.4) = 54.6.
+    assert session.trust_score == 45.4
     deductions = sum(t["deduction"] for t in session.trust_breakdown["types"].values())
     assert deductions == pytest.approx(100 - session.trust_score, abs=0.05)
 
