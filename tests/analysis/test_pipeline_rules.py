@@ -221,35 +221,56 @@ def test_with_everything_on_every_detector_raises(tenant_a):
     assert raised["FACE_MISMATCH"] == 1 and raised["SOUND_DETECTED"] == 1
 
 
-@pytest.mark.parametrize(
-    "features, off",
-    [
-        ({"aiProctoring": False}, FRAME_AND_AUDIO | {"PERIODIC_SNAPSHOT"}),
-        ({"facialRecognition": False}, {"FACE_MISMATCH"}),
-        ({"aiProctoring": False, "facialRecognition": False}, ALL),
-    ],
-    ids=["aiProctoring", "facialRecognition", "both"],
-)
-def test_eye_features_switched_off_raise_nothing(tenant_a, features, off):
-    session = _eye(tenant_a, **features)
+def test_a_page_cannot_switch_detectors_off(tenant_a):
+    """features / trackingOptions are the candidate's to edit: the server runs every detector anyway."""
+    eye = _eye(tenant_a, aiProctoring=False, facialRecognition=False)
+    _everything(eye)
+    assert set(_raised(eye)) == ALL
+    ap = _autoproctor(tenant_a, audio=False, numHumans=False, photosAtRandom=False, impersonation=True)
+    _everything(ap)
+    assert set(_raised(ap)) == ALL
+
+
+@pytest.mark.parametrize("dialect", ["eye", "autoproctor"])
+@pytest.mark.parametrize("off", sorted(ALL - {"FACE_MISMATCH"}))
+def test_each_detector_the_institution_switches_off_raises_nothing(tenant_a, dialect, off):
+    tenant_a.institution.detector_settings = {"disabled": [off]}
+    tenant_a.institution.save()
+    session = _eye(tenant_a) if dialect == "eye" else _autoproctor(tenant_a, impersonation=True)
     _everything(session)
-    assert set(_raised(session)) == ALL - off
+    assert set(_raised(session)) == ALL - {off}
+
+
+def test_identity_is_off_for_autoproctor_unless_the_page_asks_and_the_institution_allows(tenant_a):
+    session = _autoproctor(tenant_a)
+    _everything(session)
+    assert set(_raised(session)) == ALL - {"FACE_MISMATCH"}
+    tenant_a.institution.detector_settings = {"disabled": ["FACE_MISMATCH"]}
+    tenant_a.institution.save()
+    Flag.objects.all().delete()
+    ProctoringSession.objects.all().delete()
+    asked = _autoproctor(tenant_a, impersonation=True)
+    _everything(asked)
+    assert set(_raised(asked)) == ALL - {"FACE_MISMATCH"}
 
 
 @pytest.mark.parametrize(
-    "tracking, off",
+    "stored, off",
     [
-        ({}, {"FACE_MISMATCH"}),  # impersonation is off unless asked for
-        ({"impersonation": True}, set()),
-        ({"audio": False, "impersonation": True}, {"SOUND_DETECTED"}),
-        ({"numHumans": False, "impersonation": True}, {"MULTIPLE_FACE"}),
-        ({"photosAtRandom": False, "impersonation": True}, {"PERIODIC_SNAPSHOT"}),
-        ({"audio": False, "numHumans": False}, FRAME_AND_AUDIO | {"PERIODIC_SNAPSHOT", "FACE_MISMATCH"}),
+        ({"features": {"aiProctoring": False}}, FRAME_AND_AUDIO | {"PERIODIC_SNAPSHOT"}),
+        ({"features": {"facialRecognition": False}}, {"FACE_MISMATCH"}),
+        ({"tracking": {"audio": False}}, {"SOUND_DETECTED"}),
+        ({"tracking": {"numHumans": False}}, {"MULTIPLE_FACE"}),
+        ({"tracking": {"photosAtRandom": False}}, {"PERIODIC_SNAPSHOT"}),
     ],
-    ids=["default", "impersonation", "audio", "numHumans", "photosAtRandom", "no-ai"],
+    ids=["aiProctoring", "facialRecognition", "audio", "numHumans", "photosAtRandom"],
 )
-def test_autoproctor_tracking_options_switched_off_raise_nothing(tenant_a, tracking, off):
-    session = _autoproctor(tenant_a, **tracking)
+def test_the_pipeline_obeys_the_switches_stored_on_the_session(tenant_a, stored, off):
+    """What the server decided at start (sessions.config.rules_apply) is what the pipeline runs."""
+    session = _eye(tenant_a)
+    for section, values in stored.items():
+        session.config[section].update(values)
+    session.save(update_fields=["config"])
     _everything(session)
     assert set(_raised(session)) == ALL - off
 
