@@ -28,6 +28,7 @@ from django.views.decorators.http import require_GET, require_POST
 from sessions import scorecard
 from sessions.dashboard import selectors, services
 from sessions.dashboard.forms import DismissForm, SessionFilterForm, SwitchForm, VerdictForm
+from sessions.lti.selectors import lti_session_panel
 from sessions.media import media_response
 from sessions.models import ProctoringSession
 
@@ -233,6 +234,7 @@ def _session_context(request, session: ProctoringSession, **extra) -> dict:
         or VerdictForm(initial={"verdict": session.verdict, "notes": session.verdict_notes}),
         "dismiss_errors": extra.pop("dismiss_errors", {}),
         "end_reason": END_REASONS.get(session.end_reason, session.end_reason),
+        "lms": lti_session_panel(session=session),
         **extra,
     }
 

@@ -12,4 +12,5 @@ urlpatterns = [
         views.start_assessment_view,
         name="lti-start-assessment",
     ),
+    path("sessions/<uuid:session_id>/control", views.session_control_view, name="lti-session-control"),
 ]

@@ -11,14 +11,17 @@ from __future__ import annotations
 import logging
 from functools import wraps
 
+from django.contrib import messages
 from django.contrib.auth import login
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 
 from proctorme.errors import InvalidToken, ProctormeError, error_body
 from sessions.dashboard import selectors as dashboard_selectors
+from sessions.dashboard.views import dashboard_view
 from sessions.lti import proctoring
 from sessions.lti.errors import LtiError, LtiInvalidToken, LtiNotInstructor
 from sessions.lti.keys import tool_jwks
@@ -142,3 +145,33 @@ def deep_link_view(request, institution_id):
         disabled=request.POST.getlist("disabled"),
     )
     return render(request, "lti/form_post.html", {"action": url, "fields": {"JWT": token}})
+
+
+@require_POST
+@dashboard_view()
+def session_control_view(request, session_id):
+    """A reviewer's pause / resume / extend / terminate, sent to the LMS over ACS."""
+    from sessions.dashboard.selectors import session_get
+    from sessions.lti.services import lti_session_control
+
+    session = session_get(institution=request.dash.institution, public_id=session_id)
+    action = request.POST.get("action", "")
+    try:
+        minutes = int(request.POST.get("minutes") or 0)
+    except ValueError:
+        minutes = 0
+    try:
+        answer = lti_session_control(
+            session=session,
+            action=action,
+            actor_label=request.user.get_username(),
+            extra_time=minutes * 60 if action == "update" else None,
+            reason=request.POST.get("reason", ""),
+        )
+    except ProctormeError as error:
+        messages.error(request, f"The LMS did not take it ({error.code}): {error.message}")
+    else:
+        messages.success(
+            request, f"Sent “{action}” to the LMS; it reports the attempt as {answer.get('status', '?')}."
+        )
+    return redirect("dashboard:session", session_id=session.public_id)

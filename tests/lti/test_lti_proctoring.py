@@ -358,3 +358,52 @@ def test_a_forged_deep_linking_form_is_refused(client, platform, registration, t
         reverse("lti-deep-link", args=[tenant_a.institution.public_id]), {"ticket": "forged", "title": "x"}
     )
     refused(answer, "INVALID_TOKEN")
+
+
+# --- reviewers' controls on the dashboard -----------------------------------------------------------
+
+
+def test_a_reviewer_extends_and_terminates_from_the_session_page(client, platform, started, tenant_a):
+    session = started["session"]
+    client.force_login(tenant_a.reviewer)
+    page = client.get(f"/dashboard/sessions/{session.public_id}/")
+    assert b'id="lms-card"' in page.content and b"Terminate attempt" in page.content
+    url = reverse("lti-session-control", args=[session.public_id])
+    deadline = session.deadline_at
+    client.post(url, {"action": "update", "minutes": "5"})
+    session.refresh_from_db()
+    assert session.deadline_at == deadline + timedelta(minutes=5)
+    response = client.post(url, {"action": "terminate", "reason": "second person"}, follow=True)
+    assert "it reports the attempt as terminated" in response.content.decode()
+    assert [(c["action"], c.get("extra_time")) for c in platform.acs_requests] == [
+        ("update", 300),
+        ("terminate", None),
+    ]
+    assert platform.acs_requests[1]["reason_msg"] == "second person"
+    session.refresh_from_db()
+    assert session.end_reason == "lms_terminated"
+    control = session.events.filter(type="LMS_CONTROL").values_list("payload", flat=True)
+    assert [p["by"] for p in control] == [tenant_a.reviewer.get_username()] * 2
+
+
+def test_another_institutions_reviewer_cannot_control_or_see_the_lms_card(
+    client, platform, started, tenant_b
+):
+    session = started["session"]
+    client.force_login(tenant_b.reviewer)
+    assert client.get(f"/dashboard/sessions/{session.public_id}/").status_code == 404
+    assert (
+        client.post(
+            reverse("lti-session-control", args=[session.public_id]), {"action": "terminate"}
+        ).status_code
+        == 404
+    )
+    assert platform.acs_requests == []
+
+
+def test_sessions_not_from_an_lms_have_no_lms_card(client, tenant_a):
+    from tests.api.api_factories import make_session
+
+    session = make_session(tenant_a.institution)
+    client.force_login(tenant_a.reviewer)
+    assert b'id="lms-card"' not in client.get(f"/dashboard/sessions/{session.public_id}/").content
