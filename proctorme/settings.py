@@ -188,6 +188,8 @@ PROCTORME_SWEEP_SECONDS = float(env_int("PROCTORME_SWEEP_SECONDS", 60, minimum=1
 PROCTORME_ANALYSIS_PENDING_GRACE = env_int("PROCTORME_ANALYSIS_PENDING_GRACE", 30, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "expire-overdue-sessions": {"task": "sessions.expire_overdue", "schedule": PROCTORME_SWEEP_SECONDS},
+    # Finalises that failed (or were lost) are tried again, with backoff (sessions.finalise).
+    "finalise-stuck-sessions": {"task": "sessions.finalise_stuck", "schedule": PROCTORME_SWEEP_SECONDS},
     "purge-expired-media": {"task": "sessions.media_purge_expired", "schedule": 3600.0},
     # Webhook retries whose timer or countdown a restart lost.
     "deliver-due-webhooks": {"task": "sessions.webhooks_deliver_due", "schedule": PROCTORME_SWEEP_SECONDS},

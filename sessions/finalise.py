@@ -2,18 +2,80 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime, timedelta
+
 from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from proctorme.realtime import broadcast, institution_group, session_group
+from proctorme.tasks import enqueue
+from proctorme.times import iso
 from sessions import signals
 from sessions.models import ProctoringSession
 from sessions.scoring import breakdown_json, reviewed_score_compute, session_score_compute
 
+log = logging.getLogger(__name__)
+
+
+# A session still finalising this long after its end was not finalised by its own task.
+FINALISE_GRACE = timedelta(minutes=2)
+RETRY_BASE_SECONDS, RETRY_MAX_SECONDS = 60, 3600
+
 
 def session_finalise(*, session: ProctoringSession) -> ProctoringSession:
-    """Idempotent: a finalised session is left as it is."""
+    """Idempotent: a finalised session is left as it is.
+
+    A failure is recorded with the time of the next try (60 s, doubling, at most an hour)
+    and raised; sessions_finalise_stuck, on the beat schedule, tries again when it is due.
+    """
     if session.status != ProctoringSession.Status.FINALISING:
         return session
+    try:
+        return _session_finalise(session)
+    except Exception as exc:
+        _finalise_failed(session, exc)
+        raise
+
+
+def _finalise_failed(session: ProctoringSession, exc: Exception) -> None:
+    with transaction.atomic():
+        locked = ProctoringSession.objects.select_for_update().get(pk=session.pk)
+        state = dict(locked.analysis_state or {})
+        failures = int(state.get("finalise_retry", {}).get("failures", 0)) + 1
+        delay = min(RETRY_BASE_SECONDS * 2 ** (failures - 1), RETRY_MAX_SECONDS)
+        state["finalise_retry"] = {
+            "failures": failures,
+            "next_at": iso(timezone.now() + timedelta(seconds=delay)),
+            "error": type(exc).__name__,
+        }
+        locked.analysis_state = state
+        locked.save(update_fields=["analysis_state"])
+    log.exception(
+        "finalise of session %s failed (%d times); next try in %d s", session.public_id, failures, delay
+    )
+
+
+def sessions_finalise_stuck(*, now: datetime | None = None) -> int:
+    """Queue the finalise of every session left in FINALISING past the grace, when its retry is due."""
+    from sessions.tasks import session_finalise_task
+
+    now = now or timezone.now()
+    stuck = ProctoringSession.objects.filter(
+        status=ProctoringSession.Status.FINALISING, ended_at__lte=now - FINALISE_GRACE
+    ).only("public_id", "analysis_state")
+    queued = 0
+    for session in stuck.iterator():
+        due = (session.analysis_state or {}).get("finalise_retry", {}).get("next_at")
+        if due and (parse_datetime(due) or now) > now:
+            continue
+        enqueue(session_finalise_task, str(session.public_id))
+        queued += 1
+    return queued
+
+
+def _session_finalise(session: ProctoringSession) -> ProctoringSession:
     from sessions.analysis_pipeline import session_analyse
 
     session_analyse(session=session, final=True)

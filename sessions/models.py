@@ -5,6 +5,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from proctorme.detector_settings import validate_detector_settings
 from tenants.models import Institution
 
 
@@ -17,7 +18,7 @@ class Assessment(models.Model):
     title = models.CharField(max_length=300, blank=True)
     duration_seconds = models.PositiveIntegerField(null=True, blank=True)
     # Detector overrides for this assessment, merged over the institution's.
-    detector_settings = models.JSONField(default=dict, blank=True)
+    detector_settings = models.JSONField(default=dict, blank=True, validators=[validate_detector_settings])
     archived_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

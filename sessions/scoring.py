@@ -9,11 +9,16 @@ Weights and switched-off detectors come from the institution's
 
 from __future__ import annotations
 
+import logging
+
 from django.utils import timezone
 
 from analysis.trust import DEFAULT_WEIGHTS, FlagInput, TrustResult, Weight, trust_score
+from proctorme.detector_settings import detector_settings_problems
 from proctorme.flag_types import NEVER_DEDUCTED
 from sessions.models import Flag, ProctoringSession
+
+log = logging.getLogger(__name__)
 
 
 def detector_settings_for(session: ProctoringSession) -> dict:
@@ -24,7 +29,10 @@ def detector_settings_merge(institution, assessment) -> dict:
     """The institution's detector settings with the assessment's over them."""
     merged: dict = {"disabled": [], "weights": {}, "sensitivity": {}}
     for layer in (institution.detector_settings or {}, assessment.detector_settings or {}):
-        if not isinstance(layer, dict):
+        if detector_settings_problems(layer):
+            # Written before settings were validated (or past the validators): the product's
+            # defaults stand in for it rather than break every analysis and score it touches.
+            log.warning("malformed detector_settings ignored: %s", detector_settings_problems(layer))
             continue
         if "disabled" in layer:
             merged["disabled"] = list(layer.get("disabled") or [])

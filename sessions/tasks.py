@@ -25,6 +25,13 @@ def sessions_expire_overdue_task() -> int:
     return sessions_expire_overdue()
 
 
+@shared_task(name="sessions.finalise_stuck", acks_late=True)
+def sessions_finalise_stuck_task() -> int:
+    from sessions.finalise import sessions_finalise_stuck
+
+    return sessions_finalise_stuck()
+
+
 @shared_task(name="sessions.session_finalise", acks_late=True)
 def session_finalise_task(session_public_id: str) -> None:
     from sessions.finalise import session_finalise

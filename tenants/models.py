@@ -8,6 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from proctorme.detector_settings import validate_detector_settings
 from tenants.validators import validate_domain_host
 
 # Ten years: beyond it a date far in the past overflows, and no exam needs it.
@@ -24,7 +25,9 @@ class Institution(models.Model):
     slug = models.SlugField(max_length=80, unique=True)
     # Detector sensitivity and switches, merged over the product defaults
     # (analysis config); an assessment may override them again.
-    detector_settings = models.JSONField(default=default_detector_settings, blank=True)
+    detector_settings = models.JSONField(
+        default=default_detector_settings, blank=True, validators=[validate_detector_settings]
+    )
     retention_days = models.PositiveIntegerField(
         default=90,
         validators=[MinValueValidator(1), MaxValueValidator(MAX_RETENTION_DAYS)],
