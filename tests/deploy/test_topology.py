@@ -22,7 +22,6 @@ import pytest
 from tests.conftest import require
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "deploy"))  # deploy/ is scripts, not a package of the product
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ORIGIN = "https://exams.topology.test"
@@ -86,7 +85,7 @@ def _alive(pid: int) -> bool:
 
 def test_the_production_topology_serves_through_the_load_balancer_and_cleans_up():
     require(bool(shutil.which("haproxy") or Path("/usr/sbin/haproxy").exists()), "HAProxy is not installed")
-    from topology import Topology, drop_database, free_port
+    from deploy.topology import Topology, drop_database, free_port
 
     database_url = _database_url()
     topology = Topology(

@@ -21,7 +21,6 @@ from urllib.parse import urlsplit
 import cv2
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "deploy"))
 ORIGIN = "https://exams.faults.test"
 
 

@@ -78,7 +78,7 @@ class OwnPostgres:
 def test_postgres_down_for_a_while_gives_coded_503s_and_loses_nothing_acknowledged(tmp_path, redis_url):
     require(PG_BIN is not None, "PostgreSQL server binaries are not installed (/usr/lib/postgresql/*/bin)")
     require(bool(shutil.which("haproxy") or Path("/usr/sbin/haproxy").exists()), "HAProxy is not installed")
-    from topology import Topology, free_port
+    from deploy.topology import Topology, free_port
 
     own = OwnPostgres(free_port())
     own.init()

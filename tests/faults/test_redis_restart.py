@@ -39,7 +39,7 @@ def test_a_redis_restart_mid_session_loses_no_acknowledged_signal_or_upload(tmp_
     require(
         base.startswith(("postgres://", "postgresql://")), "PostgreSQL is not configured (set DATABASE_URL)"
     )
-    from topology import Topology, drop_database, free_port
+    from deploy.topology import Topology, drop_database, free_port
 
     parts = urlsplit(base)
     database_url = urlunsplit((parts.scheme, parts.netloc, f"/pm_faults_{uuid.uuid4().hex[:8]}", "", ""))
