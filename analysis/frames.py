@@ -1,22 +1,16 @@
 """Per-frame analysis of webcam JPEGs: decoding, faces, head pose, blocked camera.
 
-Face detection is a cascade that pays for a second look only when the first
-answer is ambiguous. mediapipe's full-range detector runs first (it finds the
-small and several faces that the short-range one misses on a wide frame), and
-a lone face it is sure of is taken as is: the usual frame, one pass.
-
-* Several faces: each is confirmed by the short-range detector on an enlarged
-  crop around it. Full range also fires on apples, chessboards and other round
-  or regular patterns; those do not survive the second look, while real faces,
-  cropped to fill the short-range model's view, score high.
-* No face, a lone face of middling score, or a face turned down by its crop:
-  the short-range detector on the whole frame, which sees the faces close to
-  the camera that full range misses and gives a face half hidden behind
-  someone a second chance. A face both detectors find, one of them surely,
-  needs no crop; any other face it finds gets one.
-
-``detect_faces(thorough=True)`` runs every pass on every frame instead (full
-range, short range, a crop per candidate).
+Face detection (``detect_faces``) looks three times and merges what it sees:
+mediapipe's full-range detector on the whole frame, the same detector on two
+tiles across the top of the frame (where the faces of people behind the
+candidate are, too small for full range on the whole frame), and — when
+neither is sure of any face — the short-range detector on the whole frame,
+which sees the faces close to the camera that full range misses. A face only
+one look found, with a middling score, is confirmed by short range on an
+enlarged crop around it: full range also fires on apples, chessboards and
+other round or regular patterns, which do not survive that. The design and
+its thresholds were chosen on the tune half of the evaluation corpus
+(``make eval``, docs/accuracy.md).
 
 Head pose: ``yaw`` > 0 when the face points towards the image's right-hand side
 (the candidate's left in a non-mirrored frame), ``pitch`` > 0 when it points
@@ -242,9 +236,16 @@ def _iou(a: FaceBox, b: FaceBox) -> float:
 
 
 def _candidates(
-    detections: list[Any], w: int, h: int, min_confidence: float, min_side: float
+    detections: list[Any],
+    w: int,
+    h: int,
+    min_confidence: float,
+    min_side: float,
+    offset: tuple[int, int] = (0, 0),
 ) -> list[FaceBox]:
-    """Detections over the score and size floors, as boxes, best first."""
+    """Detections over the score and size floors, as boxes, best first. ``w`` x ``h``
+    is the image the detector saw, placed at ``offset`` in the frame."""
+    ox, oy = offset
     boxes = []
     for det in detections:
         score = float(det.score[0])
@@ -252,12 +253,12 @@ def _candidates(
             continue
         b = det.location_data.relative_bounding_box
         box = FaceBox(
-            x=int(round(b.xmin * w)),
-            y=int(round(b.ymin * h)),
+            x=int(round(ox + b.xmin * w)),
+            y=int(round(oy + b.ymin * h)),
             w=int(round(b.width * w)),
             h=int(round(b.height * h)),
             score=score,
-            keypoints=tuple((k.x * w, k.y * h) for k in det.location_data.relative_keypoints),
+            keypoints=tuple((ox + k.x * w, oy + k.y * h) for k in det.location_data.relative_keypoints),
         )
         if min(box.w, box.h) < min_side:
             continue
@@ -265,83 +266,98 @@ def _candidates(
     return sorted(boxes, key=lambda b: (-b.score, b.x, b.y))
 
 
+# Two square tiles across the top of the frame, each this fraction of its width
+# (176 px on a 320x240 frame). mediapipe shrinks whatever it is given to 192x192,
+# so a whole 320x240 frame is seen at 0.6 of its size and a 24-px face behind
+# the candidate at ~14 px, where full range loses it; in a tile it is seen at
+# 1.1. Faces are in the upper part of a webcam's view; a face low in the frame
+# is close to the camera, large, and found on the whole frame.
+TILE_FRACTION = 0.55
+
+
+def _tiles(w: int, h: int) -> list[tuple[int, int, int]]:
+    side = int(round(min(h, w * TILE_FRACTION)))
+    if side >= w:
+        return []
+    return [(0, 0, side), (w - side, 0, side)]
+
+
+def _same_face(a: FaceBox, b: FaceBox) -> bool:
+    cx, cy = a.x + a.w / 2, a.y + a.h / 2
+    return _iou(a, b) > 0.3 or (b.x <= cx <= b.x + b.w and b.y <= cy <= b.y + b.h)
+
+
 def detect_faces(
     rgb: np.ndarray,
     *,
     min_confidence: float = 0.5,
-    verify_confidence: float = 0.75,
+    verify_confidence: float = 0.6,
     min_face_px: int = 14,
     min_relative_size: float = 0.04,
     sure_confidence: float = 0.8,
+    tile_confidence: float = 0.5,
+    verify_below: float = 0.7,
     thorough: bool = False,
 ) -> list[FaceBox]:
     """Faces in an RGB frame, largest first.
 
-    ``min_confidence`` gates the detectors, ``verify_confidence`` the
-    short-range second look on a crop; faces narrower than ``min_face_px``
-    pixels or than ``min_relative_size`` of the frame's shorter side are
-    ignored (too small to be someone at the desk, and where false positives
-    live). ``sure_confidence`` is the score at which a detector's face needs
-    no crop to confirm it when nothing else in the frame is in doubt (the
-    module docstring has the whole cascade); ``thorough`` runs every pass on
-    every frame instead.
+    Three looks, merged (the same face seen twice is kept once, at its best
+    score): full range on the whole frame; full range on two tiles across the
+    top of the frame (``TILE_FRACTION``), where small faces behind the
+    candidate are seen at almost twice the size; and, when neither is sure of
+    any face (``sure_confidence``), short range on the whole frame for the
+    faces close to the camera that full range misses, taken only when it is
+    sure. A face that only one look found, scoring under ``verify_below``,
+    gets a second look: short range on an enlarged crop around it at
+    ``verify_confidence`` (full range also fires on apples, chessboards and
+    other round or regular patterns, which do not survive it). A small box
+    right beside a larger face, at its height and not sure, is that face's
+    ear, not a second face.
+
+    ``min_confidence`` and ``tile_confidence`` gate the full-range looks;
+    faces narrower than ``min_face_px`` pixels or than ``min_relative_size``
+    of the frame's shorter side are ignored. ``thorough`` runs short range on
+    every frame. The thresholds were chosen on the tune half of the
+    evaluation corpus (``eval/``); its report half is only scored.
     """
     rgb = contiguous(rgb)
     h, w = rgb.shape[:2]
     min_side = max(min_face_px, min_relative_size * min(h, w))
 
-    rejected: list[FaceBox] = []
+    looks: list[list[FaceBox]] = [_candidates(raw_full_range_detections(rgb), w, h, min_confidence, min_side)]
+    for x0, y0, side in _tiles(w, h):
+        tile = np.ascontiguousarray(rgb[y0 : y0 + side, x0 : x0 + side])
+        found = list(_FULL.run(tile).detections or [])
+        looks.append(_candidates(found, side, side, tile_confidence, min_side, (x0, y0)))
+    if thorough or not any(b.score >= sure_confidence for look in looks for b in look):
+        near = list(_SHORT.run(rgb).detections or [])
+        looks.append(_candidates(near, w, h, sure_confidence, min_side))
 
-    def confirmed(boxes: list[FaceBox], kept: list[FaceBox]) -> list[FaceBox]:
-        # Best first; a box overlapping one already kept is the same face.
-        for box in boxes:
-            if any(_iou(box, k) > 0.3 for k in kept):
-                continue
-            if _confirmed(rgb, box, verify_confidence) is not None:
-                kept.append(box)
-            else:
-                rejected.append(box)
-        return kept
-
-    full_range = raw_full_range_detections(rgb)
-    if thorough:
-        # Full range misses faces that fill half the frame (someone close to
-        # the webcam); the short-range model sees exactly those.
-        both = full_range + list(_SHORT.run(rgb).detections or [])
-        faces = confirmed(_candidates(both, w, h, min_confidence, min_side), [])
-        faces.sort(key=lambda b: (-b.area, b.x, b.y))
-        return faces
-    full = _candidates(full_range, w, h, min_confidence, min_side)
-    if len(full) == 1 and full[0].score >= sure_confidence:
-        return full
-    if len(full) >= 2:  # MULTIPLE_FACE rests on this: every face gets a crop
-        faces = confirmed(full, [])
-        if not rejected:
-            faces.sort(key=lambda b: (-b.area, b.x, b.y))
-            return faces
-    else:
-        faces = []
-    # Nothing, a lone face of middling score, or something turned down (an
-    # apple, or a face half hidden behind another): the short-range detector
-    # on the whole frame, which also sees faces close to the camera.
-    near = _candidates(list(_SHORT.run(rgb).detections or []), w, h, min_confidence, min_side)
-    if len(full) == 1:
-        # Both detectors on the same face and one of them sure of it: no crop.
-        same = [b for b in near if _iou(b, full[0]) > 0.3]
-        if same and max(b.score for b in same) >= sure_confidence:
-            faces.append(full[0])
+    merged: list[tuple[FaceBox, int]] = []  # best box of each face, how many looks saw it
+    for box in sorted((b for look in looks for b in look), key=lambda b: (-b.score, b.x, b.y)):
+        for i, (kept, seen) in enumerate(merged):
+            if _same_face(box, kept) or _same_face(kept, box):
+                merged[i] = (kept, seen + 1)
+                break
         else:
-            near.insert(0, full[0])
-    elif (
-        not faces
-        and len(near) == 1
-        and near[0].score >= sure_confidence
-        and not any(_iou(near[0], r) > 0.3 for r in rejected)
-    ):
-        faces.append(near.pop())
-    faces = confirmed(near, faces)
+            merged.append((box, 1))
+    faces = [
+        box
+        for box, seen in merged
+        if seen > 1 or box.score >= verify_below or _confirmed(rgb, box, verify_confidence) is not None
+    ]
+    faces = [f for f in faces if f.score >= sure_confidence or not any(_ear_of(f, g) for g in faces)]
     faces.sort(key=lambda b: (-b.area, b.x, b.y))
     return faces
+
+
+def _ear_of(f: FaceBox, g: FaceBox) -> bool:
+    """Is ``f`` a small box right beside the larger face ``g``, at its height (an ear)?"""
+    if f is g or f.w > 0.45 * g.w:
+        return False
+    gap = max(g.x - (f.x + f.w), f.x - (g.x + g.w))
+    cy = f.y + f.h / 2
+    return gap <= 0.15 * g.w and g.y <= cy <= g.y + g.h
 
 
 # --- head pose -----------------------------------------------------------------
@@ -489,7 +505,7 @@ def camera_blocked(
 @dataclass(frozen=True, slots=True)
 class FrameSensitivity:
     min_face_confidence: float = 0.5
-    verify_confidence: float = 0.75
+    verify_confidence: float = 0.6
     min_face_px: int = 14
     min_relative_face_size: float = 0.04
     max_yaw_deg: float = 35.0
@@ -497,8 +513,12 @@ class FrameSensitivity:
     dark_threshold: float = 28.0
     min_contrast: float = 12.0
     min_detail: float = 10.0
-    # A lone face scoring this much is not given a second look.
+    # A face scoring this much makes the short-range look unnecessary.
     sure_face_confidence: float = 0.8
+    # Full range on the tiles across the top of the frame (small faces behind the candidate).
+    tile_face_confidence: float = 0.5
+    # A face only one look found, scoring under this, is confirmed on a crop.
+    verify_below: float = 0.7
     # Face mesh confirms the pose when the keypoint estimate comes this close
     # to max_yaw_deg / max_pitch_deg (or past them).
     pose_confirm_margin_deg: float = 15.0
@@ -572,6 +592,8 @@ def analyse_frame(rgb: np.ndarray, *, sensitivity: FrameSensitivity | None = Non
         min_face_px=s.min_face_px,
         min_relative_size=s.min_relative_face_size,
         sure_confidence=s.sure_face_confidence,
+        tile_confidence=s.tile_face_confidence,
+        verify_below=s.verify_below,
     )
     yaw = pitch = None
     looking_away = False

@@ -117,31 +117,46 @@ class _Calls:
         return counted
 
 
-def test_a_frontal_face_costs_one_full_range_call_and_nothing_else(monkeypatch):
+def test_a_frontal_face_costs_the_whole_frame_and_two_tiles_and_nothing_else(monkeypatch):
     img = material.compose(["astronaut"], (320, 240), np.random.default_rng(1))
     assert detect_faces(img)[0].score >= FrameSensitivity().sure_face_confidence
     calls = _Calls(monkeypatch)
     obs = analyse_frame(img)
     assert obs.face_count == 1 and not obs.looking_away
-    assert calls.counts == {"full": 1, "short": 0, "mesh": 0}
+    assert calls.counts == {"full": 3, "short": 0, "mesh": 0}
 
 
-def test_the_cascade_looks_again_only_when_the_first_answer_is_ambiguous(monkeypatch, face_count_samples):
+def test_short_range_and_face_mesh_run_only_when_needed(monkeypatch, face_count_samples):
     calls = _Calls(monkeypatch)
-    # No face from full range: the short-range pass over the whole frame.
+    # No face from full range: the short-range look over the whole frame.
     empty = next(s.image for s in face_count_samples if s.label == 0)
     assert analyse_frame(empty).face_count == 0
-    assert calls.counts == {"full": 1, "short": 1, "mesh": 0}
-    # Several faces: a crop each to confirm them (no whole-frame short-range pass).
+    assert calls.counts == {"full": 3, "short": 1, "mesh": 0}
+    # Two people, each found surely by full range: no short-range look at all.
     calls.counts.update(full=0, short=0, mesh=0)
     two = material.compose(["astronaut", "man_a"], (320, 240), np.random.default_rng(4))
     assert analyse_frame(two).face_count == 2
-    assert calls.counts["full"] == 1 and calls.counts["short"] == 2
+    assert calls.counts["full"] == 3 and calls.counts["short"] <= 1
     # A head turned well away: face mesh confirms the keypoint estimate.
     calls.counts.update(full=0, short=0, mesh=0)
     away = material.compose(["cameraman"], (320, 240), np.random.default_rng(1))
     assert analyse_frame(away).looking_away
     assert calls.counts["mesh"] == 1
+
+
+def test_a_small_face_behind_the_candidate_is_found_in_the_tiles():
+    # A second face ~32 px wide over the candidate's shoulder, JPEG at the
+    # widget's quality: full range on the whole 320x240 frame (seen by the
+    # model at 0.6 of its size) loses it.
+    rng = np.random.default_rng(2)
+    canvas = material._plain_wall((320, 240), rng)
+    material._paste(canvas, material.portrait("lena"), 270, 20, 70)
+    material._paste(canvas, material.portrait("astronaut"), 140, 40, 200)
+    frame = material.jpeg_roundtrip(canvas, quality=40)
+    faces = detect_faces(frame)
+    assert len(faces) == 2 and min(f.w for f in faces) >= 24
+    bare = [d for d in frames.raw_full_range_detections(frame) if d.score[0] >= 0.5]
+    assert len(bare) == 1
 
 
 # --- blocked camera ---------------------------------------------------------------
