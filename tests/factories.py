@@ -23,7 +23,7 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
-from sessions.models import Assessment, Candidate, Flag, MediaChunk, ProctoringSession
+from sessions.models import Assessment, Candidate, Event, Flag, MediaChunk, ProctoringSession
 
 
 def jpeg(colour: tuple[int, int, int] = (120, 130, 140), size: tuple[int, int] = (64, 48)) -> bytes:
@@ -54,7 +54,7 @@ class AssessmentFactory(DjangoModelFactory):
         django_get_or_create = ("institution", "external_id")
 
     external_id = factory.Sequence(lambda n: f"exam-{n}")
-    title = factory.LazyAttribute(lambda o: f"Exam {o.external_id}")
+    title = factory.Sequence(lambda n: f"Exam {n}")
     duration_seconds = 3600
 
 
@@ -65,11 +65,11 @@ class CandidateFactory(DjangoModelFactory):
     external_id = factory.Sequence(lambda n: f"cand-{n}")
     first_name = "Ada"
     last_name = factory.Sequence(lambda n: f"L{n}")
-    email = factory.LazyAttribute(lambda o: f"{o.first_name}.{o.last_name}@students.test".lower())
+    email = factory.Sequence(lambda n: f"c{n}@example.edu")
 
 
 class SessionFactory(DjangoModelFactory):
-    """A session; ``started_ago`` moves its start back (the database sets it on insert)."""
+    """A session; ``started_at`` or ``started_ago`` sets its start (the database sets it on insert)."""
 
     class Meta:
         model = ProctoringSession
@@ -84,11 +84,12 @@ class SessionFactory(DjangoModelFactory):
     ended_at = None
 
     @classmethod
-    def _create(cls, model_class, *args, started_ago: timedelta | None = None, **kwargs):
+    def _create(cls, model_class, *args, started_ago: timedelta | None = None, started_at=None, **kwargs):
         session = super()._create(model_class, *args, **kwargs)
         if started_ago is not None:
-            started = timezone.now() - started_ago
-            ProctoringSession.objects.filter(pk=session.pk).update(started_at=started)
+            started_at = timezone.now() - started_ago
+        if started_at is not None:
+            ProctoringSession.objects.filter(pk=session.pk).update(started_at=started_at)
             session.refresh_from_db()
         return session
 
@@ -112,7 +113,10 @@ class MediaFactory(DjangoModelFactory):
     duration_seconds = factory.LazyAttribute(lambda o: 1.0 if o.data[:4] == b"RIFF" else 0.0)
     meta = factory.LazyAttribute(lambda o: {"obs": {"faces": 1}} if o.kind in ("frame", "snapshot") else {})
     file = factory.LazyAttribute(
-        lambda o: ContentFile(o.data, name=f"{o.kind}-{o.seq}.{'wav' if o.data[:4] == b'RIFF' else 'jpg'}")
+        lambda o: ContentFile(
+            o.data,
+            name=f"test/{o.session.public_id}/{o.kind}-{o.seq}.{'wav' if o.data[:4] == b'RIFF' else 'jpg'}",
+        )
     )
 
 
@@ -133,3 +137,18 @@ class FlagFactory(DjangoModelFactory):
     ended_at = factory.LazyAttribute(lambda o: o.started_at + timedelta(seconds=o.seconds))
     duration_seconds = factory.SelfAttribute("seconds")
     episode_key = factory.Sequence(lambda n: f"episode-{n}")
+
+
+class EventFactory(DjangoModelFactory):
+    """A browser signal (or, with ``source``, a server event) stored on a session."""
+
+    class Meta:
+        model = Event
+
+    session = None
+    institution_id = factory.SelfAttribute("session.institution_id")
+    type = "TAB_FOCUS_CHANGE"
+    source = Event.Source.BROWSER
+    client_seq = None
+    started_at = factory.LazyFunction(timezone.now)
+    payload = factory.LazyFunction(lambda: {"focused": False})

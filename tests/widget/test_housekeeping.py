@@ -1,41 +1,31 @@
 from datetime import timedelta
 from io import StringIO
 
-from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.utils import timezone
 
-from sessions.models import Assessment, Candidate, Flag, MediaChunk, ProctoringSession
+from sessions.models import Flag, MediaChunk, ProctoringSession
+from tests.factories import AssessmentFactory, CandidateFactory, FlagFactory, MediaFactory, SessionFactory
 
 
 def _ended_session(tenant, ended_days_ago: int):
     institution = tenant.institution
-    assessment, _ = Assessment.objects.get_or_create(institution=institution, external_id="a")
-    candidate = Candidate.objects.create(institution=institution, external_id=f"c{ended_days_ago}")
     ended = timezone.now() - timedelta(days=ended_days_ago)
-    session = ProctoringSession.objects.create(
+    session = SessionFactory(
         institution=institution,
-        assessment=assessment,
-        candidate=candidate,
+        assessment=AssessmentFactory(institution=institution, external_id="a"),
+        candidate=CandidateFactory(institution=institution, external_id=f"c{ended_days_ago}"),
         attempt_id=f"x{ended_days_ago}",
-        status="completed",
         ended_at=ended,
     )
-    chunk = MediaChunk(
-        institution=institution,
-        session=session,
-        kind="frame",
-        seq=1,
-        captured_at=ended,
-        content_type="image/jpeg",
-    )
-    chunk.file.save(f"t/{session.public_id}.jpg", ContentFile(b"\xff\xd8data\xff\xd9"))
-    Flag.objects.create(
-        institution=institution,
+    chunk = MediaFactory(session=session, captured_at=ended, data=b"\xff\xd8data\xff\xd9")
+    FlagFactory(
         session=session,
         type="FACE_ABSENCE",
         episode_key="k",
         started_at=ended,
+        ended_at=None,
+        seconds=0,
         evidence=chunk,
     )
     return session, chunk
