@@ -69,6 +69,7 @@ DEFAULT_WEIGHTS: Mapping[str, Weight] = {
     "MULTIPLE_SCREENS": Weight(cap=40, per_event=0.4),
     "COPY_PASTE": Weight(cap=30, per_event=0.15),
     "CONNECTION_LOST": Weight(cap=15, per_event=0.02, per_minute=0.05),
+    "MULTIPLE_SESSIONS": Weight(cap=40, per_event=0.4),
 }
 
 MIN_EXAM_SECONDS = 600.0

@@ -43,6 +43,8 @@ _TYPES = (
     FlagType("MULTIPLE_SCREENS", "More than one screen is connected.", browser_signal=True),
     FlagType("COPY_PASTE", "Copy, cut or paste was used on the exam page.", browser_signal=True),
     FlagType("CONNECTION_LOST", "The candidate's connection was lost.", browser_signal=True),
+    # Raised by the server when a second browser or device opens the running attempt
+    FlagType("MULTIPLE_SESSIONS", "The attempt was opened in a second browser or device."),
     # Flags from the analysis of frames, snapshots and audio
     FlagType("FACE_ABSENCE", "No face was visible."),
     FlagType("MULTIPLE_FACE", "More than one face was visible."),

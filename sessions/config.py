@@ -43,7 +43,10 @@ TRACKING_DEFAULTS = {
     "impersonation": False,
     "showCamPreview": False,
     "disableCopyPaste": False,
+    "multiSessionAttempt": False,
 }
+# multiSessionAttempt: what a second browser or device opening the running attempt gets.
+MULTI_SESSION_POLICIES = ("flag", "refuse")
 
 CAPTURE_DEFAULTS = {
     "frameIntervalMs": 1000,
@@ -266,6 +269,10 @@ def parse_autoproctor(credentials, options) -> StartRequest:
             errors.add(f"trackingOptions.{name}", "Must be a whole number between 0 and 500.")
         else:
             tracking[name] = value
+    policy = options.get("multiSessionAttemptPolicy", "flag")
+    if policy not in MULTI_SESSION_POLICIES:
+        errors.add("multiSessionAttemptPolicy", "Use flag or refuse.")
+        policy = "flag"
     container = _text(options, "testContainerId", errors, required=False)
     if tracking["forceFullScreen"] and not container:
         errors.add("testContainerId", "Required when forceFullScreen is on.")
@@ -317,6 +324,7 @@ def parse_autoproctor(credentials, options) -> StartRequest:
             "tracking": tracking,
             "capture": dict(CAPTURE_DEFAULTS),
             "testAttemptId": attempt,
+            "multiSessionAttemptPolicy": policy,
         },
         asked={name: tracking[name] for name in STRICT_SWITCHES if name in raw_tracking},
     )

@@ -42,7 +42,11 @@ AUTOPROCTOR_TRACKING = (
     Item("impersonation", SUPPORTED, "snapshots compared with the first face"),
     Item("showCamPreview", SUPPORTED, "camera preview in the badge"),
     Item("disableCopyPaste", SUPPORTED, "copy, cut and paste blocked and still reported"),
-    Item("multiSessionAttempt", NOT_BUILT, "a signed attempt resumes in a second browser, unflagged"),
+    Item(
+        "multiSessionAttempt",
+        PARTIAL,
+        "a second browser or device is flagged (MULTIPLE_SESSIONS); IP addresses are not compared",
+    ),
     Item("auxiliaryDevice", NOT_BUILT, "no phone pairing"),
     Item("idCardVerification", NOT_BUILT, "no photo-ID step"),
 )
@@ -55,6 +59,7 @@ AUTOPROCTOR_SETUP = (
     Item("lookupKey", SUPPORTED, "groups attempts into one assessment when assessmentId is absent"),
     Item("alertBeforeUnload", SUPPORTED, "default on: the browser asks before leaving a monitored page"),
     Item("showHowToVideo", IGNORED, "there is no how-to video"),
+    Item("multiSessionAttemptPolicy", SUPPORTED, 'Proctorme\'s: "flag" (default) or "refuse" (4109)'),
     Item("auxDeviceTestContainerId", NOT_BUILT, "no phone pairing"),
 )
 
@@ -164,6 +169,7 @@ EYE_EVENTS = (
     Item("MULTIPLE_SCREENS", SUPPORTED),
     Item("COPY_PASTE", SUPPORTED),
     Item("CONNECTION_LOST", SUPPORTED),
+    Item("MULTIPLE_SESSIONS", SUPPORTED, "Proctorme's: the attempt opened in a second browser or device"),
     Item("FACE_ABSENCE", SUPPORTED),
     Item("MULTIPLE_FACE", SUPPORTED),
     Item("LOOKING_AWAY", SUPPORTED),

@@ -84,6 +84,12 @@ def session_start_for_institution(
         except IntegrityError:
             # Two inits for one attempt raced; the loser resumes the winner's session.
             continue
+        except MultipleSessionsRefused as refused:
+            # The refusal rolled the resume back; the flag is recorded on its own.
+            with transaction.atomic():
+                session = ProctoringSession.objects.select_for_update().get(pk=refused.session_pk)
+                _multi_session_flag(session, origin=refused.origin, now=timezone.now(), refused=True)
+            raise
     raise RuntimeError("could not start or resume the session")
 
 
@@ -113,11 +119,42 @@ def _resume_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest() if secret else ""
 
 
-def _may_resume(session: ProctoringSession, *, request: StartRequest, signed: bool) -> bool:
-    if signed:
-        return True
+def _another_browser(session: ProctoringSession, *, request: StartRequest) -> bool:
+    """A resume without the resume secret of the browser that created the session."""
     given = _resume_digest(request.resume_secret)
-    return bool(given and session.resume_digest and hmac.compare_digest(given, session.resume_digest))
+    return not (given and session.resume_digest and hmac.compare_digest(given, session.resume_digest))
+
+
+class MultipleSessionsRefused(AttemptInUse):
+    """multiSessionAttempt with the "refuse" policy; carries the session to flag after the rollback."""
+
+    def __init__(self, session_pk: int, origin: str):
+        super().__init__("This attempt is already open in another browser or device.")
+        self.session_pk, self.origin = session_pk, origin
+
+
+def _multi_session_detected(session: ProctoringSession, *, origin: str, now: datetime) -> None:
+    """AutoProctor's multiSessionAttempt: flag a second browser or device; refuse it if so configured."""
+    if not session.config.get("tracking", {}).get("multiSessionAttempt"):
+        return
+    if session.config.get("multiSessionAttemptPolicy") == "refuse":
+        raise MultipleSessionsRefused(session.pk, origin)
+    _multi_session_flag(session, origin=origin, now=now, refused=False)
+
+
+def _multi_session_flag(session: ProctoringSession, *, origin: str, now: datetime, refused: bool) -> None:
+    flag_record(
+        session=session,
+        type="MULTIPLE_SESSIONS",
+        episode_key=f"multi:{now.isoformat()}",
+        started_at=now,
+        ended_at=now,
+        payload={"origin": origin, "refused": refused},
+    )
+
+
+def _may_resume(session: ProctoringSession, *, request: StartRequest, signed: bool) -> bool:
+    return signed or not _another_browser(session, request=request)
 
 
 @transaction.atomic
@@ -135,6 +172,8 @@ def _session_start_or_resume(
             raise SessionEnded(details={"endedAt": iso(existing.ended_at), "reason": existing.end_reason})
         if not _may_resume(existing, request=request, signed=signed):
             raise AttemptInUse()
+        if _another_browser(existing, request=request):
+            _multi_session_detected(existing, origin=origin, now=now)
         existing.origin = origin
         existing.last_seen_at = now
         existing.save(update_fields=["origin", "last_seen_at"])

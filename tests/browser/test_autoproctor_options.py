@@ -60,3 +60,30 @@ def test_with_the_options_off_copy_works_and_leaving_is_not_asked(page, exam_pag
     session = session_for(exam)
     flag = wait_until(lambda: Flag.objects.filter(session=session, type="COPY_PASTE").first())
     assert flag.payload == {"action": "copy", "blocked": False}
+
+
+@pytest.mark.parametrize("policy", ["flag", "refuse"])
+def test_a_second_browser_opening_the_attempt_is_flagged(page, browser, exam_page, policy):
+    from sessions.models import Flag
+
+    exam = _start_with(page, exam_page, {"multiSessionAttempt": True}, {"multiSessionAttemptPolicy": policy})
+    session = session_for(exam)
+    other = browser.new_context()  # another browser: its own storage, no resume secret
+    try:
+        second = other.new_page()
+        second.goto(exam.url)
+        second.evaluate("window.demoStart()")
+        if policy == "refuse":
+            error = wait_for_event(second, "apErrorEvent")[0]["payload"]
+            assert error["errorCode"] == 4109 and error["code"] == "ATTEMPT_IN_USE"
+        else:
+            wait_for_event(second, "apMonitoringStarted")
+        flag = wait_until(lambda: Flag.objects.filter(session=session, type="MULTIPLE_SESSIONS").first())
+        assert flag.payload["refused"] is (policy == "refuse")
+    finally:
+        other.close()
+    # The first browser reloading is not a second session.
+    page.reload()
+    page.evaluate("window.demoStart()")
+    wait_for_event(page, "apMonitoringStarted")
+    assert Flag.objects.filter(session=session, type="MULTIPLE_SESSIONS").count() == 1
