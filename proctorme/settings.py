@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "csp",
     "tenants",
     "sessions.apps.ProctoringConfig",
     "sessions.lti.apps.LtiConfig",
@@ -87,6 +88,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "proctorme.csp.DashboardCSPMiddleware",
     # Last, as django-axes asks: answers a locked-out sign-in with 429 and a page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -281,9 +283,46 @@ LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/dashboard/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
+# HTTPS. Behind a TLS proxy (the documented deployment) set BEHIND_TLS_PROXY=1: the proxy's
+# X-Forwarded-Proto then decides request.is_secure(), so the widget is handed wss:// and
+# https:// URLs (browsers block ws:// and http:// from an https exam page). Only set it when
+# the proxy overwrites that header on every request. docs/operations.md lists the production
+# values with which `manage.py check --deploy` is clean (a test holds the two together).
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
+if BEHIND_TLS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# A load balancer's health checks reach the servers over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# The dashboard's and sign-in pages' Content-Security-Policy (django-csp; applied by
+# proctorme.csp to those pages only: the widget's endpoints are called from institutions'
+# pages, and the demo, LTI tool and API docs pages carry their own inline scripts).
+# Style attributes position the replay's timeline markers, hence 'unsafe-inline' for styles
+# only; scripts are the app's own files plus one nonced inline line.
+from csp.constants import NONCE as CSP_NONCE  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", CSP_NONCE],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "media-src": ["'self'", "blob:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+PROCTORME_CSP_PATHS = ("/dashboard/", "/accounts/")
 
 # Product settings.
 PROCTORME_MAX_DOMAINS = env_int("PROCTORME_MAX_DOMAINS", 10, minimum=1)

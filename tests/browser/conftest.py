@@ -219,7 +219,10 @@ def context(browser, transactional_db):
     # Depends on the database so that the pages (and their WebSockets) close before the
     # tables are flushed: the server still touches the database when a socket goes away.
     _read_without_locks()
-    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    # bypass_csp: Playwright's wait_for_function polls with eval, which the dashboard's
+    # Content-Security-Policy forbids; test_dashboard_csp.py checks the policy itself in a
+    # context that enforces it.
+    context = browser.new_context(viewport={"width": 1360, "height": 900}, bypass_csp=True)
     context.set_default_timeout(15_000)
     yield context
     context.close()
