@@ -49,3 +49,14 @@ def test_analysis_is_not_a_django_app():
 
     assert "analysis" not in settings.INSTALLED_APPS
     assert not (ROOT / "analysis" / "apps.py").exists()
+
+
+def test_every_test_folder_is_a_package():
+    folders = {path.parent for path in (ROOT / "tests").rglob("*.py") if "__pycache__" not in path.parts}
+    assert sorted(str(f.relative_to(ROOT)) for f in folders if not (f / "__init__.py").exists()) == []
+
+
+def test_the_architecture_doc_names_every_top_level_package():
+    doc = (ROOT / "docs" / "architecture.md").read_text()
+    for package in PACKAGES:
+        assert f"`{package}/`" in doc, package
