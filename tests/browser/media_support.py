@@ -23,6 +23,7 @@ FPS = 5
 BACKDROP = "bookshelf"  # see backdrop()
 CANDIDATE = "astronaut"
 VISITOR = "man_a"
+VISITOR_HEIGHT = 0.27  # head and shoulders, of the frame's height: a face ~25 px wide at 320x240
 
 
 # --- video -----------------------------------------------------------------------------------
@@ -85,11 +86,13 @@ def _paste(canvas: np.ndarray, portrait: np.ndarray, cx: float, top: float, heig
 
 
 def scene(people: int, size: tuple[int, int] = SIZE) -> np.ndarray:
-    """0: the empty room; 1: the candidate at the desk; 2: someone at the candidate's shoulder."""
+    """0: the empty room; 1: the candidate at the desk; 2: someone standing at the back of the
+    room, behind the candidate's shoulder, whose face is ~25 px wide in the widget's 320x240
+    view (``VISITOR_HEIGHT``): the smallest face the product promises to see is 24 px."""
     w, h = size
     img = backdrop(size)
     if people >= 2:
-        _paste(img, material.portrait(VISITOR), w * 0.82, h * 0.2, h * 0.6)
+        _paste(img, material.portrait(VISITOR), w * 0.82, h * 0.12, h * VISITOR_HEIGHT)
     if people >= 1:
         _paste(img, material.portrait(CANDIDATE), w * 0.45, h * 0.12, h * 0.85)
     return img

@@ -232,7 +232,8 @@ def _bandwidth(session, stats: dict, seconds: float) -> dict:
 
 
 def test_scripted_scenes_become_flags_with_evidence(scripted_page, exam_page, artifacts):
-    """10 s at the desk, 10 s nobody, 8 s two people (looped), with speech every ~7 s."""
+    """10 s at the desk, 10 s nobody, 8 s with someone at the back of the room whose face is ~25 px
+    wide in the widget's view (looped), with speech every ~7 s."""
     from sessions.models import Flag
 
     page = scripted_page
@@ -277,8 +278,9 @@ def test_a_candidate_at_the_desk_raises_nothing_within_the_bandwidth_budget(stea
     exam = exam_page("eye", query="consent=accepted")
     _start(page, exam)
     began = time.monotonic()
-    # Long enough for any false FACE_ABSENCE (5 s) to have been uploaded and analysed.
-    page.wait_for_timeout(24_000)
+    # Two minutes at the desk: long enough for any false FACE_ABSENCE (5 s) or MULTIPLE_FACE (2 s)
+    # to have been uploaded and analysed many times over.
+    page.wait_for_timeout(120_000)
     stats = _stats(page)
     _end(page)
     seconds = time.monotonic() - began
