@@ -42,6 +42,7 @@ class LtiRegistrationAdmin(TenantScopedAdmin):
         "auth_token_url",
         "key_set_url",
         "is_active",
+        "staff_reviewers",
         "tool_urls",
     ]
     readonly_fields = ["tool_urls"]

@@ -29,6 +29,12 @@ class RegistrationSerializer(serializers.Serializer):
     authTokenUrl = serializers.URLField(source="auth_token_url", max_length=500)
     keySetUrl = serializers.URLField(source="key_set_url", max_length=500)
     isActive = serializers.BooleanField(source="is_active", required=False, default=True)
+    staffReviewers = serializers.BooleanField(
+        source="staff_reviewers",
+        required=False,
+        default=False,
+        help_text="Instructors and LMS admins who launch the tool become reviewers of the institution.",
+    )
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
 
 

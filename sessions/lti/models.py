@@ -33,6 +33,11 @@ class LtiRegistration(models.Model):
     auth_token_url = models.URLField(max_length=500, help_text="Platform OAuth2 access token URL.")
     key_set_url = models.URLField(max_length=500, help_text="Platform public keyset (JWKS) URL.")
     is_active = models.BooleanField(default=True)
+    staff_reviewers = models.BooleanField(
+        default=False,
+        help_text="Instructors and LMS administrators launching the tool become reviewers of the "
+        "institution (every session, not only their course's) without a Proctorme password.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -360,22 +360,38 @@ def lti_assessment_end(*, launch: Launch) -> LtiAttempt:
 # --- staff: resource link launches and deep linking ------------------------------------------------
 
 
+def lti_staff_username(launch: Launch) -> str:
+    return (
+        "lti-"
+        + hashlib.sha256(f"{launch.registration.public_id}:{launch.claims['sub']}".encode()).hexdigest()[:40]
+    )
+
+
 def is_staff_launch(launch: Launch) -> bool:
     return any(role in STAFF_ROLES or role in STAFF_SHORT_ROLES for role in launch.roles)
 
 
 @transaction.atomic
 def lti_staff_login(*, launch: Launch):
-    """The user an instructor or LMS administrator is signed in as, with a reviewer membership.
+    """The user an instructor or LMS administrator is signed in as, or None.
 
-    LMS roles never grant our ``admin`` role (keys, webhooks, members): that is
-    given in our own admin only. A learner gets None.
+    With the registration's ``staff_reviewers`` on, the user is made (no
+    password) with a reviewer membership of the institution; with it off, only
+    an existing member is signed in. LMS roles never grant our ``admin`` role
+    (keys, webhooks, members): that is given in our own admin only. A learner
+    gets None.
     """
     if not is_staff_launch(launch):
         return None
     registration = launch.registration
-    sub = launch.claims["sub"]
-    username = "lti-" + hashlib.sha256(f"{registration.public_id}:{sub}".encode()).hexdigest()[:40]
+    username = lti_staff_username(launch)
+    if not registration.staff_reviewers:
+        # Off by default: only someone an admin already made a member of this institution gets in.
+        return (
+            get_user_model()
+            .objects.filter(username=username, memberships__institution_id=registration.institution_id)
+            .first()
+        )
     user, created = get_user_model().objects.get_or_create(
         username=username,
         defaults={

@@ -11,7 +11,16 @@ from proctorme.errors import ProctormeError
 from sessions.lti.models import LtiRegistration
 from tenants.models import Institution
 
-FIELDS = ("name", "issuer", "client_id", "deployment_ids", "auth_login_url", "auth_token_url", "key_set_url")
+FIELDS = (
+    "name",
+    "issuer",
+    "client_id",
+    "deployment_ids",
+    "auth_login_url",
+    "auth_token_url",
+    "key_set_url",
+    "staff_reviewers",
+)
 
 
 class RegistrationExists(ProctormeError):

@@ -96,14 +96,16 @@ def launch_view(request, institution_id):
         attempt = proctoring.lti_assessment_end(launch=launch)
         return render(request, "lti/ended.html", {"attempt": attempt})
     if launch.message_type == "LtiDeepLinkingRequest":
-        user = proctoring.lti_staff_login(launch=launch)
-        if user is None:
+        # Adding proctoring to a link needs the LMS's staff role, not a dashboard account.
+        if not proctoring.is_staff_launch(launch):
             raise LtiNotInstructor("Only instructors can add proctoring to a course.")
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return render(request, "lti/deep_link.html", proctoring.deep_link_context(launch=launch))
     # LtiResourceLinkRequest: staff go to the dashboard of this link's assessment; learners are told
     # that proctoring starts from the quiz itself.
     user = proctoring.lti_staff_login(launch=launch)
+    if user is None and proctoring.is_staff_launch(launch):
+        context = {"institution": institution, "username": proctoring.lti_staff_username(launch)}
+        return render(request, "lti/no_access.html", context, status=403)
     if user is None:
         return render(request, "lti/learner.html", {"institution": institution})
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")

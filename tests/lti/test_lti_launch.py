@@ -190,6 +190,9 @@ def test_instructor_reaches_the_dashboard_of_the_course_without_a_password(
 ):
     from sessions.models import Assessment
 
+    registration.staff_reviewers = True
+    registration.save()
+
     assessment = Assessment.objects.create(
         institution=tenant_a.institution,
         external_id=f"lti:{registration.public_id}:quiz-42",
@@ -216,3 +219,33 @@ def test_learner_resource_link_launch_signs_nobody_in(client, platform, registra
     assert b"Proctoring starts from your quiz" in response.content
     assert client.get("/dashboard/").status_code == 302  # to the login page
     _nothing_started(users_before)
+
+
+def test_without_staff_reviewers_an_unknown_instructor_gets_no_account(
+    client, platform, registration, tenant_a, users_before
+):
+    claims = platform.base_claims(
+        nonce="", message_type="LtiResourceLinkRequest", sub="teacher-9", roles=[INSTRUCTOR]
+    )
+    response = launch(client, platform, tenant_a.institution, claims)
+    assert response.status_code == 403 and b"not made reviewers automatically" in response.content
+    assert client.get("/dashboard/").status_code == 302
+    _nothing_started(users_before)
+
+
+def test_without_staff_reviewers_an_existing_member_is_signed_in(client, platform, registration, tenant_a):
+    from django.contrib.auth import get_user_model
+
+    from sessions.lti.launch import Launch
+    from sessions.lti.proctoring import lti_staff_username
+    from tenants.models import Membership
+
+    claims = platform.base_claims(
+        nonce="", message_type="LtiResourceLinkRequest", sub="teacher-9", roles=[INSTRUCTOR]
+    )
+    username = lti_staff_username(Launch(registration=registration, claims=claims))
+    user = get_user_model().objects.create_user(username)
+    Membership.objects.create(institution=tenant_a.institution, user=user, role="reviewer")
+    response = launch(client, platform, tenant_a.institution, claims)
+    assert response.status_code == 302
+    assert client.get(response["Location"]).wsgi_request.user == user
