@@ -26,14 +26,16 @@ from django.conf import settings
 from sessions.config import widget_contract
 
 # Load order. contract: the config/error contract shared with sessions/config.py;
-# base: server location and helpers; media: camera/microphone access; ui: styles,
-# consent, badge, system check; core: the engine both dialects share; transport:
-# session start/resume, outbox, WebSocket; signals: focus, fullscreen, screens,
-# clipboard, network; eye/autoproctor: the two SDK dialects; report: AutoProctor's
-# showReport(); legacy: its older initAutoProctor(); globals: window names;
-# capture: frames, snapshots and audio uploads (registers itself as a capture hook).
+# i18n: the candidate's language; base: server location and helpers; media:
+# camera/microphone access; ui: styles, consent, badge, system check; core: the
+# engine both dialects share; transport: session start/resume, outbox, WebSocket;
+# signals: focus, fullscreen, screens, clipboard, network; eye/autoproctor: the two
+# SDK dialects; report: AutoProctor's showReport(); legacy: its older
+# initAutoProctor(); globals: window names; capture: frames, snapshots and audio
+# uploads (registers itself as a capture hook).
 WIDGET_MODULES: tuple[str, ...] = (
     "contract.js",
+    "i18n.js",
     "base.js",
     "media.js",
     "ui.js",

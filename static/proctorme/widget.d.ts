@@ -95,6 +95,8 @@ export interface EyeConfig {
   alertBeforeUnload?: boolean;
   /** Accepted and ignored: there is no how-to video. */
   showHowToVideo?: boolean;
+  /** Proctorme extension: the candidate's language (see WidgetLocale); else the page's lang. */
+  locale?: string;
 }
 
 /** AutoProctor's reportOptions (defaults as AutoProctor documents them). */
@@ -125,6 +127,9 @@ export interface ApReport {
   flags: { type: string; description: string; startedAt: string; endedAt: string | null; durationSeconds: number; evidence: { url: string; contentType: string } | null }[];
   recording: null;
 }
+
+/** The languages the widget ships; other tags fall back by primary subtag, then to English. */
+export type WidgetLocale = "en" | "fr" | "ar";
 
 export type SystemCheckName = "webcam" | "microphone" | "browser" | "internetSpeed";
 export type SystemCheckStatus = "success" | "failed" | "default";
@@ -304,6 +309,8 @@ export interface AutoProctorSetupOptions {
   institutionName?: string;
   /** Proctorme extension: see ConsentOption. */
   consent?: ConsentOption;
+  /** Proctorme extension: the candidate's language (see WidgetLocale); else the page's lang. */
+  locale?: string;
 }
 
 /** AutoProctor's numbers 4001–4018 and Proctorme's own 4101–4111 (docs/widget.md). */

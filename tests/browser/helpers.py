@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
 from collections.abc import Callable
 
 
@@ -68,3 +70,38 @@ def retry_locked(write: Callable[[], object], *, attempts: int = 20) -> object:
                 raise
             time.sleep(0.05)
     return None
+
+
+def eye_page(
+    pages_root, site_urls, proctorme_url, school, *, lang: str, locale: str | None, head: str = ""
+) -> str:
+    """A bare Eye page on the registered site, in ``lang``, that starts the widget at once; its
+    scripts carry the nonce ``n0nce`` and it records CSP violations in ``window.violations``."""
+    from .conftest import PAGE_HOST
+
+    unique = uuid.uuid4().hex[:8]
+    config = {
+        "apiKey": school.publishable_key,
+        "assessmentId": f"i18n-{unique}",
+        "assessmentTitle": "Algebra",
+        "candidateId": f"c-{unique}",
+        "candidateEmail": "ada@example.edu",
+        "candidateFirstName": "Ada",
+        "candidateLastName": "Lovelace",
+        "institutionName": "Alpha University",
+        "examDuration": 1800,
+    }
+    if locale:
+        config["locale"] = locale
+    name = f"i18n-{unique}.html"
+    (pages_root / name).write_text(
+        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">{head}'
+        f'<link rel="icon" href="data:,"><title>Exam</title></head><body><main><h1>Exam</h1></main>'
+        f'<script src="{proctorme_url}/widget.js" nonce="n0nce"></script>'
+        f'<script nonce="n0nce">window.violations = [];'
+        f'document.addEventListener("securitypolicyviolation", e => violations.push(e.violatedDirective));'
+        f"LoadProctormeWidget().then(w => w.init({json.dumps(config)})).catch(e => console.warn(e.code));"
+        f"</script></body></html>",
+        encoding="utf-8",
+    )
+    return f"{site_urls[PAGE_HOST]}/{name}"

@@ -135,12 +135,12 @@ AutoProctor.prototype.setup = function (options) {
   this.tracking = tracking;
   this.options = options;
 
-  var serverOptions = copyWithout(options, ["track", "consent"]);
+  var serverOptions = copyWithout(options, ["track", "consent", "locale"]);
   serverOptions.trackingOptions = tracking;
   var userDetails = options.userDetails || {};
   core.state = "starting";
-  core.makeUi({ containerId: options.testContainerId, inline: false });
-  core.setUi("connecting", "Setting up…");
+  core.makeUi({ containerId: options.testContainerId, inline: false, locale: options.locale });
+  core.setUi("connecting", "settingUp");
   this._progress(5, "Checking credentials");
 
   this._setupPromise = core
@@ -149,7 +149,7 @@ AutoProctor.prototype.setup = function (options) {
       self._progress(20, "Credentials verified");
       core.signal("SET_CONFIG", { config: { trackingOptions: tracking, userDetails: userDetails, testDuration: options.testDuration, testContainerId: options.testContainerId } });
       return core.consent(options.consent, {
-        institution: options.institutionName || "Your institution",
+        institution: options.institutionName,
         title: options.assessmentTitle,
         camera: true,
         microphone: tracking.audio,
@@ -170,7 +170,7 @@ AutoProctor.prototype.setup = function (options) {
     .then(function () {
       self._progress(90, "Video ready", 2003);
       core.state = "ready";
-      core.setUi("idle", "Ready");
+      core.setUi("idle", "ready");
       self.setupState = "ready";
       self._progress(100, "Setup completed");
       dispatch("apSetupCompleted", { sessionId: core.session.sessionId, resumed: Boolean(core.session.resumed) });

@@ -1,5 +1,5 @@
 /* global MESSAGES, ProctormeError */
-/* exported Emitter, SERVER, copyWithout, fetchJson, isPlainObject, nonEmptyString, nowIso, serverError, sleep, storage */
+/* exported Emitter, SCRIPT, SERVER, copyWithout, fetchJson, isPlainObject, nonEmptyString, nowIso, serverError, sleep, storage */
 // ---------------------------------------------------------------------------------------------
 // Where the Proctorme server is: the origin this very script was loaded from, unless the
 // script tag says otherwise (data-proctorme-server="https://proctor.example.edu").

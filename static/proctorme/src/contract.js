@@ -65,7 +65,7 @@ function apErrorCode(error) {
 var EYE_REQUIRED = WIDGET_CONTRACT.eyeRequired;
 var MAX_EXAM_SECONDS = WIDGET_CONTRACT.maxExamSeconds;
 // Page-side options that are not part of the server contract.
-var EYE_LOCAL_KEYS = ["consent"];
+var EYE_LOCAL_KEYS = ["consent", "locale"];
 var EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 var AP_TRACKING_DEFAULTS = WIDGET_CONTRACT.trackingDefaults;

@@ -1,4 +1,4 @@
-/* global MESSAGES, SERVER, fetchJson, nowIso, stopStream */
+/* global SERVER, fetchJson, nowIso, stopStream */
 /* exported ProctorCore, errorPayload */
 // ---------------------------------------------------------------------------------------------
 // The core shared by both dialects
@@ -146,7 +146,7 @@ ProctorCore.prototype.fail = function (error) {
     this.ui.hidePreview();
     this.ui.setState("error");
     // The candidate reads our wording; error.message keeps the server's, for developers.
-    this.ui.showError(error.code === "INVALID_CONFIG" || !MESSAGES[error.code] ? error.message : MESSAGES[error.code]);
+    this.ui.showError(this.ui.errorText(error));
   }
   var payload = errorPayload(error);
   // Kept in the outbox (and localStorage): it reaches the server if the page resumes.

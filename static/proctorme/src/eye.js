@@ -90,8 +90,8 @@ EyeWidget.prototype.init = function (config) {
   // features go up as the page gave them: the server fills in the defaults and has the last word.
   var serverConfig = copyWithout(config, EYE_LOCAL_KEYS);
   core.state = "starting";
-  core.makeUi({ containerId: config.containerId, inline: true });
-  core.setUi("connecting", "Checking…");
+  core.makeUi({ containerId: config.containerId, inline: true, locale: config.locale });
+  core.setUi("connecting", "checking");
   emitter.emit("SET_CONFIG", { config: publicConfig });
 
   this._initPromise = core
@@ -106,7 +106,7 @@ EyeWidget.prototype.init = function (config) {
       });
     })
     .then(function () {
-      core.setUi("connecting", "System check…");
+      core.setUi("connecting", "systemCheck");
       return core.systemCheck({ video: true, audio: true });
     })
     .then(function (check) {

@@ -1,4 +1,4 @@
-/* global ProctorCore, ProctormeError, SERVER, acquireMedia, browserProblem, nowIso */
+/* global MESSAGES, ProctorCore, ProctormeError, SCRIPT, SERVER, acquireMedia, browserProblem, localeDirection, localeFor, nowIso, translate */
 // ---------------------------------------------------------------------------------------------
 // Styles and candidate-facing UI (consent, status badge, camera preview, error message)
 // ---------------------------------------------------------------------------------------------
@@ -6,11 +6,12 @@ var WIDGET_CSS = [
   ".pm-root{all:initial;display:block;font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#1f2933;box-sizing:border-box}",
   ".pm-root *{box-sizing:border-box;font:inherit}",
   ".pm-root.pm-fixed{position:fixed;right:16px;bottom:16px;z-index:2147483000;width:232px}",
+  ".pm-root.pm-fixed[dir=rtl]{right:auto;left:16px}",
   ".pm-card{background:#fff;border:1px solid #d5dbe3;border-radius:12px;box-shadow:0 6px 24px rgba(15,23,42,.14);padding:10px 12px;display:flex;flex-direction:column;gap:8px}",
   ".pm-root.pm-inline .pm-card{box-shadow:none}",
-  ".pm-head{display:flex;align-items:center;justify-content:space-between;gap:8px}",
+  ".pm-head{display:flex;align-items:center;justify-content:space-between;gap:6px 8px;flex-wrap:wrap}",
   ".pm-brand{font-size:12px;font-weight:600;color:#52606d;letter-spacing:.02em}",
-  ".pm-badge{display:inline-flex;align-items:center;gap:6px;border-radius:999px;padding:2px 10px;font-size:12px;font-weight:600;background:#eef2f7;color:#334155;white-space:nowrap}",
+  ".pm-badge{display:inline-flex;align-items:center;gap:6px;border-radius:999px;padding:2px 10px;font-size:12px;font-weight:600;background:#eef2f7;color:#334155;max-width:100%}",
   ".pm-dot{width:8px;height:8px;border-radius:50%;background:#94a3b8;flex:none}",
   ".pm-badge[data-state=connecting] .pm-dot{background:#f59e0b;animation:pm-pulse 1.2s infinite}",
   ".pm-badge[data-state=monitoring]{background:#e7f6ec;color:#166534}",
@@ -30,7 +31,7 @@ var WIDGET_CSS = [
   ".pm-dialog{background:#fff;border-radius:14px;max-width:540px;width:100%;max-height:calc(100vh - 32px);overflow:auto;padding:24px 26px;box-shadow:0 20px 60px rgba(0,0,0,.3)}",
   ".pm-dialog h2{font-size:20px;font-weight:700;margin:0 0 6px;color:#111827}",
   ".pm-dialog p{margin:0 0 10px}",
-  ".pm-dialog ul{margin:0 0 12px;padding-left:20px}",
+  ".pm-dialog ul{margin:0 0 12px;padding-inline-start:20px}",
   ".pm-dialog li{margin:3px 0}",
   ".pm-dialog strong{font-weight:650}",
   ".pm-dialog h2:focus{outline:none}",
@@ -41,10 +42,24 @@ var WIDGET_CSS = [
   ".pm-btn:focus-visible,.pm-dialog h2:focus-visible{outline:3px solid #93c5fd;outline-offset:2px}",
 ].join("\n");
 
+// Constructable stylesheets are not inline styles, so a page's strict style-src (no
+// 'unsafe-inline') does not block them; older browsers get a <style> carrying the nonce of
+// the widget's own <script> tag (or data-proctorme-nonce), which such a policy allows.
 function injectStyles() {
-  if (document.getElementById("proctorme-widget-styles")) return;
+  if (injectStyles.done) return;
+  injectStyles.done = true;
+  if (window.CSSStyleSheet && "adoptedStyleSheets" in document) {
+    try {
+      var sheet = new CSSStyleSheet();
+      sheet.replaceSync(WIDGET_CSS);
+      document.adoptedStyleSheets = document.adoptedStyleSheets.concat([sheet]);
+      return;
+    } catch (e) { /* fall back to a <style> element */ }
+  }
   var style = document.createElement("style");
   style.id = "proctorme-widget-styles";
+  var nonce = SCRIPT && (SCRIPT.nonce || SCRIPT.getAttribute("data-proctorme-nonce"));
+  if (nonce) style.setAttribute("nonce", nonce);
   style.textContent = WIDGET_CSS;
   (document.head || document.documentElement).appendChild(style);
 }
@@ -61,24 +76,16 @@ function el(tag, attrs, children) {
   return node;
 }
 
-var BADGE_TEXT = {
-  idle: "Not started",
-  connecting: "Connecting…",
-  monitoring: "Proctoring on",
-  offline: "Offline — reconnecting…",
-  ended: "Proctoring ended",
-  error: "Proctoring stopped",
-};
-
 var uid = 0;
 
 function WidgetUI(options) {
   injectStyles();
   this.options = options;
+  this.locale = localeFor(options.locale);
   var host = options.containerId ? document.getElementById(options.containerId) : null;
   this.inline = Boolean(host) && options.inline;
   this.host = host || document.body;
-  this.badge = el("span", { class: "pm-badge", "data-state": "idle" }, [el("span", { class: "pm-dot", "aria-hidden": "true" }), el("span", { class: "pm-badge-text", text: BADGE_TEXT.idle })]);
+  this.badge = el("span", { class: "pm-badge", "data-state": "idle" }, [el("span", { class: "pm-dot", "aria-hidden": "true" }), el("span", { class: "pm-badge-text", text: this.t("badge.idle") })]);
   this.status = el("div", { role: "status", "aria-live": "polite", "aria-atomic": "true" }, [this.badge]);
   this.errorBox = el("p", { class: "pm-error", role: "alert", hidden: "" });
   this.note = el("p", { class: "pm-note", hidden: "" });
@@ -87,13 +94,31 @@ function WidgetUI(options) {
     this.note,
     this.errorBox,
   ]);
-  this.root = el("section", { class: "pm-root " + (this.inline ? "pm-inline" : "pm-fixed"), "aria-label": "Exam proctoring status", "data-proctorme": "widget" }, [this.card]);
+  this.root = el("section", this.langAttrs({ class: "pm-root " + (this.inline ? "pm-inline" : "pm-fixed"), "aria-label": this.t("ui.region"), "data-proctorme": "widget" }), [this.card]);
   this.host.appendChild(this.root);
 }
 
-WidgetUI.prototype.setState = function (state, text) {
+WidgetUI.prototype.t = function (key, params) {
+  return translate(this.locale, key, params);
+};
+
+/** lang and dir on each element the widget adds to the page, which may be in another language. */
+WidgetUI.prototype.langAttrs = function (attrs) {
+  attrs.lang = this.locale;
+  attrs.dir = localeDirection(this.locale);
+  return attrs;
+};
+
+/** An error's text for the candidate: ours in their language, else the error's own message. */
+WidgetUI.prototype.errorText = function (error) {
+  if (error.code === "INVALID_CONFIG" || !MESSAGES[error.code]) return error.message;
+  return this.t("error." + error.code);
+};
+
+/** textKey: a "status.*" key of i18n.js for a note beside the state, else the state's own text. */
+WidgetUI.prototype.setState = function (state, textKey) {
   this.badge.setAttribute("data-state", state);
-  this.badge.querySelector(".pm-badge-text").textContent = text || BADGE_TEXT[state] || state;
+  this.badge.querySelector(".pm-badge-text").textContent = this.t(textKey ? "status." + textKey : "badge." + state);
   this.root.setAttribute("data-state", state);
 };
 
@@ -111,7 +136,7 @@ WidgetUI.prototype.showError = function (message) {
 
 WidgetUI.prototype.showPreview = function (stream) {
   if (!this.preview) {
-    this.preview = el("video", { class: "pm-preview", muted: "", playsinline: "", autoplay: "", "aria-label": "Your camera" });
+    this.preview = el("video", { class: "pm-preview", muted: "", playsinline: "", autoplay: "", "aria-label": this.t("ui.camera") });
     this.preview.muted = true;
     this.card.insertBefore(this.preview, this.note);
   }
@@ -152,29 +177,32 @@ WidgetUI.prototype.askConsent = function (info) {
     var previouslyFocused = document.activeElement;
     var titleId = "pm-consent-title-" + n;
     var bodyId = "pm-consent-body-" + n;
+    var t = function (key, params) { return self.t(key, params); };
+    var institution = info.institution || t("consent.yourInstitution");
     var captured = [];
-    if (info.camera) captured.push("Images from your camera, to check that you are the person taking the exam and that you are alone.");
-    if (info.microphone) captured.push("Sound from your microphone, to notice voices or other sounds during the exam.");
-    captured.push("Browser activity: leaving this tab or window, leaving full screen, extra screens, copy and paste, and losing your internet connection.");
+    if (info.camera) captured.push(t("consent.camera"));
+    if (info.microphone) captured.push(t("consent.microphone"));
+    captured.push(t("consent.browser"));
     var retention = info.retentionDays
-      ? "Recordings are kept for " + info.retentionDays + " days, then deleted."
-      : "Recordings are kept only as long as " + info.institution + "'s retention policy allows, then deleted.";
-    var title = el("h2", { id: titleId, tabindex: "-1", text: "This exam is proctored" });
-    var accept = el("button", { type: "button", class: "pm-btn pm-btn-primary", "data-proctorme": "consent-accept", text: "I agree — start proctoring" });
-    var decline = el("button", { type: "button", class: "pm-btn", "data-proctorme": "consent-decline", text: "Decline" });
+      ? t("consent.retentionDays", { days: info.retentionDays })
+      : t("consent.retentionPolicy", { institution: institution });
+    var exam = info.title ? t("consent.namedExam", { title: info.title }) : t("consent.thisExam");
+    var title = el("h2", { id: titleId, tabindex: "-1", text: t("consent.title") });
+    var accept = el("button", { type: "button", class: "pm-btn pm-btn-primary", "data-proctorme": "consent-accept", text: t("consent.accept") });
+    var decline = el("button", { type: "button", class: "pm-btn", "data-proctorme": "consent-decline", text: t("consent.decline") });
     var list = el("ul", null, captured.map(function (item) { return el("li", { text: item }); }));
     var dialog = el("div", { class: "pm-dialog", role: "dialog", "aria-modal": "true", "aria-labelledby": titleId, "aria-describedby": bodyId }, [
       title,
       el("div", { id: bodyId }, [
-        el("p", { text: (info.institution || "Your institution") + " uses Proctorme to supervise " + (info.title ? "“" + info.title + "”" : "this exam") + ". While the exam runs we capture:" }),
+        el("p", { text: t("consent.intro", { institution: institution, exam: exam }) }),
         list,
-        el("p", { text: "Why: so that " + (info.institution || "your institution") + " can check the exam was taken fairly. Automated checks raise flags; a person at " + (info.institution || "your institution") + " reviews them before any decision." }),
+        el("p", { text: t("consent.why", { institution: institution }) }),
         el("p", { text: retention }),
-        el("p", { text: "Nothing is captured before you agree, and capture stops when the exam ends." }),
+        el("p", { text: t("consent.nothingBefore") }),
       ]),
       el("div", { class: "pm-actions" }, [decline, accept]),
     ]);
-    var overlay = el("div", { class: "pm-overlay", "data-proctorme": "consent" }, [dialog]);
+    var overlay = el("div", self.langAttrs({ class: "pm-overlay", "data-proctorme": "consent" }), [dialog]);
     self.consentOverlay = overlay;
 
     function onKey(event) {
@@ -221,7 +249,7 @@ ProctorCore.prototype.consent = function (given, info) {
   if (given === "accepted" || given === true) return Promise.resolve();
   var retention = this.settings && (this.settings.retentionDays || (this.settings.media && this.settings.media.retentionDays));
   info.retentionDays = retention || null;
-  this.setUi("connecting", "Waiting for consent");
+  this.setUi("connecting", "waitingConsent");
   return this.ui.askConsent(info).then(function (accepted) {
     if (!accepted) throw ProctormeError("CONSENT_DECLINED");
   });
