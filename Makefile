@@ -1,6 +1,7 @@
 # The commands a newcomer types, and the ones CI calls. `make help` lists them.
 VENV ?= .venv
 PY := $(VENV)/bin/python
+LOADER := static/proctorme/loader
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
@@ -10,7 +11,7 @@ SUPPORTED_PY := import sys; sys.exit(sys.version_info[:2] not in ((3, 11), (3, 1
 PYTHON ?= $(firstword $(foreach p,python3.11 python3.12 python3,$(shell command -v $(p) >/dev/null 2>&1 && $(p) -c '$(SUPPORTED_PY)' 2>/dev/null && command -v $(p))))
 NEED_PY := Proctorme needs Python 3.11 or 3.12 (mediapipe 0.10.21 and numpy 1.26 have no wheels for other versions): install one of them, or name it with make PYTHON=/path/to/python3.12
 
-.PHONY: help run run-prod test lint format bench eval venv dev worker clean
+.PHONY: help run run-prod test lint format bench eval venv dev worker clean loader
 
 ## make help: this list
 help:
@@ -46,7 +47,7 @@ run: venv
 	DEBUG=$${DEBUG:-1} SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} $(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
 ## make test: every test; parts that are absent are skipped with a reason (PYTEST_ARGS=... to pass options)
-test: dev $(if $(shell command -v npm),node_modules/.installed)
+test: dev $(if $(shell command -v npm),node_modules/.installed $(LOADER)/dist/index.js)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # Node packages are development tools only (eslint, axe-core for the browser tests): the server never needs them.
@@ -55,8 +56,16 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-## make lint: ruff (style and format), the import rules of docs/architecture.md (lint-imports), eslint (the widget)
-lint: dev node_modules/.installed
+## make loader: build the npm loader package (@proctorme/loader) into static/proctorme/loader/dist
+loader: $(LOADER)/dist/index.js
+
+$(LOADER)/dist/index.js: $(LOADER)/src/index.ts $(LOADER)/tsconfig.json $(LOADER)/package.json static/proctorme/widget.d.ts node_modules/.installed
+	cp static/proctorme/widget.d.ts $(LOADER)/src/widget.d.ts
+	node_modules/.bin/tsc -p $(LOADER)
+	cp static/proctorme/widget.d.ts $(LOADER)/dist/widget.d.ts
+
+## make lint: ruff (style and format), the import rules of docs/architecture.md (lint-imports), eslint (the widget's modules and the script they assemble into), tsc (the loader package's types)
+lint: dev node_modules/.installed $(LOADER)/dist/index.js
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache
@@ -64,6 +73,7 @@ lint: dev node_modules/.installed
 	@mkdir -p var
 	$(PY) manage.py widget_script > var/widget.assembled.js
 	node_modules/.bin/eslint --no-inline-config --stdin --stdin-filename assembled/widget.js < var/widget.assembled.js
+	node_modules/.bin/tsc -p $(LOADER)/test
 
 ## make format: reformat and apply ruff's safe fixes
 format: dev
