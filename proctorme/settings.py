@@ -82,6 +82,7 @@ MIDDLEWARE = [
     # gzip and Brotli, a year's immutable caching. No proxy rule or CDN needed.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -107,6 +108,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
             ],
         },
     },
@@ -229,7 +231,13 @@ AUTH_PASSWORD_VALIDATORS = [
 if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# The dashboard's languages, the same as the widget's (static/proctorme/src/i18n.js); chosen
+# from the browser's Accept-Language (LocaleMiddleware) or the language menu.
+LANGUAGES = [("en", "English"), ("fr", "Français"), ("ar", "العربية")]
+# Compiled catalogues (.mo) are committed beside their .po, so a runtime install needs no
+# gettext; a test compiles each .po and fails when its .mo is stale.
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -15,6 +15,7 @@ urlpatterns = [
     path("dashboard/", include("sessions.dashboard.urls")),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("", include("sessions.urls")),
     # Django's admin shows "Forgotten your password?" on its login page when this name exists.
     path("admin/password_reset/", accounts.PasswordResetView.as_view(), name="admin_password_reset"),

@@ -4,6 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from proctorme.detector_settings import validate_detector_settings
 from tenants.models import Institution
@@ -59,19 +60,19 @@ class Candidate(models.Model):
 
 class ProctoringSession(models.Model):
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        FINALISING = "finalising", "Finalising"
-        COMPLETED = "completed", "Completed"
+        ACTIVE = "active", _("Active")
+        FINALISING = "finalising", _("Finalising")
+        COMPLETED = "completed", _("Completed")
 
     class Dialect(models.TextChoices):
         EYE = "eye", "Eye by Proctorme"
         AUTOPROCTOR = "autoproctor", "AutoProctor"
 
     class Verdict(models.TextChoices):
-        NONE = "", "Not reviewed"
-        CLEARED = "cleared", "Cleared"
-        SUSPICIOUS = "suspicious", "Suspicious"
-        VIOLATION = "violation", "Violation"
+        NONE = "", _("Not reviewed")
+        CLEARED = "cleared", _("Cleared")
+        SUSPICIOUS = "suspicious", _("Suspicious")
+        VIOLATION = "violation", _("Violation")
 
     institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="sessions")
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)

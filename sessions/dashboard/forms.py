@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from sessions.dashboard.selectors import BANDS, FLAG_TYPES, SORTS, SessionFilters
 from sessions.dashboard.services import NOTES_MAX, REASON_MAX
@@ -8,36 +9,38 @@ from sessions.models import ProctoringSession
 
 PAGE_SIZES = (25, 50, 100)
 VERDICT_FILTERS = [
-    ("", "Any verdict"),
-    ("pending", "Waiting for review"),
-    ("none", "Not reviewed"),
+    ("", _("Any verdict")),
+    ("pending", _("Waiting for review")),
+    ("none", _("Not reviewed")),
     *[(v, label) for v, label in ProctoringSession.Verdict.choices if v],
 ]
 
 
 class SessionFilterForm(forms.Form):
-    q = forms.CharField(required=False, max_length=200, label="Search")
-    assessment = forms.TypedChoiceField(required=False, label="Assessment", empty_value=None)
+    q = forms.CharField(required=False, max_length=200, label=_("Search"))
+    assessment = forms.TypedChoiceField(required=False, label=_("Assessment"), empty_value=None)
     status = forms.ChoiceField(
-        required=False, label="Status", choices=[("", "Any status"), *ProctoringSession.Status.choices]
+        required=False, label=_("Status"), choices=[("", _("Any status")), *ProctoringSession.Status.choices]
     )
-    band = forms.ChoiceField(required=False, label="Risk", choices=[("", "Any risk"), *BANDS.items()])
-    verdict = forms.ChoiceField(required=False, label="Verdict", choices=VERDICT_FILTERS)
+    band = forms.ChoiceField(required=False, label=_("Risk"), choices=[("", _("Any risk")), *BANDS.items()])
+    verdict = forms.ChoiceField(required=False, label=_("Verdict"), choices=VERDICT_FILTERS)
     flag_type = forms.ChoiceField(
-        required=False, label="Flag type", choices=[("", "Any flag"), *[(t, t) for t in FLAG_TYPES]]
+        required=False, label=_("Flag type"), choices=[("", _("Any flag")), *[(t, t) for t in FLAG_TYPES]]
     )
-    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(
+        required=False, label=_("From"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(required=False, label=_("To"), widget=forms.DateInput(attrs={"type": "date"}))
     sort = forms.ChoiceField(
-        required=False, label="Sort", choices=[(k, v[0]) for k, v in SORTS.items()], initial="-started_at"
+        required=False, label=_("Sort"), choices=[(k, v[0]) for k, v in SORTS.items()], initial="-started_at"
     )
     per_page = forms.TypedChoiceField(
-        required=False, label="Per page", coerce=int, choices=[(n, n) for n in PAGE_SIZES], empty_value=25
+        required=False, label=_("Per page"), coerce=int, choices=[(n, n) for n in PAGE_SIZES], empty_value=25
     )
 
     def __init__(self, *args, assessments: list[tuple[str, str]], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["assessment"].choices = [("", "Any assessment"), *assessments]
+        self.fields["assessment"].choices = [("", _("Any assessment")), *assessments]
 
     def filters(self) -> SessionFilters:
         """The valid part of the query; an invalid field is ignored (and shown as an error)."""

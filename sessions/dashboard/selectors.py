@@ -30,6 +30,7 @@ from django.db.models import (
 from django.db.models.functions import TruncDate
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from analysis.trust import LOW_RISK, band_for
 from proctorme.flag_types import NOT_VIOLATIONS, VIOLATION_TYPES
@@ -112,10 +113,13 @@ class SessionFilters:
 
 
 SORTS = {
-    "-started_at": ("Newest first", [F("started_at").desc(), F("pk").desc()]),
-    "started_at": ("Oldest first", [F("started_at").asc(), F("pk").asc()]),
-    "trust_score": ("Lowest trust score first", [F("trust_score").asc(nulls_last=True), F("pk").desc()]),
-    "-trust_score": ("Highest trust score first", [F("trust_score").desc(nulls_last=True), F("pk").desc()]),
+    "-started_at": (_("Newest first"), [F("started_at").desc(), F("pk").desc()]),
+    "started_at": (_("Oldest first"), [F("started_at").asc(), F("pk").asc()]),
+    "trust_score": (_("Lowest trust score first"), [F("trust_score").asc(nulls_last=True), F("pk").desc()]),
+    "-trust_score": (
+        _("Highest trust score first"),
+        [F("trust_score").desc(nulls_last=True), F("pk").desc()],
+    ),
 }
 
 

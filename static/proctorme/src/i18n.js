@@ -77,6 +77,8 @@ var STRINGS = {
     "error.NETWORK_ERROR": "Le serveur de surveillance est injoignable. Vérifiez votre connexion internet et réessayez.",
     "error.INVALID_ATTEMPT_SIGNATURE": "Ce lien d’examen n’est pas valide (sa signature ne correspond pas). Merci de prévenir votre établissement.",
     "error.CONSENT_DECLINED": "Vous avez refusé la surveillance : l’examen ne peut pas commencer. Rechargez la page si vous changez d’avis.",
+    "error.INVALID_REPORT_CREDENTIAL": "Ce lien de rapport n’est pas valide ou a expiré.",
+    "error.REPORT_NOT_AVAILABLE": "Ce rapport n’est pas disponible ici.",
   },
   ar: {
     "badge.idle": "لم تبدأ",
@@ -120,6 +122,8 @@ var STRINGS = {
     "error.NETWORK_ERROR": "تعذّر الوصول إلى خادم المراقبة. تحقق من اتصالك بالإنترنت وحاول مرة أخرى.",
     "error.INVALID_ATTEMPT_SIGNATURE": "رابط الامتحان هذا غير صالح (توقيع المحاولة غير مطابق). يُرجى إبلاغ مؤسستك التعليمية.",
     "error.CONSENT_DECLINED": "لقد رفضت المراقبة، لذا لا يمكن بدء الامتحان. أعد تحميل الصفحة إذا غيّرت رأيك.",
+    "error.INVALID_REPORT_CREDENTIAL": "رابط التقرير هذا غير صالح أو انتهت صلاحيته.",
+    "error.REPORT_NOT_AVAILABLE": "هذا التقرير غير متاح هنا.",
   },
 };
 var RTL_LOCALES = ["ar"];
