@@ -23,6 +23,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from sessions import scorecard
@@ -285,7 +286,9 @@ def verdict_view(request, session_id):
         notes=form.cleaned_data["notes"],
     )
     messages.success(
-        request, f"Verdict saved: {ProctoringSession.Verdict(form.cleaned_data['verdict']).label}."
+        request,
+        _("Verdict saved: %(verdict)s.")
+        % {"verdict": ProctoringSession.Verdict(form.cleaned_data["verdict"]).label},
     )
     session.refresh_from_db()
     return _back_to_session(request, session)
@@ -306,7 +309,7 @@ def flag_dismiss_view(request, session_id, flag_id):
     except services.ReviewError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"{flag.type} dismissed as a false positive.")
+        messages.success(request, _("%(type)s dismissed as a false positive.") % {"type": flag.type})
     session.refresh_from_db()
     return _back_to_session(request, session)
 
@@ -321,7 +324,7 @@ def flag_restore_view(request, session_id, flag_id):
     except services.ReviewError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"{flag.type} restored.")
+        messages.success(request, _("%(type)s restored.") % {"type": flag.type})
     session.refresh_from_db()
     return _back_to_session(request, session)
 
