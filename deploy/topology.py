@@ -67,7 +67,7 @@ frontend proctorme
 
 backend asgi
     balance leastconn
-    option httpchk GET /healthz
+    option httpchk GET /livez
     http-check expect status 200
     default-server inter 2s fall 3 rise 1 maxconn {server_maxconn}
 {servers}

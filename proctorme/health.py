@@ -72,3 +72,17 @@ def healthz(request):
     return JsonResponse(
         {"status": "ok" if healthy else "unavailable", "checks": checks}, status=200 if healthy else 503
     )
+
+
+@never_cache
+@require_GET
+def livez(request):
+    """Liveness for load balancers: this process answers HTTP. Touches nothing else.
+
+    A load balancer that health-checks ``/healthz`` takes every server out at once
+    when a shared part (Redis, PostgreSQL) is slow or away, and then answers 503 to
+    everything — including the uploads that would have been accepted and the
+    requests that would have got a coded answer. Dependencies are monitored through
+    ``/healthz``; routing decisions use this.
+    """
+    return JsonResponse({"status": "ok"})

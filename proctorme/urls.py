@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from proctorme.health import healthz
+from proctorme.health import healthz, livez
 from sessions.dashboard import views as dashboard_views
 from sessions.metrics import metrics_view
 from tenants import accounts
@@ -14,6 +14,7 @@ urlpatterns = [
     path("", dashboard_views.home, name="home"),
     path("dashboard/", include("sessions.dashboard.urls")),
     path("healthz", healthz, name="healthz"),
+    path("livez", livez, name="livez"),
     path("metrics", metrics_view, name="metrics"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("sessions.urls")),

@@ -1,0 +1,495 @@
+"""N candidates at the widget's real cadence against the production topology.
+
+Starts what `make run-prod` starts (HAProxy, daphne, Celery workers and beat, a
+temporary PostgreSQL database, a Redis database of its own), then plays N
+candidates for ``--seconds`` each: a session started through the load balancer,
+one WebSocket, a 320x240 JPEG frame every second uploaded in 5-frame batches
+every 5 s, a 640x480 snapshot every 30 s, a tab switch (two signals) every 60 s,
+a reconnect of the socket once a minute; every candidate steps out of view for
+15 s once, so each run has FACE_ABSENCE flags whose latency from capture to the
+widget is measured. Reported per N: sockets held, upload and signal-ack
+latency, flag latency from capture (p50/p99), the Celery queue's depth over the
+run (growing or not), and CPU seconds per candidate-minute by component
+(daphne, Celery, HAProxy, PostgreSQL, Redis, the load generator). The baseline,
+from the same run: the bare mediapipe full-range call on the same frame, which
+bounds the candidates a core could analyse if analysis were all there is.
+
+    .venv/bin/python bench/pipeline_load.py [--candidates 10,20,40] [--seconds 60]
+                                            [--asgi 2] [--workers 1]
+
+Figures only; nothing is asserted. Skips (exit 0) without PostgreSQL, Redis or HAProxy.
+Every process it starts and its database are gone when it ends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+import warnings
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from deploy.topology import Topology, TopologyError, free_port  # noqa: E402
+
+# The sync client is opened and closed by hand: a candidate's socket outlives any one block.
+warnings.filterwarnings("ignore", message="connect\\(\\) must be used as a context manager")
+PG_URL = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+ORIGIN = "https://bench.example"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+ABSENCE_MIN_SECONDS = 5.0  # sessions.analysis_pipeline.DEFAULT_TIMING["FACE_ABSENCE"][0]
+
+
+def _skip(reason: str) -> None:
+    print(f"skipped: {reason}")
+    sys.exit(0)
+
+
+def _pcts(values: list[float]) -> str:
+    if not values:
+        return "n/a"
+    ordered = sorted(values)
+    p50 = ordered[len(ordered) // 2]
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms"
+
+
+def _pcts_s(values: list[float]) -> str:
+    if not values:
+        return "n/a"
+    ordered = sorted(values)
+    return f"p50 {ordered[len(ordered) // 2]:.1f} s, p99 {ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]:.1f} s"
+
+
+# --- media ---------------------------------------------------------------------------------
+
+
+def _media() -> dict[str, bytes]:
+    import cv2
+    import numpy as np
+    from skimage import data
+
+    face = cv2.cvtColor(cv2.resize(data.astronaut()[:300, 100:400], (320, 240)), cv2.COLOR_RGB2BGR)
+    room = cv2.cvtColor(cv2.resize(data.coffee(), (320, 240)), cv2.COLOR_RGB2BGR)
+    rng = np.random.default_rng(1)
+
+    def jpeg(image, quality):
+        noisy = np.clip(image + rng.normal(0, 2, image.shape), 0, 255).astype(np.uint8)
+        return cv2.imencode(".jpg", noisy, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
+
+    return {
+        "present": jpeg(face, 40),  # the widget's frame quality (0.4)
+        "absent": jpeg(room, 40),
+        "snapshot": jpeg(cv2.resize(face, (640, 480)), 50),
+    }
+
+
+def _bare_ms_per_frame(frame: bytes, n: int = 60) -> float:
+    from analysis.frames import decode_jpeg, raw_full_range_detections
+
+    rgb = decode_jpeg(frame)
+    raw_full_range_detections(rgb)  # warm-up
+    started = time.process_time()
+    for _ in range(n):
+        raw_full_range_detections(rgb)
+    return (time.process_time() - started) / n * 1000
+
+
+# --- one candidate -----------------------------------------------------------------------
+
+
+class Candidate(threading.Thread):
+    def __init__(self, index: int, url: str, key: str, media: dict, seconds: float, results: dict) -> None:
+        super().__init__(daemon=True, name=f"candidate-{index}")
+        self.index, self.url, self.key, self.media, self.seconds = index, url, key, media, seconds
+        self.results = results
+        # Each candidate steps out of view for 15 s at its own moment.
+        self.absent_from = 10 + (index * 7) % max(1, int(seconds) - 30)
+        self.absent_to = self.absent_from + 15
+
+    def _post(self, path_or_url: str, body: bytes, headers: dict) -> tuple[int, dict, float]:
+        url = path_or_url if path_or_url.startswith("http") else f"{self.url}{path_or_url}"
+        request = urllib.request.Request(url, data=body, headers={"Origin": ORIGIN, **headers})
+        started = time.monotonic()
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback)
+                return response.status, json.loads(response.read() or b"{}"), time.monotonic() - started
+        except urllib.error.HTTPError as exc:
+            return exc.code, {}, time.monotonic() - started
+        except OSError:
+            return 0, {}, time.monotonic() - started
+
+    def run(self) -> None:
+        r = self.results
+        config = {
+            "apiKey": self.key,
+            "assessmentId": "load",
+            "assessmentTitle": "Load",
+            "candidateId": f"c-{self.index}",
+            "candidateEmail": f"c{self.index}@bench.example",
+            "candidateFirstName": "C",
+            "candidateLastName": str(self.index),
+            "institutionName": "Bench",
+            "examDuration": int(self.seconds) + 600,
+        }
+        status, started, _ = self._post(
+            "/widget/v1/sessions",
+            json.dumps({"dialect": "eye", "config": config, "resumeSecret": uuid.uuid4().hex * 2}).encode(),
+            {"Content-Type": "application/json"},
+        )
+        if status != 201:
+            r["start_failures"].append(status)
+            return
+        from websockets.sync.client import connect
+
+        begin = time.monotonic()
+        wall0 = datetime.now(UTC)
+        seq = 0
+        pending_frames: list[tuple[dict, bytes]] = []
+        frame_seq = snap_seq = 0
+        next_frame = begin
+        next_upload = begin + 5
+        next_reconnect = begin + 60
+        signals_sent: dict[int, float] = {}
+        absent_capture_at: float | None = None
+        socket = None
+
+        def open_socket():
+            nonlocal socket
+            try:
+                socket = connect(started["wsUrl"], origin=ORIGIN, open_timeout=20)
+                socket.recv(timeout=20)  # hello
+                r["sockets"] += 1
+            except Exception:
+                socket = None
+                r["socket_failures"] += 1
+
+        def drain():
+            nonlocal socket
+            if socket is None:
+                return
+            try:
+                while True:
+                    message = json.loads(socket.recv(timeout=0))
+                    now = time.monotonic()
+                    if message.get("type") == "ack" and message.get("seq") in signals_sent:
+                        r["ack"].append(now - signals_sent.pop(message["seq"]))
+                    elif (
+                        message.get("type") == "flag"
+                        and message["flag"].get("type") == "FACE_ABSENCE"
+                        and absent_capture_at is not None
+                    ):
+                        r["flag"].append(now - absent_capture_at - ABSENCE_MIN_SECONDS)
+            except TimeoutError:
+                return
+            except Exception:
+                socket = None
+
+        open_socket()
+        while time.monotonic() - begin < self.seconds:
+            now = time.monotonic()
+            elapsed = now - begin
+            if now >= next_frame:
+                frame_seq += 1
+                absent = self.absent_from <= elapsed < self.absent_to
+                if absent and absent_capture_at is None:
+                    absent_capture_at = now
+                captured = (wall0 + timedelta(seconds=elapsed)).isoformat()
+                pending_frames.append(
+                    (
+                        {"part": f"f{frame_seq}", "kind": "frame", "seq": frame_seq, "capturedAt": captured},
+                        self.media["absent" if absent else "present"],
+                    )
+                )
+                if frame_seq % 30 == 1:
+                    snap_seq += 1
+                    pending_frames.append(
+                        (
+                            {
+                                "part": f"s{snap_seq}",
+                                "kind": "snapshot",
+                                "seq": snap_seq,
+                                "capturedAt": captured,
+                            },
+                            self.media["snapshot"],
+                        )
+                    )
+                next_frame += 1
+            if now >= next_upload and pending_frames:
+                body, content_type = _multipart(pending_frames)
+                status, _, took = self._post(
+                    started["uploadUrl"],
+                    body,
+                    {"Authorization": f"Bearer {started['token']}", "Content-Type": content_type},
+                )
+                if status == 202:
+                    r["upload"].append(took)
+                    r["bytes"] += len(body)
+                    pending_frames = []
+                else:
+                    r["upload_failures"].append(status)
+                next_upload = now + 5
+            if int(elapsed) % 60 in (30, 31) and socket is not None and not signals_sent:
+                for focused in (False, True):
+                    seq += 1
+                    at = datetime.now(UTC).isoformat()
+                    message = {
+                        "type": "signal",
+                        "seq": seq,
+                        "event": "TAB_FOCUS_CHANGE",
+                        "at": at,
+                        "payload": {"focused": focused, "cause": "visibility"},
+                    }
+                    try:
+                        socket.send(json.dumps(message))
+                        signals_sent[seq] = time.monotonic()
+                    except Exception:
+                        socket = None
+            if now >= next_reconnect and socket is not None:
+                socket.close()
+                socket = None
+                r["reconnects"] += 1
+                next_reconnect = now + 60
+            if socket is None:
+                open_socket()
+            drain()
+            time.sleep(0.05)
+        if socket is not None:
+            drain()
+            socket.close()
+
+
+def _multipart(items: list[tuple[dict, bytes]]) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    meta = json.dumps({"items": [m for m, _ in items]})
+    out = [f'--{boundary}\r\nContent-Disposition: form-data; name="meta"\r\n\r\n{meta}\r\n'.encode()]
+    for m, data in items:
+        out.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{m["part"]}"; filename="{m["part"]}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n".encode()
+            + data
+            + b"\r\n"
+        )
+    out.append(f"--{boundary}--\r\n".encode())
+    return b"".join(out), f"multipart/form-data; boundary={boundary}"
+
+
+# --- CPU by component --------------------------------------------------------------------
+
+
+def _cpu_ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _tree(pid: int) -> list[int]:
+    found = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return found
+    for child in children:
+        found += _tree(int(child))
+    return found
+
+
+def _pids_named(name: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def _components(topology: Topology) -> dict[str, list[int]]:
+    groups: dict[str, list[int]] = {"daphne": [], "celery": [], "haproxy": []}
+    for name, proc in topology.procs:
+        kind = "daphne" if name.startswith("asgi") else "haproxy" if name == "haproxy" else "celery"
+        groups[kind] += _tree(proc.pid)
+    # Shared servers: their whole CPU, which includes anything else using them meanwhile.
+    groups["postgres"] = _pids_named("postgres")
+    groups["redis"] = _pids_named("redis-server")
+    groups["load generator"] = [os.getpid()]
+    return groups
+
+
+def _cpu(groups: dict[str, list[int]]) -> dict[str, float]:
+    return {kind: sum(_cpu_ticks(pid) for pid in pids) / CLK_TCK for kind, pids in groups.items()}
+
+
+# --- a run at N --------------------------------------------------------------------------
+
+
+def _queue_depth(redis_url: str) -> int:
+    import redis
+
+    try:
+        return int(redis.Redis.from_url(redis_url, socket_connect_timeout=2).llen("celery"))
+    except redis.RedisError:
+        return -1
+
+
+def run_at(n: int, seconds: float, topology: Topology, key: str, media: dict, redis_url: str) -> dict:
+    results = {
+        "ack": [],
+        "upload": [],
+        "flag": [],
+        "bytes": 0,
+        "sockets": 0,
+        "reconnects": 0,
+        "socket_failures": 0,
+        "upload_failures": [],
+        "start_failures": [],
+    }
+    groups = _components(topology)
+    before = _cpu(groups)
+    depth: list[int] = []
+    candidates = [Candidate(i, topology.url, key, media, seconds, results) for i in range(n)]
+    for index, candidate in enumerate(candidates):
+        candidate.start()
+        if index % 10 == 9:
+            time.sleep(0.2)  # not all in the same millisecond
+    started = time.monotonic()
+    while any(c.is_alive() for c in candidates):
+        depth.append(_queue_depth(redis_url))
+        time.sleep(1)
+    # Let analysis drain: the time it takes is the lag left at the end.
+    drain_started = time.monotonic()
+    while _queue_depth(redis_url) > 0 and time.monotonic() - drain_started < 120:
+        time.sleep(0.5)
+    drain = time.monotonic() - drain_started
+    wall = time.monotonic() - started
+    after = _cpu(_components(topology) | {"postgres": groups["postgres"], "redis": groups["redis"]})
+    results["cpu"] = {kind: after.get(kind, 0) - before.get(kind, 0) for kind in before}
+    results["depth"] = depth
+    results["drain"] = drain
+    results["wall"] = wall
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--candidates", default="10,20,40", help="comma-separated N to run, in order")
+    parser.add_argument("--seconds", type=float, default=60, help="each candidate's session length")
+    parser.add_argument("--asgi", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--log-dir", type=Path, help="keep the topology's logs here")
+    args = parser.parse_args()
+    counts = [int(x) for x in args.candidates.split(",") if x.strip()]
+    if not (shutil.which("haproxy") or Path("/usr/sbin/haproxy").exists()):
+        _skip("HAProxy is not installed (apt-get install haproxy)")
+    try:
+        import websockets  # noqa: F401
+    except ImportError:
+        _skip("the websockets package is not installed (pip install -r requirements-dev.txt)")
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proctorme.settings")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    media = _media()
+    bare_ms = _bare_ms_per_frame(media["present"])
+    cores = os.cpu_count() or 1
+    parts = urlsplit(PG_URL)
+    database_url = urlunsplit(("postgres", parts.netloc, f"/proctorme_load_{uuid.uuid4().hex[:8]}", "", ""))
+    topology = Topology(
+        database_url=database_url,
+        redis_url=REDIS_URL,
+        asgi=args.asgi,
+        workers=args.workers,
+        port=free_port(),
+        temporary_database=True,
+        log_dir=args.log_dir,
+    )
+    try:
+        with topology:
+            import redis
+
+            redis.Redis.from_url(REDIS_URL).flushdb()
+            created = subprocess.run(
+                [sys.executable, "manage.py", "create_institution", "Bench", "--domain", "bench.example"],
+                cwd=ROOT,
+                env=topology.env(),
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            key = next(
+                line.split(": ", 1)[1] for line in created.splitlines() if line.startswith("publishable_key")
+            )
+            print(
+                f"topology: HAProxy -> {args.asgi} daphne, {args.workers} Celery worker(s) + beat, "
+                f"PostgreSQL, Redis, on {cores} cores shared with the load generator"
+            )
+            print(
+                f"baseline (same run): bare full-range detector {bare_ms:.1f} ms CPU per frame -> at 1 frame/s "
+                f"a core could analyse at most {1000 / bare_ms:.0f} candidates if detection were all there is"
+            )
+            print()
+            header = (
+                f"{'N':>4} {'held':>5} {'upload':>28} {'signal ack':>28} {'flag from capture':>24} "
+                f"{'queue max/end':>13} {'drain':>6} {'CPU s/cand-min':>14} {'cand/core':>9}"
+            )
+            print(header)
+            rows = []
+            for n in counts:
+                result = run_at(n, args.seconds, topology, key, media, REDIS_URL)
+                cpu = result["cpu"]
+                total = sum(cpu.values()) - cpu.get("load generator", 0)
+                per_cand_min = total / max(1, n) / (args.seconds / 60)
+                # Candidates one core sustains, all server components included, at this N.
+                per_core = n * args.seconds / max(total, 1e-9) if total else float("inf")
+                depth = result["depth"] or [0]
+                print(
+                    f"{n:>4} {result['sockets']:>5} {_pcts(result['upload']):>28} {_pcts(result['ack']):>28} "
+                    f"{_pcts_s(result['flag']):>24} {max(depth):>6}/{depth[-1]:<6} {result['drain']:>5.1f}s "
+                    f"{per_cand_min:>14.2f} {per_core:>9.0f}"
+                )
+                rows.append((n, result))
+            print()
+            for n, result in rows:
+                cpu = result["cpu"]
+                parts_cpu = ", ".join(f"{k} {v:.1f} s" for k, v in cpu.items())
+                failures = (
+                    len(result["upload_failures"]) + len(result["start_failures"]) + result["socket_failures"]
+                )
+                print(
+                    f"N={n}: CPU over {result['wall']:.0f} s: {parts_cpu}; {result['bytes'] / 1e6:.1f} MB uploaded; "
+                    f"{result['reconnects']} reconnects; {failures} failed calls"
+                    + (
+                        f" (uploads {sorted(set(result['upload_failures']))}, starts {result['start_failures']}, "
+                        f"sockets {result['socket_failures']})"
+                        if failures
+                        else ""
+                    )
+                )
+            print(
+                "cand/core: candidates one core carries with every server component counted "
+                "(N x seconds / server CPU-seconds); flag from capture: FACE_ABSENCE at the widget "
+                "minus the moment its 5-s minimum was reached"
+            )
+    except TopologyError as exc:
+        _skip(str(exc).splitlines()[0])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
