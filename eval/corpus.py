@@ -72,9 +72,10 @@ HTML = material.HTML
 
 
 def _widget_capture_sources() -> list[Path]:
-    """The widget's source modules (its capture settings and defaults are in them)."""
+    """Where the widget's capture settings live: its source modules (JPEG quality) and the
+    server's widget contract (the defaults it embeds in /widget.js: frame size)."""
     widget = ROOT / "static" / "proctorme"
-    return sorted((widget / "src").glob("*.js")) or [widget / "widget.js"]
+    return [*sorted((widget / "src").glob("*.js")), ROOT / "sessions" / "config.py"]
 
 
 @cache
@@ -83,7 +84,7 @@ def widget_capture() -> tuple[int, int, int]:
     text = "\n".join(p.read_text() for p in _widget_capture_sources() if p.exists())
     found = {}
     for key in ("frameWidth", "frameHeight", "frameQuality"):
-        m = re.search(rf"\b{key}\s*:\s*([0-9.]+)", text)
+        m = re.search(rf"\b{key}[\"']?\s*:\s*([0-9.]+)", text)
         if m is None:
             raise RuntimeError(f"widget capture setting {key} not found in {_widget_capture_sources()}")
         found[key] = float(m.group(1))
