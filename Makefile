@@ -11,7 +11,7 @@ SUPPORTED_PY := import sys; sys.exit(sys.version_info[:2] not in ((3, 11), (3, 1
 PYTHON ?= $(firstword $(foreach p,python3.11 python3.12 python3,$(shell command -v $(p) >/dev/null 2>&1 && $(p) -c '$(SUPPORTED_PY)' 2>/dev/null && command -v $(p))))
 NEED_PY := Proctorme needs Python 3.11 or 3.12 (mediapipe 0.10.21 and numpy 1.26 have no wheels for other versions): install one of them, or name it with make PYTHON=/path/to/python3.12
 
-.PHONY: help run run-prod test lint format bench eval venv dev worker clean loader
+.PHONY: help lock run run-prod test lint format bench eval venv dev worker clean loader
 
 ## make help: this list
 help:
@@ -21,20 +21,31 @@ $(PY):
 	@test -n "$(PYTHON)" && $(PYTHON) -c '$(SUPPORTED_PY)' 2>/dev/null || { echo "$(NEED_PY)."; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: requirements.txt | $(PY)
+# Installs come from the locks (every package pinned, hashes checked); requirements*.txt
+# are what the locks are made from (make lock).
+$(VENV)/.installed: requirements.lock | $(PY)
 	@$(PY) -c '$(SUPPORTED_PY)' || { echo "$(VENV) runs $$($(PY) -V). $(NEED_PY), then remove $(VENV)."; exit 1; }
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --require-hashes -r requirements.lock
 	touch $@
 
-$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
-	$(PY) -m pip install -q -r requirements-dev.txt
+$(VENV)/.installed-dev: requirements-dev.lock $(VENV)/.installed
+	$(PY) -m pip install -q --require-hashes -r requirements-dev.lock
 	touch $@
 
-## make venv: the runtime packages (requirements.txt) in .venv
+PIP_TOOLS := pip-tools==7.6.2
+LOCK_OPTIONS := --quiet --generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links
+
+## make lock: re-make requirements.lock and requirements-dev.lock (pip-compile) after changing requirements*.txt
+lock: | $(PY)
+	$(PY) -m pip install -q $(PIP_TOOLS)
+	$(VENV)/bin/pip-compile $(LOCK_OPTIONS) --output-file requirements.lock requirements.txt
+	$(VENV)/bin/pip-compile $(LOCK_OPTIONS) --constraint requirements.lock --output-file requirements-dev.lock requirements-dev.txt
+
+## make venv: the runtime packages (requirements.lock) in .venv
 venv: $(VENV)/.installed
 
-## make dev: the runtime plus tests, linters and benchmark clients (requirements-dev.txt)
+## make dev: the runtime plus tests, linters and benchmark clients (requirements-dev.lock)
 dev: $(VENV)/.installed-dev
 
 ## make run: the product on http://127.0.0.1:8000 (HOST=, PORT= to change) with the embedded defaults and demo data
