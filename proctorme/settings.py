@@ -79,7 +79,7 @@ MIDDLEWARE = [
     "proctorme.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files from the app itself in production (after `collectstatic`): hashed names,
-    # gzip and Brotli, a year's immutable caching. No proxy rule or CDN needed.
+    # gzip copies, a year's immutable caching. No proxy rule or CDN needed.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

@@ -57,7 +57,9 @@ def test_a_bundle_of_the_wheels_files_serves_the_tasks_face_landmarker(astronaut
     with zipfile.ZipFile(bundle, "w") as z:
         z.write(MODULES / "face_detection" / "face_detection_short_range.tflite", "face_detector.tflite")
         z.write(MODULES / "face_landmark" / "face_landmark.tflite", "face_landmarks_detector.tflite")
-    options = vision.FaceLandmarkerOptions(base_options=BaseOptions(model_asset_path=str(bundle)), num_faces=2)
+    options = vision.FaceLandmarkerOptions(
+        base_options=BaseOptions(model_asset_path=str(bundle)), num_faces=2
+    )
     with vision.FaceLandmarker.create_from_options(options) as landmarker:
         result = landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=astronaut))
     (landmarks,) = result.face_landmarks
