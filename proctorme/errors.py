@@ -143,6 +143,12 @@ _CODES = (
         "The message type or LTI version is not supported by this tool.",
         (LTI,),
     ),
+    ErrorCode(
+        "LTI_REGISTRATION_REFUSED",
+        400,
+        "The LMS's dynamic registration data is incomplete or inconsistent.",
+        (LTI,),
+    ),
     ErrorCode("LTI_NOT_INSTRUCTOR", 403, "Only instructors and LMS administrators may do this.", (LTI,)),
     ErrorCode("LTI_UNKNOWN_ATTEMPT", 404, "No proctored attempt matches this message.", (LTI,)),
     ErrorCode(

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
+from sessions.lti.dynamic import dynamic_registration_url
 from sessions.lti.keys import tool_key_rotate
 from sessions.lti.models import LtiAttempt, LtiRegistration, LtiServiceCall, LtiToolKey
 from sessions.lti.registrations import lti_tool_urls
@@ -61,6 +62,16 @@ class LtiRegistrationAdmin(TenantScopedAdmin):
                 messages.info(
                     request,
                     format_html("Tool URLs for {}: {}", institution.name, tool_urls_html(institution)),
+                )
+                link = dynamic_registration_url(institution=institution, base_url=settings.SITE_URL)
+                messages.info(
+                    request,
+                    format_html(
+                        "Or, where the LMS offers LTI Dynamic Registration, give it this link "
+                        "(valid 7 days; it registers an LMS for {}): <code>{}</code>",
+                        institution.name,
+                        link,
+                    ),
                 )
         return super().add_view(request, form_url, extra_context)
 

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from sessions.api import serializers as s
 from sessions.api.views import ApiView
 from sessions.lti import registrations
+from sessions.lti.dynamic import dynamic_registration_url
 from sessions.lti.keys import tool_jwks, tool_key_rotate
 
 _EXISTS = OpenApiResponse(
@@ -49,12 +50,16 @@ class ToolSerializer(serializers.Serializer):
     redirectUrl = serializers.URLField()
     jwksUrl = serializers.URLField()
     deepLinkingUrl = serializers.URLField()
+    dynamicRegistrationUrl = serializers.URLField(
+        help_text="LTI Dynamic Registration link for LMSs that offer it: valid 7 days, registers an LMS."
+    )
     keys = serializers.ListField(child=serializers.DictField(), help_text="The JWKS published now.")
 
 
 def _tool_body(institution) -> dict:
     urls = registrations.lti_tool_urls(institution=institution, base_url=settings.SITE_URL)
-    return {**urls, "keys": tool_jwks(institution=institution)["keys"]}
+    link = dynamic_registration_url(institution=institution, base_url=settings.SITE_URL)
+    return {**urls, "dynamicRegistrationUrl": link, "keys": tool_jwks(institution=institution)["keys"]}
 
 
 class RegistrationListView(ApiView):

@@ -71,3 +71,7 @@ class LtiServiceNotOffered(LtiError):
 
 class LtiPlatformUnreachable(LtiError):
     code = "LTI_PLATFORM_UNREACHABLE"
+
+
+class LtiRegistrationRefused(LtiError):
+    code = "LTI_REGISTRATION_REFUSED"

@@ -26,6 +26,7 @@ from sessions.lti import proctoring
 from sessions.lti.errors import LtiError, LtiInvalidToken, LtiNotInstructor
 from sessions.lti.keys import tool_jwks
 from sessions.lti.launch import lti_launch_validate, lti_login_start
+from sessions.lti.registrations import RegistrationExists
 from tenants.models import Institution
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ def lti_refusals(view):
     def wrapper(request, *args, **kwargs):
         try:
             return view(request, *args, **kwargs)
-        except (LtiError, InvalidToken) as error:
+        except (LtiError, InvalidToken, RegistrationExists) as error:
             log.info("LTI refusal %s: %s %s", error.code, error.message, error.details)
             return _error_page(request, error)
 
@@ -177,3 +178,21 @@ def session_control_view(request, session_id):
             request, f"Sent “{action}” to the LMS; it reports the attempt as {answer.get('status', '?')}."
         )
     return redirect("dashboard:session", session_id=session.public_id)
+
+
+@lti_refusals
+def register_view(request, institution_id):
+    """LTI Dynamic Registration, opened by the LMS with the institution's registration link."""
+    from django.conf import settings
+
+    from sessions.lti.dynamic import lti_dynamic_register
+
+    institution = _institution(institution_id)
+    registration = lti_dynamic_register(
+        institution=institution,
+        link_token=request.GET.get("token", ""),
+        openid_configuration=request.GET.get("openid_configuration", ""),
+        registration_token=request.GET.get("registration_token", ""),
+        base_url=settings.SITE_URL,
+    )
+    return render(request, "lti/registered.html", {"registration": registration, "institution": institution})

@@ -76,6 +76,8 @@ class TestPlatform:
     lineitems: list[dict] = field(default_factory=list)
     scores: list[dict] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    registration_token: str = "reg-token-1"
+    registrations: list[dict] = field(default_factory=list)
 
     @property
     def base(self) -> str:
@@ -257,6 +259,25 @@ def start_platform() -> TestPlatform:
         def do_GET(self):  # noqa: N802 (http.server's naming)
             parts = urlsplit(self.path)
             query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+            if parts.path == "/.well-known/openid-configuration":
+                return self._json(
+                    200,
+                    {
+                        "issuer": platform.issuer,
+                        "authorization_endpoint": platform.base + "/auth",
+                        "token_endpoint": platform.base + "/token",
+                        "jwks_uri": platform.base + "/jwks",
+                        "registration_endpoint": platform.base + "/register",
+                        "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+                        "https://purl.imsglobal.org/spec/lti-platform-configuration": {
+                            "product_family_code": "test-lms",
+                            "messages_supported": [
+                                {"type": "LtiResourceLinkRequest"},
+                                {"type": "LtiStartProctoring"},
+                            ],
+                        },
+                    },
+                )
             if parts.path == "/jwks":
                 platform.jwks_fetches += 1
                 return self._json(200, {"keys": [key.jwk for key in platform.keys]})
@@ -338,6 +359,20 @@ def start_platform() -> TestPlatform:
         def do_POST(self):  # noqa: N802
             parts = urlsplit(self.path)
             raw = self._body()
+            if parts.path == "/register":
+                if self.headers.get("Authorization") != f"Bearer {platform.registration_token}":
+                    return self._json(401, {"error": "registration token"})
+                platform.registrations.append(json.loads(raw))
+                return self._json(
+                    200,
+                    {
+                        "client_id": platform.client_id,
+                        **json.loads(raw),
+                        "https://purl.imsglobal.org/spec/lti-tool-configuration": {
+                            "deployment_id": platform.deployment_id
+                        },
+                    },
+                )
             if parts.path == "/token":
                 return self._token({k: v[0] for k, v in parse_qs(raw.decode()).items()})
             if parts.path == "/start_assessment":

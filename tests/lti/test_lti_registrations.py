@@ -155,3 +155,59 @@ def test_tool_key_rotation_of_one_institution_leaves_another_alone(tenant_a, ten
     b_before = tool_jwks(institution=tenant_b.institution)
     tool_key_rotate(institution=tenant_a.institution)
     assert tool_jwks(institution=tenant_b.institution) == b_before
+
+
+# --- LTI Dynamic Registration -------------------------------------------------------------------
+
+
+def _register(client, institution, link: str, platform, **params):
+    query = {
+        "openid_configuration": platform.base + "/.well-known/openid-configuration",
+        "registration_token": platform.registration_token,
+        **params,
+    }
+    path = link.split("testserver", 1)[-1] if "testserver" in link else link[link.index("/lti/") :]
+    return client.get(path + "&" + "&".join(f"{k}={v}" for k, v in query.items()))
+
+
+def test_dynamic_registration_registers_the_lms_for_the_links_institution(client, platform, tenant_a):
+    link = api(tenant_a.secret_key).get("/api/v1/lti/tool").json()["dynamicRegistrationUrl"]
+    assert f"/lti/{tenant_a.institution.public_id}/register?token=" in link
+    response = _register(client, tenant_a.institution, link, platform)
+    assert response.status_code == 200, response.content
+    assert b"org.imsglobal.lti.close" in response.content
+    registration = LtiRegistration.objects.get(institution=tenant_a.institution)
+    assert (registration.issuer, registration.client_id) == (platform.issuer, platform.client_id)
+    assert registration.deployment_ids == [platform.deployment_id]
+    assert registration.key_set_url == platform.base + "/jwks"
+    [sent] = platform.registrations
+    institution = tenant_a.institution.public_id
+    assert sent["initiate_login_uri"].endswith(f"/lti/{institution}/login")
+    assert sent["jwks_uri"].endswith(f"/lti/{institution}/jwks.json")
+    assert sent["token_endpoint_auth_method"] == "private_key_jwt"
+    types = [m["type"] for m in sent["https://purl.imsglobal.org/spec/lti-tool-configuration"]["messages"]]
+    assert types == ["LtiResourceLinkRequest", "LtiStartProctoring"]  # only what the LMS supports
+
+
+def test_dynamic_registration_needs_a_valid_link_of_this_institution(client, platform, tenant_a, tenant_b):
+    from sessions.lti.dynamic import dynamic_registration_url
+
+    b_link = dynamic_registration_url(institution=tenant_b.institution, base_url="http://testserver")
+    forged = b_link.replace(str(tenant_b.institution.public_id), str(tenant_a.institution.public_id))
+    response = _register(client, tenant_a.institution, forged, platform)
+    assert response["X-Proctorme-Error"] == "INVALID_TOKEN"
+    response = _register(
+        client, tenant_a.institution, f"/lti/{tenant_a.institution.public_id}/register?token=nope", platform
+    )
+    assert response["X-Proctorme-Error"] == "INVALID_TOKEN"
+    assert not LtiRegistration.objects.exists() and platform.registrations == []
+
+
+def test_dynamic_registration_refuses_a_configuration_from_another_site(client, platform, tenant_a, settings):
+    from sessions.lti.dynamic import dynamic_registration_url
+
+    link = dynamic_registration_url(institution=tenant_a.institution, base_url="http://testserver")
+    other = platform.base.replace("127.0.0.1", "localhost") + "/.well-known/openid-configuration"
+    response = _register(client, tenant_a.institution, link, platform, openid_configuration=other)
+    assert response["X-Proctorme-Error"] == "LTI_REGISTRATION_REFUSED"
+    assert not LtiRegistration.objects.exists() and platform.registrations == []
