@@ -386,15 +386,22 @@ class WebhookEndpointForm(forms.ModelForm):
         return url
 
 
-class WebhookAttemptInline(admin.TabularInline):
-    model = WebhookAttempt
+class ReadOnlyInline(admin.TabularInline):
+    """A log shown under its parent: nothing added, changed or deleted by hand."""
+
     extra = 0
     can_delete = False
-    fields = ["number", "requested_at", "status_code", "response_ms", "succeeded", "error"]
-    readonly_fields = fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
 
     def has_add_permission(self, request, obj=None):
         return False
+
+
+class WebhookAttemptInline(ReadOnlyInline):
+    model = WebhookAttempt
+    fields = ["number", "requested_at", "status_code", "response_ms", "succeeded", "error"]
 
 
 @admin.register(WebhookDelivery)

@@ -79,20 +79,8 @@ def flag_dismiss(*, flag: Flag, actor, reason: str) -> AuditLogEntry:
         locked = Flag.objects.select_for_update().get(pk=flag.pk, session=session)
         if locked.dismissed_at is not None:
             raise ReviewError("This flag is already dismissed.")
-        locked.dismissed_at = timezone.now()
-        locked.dismissed_reason = reason
-        locked.save(update_fields=["dismissed_at", "dismissed_reason"])
-        before = session.reviewed_score
-        after = _reviewed_score_refresh(session)
-        return _audit(
-            session=session,
-            actor=actor,
-            action=AuditLogEntry.Action.FLAG_DISMISSED,
-            flag=locked,
-            type=locked.type,
-            reason=reason,
-            reviewed_score_before=before,
-            reviewed_score_after=after,
+        return _flag_dismissal_set(
+            session, locked, actor, AuditLogEntry.Action.FLAG_DISMISSED, at=timezone.now(), reason=reason
         )
 
 
@@ -102,19 +90,33 @@ def flag_restore(*, flag: Flag, actor) -> AuditLogEntry:
         locked = Flag.objects.select_for_update().get(pk=flag.pk, session=session)
         if locked.dismissed_at is None:
             raise ReviewError("This flag is not dismissed.")
-        reason = locked.dismissed_reason
-        locked.dismissed_at = None
-        locked.dismissed_reason = ""
-        locked.save(update_fields=["dismissed_at", "dismissed_reason"])
-        before = session.reviewed_score
-        after = _reviewed_score_refresh(session)
-        return _audit(
-            session=session,
-            actor=actor,
-            action=AuditLogEntry.Action.FLAG_RESTORED,
-            flag=locked,
-            type=locked.type,
-            previous_reason=reason,
-            reviewed_score_before=before,
-            reviewed_score_after=after,
+        return _flag_dismissal_set(
+            session,
+            locked,
+            actor,
+            AuditLogEntry.Action.FLAG_RESTORED,
+            at=None,
+            reason="",
+            previous_reason=locked.dismissed_reason,
         )
+
+
+def _flag_dismissal_set(session, flag: Flag, actor, action, *, at, reason: str, **details) -> AuditLogEntry:
+    """Dismiss (``at`` set) or restore a locked flag, refresh the reviewed score, and audit it."""
+    flag.dismissed_at = at
+    flag.dismissed_reason = reason
+    flag.save(update_fields=["dismissed_at", "dismissed_reason"])
+    before = session.reviewed_score
+    after = _reviewed_score_refresh(session)
+    if at is not None:
+        details["reason"] = reason
+    return _audit(
+        session=session,
+        actor=actor,
+        action=action,
+        flag=flag,
+        type=flag.type,
+        **details,
+        reviewed_score_before=before,
+        reviewed_score_after=after,
+    )

@@ -304,14 +304,12 @@ def flag_dismiss_view(request, session_id, flag_id):
         return _back_to_session(
             request, session, status=400, dismiss_errors={str(flag.public_id): "Give a reason."}
         )
-    try:
-        services.flag_dismiss(flag=flag, actor=request.user, reason=form.cleaned_data["reason"])
-    except services.ReviewError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, _("%(type)s dismissed as a false positive.") % {"type": flag.type})
-    session.refresh_from_db()
-    return _back_to_session(request, session)
+    return _review_change(
+        request,
+        session,
+        lambda: services.flag_dismiss(flag=flag, actor=request.user, reason=form.cleaned_data["reason"]),
+        done=_("%(type)s dismissed as a false positive.") % {"type": flag.type},
+    )
 
 
 @require_POST
@@ -319,12 +317,22 @@ def flag_dismiss_view(request, session_id, flag_id):
 def flag_restore_view(request, session_id, flag_id):
     session = selectors.session_get(institution=request.dash.institution, public_id=session_id)
     flag = selectors.flag_get(session=session, public_id=flag_id)
+    return _review_change(
+        request,
+        session,
+        lambda: services.flag_restore(flag=flag, actor=request.user),
+        done=_("%(type)s restored.") % {"type": flag.type},
+    )
+
+
+def _review_change(request, session, change, *, done: str):
+    """Run one review service, tell the reviewer how it went, and go back to the session."""
     try:
-        services.flag_restore(flag=flag, actor=request.user)
+        change()
     except services.ReviewError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, _("%(type)s restored.") % {"type": flag.type})
+        messages.success(request, done)
     session.refresh_from_db()
     return _back_to_session(request, session)
 

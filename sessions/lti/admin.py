@@ -10,7 +10,7 @@ from sessions.lti.dynamic import dynamic_registration_url
 from sessions.lti.keys import tool_key_rotate
 from sessions.lti.models import LtiAttempt, LtiRegistration, LtiServiceCall, LtiToolKey
 from sessions.lti.registrations import lti_tool_urls
-from tenants.admin import TenantScopedAdmin, admin_institutions
+from tenants.admin import ReadOnlyInline, TenantScopedAdmin, admin_institutions
 
 URL_LABELS = {
     "loginUrl": "OIDC login initiation URL",
@@ -104,15 +104,9 @@ class LtiToolKeyAdmin(TenantScopedAdmin):
         messages.success(request, f"Rotated the signing key of {len(institutions)} institution(s).")
 
 
-class LtiServiceCallInline(admin.TabularInline):
+class LtiServiceCallInline(ReadOnlyInline):
     model = LtiServiceCall
-    extra = 0
-    can_delete = False
     fields = ["created_at", "service", "action", "status_code", "succeeded", "error"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(LtiAttempt)
