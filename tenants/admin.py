@@ -404,8 +404,24 @@ class WebhookAttemptInline(ReadOnlyInline):
     fields = ["number", "requested_at", "status_code", "response_ms", "succeeded", "error"]
 
 
+class ReadOnlyTenantAdmin(TenantScopedAdmin):
+    """A log: seen by those it belongs to, never added, changed or deleted by hand."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(TenantScopedAdmin):
+class WebhookDeliveryAdmin(ReadOnlyTenantAdmin):
     """The delivery log: read-only, scoped like every other tenant row."""
 
     list_display = [
@@ -432,15 +448,6 @@ class WebhookDeliveryAdmin(TenantScopedAdmin):
     ]
     fields = readonly_fields
     inlines = [WebhookAttemptInline]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(WebhookEndpoint)

@@ -10,7 +10,7 @@ from sessions.lti.dynamic import dynamic_registration_url
 from sessions.lti.keys import tool_key_rotate
 from sessions.lti.models import LtiAttempt, LtiRegistration, LtiServiceCall, LtiToolKey
 from sessions.lti.registrations import lti_tool_urls
-from tenants.admin import ReadOnlyInline, TenantScopedAdmin, admin_institutions
+from tenants.admin import ReadOnlyInline, ReadOnlyTenantAdmin, TenantScopedAdmin, admin_institutions
 
 URL_LABELS = {
     "loginUrl": "OIDC login initiation URL",
@@ -77,7 +77,7 @@ class LtiRegistrationAdmin(TenantScopedAdmin):
 
 
 @admin.register(LtiToolKey)
-class LtiToolKeyAdmin(TenantScopedAdmin):
+class LtiToolKeyAdmin(ReadOnlyTenantAdmin):
     """Read-only; "Rotate" makes a new signing key, the old one stays published for the grace period."""
 
     list_display = ["kid", "institution", "created_at", "retired_at"]
@@ -85,15 +85,6 @@ class LtiToolKeyAdmin(TenantScopedAdmin):
     fields = ["kid", "institution", "created_at", "retired_at", "public_jwk"]
     readonly_fields = fields
     actions = ["rotate"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.action(description="Rotate: new signing key for these keys' institutions")
     def rotate(self, request, queryset):
@@ -110,7 +101,7 @@ class LtiServiceCallInline(ReadOnlyInline):
 
 
 @admin.register(LtiAttempt)
-class LtiAttemptAdmin(TenantScopedAdmin):
+class LtiAttemptAdmin(ReadOnlyTenantAdmin):
     """Read-only: which LMS attempt each proctoring session belongs to, and the calls made for it."""
 
     list_display = ["user_sub", "resource_link_id", "attempt_number", "registration", "status", "created_at"]
@@ -133,12 +124,3 @@ class LtiAttemptAdmin(TenantScopedAdmin):
     ]
     readonly_fields = fields
     inlines = [LtiServiceCallInline]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

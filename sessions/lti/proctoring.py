@@ -279,16 +279,8 @@ def lti_start_assessment_message(*, ticket: str, attempt_id) -> tuple[str, str]:
     ):
         raise LtiNotReady()
     registration = attempt.registration
-    now = int(time.time())
     claims = {
-        "iss": registration.client_id,
-        "aud": registration.issuer,
-        "iat": now,
-        "exp": now + START_ASSESSMENT_TTL,
-        "nonce": secrets.token_urlsafe(24),
-        LTI + "message_type": "LtiStartAssessment",
-        LTI + "version": "1.3.0",
-        LTI + "deployment_id": attempt.deployment_id,
+        **_tool_message(registration, "LtiStartAssessment", attempt.deployment_id),
         LTI + "resource_link": {"id": attempt.resource_link_id},
         LTI_AP + "attempt_number": attempt.attempt_number,
         LTI_AP + "session_data": attempt.session_data,
@@ -481,16 +473,8 @@ def lti_deep_link_respond(
             "disabled": sorted({*institution_disabled(institution), *(d for d in disabled if d in known)})
         },
     )
-    now = int(time.time())
     claims = {
-        "iss": registration.client_id,
-        "aud": registration.issuer,
-        "iat": now,
-        "exp": now + START_ASSESSMENT_TTL,
-        "nonce": secrets.token_urlsafe(24),
-        LTI + "message_type": "LtiDeepLinkingResponse",
-        LTI + "version": "1.3.0",
-        LTI + "deployment_id": data["d"],
+        **_tool_message(registration, "LtiDeepLinkingResponse", data["d"]),
         LTI_DL + "content_items": [
             {
                 "type": "ltiResourceLink",
@@ -510,3 +494,18 @@ def lti_deep_link_respond(
 def institution_disabled(institution) -> list[str]:
     layer = institution.detector_settings or {}
     return list(layer.get("disabled") or []) if isinstance(layer, dict) else []
+
+
+def _tool_message(registration, message_type: str, deployment_id: str) -> dict:
+    """The claims every message the tool signs back to the LMS starts with (short-lived, one nonce)."""
+    now = int(time.time())
+    return {
+        "iss": registration.client_id,
+        "aud": registration.issuer,
+        "iat": now,
+        "exp": now + START_ASSESSMENT_TTL,
+        "nonce": secrets.token_urlsafe(24),
+        LTI + "message_type": message_type,
+        LTI + "version": "1.3.0",
+        LTI + "deployment_id": deployment_id,
+    }
