@@ -56,6 +56,8 @@ def test_pages_follow_the_browsers_language(client, tenant_a):
     assert "Exporter en CSV" in french and "Se déconnecter" in french and "Tout état" in french
     arabic = client.get("/dashboard/", HTTP_ACCEPT_LANGUAGE="ar").content.decode()
     assert '<html lang="ar" dir="rtl">' in arabic and "تسجيل الخروج" in arabic
+    overview = client.get("/dashboard/overview/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "<h1>Vue d’ensemble</h1>" in overview and "Réglages de l’établissement" in overview
     english = client.get("/dashboard/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
     assert '<html lang="en" dir="ltr">' in english and "Export CSV" in english
 
