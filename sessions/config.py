@@ -344,6 +344,8 @@ STRICT_SWITCHES = {
     "forceFullScreen": None,
     "forceDesktop": None,
     "testTakerPhoto": None,
+    "disableCopyPaste": None,
+    "multiSessionAttempt": None,
 }
 AI_DETECTORS = frozenset(
     {"FACE_ABSENCE", "MULTIPLE_FACE", "LOOKING_AWAY", "CAMERA_BLOCKED", "SOUND_DETECTED", "PERIODIC_SNAPSHOT"}

@@ -33,8 +33,9 @@ AUTOPROCTOR_TRACKING = (
     Item("recordSession", NOT_BUILT, "no recording; the report says so"),
     Item(
         "testTakerPhoto",
-        PARTIAL,
-        "the report shows the identity reference or the first snapshot; no photo step",
+        SUPPORTED,
+        "one photo at the start, even with random photos off: the report's photo and the identity "
+        "reference when there is no candidate image",
     ),
     Item("forceFullScreen", SUPPORTED, "needs testContainerId; full screen at start()"),
     Item("detectMultipleScreens", SUPPORTED, "several monitors (5007)"),

@@ -87,3 +87,31 @@ def test_a_second_browser_opening_the_attempt_is_flagged(page, browser, exam_pag
     page.evaluate("window.demoStart()")
     wait_for_event(page, "apMonitoringStarted")
     assert Flag.objects.filter(session=session, type="MULTIPLE_SESSIONS").count() == 1
+
+
+@pytest.mark.parametrize("photo", [True, False])
+def test_test_taker_photo_is_one_snapshot_at_the_start_shown_in_the_report(page, exam_page, school, photo):
+    from sessions.models import MediaChunk
+    from sessions.reports import report_for_page
+
+    from .helpers import retry_locked
+
+    # Random photos off by the institution, so the only snapshot can be the test-taker photo.
+    school.institution.detector_settings = {"disabled": ["PERIODIC_SNAPSHOT"]}
+    retry_locked(lambda: school.institution.save(update_fields=["detector_settings"]))
+    exam = _start_with(page, exam_page, {"testTakerPhoto": photo, "photosAtRandom": False}, {})
+    session = session_for(exam)
+    assert session.config["tracking"]["photosAtRandom"] is False
+    chunks = MediaChunk.objects.filter(session=session)
+    wait_until(lambda: chunks.filter(kind="frame").count() >= 2, timeout=20)  # uploads are flowing
+    if photo:
+        wait_until(lambda: chunks.filter(kind="snapshot").exists(), timeout=20)
+    page.evaluate("window.demoWidget.stop()")
+    wait_for_event(page, "apMonitoringStopped")
+    snapshots = list(chunks.filter(kind="snapshot").values_list("seq", flat=True))
+    report_photo = report_for_page(session=session)["candidate"]["photo"]
+    if photo:
+        assert snapshots == [1]
+        assert report_photo and report_photo["contentType"] == "image/jpeg"
+    else:
+        assert snapshots == [] and report_photo is None

@@ -242,14 +242,19 @@ function MediaCapture(ctx) {
   var identity = features.facialRecognition !== false;
   var hasVideo = ctx.stream.getVideoTracks().length > 0;
   var hasAudio = ctx.stream.getAudioTracks().length > 0;
+  var snapshots = hasVideo && (identity || (ai && tracking.photosAtRandom !== false));
+  // AutoProctor's testTakerPhoto without random photos: one snapshot at the start, the photo of
+  // the report (and the identity reference where no other exists).
+  this.photoOnly = hasVideo && !snapshots && tracking.testTakerPhoto === true;
   this.want = {
     frame: hasVideo && ai,
-    snapshot: hasVideo && (identity || (ai && tracking.photosAtRandom !== false)),
+    snapshot: snapshots || this.photoOnly,
     audio: hasAudio && ai && tracking.audio !== false,
   };
   this.pending = []; // {id, kind, seq, capturedAt, blob, size, durationMs?, sampleRate?}
   this.pendingBytes = 0;
   this.seqs = this.loadSeqs();
+  if (this.photoOnly && this.seqs.snapshot > 0) this.want.snapshot = false; // taken before a reload
   this.busy = {};
   this.inFlight = false;
   this.attempt = 0;
@@ -509,7 +514,7 @@ MediaCapture.prototype.tick = function () {
     this.grab("frame", opts.frameWidth, opts.frameHeight, CAP.frameQuality);
   }
   if (this.want.snapshot && now >= this.due.snapshot && !holding) {
-    this.due.snapshot = now + opts.snapshotIntervalMs;
+    this.due.snapshot = this.photoOnly ? Infinity : now + opts.snapshotIntervalMs;
     this.grab("snapshot", opts.snapshotWidth, opts.snapshotHeight, CAP.snapshotQuality);
   }
   if (this.audio && this.audio.state === "suspended") this.resumeAudio();
