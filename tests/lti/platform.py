@@ -77,6 +77,7 @@ class TestPlatform:
     scores: list[dict] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     registration_token: str = "reg-token-1"
+    ags_down: bool = False  # line items and scores answer 503
     registrations: list[dict] = field(default_factory=list)
 
     @property
@@ -290,6 +291,8 @@ def start_platform() -> TestPlatform:
                 )
             if parts.path == "/submit":
                 return self._submit(query)
+            if parts.path == "/lineitems" and platform.ags_down:
+                return self._json(503, {"error": "down"})
             if parts.path == "/lineitems":
                 scopes = self._bearer_scopes() or []
                 if AGS_SCOPES[0] not in scopes:
@@ -394,6 +397,8 @@ def start_platform() -> TestPlatform:
                 return self._send(
                     200, json.dumps(answer).encode(), "application/vnd.ims.lti-ap.v1.controlresult+json"
                 )
+            if parts.path.startswith("/lineitems") and platform.ags_down:
+                return self._json(503, {"error": "down"})
             if parts.path == "/lineitems":
                 if AGS_SCOPES[0] not in (self._bearer_scopes() or []):
                     return self._json(401, {"error": "lineitem scope required"})

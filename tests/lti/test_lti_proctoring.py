@@ -407,3 +407,35 @@ def test_sessions_not_from_an_lms_have_no_lms_card(client, tenant_a):
     session = make_session(tenant_a.institution)
     client.force_login(tenant_a.reviewer)
     assert b'id="lms-card"' not in client.get(f"/dashboard/sessions/{session.public_id}/").content
+
+
+def test_an_unreachable_lms_gets_the_score_later(
+    platform, started, monkeypatch, django_capture_on_commit_callbacks
+):
+    """AGS answers 503 while the LMS is down; the task is enqueued again with a growing delay, the
+    retry (run here by hand, as the worker would) delivers the score, and it gives up after RETRIES."""
+    from sessions.finalise import session_finalise
+    from sessions.lti import tasks
+    from sessions.services import session_end
+
+    session = started["session"]
+    queued = []
+    monkeypatch.setattr(
+        tasks, "enqueue", lambda task, *args, countdown=None: queued.append((task, args, countdown))
+    )
+    platform.ags_down = True
+    with django_capture_on_commit_callbacks(execute=True):
+        session_end(session=session)
+        session_finalise(session=session)
+    assert queued == [(tasks.lti_ags_publish_task, (str(session.public_id), 1), 30)]
+    assert platform.scores == []
+    assert LtiServiceCall.objects.filter(service="ags", succeeded=False, status_code=503).exists()
+    queued.clear()
+    tasks.lti_ags_publish_task.run(str(session.public_id), 3)
+    assert queued == [(tasks.lti_ags_publish_task, (str(session.public_id), 4), 240)]
+    queued.clear()
+    tasks.lti_ags_publish_task.run(str(session.public_id), tasks.RETRIES)
+    assert queued == []  # given up
+    platform.ags_down = False  # the LMS is back
+    tasks.lti_ags_publish_task.run(str(session.public_id), 1)
+    assert queued == [] and len(platform.scores) == 1
