@@ -80,27 +80,25 @@ class AssessmentSerializer(serializers.Serializer):
         return obj.archived_at is not None
 
 
-class AssessmentCreateSerializer(serializers.Serializer):
-    externalId = serializers.CharField(source="external_id", max_length=200)
-    title = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
-    durationSeconds = serializers.IntegerField(
+def _duration_seconds_field() -> serializers.IntegerField:
+    return serializers.IntegerField(
         source="duration_seconds",
         min_value=1,
         max_value=MAX_DURATION_SECONDS,
         required=False,
         allow_null=True,
     )
+
+
+class AssessmentCreateSerializer(serializers.Serializer):
+    externalId = serializers.CharField(source="external_id", max_length=200)
+    title = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    durationSeconds = _duration_seconds_field()
 
 
 class AssessmentUpdateSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=300, required=False, allow_blank=True)
-    durationSeconds = serializers.IntegerField(
-        source="duration_seconds",
-        min_value=1,
-        max_value=MAX_DURATION_SECONDS,
-        required=False,
-        allow_null=True,
-    )
+    durationSeconds = _duration_seconds_field()
 
 
 class AssessmentListQuerySerializer(PageQuerySerializer):

@@ -9,6 +9,7 @@ from django.utils.html import format_html, format_html_join
 from sessions.lti.dynamic import dynamic_registration_url
 from sessions.lti.keys import tool_key_rotate
 from sessions.lti.models import LtiAttempt, LtiRegistration, LtiServiceCall, LtiToolKey
+from sessions.lti.registrations import FIELDS as REGISTRATION_FIELDS
 from sessions.lti.registrations import lti_tool_urls
 from tenants.admin import ReadOnlyInline, ReadOnlyTenantAdmin, TenantScopedAdmin, admin_institutions
 
@@ -33,19 +34,7 @@ def tool_urls_html(institution) -> str:
 class LtiRegistrationAdmin(TenantScopedAdmin):
     list_display = ["name", "issuer", "client_id", "institution", "is_active", "created_at"]
     list_filter = ["is_active", "institution"]
-    fields = [
-        "institution",
-        "name",
-        "issuer",
-        "client_id",
-        "deployment_ids",
-        "auth_login_url",
-        "auth_token_url",
-        "key_set_url",
-        "is_active",
-        "staff_reviewers",
-        "tool_urls",
-    ]
+    fields = ["institution", *REGISTRATION_FIELDS, "is_active", "tool_urls"]
     readonly_fields = ["tool_urls"]
 
     @admin.display(description="Enter these in the LMS")
