@@ -35,6 +35,8 @@ SENSITIVITY_KEYS = frozenset(
         "min_detail",
         "sure_face_confidence",
         "pose_confirm_margin_deg",
+        "verify_below",
+        "tile_face_confidence",
     }
 )
 MAX_TIMING_SECONDS = 3600.0

@@ -26,6 +26,7 @@ from proctorme.errors import (
     InvalidConfig,
     InvalidToken,
     MethodNotAllowed,
+    OriginRequired,
     ProctormeError,
     error_body,
 )
@@ -161,7 +162,11 @@ def session_from_token(request, session_public_id) -> ProctoringSession:
     if session is None:
         raise InvalidToken("The token is for another session.")
     logs.bind(session_id=session.public_id)
-    if origin and (origin != claims["origin"] or not session_origin_allowed(session=session, origin=origin)):
+    if not origin:
+        # Every browser sends Origin with the widget's cross-origin POSTs: a request without one
+        # is not the widget on a page, and the token alone is not enough.
+        raise OriginRequired()
+    if origin != claims["origin"] or not session_origin_allowed(session=session, origin=origin):
         raise DomainNotRegistered("This page may not use the session.")
     return session
 

@@ -43,6 +43,13 @@ class Institution(models.Model):
             "made by your server (REST API) open reports."
         ),
     )
+    require_https = models.BooleanField(
+        default=False,
+        help_text=(
+            "The widget works only from https pages of your domains. Off, a domain registered "
+            "without a port also accepts plain http and any port (handy for local development)."
+        ),
+    )
     require_signed_attempts = models.BooleanField(
         default=False,
         help_text=(

@@ -197,6 +197,8 @@ def origin_allowed(*, institution: Institution, origin: str | None) -> bool:
     parsed = parse_origin(origin)
     if parsed is None:
         return False
+    if institution.require_https and not origin.lower().startswith("https://"):
+        return False
     hosts = Domain.objects.filter(institution=institution).values_list("host", flat=True)
     return any(host_matches(pattern, *parsed) for pattern in hosts)
 

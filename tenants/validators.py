@@ -1,4 +1,5 @@
 import re
+from functools import cache
 
 from django.core.exceptions import ValidationError
 
@@ -21,3 +22,15 @@ def validate_domain_host(value: str) -> None:
             raise ValidationError(f"{value!r} is not a valid IP address.")
     if ":" in host and not 0 < int(host.rsplit(":", 1)[1]) < 65536:
         raise ValidationError("The port must be between 1 and 65535.")
+    if host.startswith("*.") and _public_suffixes().is_public(bare.split(":")[0]):
+        # *.edu or *.github.io would let every other institution's (or anyone's) site in.
+        raise ValidationError(
+            f"{value!r} is a wildcard over a public suffix: register your own domain (*.example.edu)."
+        )
+
+
+@cache
+def _public_suffixes():
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList()  # the list shipped inside the package: nothing is downloaded
