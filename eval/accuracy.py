@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from eval import corpus  # noqa: E402
+from eval import clean_sessions, corpus  # noqa: E402
 from eval.scoring import (  # noqa: E402
     BARE_CONFIDENCE,
     BREAKDOWNS,
@@ -220,6 +220,15 @@ one scene share a group. A frame is composed from one half's sources only.
 * Faces narrower than {promised} px in the 320x240 view are in the corpus and
   in the size table, but outside the floors: the product does not promise to
   see them.
+* A face on a poster or a photograph on the wall behind the candidate is a
+  face: `MULTIPLE_FACE` is raised once, with the frame as evidence, and lasts
+  while the poster is in view; a reviewer dismisses it with a reason. Faces
+  that never move are deliberately not suppressed: at one frame a second a
+  person standing still behind the candidate looks exactly like a poster, and
+  missing that person costs more than one dismissal.
+* Cost: the two tiles make every analysed frame three full-range calls
+  instead of one (figures in the CPU line below and from `bench/analysis.py`);
+  a stream's still frames reuse the last analysed frame's faces.
 * A head turned to profile counts as a face in view (the cameraman); the
   basketball player on the right, turned away with an ear and his hair in
   view, is a person but not a face; nor is a face wholly behind a
@@ -255,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=DEFAULT_FRAMES)
     parser.add_argument("--card", type=Path, help="write the accuracy card here (report half only)")
     parser.add_argument("--no-cache", action="store_true")
+    parser.add_argument(
+        "--clean-minutes", type=int, default=20, help="minutes per simulated clean session (0: none)"
+    )
     args = parser.parse_args(argv)
     if args.card and args.half != "report":
         parser.error("the accuracy card shows the report half only")
@@ -262,6 +274,15 @@ def main(argv: list[str] | None = None) -> int:
     frames = corpus.load(args.half, args.frames, cache_dir=None if args.no_cache else corpus.CACHE_DIR)
     results = score_face_counts(frames)
     body = report(results, args.half, time.perf_counter() - t0)
+    if args.clean_minutes:
+        body += (
+            "\n\n## False flags on simulated clean sessions (report-half people)\n\n"
+            "A candidate alone at the desk, one frame a second as uploaded: natural sway, exposure "
+            "drifting, a cup raised to the mouth, a hand on the chin, leaning back "
+            "(`eval/clean_sessions.py`). Frames go through `FrameAnalyser`, the frame rules and "
+            "the episode trackers at their default timing; the baseline is the bare call's count "
+            "through the same rules.\n\n" + "\n".join(clean_sessions.run(args.clean_minutes))
+        )
     print(body)
     if args.card:
         write_card(args.card, body)

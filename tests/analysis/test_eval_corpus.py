@@ -77,3 +77,15 @@ def test_the_cache_gives_back_the_same_frames(tmp_path):
     assert len(list(tmp_path.iterdir())) == 1
     for a, b in zip(made, cached, strict=True):
         assert a.id == b.id and a.sources == b.sources and np.array_equal(a.view, b.view)
+
+
+def test_clean_sessions_flag_as_the_pipeline_does():
+    from eval import clean_sessions
+    from sessions.analysis_pipeline import DEFAULT_TIMING, FRAME_RULES
+
+    for type_, rule in clean_sessions.RULES.items():
+        assert clean_sessions.TIMING[type_] == DEFAULT_TIMING[type_]
+        for faces in (0, 1, 2, 3):
+            for away in (False, True):
+                observation = {"faces": faces, "away": away, "blocked": False}
+                assert rule(faces, away) == FRAME_RULES[type_](observation), (type_, faces, away)
