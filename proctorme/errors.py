@@ -92,7 +92,9 @@ _CODES = (
     ErrorCode("ALREADY_EXISTS", 409, "An object with this external id already exists.", (API,)),
     ErrorCode("SESSION_ALREADY_ENDED", 409, "The session has already ended.", (API,)),
     ErrorCode("UNSUPPORTED_MEDIA_TYPE", 415, "The body is not application/json.", (API,)),
-    ErrorCode("RATE_LIMITED", 429, "Too many requests or messages; slow down and retry.", (API, SOCKET)),
+    ErrorCode(
+        "RATE_LIMITED", 429, "Too many requests or messages; slow down and retry.", (WIDGET, API, SOCKET)
+    ),
     ErrorCode("INTERNAL_ERROR", 500, "Something went wrong on our side; it has been logged.", (API,)),
     ErrorCode(
         "SERVICE_UNAVAILABLE",
@@ -260,3 +262,7 @@ class InvalidReportCredential(ProctormeError):
 
 class ReportNotAvailable(ProctormeError):
     code = "REPORT_NOT_AVAILABLE"
+
+
+class RateLimited(ProctormeError):
+    code = "RATE_LIMITED"

@@ -335,6 +335,8 @@ PROCTORME_CSP_PATHS = ("/dashboard/", "/accounts/")
 # Product settings.
 PROCTORME_MAX_DOMAINS = env_int("PROCTORME_MAX_DOMAINS", 10, minimum=1)
 PROCTORME_TOKEN_TTL = env_int("PROCTORME_TOKEN_TTL", 6 * 3600, minimum=60)
+# New widget sessions per institution and minute (the publishable key is public; resumes are free).
+PROCTORME_NEW_SESSIONS_PER_MINUTE = env_int("PROCTORME_NEW_SESSIONS_PER_MINUTE", 600, minimum=1)
 PROCTORME_ALLOW_PRIVATE_URLS = env_bool("PROCTORME_ALLOW_PRIVATE_URLS", DEBUG)
 
 REST_FRAMEWORK = {

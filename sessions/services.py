@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from proctorme.errors import AttemptInUse, InvalidSignature, SessionEnded
+from proctorme.errors import AttemptInUse, InvalidSignature, RateLimited, SessionEnded
 from proctorme.flag_types import NOT_VIOLATIONS, SUMMARY_TYPE, flag_description
 from proctorme.realtime import broadcast, institution_group, session_group
 from proctorme.tasks import enqueue
@@ -91,6 +91,32 @@ def session_start_for_institution(
                 _multi_session_flag(session, origin=refused.origin, now=timezone.now(), refused=True)
             raise
     raise RuntimeError("could not start or resume the session")
+
+
+def _new_session_quota_take(institution) -> None:
+    """At most PROCTORME_NEW_SESSIONS_PER_MINUTE new sessions per institution and minute.
+
+    The publishable key is public, so anyone can start sessions with it (and with them
+    candidates and assessments, which inflate the usage figures): a fixed-window counter
+    in the cache bounds how fast. A resume is not counted.
+    """
+    from django.conf import settings
+    from django.core.cache import cache
+
+    limit = settings.PROCTORME_NEW_SESSIONS_PER_MINUTE
+    window = int(timezone.now().timestamp() // 60)
+    key = f"quota:new-sessions:{institution.pk}:{window}"
+    cache.add(key, 0, timeout=120)
+    try:
+        used = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=120)
+        used = 1
+    if used > limit:
+        raise RateLimited(
+            "Too many new sessions for this institution; try again in a minute.",
+            details={"limit": limit, "per": "minute"},
+        )
 
 
 def _attempt_signature_check(*, institution, request: StartRequest) -> bool:
@@ -184,6 +210,7 @@ def _session_start_or_resume(
         token = session_token_make(session=existing, origin=origin, api_key=api_key)
         return StartResult(existing, token, True)
 
+    _new_session_quota_take(institution)
     with transaction.atomic():
         assessment, _ = Assessment.objects.get_or_create(
             institution=institution,

@@ -27,6 +27,18 @@ MAX_ITEMS = 64
 MAX_BATCH_BYTES = 4 * 1024 * 1024
 MAX_BYTES = {"frame": 200 * 1024, "snapshot": 1024 * 1024, "audio": 16000 * 2 * 10}
 SAMPLE_RATE = 16000
+# Twice the widget's capture size each way (sessions.config.CAPTURE_DEFAULTS: 320×240 frames,
+# 640×480 snapshots): a 4096×4096 "frame" costs the analysis ~200 times a real one.
+MAX_PIXELS = {"frame": 640 * 480, "snapshot": 1280 * 960}
+# Items of each kind one session may store: the widget's cadence (a frame a second, a snapshot
+# every 30 s, an audio batch every 5 s) over the exam's length, with room for retries and drift.
+PER_SECOND = {"frame": 1.5, "snapshot": 0.1, "audio": 0.5}
+PER_SESSION_SLACK = 300
+
+
+def session_media_limit(session: ProctoringSession, kind: str) -> int:
+    seconds = float(session.config.get("examSeconds") or 0) + 120
+    return int(seconds * PER_SECOND[kind]) + PER_SESSION_SLACK
 
 
 class MediaTooLarge(ProctormeError):
@@ -90,7 +102,7 @@ def parse_upload(meta_raw: str | None, files) -> list[UploadItem]:
         duration = 0.0
         if kind in ("frame", "snapshot"):
             try:
-                jpeg_check(data, max_pixels=4096 * 4096)
+                jpeg_check(data, max_pixels=MAX_PIXELS[kind])
             except InvalidImage as exc:
                 raise InvalidMedia(
                     f"The {kind} is not a valid JPEG: {exc}.", details={**details, "reason": str(exc)}
@@ -154,9 +166,25 @@ def _media_store(
     with transaction.atomic():
         # Locked like session_end locks it: an upload either commits before the end (and the
         # final analysis sees it) or finds the session ended; never stored and then left unread.
-        locked = ProctoringSession.objects.select_for_update(of=("self",)).only("status").get(pk=session.pk)
+        locked = (
+            ProctoringSession.objects.select_for_update(of=("self",))
+            .only("status", "config")
+            .get(pk=session.pk)
+        )
         if locked.status != ProctoringSession.Status.ACTIVE:
             raise SessionEnded()
+        for kind in {item.kind for item in items}:
+            new = sum(1 for item in items if item.kind == kind and (item.kind, item.seq) not in existing)
+            stored = MediaChunk.objects.filter(session=session, kind=kind).count()
+            if new and stored + new > session_media_limit(locked, kind):
+                raise MediaTooLarge(
+                    f"This session has stored all the {kind} items an exam of its length can have.",
+                    details={
+                        "kind": kind,
+                        "reason": "session limit",
+                        "limit": session_media_limit(locked, kind),
+                    },
+                )
         for item in items:
             if (item.kind, item.seq) in existing:
                 duplicates.append({"kind": item.kind, "seq": item.seq})
