@@ -89,6 +89,10 @@ def lti_login_start(*, institution: Institution, params: dict, redirect_uri: str
     deployment = params.get("lti_deployment_id")
     if deployment and deployment not in registration.deployment_ids:
         raise errors.LtiWrongDeployment(details={"deployment_id": deployment})
+    # Logins never completed (or long used) are of no further use: keep the table small.
+    LtiLoginState.objects.filter(
+        created_at__lt=timezone.now() - timedelta(seconds=2 * settings.LTI_STATE_TTL)
+    ).delete()
     state = LtiLoginState.objects.create(
         institution=institution,
         registration=registration,

@@ -249,3 +249,21 @@ def test_without_staff_reviewers_an_existing_member_is_signed_in(client, platfor
     response = launch(client, platform, tenant_a.institution, claims)
     assert response.status_code == 302
     assert client.get(response["Location"]).wsgi_request.user == user
+
+
+def test_old_login_states_are_deleted_and_an_expired_state_is_refused(
+    client, platform, registration, tenant_a, settings, time_machine
+):
+    from django.utils import timezone
+
+    time_machine.move_to(timezone.now(), tick=False)
+    claims = platform.start_proctoring_claims(nonce="")
+    state, nonce = login_and_state(client, platform, tenant_a.institution, claims)
+    time_machine.shift(settings.LTI_STATE_TTL + 1)
+    refused(
+        post_launch(client, tenant_a.institution, platform.sign({**claims, "nonce": nonce}), state),
+        "LTI_INVALID_STATE",
+    )
+    time_machine.shift(settings.LTI_STATE_TTL)
+    login_and_state(client, platform, tenant_a.institution, claims)
+    assert not LtiLoginState.objects.filter(state=state).exists()
