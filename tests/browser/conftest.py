@@ -246,11 +246,18 @@ def artifacts() -> Path:
 
 @pytest.fixture
 def failure_report(request, page):
-    """On failure, print what the page logged: the fastest way to see why a journey broke."""
+    """On failure, print what the page logged and keep a screenshot of it for the person reading the
+    failure: the fastest way to see why a journey broke. (Passing tests save none: a picture that
+    nobody compares with anything checks nothing.)"""
     yield
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
         print("\n--- browser console ---\n" + "\n".join(page.console_messages))
+        with contextlib.suppress(Exception):
+            ARTIFACTS.mkdir(exist_ok=True)
+            shot = ARTIFACTS / f"failed-{request.node.name}.png"
+            page.screenshot(path=shot, full_page=True)
+            print(f"--- screenshot: {shot}")
         with contextlib.suppress(Exception):
             print("--- demoEvents ---\n" + json.dumps(page.evaluate("window.demoEvents"), indent=1))
 

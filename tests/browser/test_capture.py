@@ -231,7 +231,7 @@ def _bandwidth(session, stats: dict, seconds: float) -> dict:
 # --- the tests -----------------------------------------------------------------------------------
 
 
-def test_scripted_scenes_become_flags_with_evidence(scripted_page, exam_page, artifacts):
+def test_scripted_scenes_become_flags_with_evidence(scripted_page, exam_page):
     """10 s at the desk, 10 s nobody, 8 s with someone at the back of the room whose face is ~25 px
     wide in the widget's view (looped), with speech every ~7 s."""
     from sessions.models import Flag
@@ -251,7 +251,6 @@ def test_scripted_scenes_become_flags_with_evidence(scripted_page, exam_page, ar
     files = {f["type"]: f for f in page.evaluate("window.flagFiles")}
     assert files["FACE_ABSENCE"]["isFile"] and files["FACE_ABSENCE"]["mime"] == "image/jpeg"
     assert files["MULTIPLE_FACE"]["isFile"] and files["SOUND_DETECTED"]["mime"] == "audio/wav"
-    page.screenshot(path=str(artifacts / "capture-scripted-scenes.png"))
 
     stats = _stats(page)
     _end(page)

@@ -38,7 +38,7 @@ def _sign_in(page, email: str, password: str) -> None:
 
 
 def test_invited_admin_and_then_reviewer_get_in(
-    context, proctorme_url, transactional_db, settings, mailoutbox, artifacts
+    context, proctorme_url, transactional_db, settings, mailoutbox
 ):
     from django.core.management import call_command
 
@@ -51,7 +51,6 @@ def test_invited_admin_and_then_reviewer_get_in(
     )
     page = context.new_page()
     _accept(page, _invitation_link(mailoutbox, "dean@onboard.edu"), "dean-chooses-this-1")
-    page.screenshot(path=artifacts / "onboarding-sign-in.png")
     _sign_in(page, "dean@onboard.edu", "dean-chooses-this-1")
     page.wait_for_url(f"{proctorme_url}/dashboard/")
 
