@@ -25,21 +25,21 @@ MODULES: dict[str, list[str]] = {
     "sessions.media": ["tests/test_signatures.py"],
     "tenants.selectors": [
         "tests/dashboard/test_tenancy_foreign_rows.py",
-        "tests/dashboard/test_dashboard_access.py",
+        "tests/dashboard/test_access.py",
     ],
     "sessions.dashboard.selectors": [
         "tests/dashboard/test_tenancy_foreign_rows.py",
-        "tests/dashboard/test_dashboard_access.py",
-        "tests/dashboard/test_dashboard_list.py",
+        "tests/dashboard/test_access.py",
+        "tests/dashboard/test_list.py",
     ],
     "sessions.uploads": ["tests/widget/test_upload_refusals.py"],
     "analysis.tracker": [
         "tests/analysis/test_tracker.py",
-        "tests/analysis/test_analysis_episodes.py",
+        "tests/analysis/test_episodes.py",
         "tests/analysis/test_pipeline_rules.py",
     ],
-    "analysis.episodes": ["tests/analysis/test_analysis_episodes.py"],
-    "analysis.trust": ["tests/analysis/test_analysis_trust.py"],
+    "analysis.episodes": ["tests/analysis/test_episodes.py"],
+    "analysis.trust": ["tests/analysis/test_trust.py"],
 }
 
 
