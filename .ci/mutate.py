@@ -33,11 +33,7 @@ MODULES: dict[str, list[str]] = {
         "tests/dashboard/test_list.py",
     ],
     "sessions.uploads": ["tests/widget/test_upload_refusals.py"],
-    "analysis.tracker": [
-        "tests/analysis/test_tracker.py",
-        "tests/analysis/test_episodes.py",
-        "tests/analysis/test_pipeline_rules.py",
-    ],
+    "analysis.tracker": ["tests/analysis/test_tracker.py", "tests/analysis/test_tracker_edges.py"],
     "analysis.episodes": ["tests/analysis/test_episodes.py"],
     "analysis.trust": ["tests/analysis/test_trust.py"],
 }
