@@ -97,6 +97,8 @@ MIDDLEWARE = [
 ROOT_URLCONF = "proctorme.urls"
 WSGI_APPLICATION = "proctorme.wsgi.application"
 ASGI_APPLICATION = "proctorme.asgi.application"
+# The WebSocket routes, resolved by proctorme.asgi (as Django resolves ROOT_URLCONF).
+WEBSOCKET_URLPATTERNS = "sessions.routing.websocket_urlpatterns"
 
 TEMPLATES = [
     {

@@ -1,10 +1,15 @@
 from django.urls import include, path, re_path
 
 from sessions import media, widget_views
+from sessions.dashboard import views as dashboard_views
 from sessions.demo import views as demo_views
+from sessions.metrics import metrics_view
 from sessions.widget_script import BUILD_RE
 
 urlpatterns = [
+    path("", dashboard_views.home, name="home"),
+    path("dashboard/", include("sessions.dashboard.urls")),
+    path("metrics", metrics_view, name="metrics"),
     path("widget.js", widget_views.widget_script_view, name="widget-script"),
     path("widget/manifest.json", widget_views.widget_manifest_view, name="widget-manifest"),
     re_path(
