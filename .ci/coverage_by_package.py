@@ -14,7 +14,7 @@ from pathlib import Path
 
 def main() -> int:
     report = subprocess.run(
-        [sys.executable, "-m", "coverage", "json", "-q", "-o", "-"], capture_output=True, text=True
+        [sys.executable, "-m", "coverage", "json", "-q", "-i", "-o", "-"], capture_output=True, text=True
     )
     if report.returncode != 0:
         print(report.stderr.strip() or "no coverage data (run make test first)")
