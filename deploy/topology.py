@@ -153,6 +153,17 @@ def _secret_key() -> str:
     return path.read_text().strip()
 
 
+def _own_group_dies_with_parent() -> None:
+    """In the child, before exec: a process group of its own (stopped as one), and SIGTERM
+    from the kernel if this process dies without stopping it (killed, crashed), so a
+    killed run-prod or test never leaves servers, workers or the balancer behind."""
+    import ctypes
+
+    os.setsid()
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def _haproxy_maxconn(wanted: int = 20000) -> int:
     """HAProxy needs about two descriptors a connection and refuses to start above the hard limit."""
     import resource
@@ -303,7 +314,12 @@ class Topology:
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (closed with the process)
         try:
             return subprocess.Popen(
-                argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                argv,
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_own_group_dies_with_parent,
             )
         finally:
             log.close()
