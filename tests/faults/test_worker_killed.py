@@ -31,7 +31,7 @@ from sessions.services import session_start
 
 ROOT = Path(__file__).resolve().parents[2]
 ORIGIN = "https://exams.alpha.edu"
-FRAMES = 150
+FRAMES = 600
 VISIBILITY_TIMEOUT = 3
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -175,7 +175,7 @@ def test_a_worker_killed_mid_batch_leaves_the_same_flags_and_score_after_redeliv
         client = Celery(broker=broker)
         client.send_task("sessions.session_analyse", args=[str(victim.public_id)])
         _wait(lambda: b"received" in log.read_bytes(), 30, "the first worker to take the task")
-        time.sleep(1.0)  # inside the batch: decoding and detecting 150 frames takes several seconds
+        time.sleep(1.0)  # inside the batch: decoding and detecting 600 frames takes several seconds
         _stop(first, signal.SIGKILL)
         assert MediaChunk.objects.filter(session=victim, analysed_at__isnull=True).count() == FRAMES, (
             "the worker finished before it was killed: nothing was interrupted"
