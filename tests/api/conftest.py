@@ -51,3 +51,14 @@ def sleeps(monkeypatch) -> list[float]:
 def run_on_commit(django_capture_on_commit_callbacks):
     """Run what a block queues with transaction.on_commit (signals, enqueued tasks) at its end."""
     return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
+def endpoint(settings, tenant_a, receiver):
+    """A webhook endpoint of tenant A pointing at the loopback receiver, with its plain secret."""
+    from tenants.services import webhook_endpoint_create
+
+    settings.PROCTORME_ALLOW_PRIVATE_URLS = True  # the receiver is on loopback
+    created, secret = webhook_endpoint_create(institution=tenant_a.institution, url=receiver.url())
+    created.plain_secret = secret
+    return created

@@ -34,14 +34,6 @@ EYE_FIELDS = {
 }
 
 
-@pytest.fixture
-def endpoint(settings, tenant_a, receiver):
-    settings.PROCTORME_ALLOW_PRIVATE_URLS = True  # the receiver is on loopback
-    created, secret = webhook_endpoint_create(institution=tenant_a.institution, url=receiver.url())
-    created.plain_secret = secret
-    return created
-
-
 def _verify(request, secret):
     return webhook_signature_verify(
         body=request.body, header=request.headers["Proctorme-Signature"], secret=secret

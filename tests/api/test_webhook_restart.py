@@ -17,17 +17,9 @@ from proctorme.tasks import run_beat_schedule_once
 from sessions import signals, webhooks
 from sessions.models import ProctoringSession
 from tenants.models import WebhookDelivery
-from tenants.services import webhook_endpoint_create
 from tests.api.api_factories import make_flag, make_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def endpoint(settings, tenant_a, receiver):
-    settings.PROCTORME_ALLOW_PRIVATE_URLS = True  # the receiver is on loopback
-    created, _ = webhook_endpoint_create(institution=tenant_a.institution, url=receiver.url())
-    return created
 
 
 def _lost_timers(monkeypatch) -> list[float]:
