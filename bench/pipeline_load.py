@@ -171,6 +171,7 @@ class Candidate(threading.Thread):
             nonlocal socket
             try:
                 socket = connect(started["wsUrl"], origin=ORIGIN, open_timeout=20)
+                socket.send(json.dumps({"type": "auth", "token": started["token"]}))
                 socket.recv(timeout=20)  # hello
                 r["sockets"] += 1
             except Exception:

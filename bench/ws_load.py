@@ -353,7 +353,7 @@ class Sock:
 
 
 class Generator:
-    def __init__(self, uris: list[str]) -> None:
+    def __init__(self, uris: list[tuple[str, str]]) -> None:
         self.uris = uris
         self.socks: list[Sock] = []
         self.latencies: list[float] = []
@@ -392,15 +392,19 @@ class Generator:
             if not sock.hello.done():
                 sock.hello.set_exception(ConnectionError(f"closed with {sock.ws.close_code} before hello"))
 
-    async def _open(self, uri: str, gate: asyncio.Semaphore, times: list[float]) -> Sock | None:
+    async def _open(
+        self, target: tuple[str, str], gate: asyncio.Semaphore, times: list[float]
+    ) -> Sock | None:
         from websockets.asyncio.client import connect
 
+        uri, token = target
         async with gate:
             t0 = time.perf_counter()
             try:
                 ws = await connect(
                     uri, origin=ORIGIN, compression=None, proxy=None, ping_interval=None, open_timeout=30
                 )
+                await ws.send(json.dumps({"type": "auth", "token": token}))  # as the widget: not in the URL
             except Exception as exc:  # count every failure kind
                 self.errors[f"connect: {type(exc).__name__}"] += 1
                 return None
@@ -508,7 +512,7 @@ class Generator:
         self.socks = []
 
 
-def _client_main(conn, uris: list[str]) -> None:
+def _client_main(conn, uris: list[tuple[str, str]]) -> None:
     """One generator process: commands from the parent over ``conn``, answers back."""
     _raise_fd_limit(len(uris) + 64)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
@@ -538,7 +542,7 @@ def _client_main(conn, uris: list[str]) -> None:
 class Clients:
     """P generator processes driven in lock-step."""
 
-    def __init__(self, uris: list[str], processes: int) -> None:
+    def __init__(self, uris: list[tuple[str, str]], processes: int) -> None:
         ctx = mp.get_context("spawn")
         self.conns, self.procs = [], []
         for p in range(processes):
@@ -632,7 +636,7 @@ def main() -> int:
         servers = _start_servers(args.servers, db_name, secret_key, log_dir)
         ports = [port for _, port, _ in servers]
         server_pids = [proc.pid for proc, _, _ in servers]
-        uris = [f"ws://127.0.0.1:{ports[i % len(ports)]}/ws/widget/?token={t}" for i, t in enumerate(tokens)]
+        uris = [(f"ws://127.0.0.1:{ports[i % len(ports)]}/ws/widget/", t) for i, t in enumerate(tokens)]
         rss_idle = sum(_rss_mib(p) for p in server_pids)
 
         # Baseline: one socket on the otherwise idle server, signals at 10/s (under the rate limit).

@@ -1,12 +1,18 @@
 """The widget's WebSocket: browser signals up, acknowledgements and flags down.
 
-Authentication is the signed session token in the query string (browsers
-cannot set headers on a WebSocket); the Origin header must be the page the
-token was issued to and still a registered domain of the institution.
+Authentication is the signed session token in the socket's first message,
+``{"type": "auth", "token": ...}`` (browsers cannot set headers on a
+WebSocket, and a token in the URL would land in every proxy's access log).
+The server accepts, waits at most AUTH_TIMEOUT_SECONDS for that message and
+closes with CLOSE_AUTH_TIMEOUT otherwise; a token in the query string is
+refused (CLOSE_TOKEN_IN_URL) so no client comes to depend on it. The Origin
+header must be the page the token was issued to and still a registered domain
+of the institution.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -34,9 +40,12 @@ from sessions.tokens import session_token_key_check, session_token_read
 
 log = logging.getLogger(__name__)
 
+CLOSE_TOKEN_IN_URL = 4400
 CLOSE_BAD_TOKEN = 4401
 CLOSE_BAD_ORIGIN = 4403
+CLOSE_AUTH_TIMEOUT = 4408
 CLOSE_ENDED = 4409
+AUTH_TIMEOUT_SECONDS = 10.0
 MAX_MESSAGE_BYTES = 16 * 1024
 KEY_RECHECK_SECONDS = 30.0
 RATE_PER_SECOND = 20.0
@@ -102,14 +111,46 @@ class WidgetConsumer(AsyncWebsocketConsumer):
 
     async def connect(self):
         remember_server_loop()
-        query = parse_qs(self.scope.get("query_string", b"").decode())
-        token = (query.get("token") or [None])[0]
+        # Accept first so the browser sees our close code, not a bare 1006.
+        await self.accept()
+        if "token" in parse_qs(self.scope.get("query_string", b"").decode()):
+            await self._error("INVALID_TOKEN", "Send the token in the first message, not in the URL.")
+            await self.close(code=CLOSE_TOKEN_IN_URL)
+            return
+        # A callback, not a task: nothing is left pending on the loop when the socket goes away.
+        self.auth_timer = asyncio.get_running_loop().call_later(AUTH_TIMEOUT_SECONDS, self._auth_expired)
+
+    def _auth_expired(self) -> None:
+        if self.session is None and not getattr(self, "closing", False):
+            self.closing = True
+            asyncio.ensure_future(self.close(code=CLOSE_AUTH_TIMEOUT))
+
+    def _stop_auth_timer(self) -> None:
+        timer = getattr(self, "auth_timer", None)
+        if timer is not None:
+            timer.cancel()
+            self.auth_timer = None
+
+    async def _authenticate(self, text_data: str | None) -> None:
+        """The first message: ``{"type": "auth", "token": "…"}``, or the socket is closed with 4401."""
+        self._stop_auth_timer()
+        token = None
+        if text_data is not None and len(text_data) <= MAX_MESSAGE_BYTES:
+            try:
+                message = json.loads(text_data)
+            except (ValueError, RecursionError):
+                message = None
+            if (
+                isinstance(message, dict)
+                and message.get("type") == "auth"
+                and isinstance(message.get("token"), str)
+            ):
+                token = message["token"]
         session, close_code = await database_sync_to_async(_authorise_sync, thread_sensitive=False)(
             token, _header(self.scope, b"origin")
         )
-        # Accept first so the browser sees our close code, not a bare 1006.
-        await self.accept()
         if session is None:
+            self.closing = True
             await self.close(code=close_code)
             return
         self.session = session
@@ -129,6 +170,7 @@ class WidgetConsumer(AsyncWebsocketConsumer):
         )
 
     async def disconnect(self, code):
+        self._stop_auth_timer()
         if self.session is not None:
             try:
                 await self.channel_layer.group_discard(self.group, self.channel_name)
@@ -146,6 +188,8 @@ class WidgetConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data=None, bytes_data=None):
         if self.session is None:
+            if not getattr(self, "closing", False):
+                await self._authenticate(text_data)
             return
         if text_data is None or len(text_data) > MAX_MESSAGE_BYTES:
             await self._error("INVALID_MESSAGE", "Send JSON text frames of at most 16 KiB.")

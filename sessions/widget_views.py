@@ -84,9 +84,10 @@ def _absolute(request, path: str) -> str:
     return request.build_absolute_uri(path)
 
 
-def _ws_url(request, token: str) -> str:
+def _ws_url(request) -> str:
+    """No token in it: the widget sends the token in the socket's first message (proxies log URLs)."""
     scheme = "wss" if request.is_secure() else "ws"
-    return f"{scheme}://{request.get_host()}/ws/widget/?token={token}"
+    return f"{scheme}://{request.get_host()}/ws/widget/"
 
 
 @widget_post
@@ -129,7 +130,7 @@ def session_start_view(request):
         "token": result.token,
         "resumed": result.resumed,
         "status": session.status,
-        "wsUrl": _ws_url(request, result.token),
+        "wsUrl": _ws_url(request),
         "uploadUrl": _absolute(request, reverse("widget-media-upload", args=[session.public_id])),
         "endUrl": _absolute(request, reverse("widget-session-end", args=[session.public_id])),
         "serverTime": iso(timezone.now()),

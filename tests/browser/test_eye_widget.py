@@ -86,6 +86,40 @@ def test_tab_switch_reaches_the_page_and_is_stored(page, exam_page):
     assert [e.payload["focused"] for e in focus_events] == [False, True]
 
 
+def test_the_session_token_is_in_no_url_the_widget_opens_only_in_the_sockets_first_message(page, exam_page):
+    sockets, urls, tokens = [], [], []
+    page.on("request", lambda request: urls.append(request.url))
+
+    def on_socket(ws):
+        frames: list[str] = []
+        ws.on(
+            "framesent",
+            lambda payload: frames.append(payload if isinstance(payload, str) else payload.decode()),
+        )
+        sockets.append((ws.url, frames))
+
+    page.on("websocket", on_socket)
+
+    def on_response(response):
+        if response.url.endswith("/widget/v1/sessions") and response.request.method == "POST":
+            tokens.append(response.json()["token"])
+
+    page.on("response", on_response)
+    exam = exam_page("eye", query="consent=accepted")
+    start_exam(page, exam)
+    page.evaluate("document.dispatchEvent(new Event('copy'))")
+    wait_for_event(page, "COPY_PASTE")  # the flag came back over the socket: it authenticated
+    wait_until(lambda: tokens, message="the start answer was never seen")
+    token = tokens[0]
+    assert len(token) > 20
+    assert sockets and all(token not in url for url, _ in sockets), [url for url, _ in sockets]
+    assert all(token not in url for url in urls)
+    url, frames = sockets[0]
+    assert url.endswith("/ws/widget/")
+    assert json.loads(frames[0]) == {"type": "auth", "token": token}
+    assert all(token not in frame for frame in frames[1:])
+
+
 def test_listeners_added_after_init_receive_later_events(page, exam_page):
     exam = exam_page("eye", query="consent=accepted")
     start_exam(page, exam)

@@ -56,10 +56,11 @@ def _post(url: str, body: dict) -> dict:
         return json.loads(response.read())
 
 
-async def _signal_acknowledged(ws_url: str) -> dict:
+async def _signal_acknowledged(started: dict) -> dict:
     import websockets
 
-    async with websockets.connect(ws_url, origin=ORIGIN, open_timeout=10) as socket:
+    async with websockets.connect(started["wsUrl"], origin=ORIGIN, open_timeout=10) as socket:
+        await socket.send(json.dumps({"type": "auth", "token": started["token"]}))
         hello = json.loads(await asyncio.wait_for(socket.recv(), 10))
         assert hello["type"] == "hello"
         await socket.send(
@@ -134,7 +135,7 @@ def test_the_production_topology_serves_through_the_load_balancer_and_cleans_up(
             )
             # The server saw the load balancer's address and port, not its own.
             assert started["wsUrl"].startswith(f"ws://127.0.0.1:{topology.port}/")
-            ack = asyncio.run(_signal_acknowledged(started["wsUrl"]))
+            ack = asyncio.run(_signal_acknowledged(started))
             assert ack["seq"] == 1 and not ack.get("duplicate")
             pids = topology.pids()
             assert len(pids) == 5  # 2 daphne, 1 worker, 1 beat, HAProxy

@@ -121,15 +121,17 @@ def upload_until_accepted(started: dict, items, deadline_s: float = 60) -> list[
     raise AssertionError(f"upload never accepted: {seen}")
 
 
-async def signals(ws_url: str, seqs: range, acked: set[int]) -> None:
-    """Send signals as the widget does: on a dropped socket, reconnect and resend what is unacknowledged."""
+async def signals(started: dict, seqs: range, acked: set[int]) -> None:
+    """Send signals as the widget does: on a dropped socket, reconnect (the token in the first
+    message) and resend what is unacknowledged."""
     import websockets
 
     pending = list(seqs)
     deadline = time.monotonic() + 60
     while pending and time.monotonic() < deadline:
         try:
-            async with websockets.connect(ws_url, origin=ORIGIN, open_timeout=10) as socket:
+            async with websockets.connect(started["wsUrl"], origin=ORIGIN, open_timeout=10) as socket:
+                await socket.send(json.dumps({"type": "auth", "token": started["token"]}))
                 hello = json.loads(await asyncio.wait_for(socket.recv(), 10))
                 assert hello["type"] == "hello"
                 pending = [s for s in pending if s > hello["lastClientSeq"]] or []

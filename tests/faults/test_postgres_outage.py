@@ -98,7 +98,7 @@ def test_postgres_down_for_a_while_gives_coded_503s_and_loses_nothing_acknowledg
             batch = FrameBatches(started).batch
             acked: set[int] = set()
             codes = upload_until_accepted(started, batch(1))
-            asyncio.run(signals(started["wsUrl"], range(1, 6), acked))
+            asyncio.run(signals(started, range(1, 6), acked))
 
             own.stop()
             down_at = time.monotonic()
@@ -112,7 +112,7 @@ def test_postgres_down_for_a_while_gives_coded_503s_and_loses_nothing_acknowledg
             assert answer["error"]["code"] == "SERVICE_UNAVAILABLE"
             own.start()
             codes += upload_until_accepted(started, batch(6))
-            asyncio.run(signals(started["wsUrl"], range(6, 11), acked))
+            asyncio.run(signals(started, range(6, 11), acked))
             recovered = time.monotonic() - down_at
 
             assert acked == set(range(1, 11))

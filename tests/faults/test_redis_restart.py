@@ -64,11 +64,11 @@ def test_a_redis_restart_mid_session_loses_no_acknowledged_signal_or_upload(tmp_
             acked: set[int] = set()
             codes: list[int] = []
             codes += upload_until_accepted(started, batch(1))
-            asyncio.run(signals(started["wsUrl"], range(1, 11), acked))
+            asyncio.run(signals(started, range(1, 11), acked))
 
             own.stop()  # Redis gone, and everything it held with it
             codes += upload_until_accepted_after(own, started, batch(6))
-            asyncio.run(signals(started["wsUrl"], range(11, 21), acked))
+            asyncio.run(signals(started, range(11, 21), acked))
             codes += upload_until_accepted(started, batch(11))
 
             assert acked == set(range(1, 21))

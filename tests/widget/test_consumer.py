@@ -5,6 +5,7 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from proctorme.asgi import application
+from sessions import consumers
 from sessions.config import parse_eye
 from sessions.models import Event, Flag, ProctoringSession
 from sessions.services import session_end, session_start
@@ -30,12 +31,17 @@ def _start(tenant, origin=ORIGIN, candidate="cand-1"):
     return session_start(request=request, origin=origin)
 
 
-async def _connect(token, origin=ORIGIN):
-    communicator = WebsocketCommunicator(
-        application, f"/ws/widget/?token={token}", headers=[(b"origin", origin.encode())]
-    )
+async def _open(origin=ORIGIN, path="/ws/widget/"):
+    communicator = WebsocketCommunicator(application, path, headers=[(b"origin", origin.encode())])
     connected, _ = await communicator.connect()
     assert connected
+    return communicator
+
+
+async def _connect(token, origin=ORIGIN):
+    """Opens the socket as the widget does: no token in the URL, the token in the first message."""
+    communicator = await _open(origin)
+    await communicator.send_json_to({"type": "auth", "token": token})
     return communicator
 
 
@@ -71,6 +77,37 @@ async def test_hello_then_ack_and_the_event_is_stored(tenant_a):
     assert flag["flag"]["type"] == "COPY_PASTE" and flag["flag"]["examId"] == "math"
     assert await sync_to_async(Event.objects.filter(type="COPY_PASTE", client_seq=1).count)() == 1
     await ws.disconnect()
+
+
+async def test_the_token_in_the_first_message_authenticates_and_a_signal_before_it_does_not(tenant_a):
+    started = await sync_to_async(_start)(tenant_a)
+    ws = await _open()
+    await _signal(ws, 1)  # a signal is not an auth message: refused as a bad token, nothing stored
+    assert await _closed_with(ws) == 4401
+    assert await sync_to_async(Event.objects.filter(source="browser").count)() == 0
+    ws = await _connect(started.token)
+    assert (await ws.receive_json_from(timeout=3))["type"] == "hello"
+    await ws.disconnect()
+
+
+async def test_a_socket_that_never_authenticates_is_closed_with_4408(tenant_a, monkeypatch):
+    monkeypatch.setattr(consumers, "AUTH_TIMEOUT_SECONDS", 0.3)
+    ws = await _open()
+    output = await ws.receive_output(timeout=5)  # nothing sent: the server's timer closes it
+    assert output == {"type": "websocket.close", "code": 4408}
+
+
+async def test_a_token_in_the_query_string_is_refused_with_4400(tenant_a):
+    started = await sync_to_async(_start)(tenant_a)
+    ws = await _open(path=f"/ws/widget/?token={started.token}")
+    error = await ws.receive_json_from(timeout=3)
+    assert error["type"] == "error" and error["code"] == "INVALID_TOKEN"
+    assert await _closed_with(ws) == 4400
+    # ... even with the right first message: the URL is refused before anything is read.
+    ws = await _open(path=f"/ws/widget/?token={started.token}")
+    await ws.send_json_to({"type": "auth", "token": started.token})
+    assert (await ws.receive_json_from(timeout=3))["code"] == "INVALID_TOKEN"
+    assert await _closed_with(ws) == 4400
 
 
 async def test_bad_token_is_refused_with_4401(tenant_a):

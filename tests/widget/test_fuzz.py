@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from proctorme.errors import error_code
 from sessions.models import Assessment, Candidate, Event, Flag, MediaChunk, ProctoringSession
-from tests.widget.test_consumer import _connect, _start
+from tests.widget.test_consumer import _connect, _open, _start
 from tests.widget.test_session_start import ORIGIN, eye_config
 from tests.widget.test_upload_refusals import _jpeg
 
@@ -214,4 +214,29 @@ def test_fuzz_the_socket_answers_every_frame_and_stays_up(tenant_a, sent):
         await ws.disconnect()
 
     async_to_sync(run)()
+    ProctoringSession.objects.filter(pk=started.session.pk).delete()
+
+
+auth_messages = st.fixed_dictionaries(
+    {"type": st.sampled_from(["auth", "signal", "ping"]) | text},
+    optional={"token": scalars | any_json, "seq": numbers},
+)
+
+
+@FUZZ
+@given(first=st.one_of(auth_messages.map(json.dumps), any_json.map(json.dumps), text.filter(bool)))
+def test_fuzz_a_first_message_without_the_token_closes_the_socket_with_4401(tenant_a, first):
+    """Anything but {"type": "auth", "token": <this session's token>} as the first frame: closed
+    with the coded reason, the session as it was, nothing stored."""
+    started = _start(tenant_a)
+    before = _stored()
+
+    async def run():
+        ws = await _open()
+        await ws.send_to(text_data=first)
+        output = await ws.receive_output(timeout=5)
+        assert output == {"type": "websocket.close", "code": 4401}, output
+
+    async_to_sync(run)()
+    assert _stored() == before
     ProctoringSession.objects.filter(pk=started.session.pk).delete()

@@ -177,7 +177,7 @@ ProctorCore.prototype.connect = function () {
   if (this.socket) {
     var old = this.socket;
     this.socket = null;
-    old.onclose = old.onmessage = old.onerror = null;
+    old.onopen = old.onclose = old.onmessage = old.onerror = null;
     try { old.close(); } catch (e) { /* ignore */ }
   }
   this.helloSeen = false;
@@ -190,6 +190,8 @@ ProctorCore.prototype.connect = function () {
     return;
   }
   this.socket = socket;
+  // The token goes in the first message, never in the URL (proxies log URLs).
+  socket.onopen = function () { socket.send(JSON.stringify({ type: "auth", token: self.session.token })); };
   socket.onmessage = function (event) { self.onMessage(event.data); };
   socket.onclose = function (event) { self.onClose(socket, event); };
   socket.onerror = function () { /* onclose follows */ };
