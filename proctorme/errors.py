@@ -91,6 +91,8 @@ _CODES = (
     ErrorCode("NOT_ACCEPTABLE", 406, "The Accept header excludes JSON.", (API,)),
     ErrorCode("ALREADY_EXISTS", 409, "An object with this external id already exists.", (API,)),
     ErrorCode("SESSION_ALREADY_ENDED", 409, "The session has already ended.", (API,)),
+    ErrorCode("SESSION_PAUSED", 409, "The session is paused; resume it first.", (API,)),
+    ErrorCode("SESSION_NOT_PAUSED", 409, "The session is not paused.", (API,)),
     ErrorCode("UNSUPPORTED_MEDIA_TYPE", 415, "The body is not application/json.", (API,)),
     ErrorCode(
         "RATE_LIMITED", 429, "Too many requests or messages; slow down and retry.", (WIDGET, API, SOCKET)
@@ -266,3 +268,17 @@ class ReportNotAvailable(ProctormeError):
 
 class RateLimited(ProctormeError):
     code = "RATE_LIMITED"
+
+
+class SessionNotRunning(ProctormeError):
+    """A live intervention on a session that has ended (sessions.intervention)."""
+
+    code = "SESSION_ALREADY_ENDED"
+
+
+class SessionPaused(ProctormeError):
+    code = "SESSION_PAUSED"
+
+
+class SessionNotPaused(ProctormeError):
+    code = "SESSION_NOT_PAUSED"

@@ -36,6 +36,11 @@ def _signal(name: str, description: str) -> FlagType:
     return FlagType(name, description, flag=False, violation=False, deductible=False, browser_signal=True)
 
 
+def _server(name: str, description: str) -> FlagType:
+    """An event the server records and pushes to the widget: never a flag, never sent up."""
+    return FlagType(name, description, flag=False, violation=False, deductible=False)
+
+
 _TYPES = (
     # Flags derived from the browser's signals
     FlagType("TAB_NOT_FOCUS", "The candidate left the exam tab or window."),
@@ -63,6 +68,13 @@ _TYPES = (
     _signal("SYSTEM_CHECK_COMPLETED", "The system check finished, with each check's result."),
     _signal("STARTED", "Monitoring started."),
     _signal("ERROR", "The widget reported an error code."),
+    _signal("MESSAGE_ACKNOWLEDGED", "The candidate acknowledged a proctor's message."),
+    # Live intervention and warnings, sent by the server (sessions.intervention, sessions.warnings)
+    _server("PROCTOR_MESSAGE", "A proctor sent the candidate a message."),
+    _server("PROCTORING_PAUSED", "A proctor paused the session: capture and the clock stopped."),
+    _server("PROCTORING_RESUMED", "A proctor resumed the session; the deadline moved by the pause."),
+    _server("TIME_EXTENDED", "A proctor gave the candidate more time."),
+    _server("CANDIDATE_WARNING", "The candidate was warned (out of view, camera covered, too dark)."),
     FlagType(
         "END_PROCTORING",
         "Monitoring ended.",

@@ -27,6 +27,7 @@ from proctorme.errors import ProctormeError, error_code
 from proctorme.flag_types import BROWSER_SIGNALS
 from proctorme.realtime import remember_server_loop, session_group
 from proctorme.times import iso
+from sessions.intervention import session_intervention_state
 from sessions.models import ProctoringSession
 from sessions.services import (
     MAX_SEQ,
@@ -95,6 +96,8 @@ def _authorise_sync(token: str | None, origin: str | None):
     if session.status != ProctoringSession.Status.ACTIVE:
         return None, CLOSE_ENDED
     session.token_claims = claims
+    # A page that (re)connects learns a pause in force and the messages it has not acknowledged.
+    session.intervention = session_intervention_state(session)
     return session, None
 
 
@@ -166,6 +169,7 @@ class WidgetConsumer(AsyncWebsocketConsumer):
                 "lastClientSeq": session.last_client_seq,
                 "deadlineAt": iso(session.deadline_at),
                 "serverTime": iso(timezone.now()),
+                **session.intervention,
             }
         )
 

@@ -111,6 +111,16 @@ AUTOPROCTOR_EVENTS = (
     Item("apErrorEvent", SUPPORTED),
     Item("apEvidenceEvent", SUPPORTED),
     Item("apReportLoaded", SUPPORTED, "Proctorme's: showReport() finished"),
+    Item(
+        "apProctorMessage",
+        SUPPORTED,
+        "Proctorme's: a proctor's message, shown in the badge until acknowledged",
+    ),
+    Item("apMessageAcknowledged", SUPPORTED, "Proctorme's: the candidate acknowledged a message"),
+    Item("apMonitoringPaused", SUPPORTED, "Proctorme's: a proctor paused; capture and the clock stop"),
+    Item("apMonitoringResumed", SUPPORTED, "Proctorme's: resumed; detail.deadlineAt moved by the pause"),
+    Item("apTimeExtended", SUPPORTED, "Proctorme's: a proctor gave more time"),
+    Item("apCandidateWarning", SUPPORTED, "Proctorme's: out of view, camera covered or too dark"),
     Item("apMonitoringOnAuxStarted", NOT_BUILT, "no phone pairing"),
     Item("apAuxDisconnected", NOT_BUILT, "no phone pairing"),
 )
@@ -179,6 +189,16 @@ EYE_EVENTS = (
     Item("SOUND_DETECTED", SUPPORTED),
     Item("PERIODIC_SNAPSHOT", SUPPORTED),
     Item("SUSPICIOUS_ACTIVITY", SUPPORTED, "once, when a fifth distinct violation type appears"),
+    Item("MESSAGE_ACKNOWLEDGED", SUPPORTED, "Proctorme's: the candidate acknowledged a proctor's message"),
+    Item(
+        "PROCTOR_MESSAGE",
+        SUPPORTED,
+        "Proctorme's: a proctor's message, shown in the badge until acknowledged",
+    ),
+    Item("PROCTORING_PAUSED", SUPPORTED, "Proctorme's: a proctor paused; capture and the clock stop"),
+    Item("PROCTORING_RESUMED", SUPPORTED, "Proctorme's: resumed; deadlineAt moved by the pause"),
+    Item("TIME_EXTENDED", SUPPORTED, "Proctorme's: a proctor gave more time; the new deadlineAt"),
+    Item("CANDIDATE_WARNING", SUPPORTED, "Proctorme's: out of view, camera covered or too dark"),
 )
 
 TABLES: dict[str, tuple[Item, ...]] = {

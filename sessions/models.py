@@ -20,6 +20,9 @@ class Assessment(models.Model):
     duration_seconds = models.PositiveIntegerField(null=True, blank=True)
     # Detector overrides for this assessment, merged over the institution's.
     detector_settings = models.JSONField(default=dict, blank=True, validators=[validate_detector_settings])
+    # Tell the candidate at once when they are out of view, the camera is covered or the light is
+    # too poor (sessions.warnings); None follows the institution's candidate_warnings.
+    candidate_warnings = models.BooleanField(null=True, blank=True)
     archived_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -92,6 +95,9 @@ class ProctoringSession(models.Model):
     deadline_at = models.DateTimeField(null=True, blank=True, db_index=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=40, blank=True)
+    # A reviewer's pause (sessions.intervention): the clock stops, the deadline moves on resume.
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_seconds = models.FloatField(default=0)
     last_seen_at = models.DateTimeField(null=True, blank=True)
     last_client_seq = models.BigIntegerField(default=0)
     # Cursors and detector states of the analysis (sessions.analysis_pipeline).
@@ -218,16 +224,70 @@ class Flag(models.Model):
         return f"{self.type} @ {self.started_at:%H:%M:%S}"
 
 
+class Accommodation(models.Model):
+    """What one candidate is granted: for every assessment (``assessment`` empty) or for one.
+
+    Applied when a session starts (sessions.accommodations): more time or a multiplier of the
+    exam's length (the server's deadline follows), detectors switched off, and a note reviewers
+    see. The one for the assessment, when there is one, replaces the candidate's general one.
+    """
+
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="accommodations")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    candidate = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="accommodations")
+    assessment = models.ForeignKey(
+        Assessment, null=True, blank=True, on_delete=models.CASCADE, related_name="accommodations"
+    )
+    extra_seconds = models.PositiveIntegerField(default=0)
+    time_multiplier = models.DecimalField(max_digits=4, decimal_places=2, default=1)
+    disabled_detectors = models.JSONField(default=list, blank=True)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["candidate", "assessment"],
+                name="accommodation_unique_per_assessment",
+                condition=models.Q(assessment__isnull=False),
+            ),
+            models.UniqueConstraint(
+                fields=["candidate"],
+                name="accommodation_unique_general",
+                condition=models.Q(assessment__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.candidate} – {self.assessment or 'every assessment'}"
+
+
 class AuditLogEntry(models.Model):
-    """One reviewer action on a session (verdict, flag dismissed or restored), never edited."""
+    """One person's action on a session or a candidate (verdict, flag dismissed or restored,
+    live intervention, accommodation), never edited."""
 
     class Action(models.TextChoices):
         VERDICT = "verdict", "Verdict recorded"
         FLAG_DISMISSED = "flag_dismissed", "Flag dismissed"
         FLAG_RESTORED = "flag_restored", "Flag restored"
+        MESSAGE_SENT = "message_sent", "Message sent to the candidate"
+        PAUSED = "paused", "Session paused"
+        RESUMED = "resumed", "Session resumed"
+        TERMINATED = "terminated", "Session terminated"
+        EXTENDED = "extended", "Time extended"
+        ACCOMMODATION_SET = "accommodation_set", "Accommodation set"
+        ACCOMMODATION_REMOVED = "accommodation_removed", "Accommodation removed"
 
     institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
-    session = models.ForeignKey(ProctoringSession, on_delete=models.CASCADE, related_name="audit_entries")
+    # Empty for an entry about a candidate rather than one session (an accommodation).
+    session = models.ForeignKey(
+        ProctoringSession, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_entries"
+    )
+    candidate = models.ForeignKey(
+        Candidate, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_entries"
+    )
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     flag = models.ForeignKey(Flag, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     actor = models.ForeignKey(
@@ -235,7 +295,7 @@ class AuditLogEntry(models.Model):
     )
     # Kept as written at the time, so the log still names someone whose account is gone.
     actor_label = models.CharField(max_length=254)
-    action = models.CharField(max_length=20, choices=Action.choices)
+    action = models.CharField(max_length=24, choices=Action.choices)
     details = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

@@ -55,8 +55,12 @@ def _weights(settings: dict) -> dict[str, Weight]:
 
 
 def session_exam_seconds(session: ProctoringSession) -> float:
+    """How long the exam ran, without the time a proctor had it paused."""
     end = session.ended_at or timezone.now()
-    return max((end - session.started_at).total_seconds(), 1.0)
+    paused = session.paused_seconds or 0.0
+    if session.paused_at is not None:
+        paused += max((end - session.paused_at).total_seconds(), 0.0)
+    return max((end - session.started_at).total_seconds() - paused, 1.0)
 
 
 def session_score_compute(*, session: ProctoringSession, include_dismissed: bool = True) -> TrustResult:

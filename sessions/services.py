@@ -37,8 +37,10 @@ class StartResult:
 
 
 def session_is_overdue(session: ProctoringSession, now: datetime | None = None) -> bool:
+    """Past its deadline and still active; a paused session's clock is stopped (never overdue)."""
     return bool(
         session.status == ProctoringSession.Status.ACTIVE
+        and session.paused_at is None
         and session.deadline_at
         and session.deadline_at <= (now or timezone.now())
     )
@@ -307,15 +309,31 @@ def _publish_institution(session: ProctoringSession, message: dict) -> None:
     transaction.on_commit(lambda: broadcast(group, body))
 
 
-def session_end(*, session: ProctoringSession, reason: str = "ended") -> ProctoringSession:
+def session_event_record(session: ProctoringSession, type_: str, payload: dict | None = None) -> Event:
+    """A server event on the session's timeline (live intervention, warnings)."""
+    return _event_server(session, type_, payload)
+
+
+def session_push(session: ProctoringSession, message: dict) -> None:
+    """Send ``message`` to the session's widget, once the transaction commits."""
+    _publish_session(session, message)
+
+
+def session_push_live(session: ProctoringSession, message: dict) -> None:
+    """Send ``message`` to the live dashboards of the session's institution, once it commits."""
+    _publish_institution(session, message)
+
+
+def session_end(*, session: ProctoringSession, reason: str = "ended", message: str = "") -> ProctoringSession:
     """End the session once (idempotent); final analysis runs in the background."""
     with transaction.atomic():
         locked = ProctoringSession.objects.select_for_update().get(pk=session.pk)
-        _session_end_locked(locked, reason=reason)
+        _session_end_locked(locked, reason=reason, message=message)
     return locked
 
 
-def _session_end_locked(session: ProctoringSession, *, reason: str) -> None:
+def _session_end_locked(session: ProctoringSession, *, reason: str, message: str = "") -> None:
+    """End a locked active session; ``message`` is a proctor's reason for terminating it."""
     if session.status != ProctoringSession.Status.ACTIVE:
         return
     now = timezone.now()
@@ -323,11 +341,18 @@ def _session_end_locked(session: ProctoringSession, *, reason: str) -> None:
     session.status = ProctoringSession.Status.FINALISING
     session.ended_at = end
     session.end_reason = reason
-    session.save(update_fields=["status", "ended_at", "end_reason"])
+    fields = ["status", "ended_at", "end_reason"]
+    if session.paused_at is not None:
+        # Ended while paused: the pause counts up to the end, and is over.
+        session.paused_seconds += max((end - session.paused_at).total_seconds(), 0.0)
+        session.paused_at = None
+        fields += ["paused_seconds", "paused_at"]
+    session.save(update_fields=fields)
     for flag in Flag.objects.filter(session=session, ended_at__isnull=True):
         _flag_close(flag, end)
-    _event_server(session, "END_PROCTORING", {"reason": reason})
-    _publish_session(session, {"type": "ended", "reason": reason, "endedAt": iso(end)})
+    said = {"message": message} if message else {}
+    _event_server(session, "END_PROCTORING", {"reason": reason, **said})
+    _publish_session(session, {"type": "ended", "reason": reason, "endedAt": iso(end), **said})
     _publish_institution(session, {"type": "session", "event": "ended", "session": session_summary(session)})
     from sessions.tasks import session_finalise_task
 
@@ -337,7 +362,9 @@ def _session_end_locked(session: ProctoringSession, *, reason: str) -> None:
 def sessions_expire_overdue(*, now: datetime | None = None) -> int:
     """End every active session whose examDuration (plus grace) has passed."""
     now = now or timezone.now()
-    overdue = ProctoringSession.objects.filter(status=ProctoringSession.Status.ACTIVE, deadline_at__lte=now)
+    overdue = ProctoringSession.objects.filter(
+        status=ProctoringSession.Status.ACTIVE, deadline_at__lte=now, paused_at__isnull=True
+    )
     count = 0
     for session in overdue.iterator():
         with transaction.atomic():
@@ -603,8 +630,16 @@ def signal_record(
         session.last_client_seq = max(session.last_client_seq, seq)
         session.last_seen_at = now
         session.save(update_fields=["last_client_seq", "last_seen_at"])
-        flagged = _derive_flags(session, seq=seq, event=event, when=when, ended_at=ended_at, payload=payload)
-        if not flagged:
+        # While a proctor has paused the session, the candidate is on a break: nothing flags.
+        flagged = session.paused_at is None and _derive_flags(
+            session, seq=seq, event=event, when=when, ended_at=ended_at, payload=payload
+        )
+        if event == "MESSAGE_ACKNOWLEDGED":
+            _publish_institution(
+                session,
+                {"type": "message_ack", "messageId": str(payload.get("messageId", ""))[:64], "at": iso(when)},
+            )
+        elif not flagged:
             # A new flag already reaches the live dashboard (and says the candidate is there).
             _publish_institution(
                 session, {"type": "signal", "event": event, "seq": seq, "at": iso(when), "payload": payload}

@@ -29,6 +29,7 @@ from sessions.config import widget_contract
 # i18n: the candidate's language; base: server location and helpers; media:
 # camera/microphone access; ui: styles, consent, badge, system check; core: the
 # engine both dialects share; transport: session start/resume, outbox, WebSocket;
+# intervention: a proctor's messages, pause/resume, more time, candidate warnings;
 # signals: focus, fullscreen, screens, clipboard, network; eye/autoproctor: the two
 # SDK dialects; report: AutoProctor's showReport(); legacy: its older
 # initAutoProctor(); globals: window names; capture: frames, snapshots and audio
@@ -41,6 +42,7 @@ WIDGET_MODULES: tuple[str, ...] = (
     "ui.js",
     "core.js",
     "transport.js",
+    "intervention.js",
     "signals.js",
     "eye.js",
     "autoproctor.js",

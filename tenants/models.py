@@ -57,6 +57,14 @@ class Institution(models.Model):
             "(AutoProctor's hashedTestAttemptId is always required)."
         ),
     )
+    candidate_warnings = models.BooleanField(
+        default=True,
+        help_text=(
+            "The widget tells the candidate at once when they are out of view, the camera is covered "
+            "or the light is too poor, so they can fix it before it becomes a flag. Switch it off for "
+            "silent proctoring; an assessment may override it."
+        ),
+    )
     max_domains = models.PositiveIntegerField(
         null=True, blank=True, help_text="Leave empty for the platform default."
     )

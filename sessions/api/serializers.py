@@ -165,12 +165,49 @@ class SessionSerializer(serializers.Serializer):
     reviewedScore = serializers.FloatField(source="reviewed_score", allow_null=True)
     verdict = serializers.ChoiceField(choices=ProctoringSession.Verdict.choices, allow_blank=True)
     flagCount = serializers.IntegerField(source="flag_count", help_text="Flags not dismissed by a reviewer.")
+    pausedAt = serializers.DateTimeField(
+        source="paused_at", allow_null=True, help_text="Set while a proctor has paused the session."
+    )
+    pausedSeconds = serializers.FloatField(
+        source="paused_seconds", help_text="Time spent paused so far; the deadline moved by it."
+    )
 
     @extend_schema_field(
         serializers.ChoiceField(choices=scorecard.RISK_BANDS, allow_null=True, help_text="null until scored")
     )
     def get_riskBand(self, obj) -> str | None:
         return scorecard.risk_band(obj.trust_score)
+
+
+class MessageRequestSerializer(serializers.Serializer):
+    text = serializers.CharField(
+        max_length=1000, help_text="Shown to the candidate until they acknowledge it."
+    )
+
+
+class MessageSerializer(serializers.Serializer):
+    messageId = serializers.CharField()
+    text = serializers.CharField()
+    sentAt = serializers.DateTimeField()
+
+
+class PauseRequestSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, help_text="Shown to the candidate while paused."
+    )
+
+
+class TerminateRequestSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=500,
+        help_text="Why; the candidate's page gets it with END_PROCTORING / apMonitoringStopped.",
+    )
+
+
+class ExtendRequestSerializer(serializers.Serializer):
+    seconds = serializers.IntegerField(
+        min_value=1, max_value=6 * 3600, help_text="Seconds added to the deadline."
+    )
 
 
 class SessionListQuerySerializer(PageQuerySerializer):

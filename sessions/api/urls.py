@@ -22,6 +22,13 @@ v1 = [
     path("sessions/<uuid:session_id>/events", views.SessionEventsView.as_view(), name="session-events"),
     path("sessions/<uuid:session_id>/report", views.SessionReportView.as_view(), name="session-report"),
     path("sessions/<uuid:session_id>/end", views.SessionEndView.as_view(), name="session-end"),
+    path("sessions/<uuid:session_id>/messages", views.SessionMessageView.as_view(), name="session-messages"),
+    path("sessions/<uuid:session_id>/pause", views.SessionPauseView.as_view(), name="session-pause"),
+    path("sessions/<uuid:session_id>/resume", views.SessionResumeView.as_view(), name="session-resume"),
+    path("sessions/<uuid:session_id>/extend", views.SessionExtendView.as_view(), name="session-extend"),
+    path(
+        "sessions/<uuid:session_id>/terminate", views.SessionTerminateView.as_view(), name="session-terminate"
+    ),
     path(
         "sessions/<uuid:session_id>/report-credentials",
         views.SessionReportCredentialView.as_view(),

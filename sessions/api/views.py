@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from proctorme.errors import error_body
-from sessions import webhooks
+from sessions import intervention, webhooks
 from sessions.api import selectors, services
 from sessions.api import serializers as s
 from sessions.api.authentication import HasSecretKey, SecretKeyAuthentication
@@ -328,6 +328,104 @@ class SessionEndView(ApiView):
         session_end(session=session, reason="server")
         session = selectors.session_get(institution=self.institution, public_id=session_id)
         return Response(s.SessionSerializer(session).data)
+
+
+# --- live intervention ----------------------------------------------------------------------------
+
+_NOT_RUNNING = OpenApiResponse(
+    s.ErrorSerializer,
+    description="SESSION_ALREADY_ENDED (the session is not running), SESSION_PAUSED or SESSION_NOT_PAUSED.",
+)
+
+
+class _InterventionView(ApiView):
+    """The session of this institution (another's is a 404), and who acts: the API key."""
+
+    def running(self, session_id) -> ProctoringSession:
+        return selectors.session_get(institution=self.institution, public_id=session_id)
+
+    @property
+    def actor_label(self) -> str:
+        return f"API key {self.request.auth.prefix}…"
+
+    def answer(self, session_id):
+        session = selectors.session_get(institution=self.institution, public_id=session_id)
+        return Response(s.SessionSerializer(session).data)
+
+
+class SessionMessageView(_InterventionView):
+    @extend_schema(
+        operation_id="sessions_message",
+        tags=["sessions"],
+        summary="Show the candidate a message now (they acknowledge it in the widget)",
+        request=s.MessageRequestSerializer,
+        responses={201: s.MessageSerializer, 409: _NOT_RUNNING},
+    )
+    def post(self, request, session_id):
+        session = self.running(session_id)
+        data = self.body(s.MessageRequestSerializer)
+        message = intervention.message_send(session=session, text=data["text"], actor_label=self.actor_label)
+        return Response(s.MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+
+class SessionPauseView(_InterventionView):
+    @extend_schema(
+        operation_id="sessions_pause",
+        tags=["sessions"],
+        summary="Pause a running session: capture and the clock stop until it is resumed",
+        request=s.PauseRequestSerializer,
+        responses={200: s.SessionSerializer, 409: _NOT_RUNNING},
+    )
+    def post(self, request, session_id):
+        session = self.running(session_id)
+        data = self.body(s.PauseRequestSerializer)
+        intervention.session_pause(
+            session=session, reason=data.get("reason", ""), actor_label=self.actor_label
+        )
+        return self.answer(session_id)
+
+
+class SessionResumeView(_InterventionView):
+    @extend_schema(
+        operation_id="sessions_resume",
+        tags=["sessions"],
+        summary="Resume a paused session; the deadline moves by the time it was paused",
+        request=None,
+        responses={200: s.SessionSerializer, 409: _NOT_RUNNING},
+    )
+    def post(self, request, session_id):
+        intervention.session_resume(session=self.running(session_id), actor_label=self.actor_label)
+        return self.answer(session_id)
+
+
+class SessionExtendView(_InterventionView):
+    @extend_schema(
+        operation_id="sessions_extend",
+        tags=["sessions"],
+        summary="Give the candidate more time: the server's deadline moves",
+        request=s.ExtendRequestSerializer,
+        responses={200: s.SessionSerializer, 409: _NOT_RUNNING},
+    )
+    def post(self, request, session_id):
+        session = self.running(session_id)
+        data = self.body(s.ExtendRequestSerializer)
+        intervention.session_extend(session=session, seconds=data["seconds"], actor_label=self.actor_label)
+        return self.answer(session_id)
+
+
+class SessionTerminateView(_InterventionView):
+    @extend_schema(
+        operation_id="sessions_terminate",
+        tags=["sessions"],
+        summary="Terminate a running session with a reason (irreversible; endReason terminated)",
+        request=s.TerminateRequestSerializer,
+        responses={200: s.SessionSerializer, 409: _NOT_RUNNING},
+    )
+    def post(self, request, session_id):
+        session = self.running(session_id)
+        data = self.body(s.TerminateRequestSerializer)
+        intervention.session_terminate(session=session, reason=data["reason"], actor_label=self.actor_label)
+        return self.answer(session_id)
 
 
 # --- webhooks -------------------------------------------------------------------------------------

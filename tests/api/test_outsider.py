@@ -25,6 +25,11 @@ OBJECT_ENDPOINTS = [
     ("get", "/api/v1/sessions/{session}/events", None),
     ("get", "/api/v1/sessions/{session}/report", None),
     ("post", "/api/v1/sessions/{session}/end", None),
+    ("post", "/api/v1/sessions/{session}/messages", {"text": "hijacked"}),
+    ("post", "/api/v1/sessions/{session}/pause", {"reason": "hijacked"}),
+    ("post", "/api/v1/sessions/{session}/resume", None),
+    ("post", "/api/v1/sessions/{session}/extend", {"seconds": 600}),
+    ("post", "/api/v1/sessions/{session}/terminate", {"reason": "hijacked"}),
     ("get", "/api/v1/webhooks/{endpoint}", None),
     ("patch", "/api/v1/webhooks/{endpoint}", {"description": "hijacked"}),
     ("delete", "/api/v1/webhooks/{endpoint}", None),
@@ -73,6 +78,8 @@ def test_outsider_gets_not_found_for_every_object_endpoint(api_a, api_b, owned, 
     readable = (
         path.removesuffix("/archive").removesuffix("/end").removesuffix("/ping").removesuffix("/redeliver")
     )
+    for action in ("/messages", "/pause", "/resume", "/extend", "/terminate"):
+        readable = readable.removesuffix(action)
     assert api_a.get(readable).status_code == 200
 
 
@@ -81,7 +88,10 @@ def test_outsider_changed_nothing(api_b, owned):
         _call(api_b, method, template.format(**owned), body)
     assessment = Assessment.objects.get(public_id=owned["assessment"])
     assert assessment.title != "hijacked" and assessment.archived_at is None
-    assert ProctoringSession.objects.get(public_id=owned["session"]).status == "active"
+    session = ProctoringSession.objects.get(public_id=owned["session"])
+    assert session.status == "active" and session.paused_at is None
+    assert not session.events.filter(type__in=["PROCTOR_MESSAGE", "TIME_EXTENDED"]).exists()
+    assert not session.audit_entries.exists()
     endpoint = WebhookEndpoint.objects.get(public_id=owned["endpoint"])
     assert endpoint.description != "hijacked"
     assert WebhookDelivery.objects.get(public_id=owned["delivery"]).attempts.count() == 0

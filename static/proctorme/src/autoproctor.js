@@ -89,12 +89,24 @@ AutoProctor.prototype._onCoreEvent = function (type, payload, meta) {
   }
   if (type === "TAB_FOCUS_CHANGE" && !payload.focused) this._leftTab = true;
   if (type === "END_PROCTORING" && payload.reason !== "stopped" && payload.reason !== "destroyed") {
-    // Ended elsewhere (time up, the server): the page should learn that monitoring stopped.
+    // Ended elsewhere (time up, the server, a proctor): the page should learn that monitoring stopped.
     this.stopped = true;
     this.isApTestStarted = false;
     this._guardUnload(false);
-    dispatch("apMonitoringStopped", { reason: payload.reason });
+    var stopped = { reason: payload.reason, endedAt: payload.endedAt };
+    if (payload.message) stopped.message = payload.message;
+    dispatch("apMonitoringStopped", stopped);
     return;
+  }
+  // Live intervention and warnings (intervention.js), named as AutoProctor names its events.
+  switch (type) {
+    case "PROCTOR_MESSAGE": dispatch("apProctorMessage", payload); return;
+    case "MESSAGE_ACKNOWLEDGED": dispatch("apMessageAcknowledged", payload); return;
+    case "PROCTORING_PAUSED": dispatch("apMonitoringPaused", payload); return;
+    case "PROCTORING_RESUMED": dispatch("apMonitoringResumed", payload); return;
+    case "TIME_EXTENDED": dispatch("apTimeExtended", payload); return;
+    case "CANDIDATE_WARNING": dispatch("apCandidateWarning", payload); return;
+    default: break;
   }
   if (meta.flag && AP_EVIDENCE[type]) {
     dispatch("apEvidenceEvent", Object.assign({ evidenceCode: AP_EVIDENCE[type] }, payload));

@@ -29,6 +29,11 @@ ProctorCore.prototype.runCaptureHooks = function () {
       if (typeof stop === "function") self.captureStops.push(stop);
       // A stop function may carry flush(timeoutMs) → Promise: end() waits for it (bounded).
       if (stop && typeof stop.flush === "function") self.captureFlushes.push(stop.flush);
+      // …and pause() / resume(): a proctor's pause stops capture and uploads until resumed.
+      if (stop && typeof stop.pause === "function") {
+        self.capturePausers.push({ pause: stop.pause, resume: stop.resume });
+        if (self.paused) stop.pause();
+      }
     } catch (e) {
       if (window.console) console.error("[proctorme] capture hook failed", e);
     }
@@ -462,7 +467,7 @@ MediaCapture.prototype.resumeAudio = function () {
 };
 
 MediaCapture.prototype.onAudioBlock = function (data) {
-  if (this.stopped) return;
+  if (this.stopped || this.paused) return;
   if (!(this.holdUntil && Date.now() < this.holdUntil)) { // ending: see flush()
     var db = dbfs(data.rms);
     if (!this.audioWindow.length) this.audioWindowStart = this.isoNow(CAP.blockMs);
@@ -505,6 +510,9 @@ MediaCapture.prototype.closeAudioWindow = function () {
 
 MediaCapture.prototype.tick = function () {
   if (this.stopped) return;
+  // Paused by a proctor: nothing captured, nothing uploaded — unless the session is ending
+  // (flush() holds capture and sends what is queued).
+  if (this.paused && !this.flushing) return;
   var now = Date.now();
   var opts = this.opts;
   var holding = this.holdUntil && now < this.holdUntil;
@@ -701,6 +709,25 @@ MediaCapture.prototype.settleFlush = function () {
   }
 };
 
+// A proctor's pause: nothing is captured or uploaded; what was captured before stays queued
+// (and in IndexedDB) and goes up after the resume, so nothing is lost.
+MediaCapture.prototype.pause = function () {
+  if (this.paused) return;
+  this.paused = true;
+  this.audioWindow = [];
+  this.stats.pauses = (this.stats.pauses || 0) + 1;
+};
+
+MediaCapture.prototype.resume = function () {
+  if (!this.paused) return;
+  this.paused = false;
+  var now = Date.now();
+  this.due.frame = now;
+  if (this.due.snapshot !== Infinity) this.due.snapshot = now + CAP.firstSnapshotMs;
+  this.nextUploadAt = now;
+  this.tick();
+};
+
 MediaCapture.prototype.stop = function () {
   if (this.stopped) return;
   this.stopped = true;
@@ -728,6 +755,8 @@ window.Proctorme.registerCaptureHook(function (ctx) {
   captureInstance = capture;
   var stop = function () { capture.stop(); };
   stop.flush = function (timeoutMs) { return capture.flush(timeoutMs); };
+  stop.pause = function () { capture.pause(); };
+  stop.resume = function () { capture.resume(); };
   return stop;
 });
 // Internal, for tests and debugging: the running capture (stats, pending queue).

@@ -26,6 +26,8 @@ function ProctorCore(opts) {
   this.cleanups = [];
   this.captureStops = [];
   this.captureFlushes = [];
+  this.capturePausers = []; // {pause, resume} of the capture layer (a proctor's pause)
+  this.paused = false;
   this.reconnectAttempt = 0;
   this.focused = true;
   this.offlineFrom = null;
@@ -121,8 +123,11 @@ ProctorCore.prototype.finish = function (reason, info) {
   // Nothing more can be sent for an ended session: forget what is left.
   this.outbox = [];
   this.saveOutbox();
+  if (info.message && this.ui) this.ui.setNote(this.ui.t("ended.terminated", { reason: info.message }));
   if (wasLive || info.fromServer) {
-    this.emit("END_PROCTORING", { reason: reason, endedAt: info.endedAt || nowIso() });
+    var ended = { reason: reason, endedAt: info.endedAt || nowIso() };
+    if (info.message) ended.message = info.message; // a proctor's reason for terminating
+    this.emit("END_PROCTORING", ended);
   }
 };
 

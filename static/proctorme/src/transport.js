@@ -209,9 +209,10 @@ ProctorCore.prototype.onMessage = function (raw) {
       this.nextSeq = Math.max(this.nextSeq, last + 1);
       if (message.deadlineAt) this.session.deadlineAt = message.deadlineAt;
       if (message.serverTime) this.clockSkew = Date.parse(message.serverTime) - Date.now();
-      this.armDeadline();
+      if (!message.paused) this.armDeadline();
       this.startHeartbeat();
-      if (this.state === "monitoring") this.setUi(navigator.onLine === false ? "offline" : "monitoring");
+      this.adoptInterventionState(message);
+      if (this.state === "monitoring" && !this.paused) this.setUi(navigator.onLine === false ? "offline" : "monitoring");
       if (this.helloWaiter) {
         this.helloWaiter.resolve();
         this.helloWaiter = null;
@@ -225,7 +226,22 @@ ProctorCore.prototype.onMessage = function (raw) {
       if (message.flag) this.onFlag(message.flag);
       break;
     case "ended":
-      this.finish(message.reason || "server", { fromServer: true });
+      this.finish(message.reason || "server", { fromServer: true, endedAt: message.endedAt, message: message.message });
+      break;
+    case "message":
+      this.onProctorMessage(message.message);
+      break;
+    case "paused":
+      this.onPaused(message);
+      break;
+    case "resumed":
+      this.onResumed(message);
+      break;
+    case "deadline":
+      this.onDeadline(message);
+      break;
+    case "warning":
+      this.onWarning(message);
       break;
     case "error":
       if (message.code === "RATE_LIMITED") {
@@ -345,6 +361,7 @@ ProctorCore.prototype.armDeadline = function () {
   var self = this;
   this.clearTimer("deadlineTimer");
   if (!this.session || !this.session.deadlineAt) return;
+  if (this.paused) return; // the server's clock is stopped: no deadline while paused
   var remaining = Date.parse(this.session.deadlineAt) - (Date.now() + (this.clockSkew || 0));
   if (!isFinite(remaining)) return;
   this.deadlineTimer = setTimeout(function () {

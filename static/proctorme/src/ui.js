@@ -26,6 +26,13 @@ var WIDGET_CSS = [
   ".pm-preview{width:100%;aspect-ratio:4/3;background:#0f172a;border-radius:8px;object-fit:cover;transform:scaleX(-1);display:block}",
   ".pm-error{margin:0;padding:8px 10px;border-radius:8px;background:#fde8e8;color:#9b1c1c;font-size:13px}",
   ".pm-note{margin:0;font-size:12px;color:#52606d}",
+  ".pm-badge[data-state=paused]{background:#e8eefc;color:#1e3a8a}",
+  ".pm-badge[data-state=paused] .pm-dot{background:#3b82f6}",
+  ".pm-warning{margin:0;padding:8px 10px;border-radius:8px;background:#fdf3e1;color:#7c2d12;font-size:13px;font-weight:600}",
+  ".pm-message{margin:0;padding:10px;border-radius:8px;background:#eef4ff;border:1px solid #bfd3fb;display:flex;flex-direction:column;gap:6px}",
+  ".pm-message p{margin:0}",
+  ".pm-message-title{font-size:12px;font-weight:700;color:#1e3a8a}",
+  ".pm-message-text{font-size:14px;white-space:pre-wrap;overflow-wrap:anywhere}",
   ".pm-overlay{all:initial;position:fixed;inset:0;z-index:2147483001;background:rgba(15,23,42,.6);display:flex;align-items:center;justify-content:center;padding:16px;font:14px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#1f2933}",
   ".pm-overlay *{box-sizing:border-box;font:inherit}",
   ".pm-dialog{background:#fff;border-radius:14px;max-width:540px;width:100%;max-height:calc(100vh - 32px);overflow:auto;padding:24px 26px;box-shadow:0 20px 60px rgba(0,0,0,.3)}",
@@ -242,6 +249,7 @@ ProctorCore.prototype.makeUi = function (options) {
 };
 
 ProctorCore.prototype.setUi = function (state, text) {
+  if (this.paused && state === "monitoring") state = "paused"; // a proctor's pause shows until resumed
   if (this.ui) this.ui.setState(state, text);
 };
 
