@@ -156,6 +156,18 @@ class DashboardConsumer(AsyncWebsocketConsumer):
                 "dashboard/live/_score_push.html",
                 {"session_id": session_id, "score": score, "band": band_for(float(score))},
             )
+        if kind == "message_ack":
+            if not await _session_belongs(self.institution.pk, session_id):
+                return ""
+            at = parse_datetime(message.get("at") or "") or timezone.now()
+            return render_to_string(
+                "dashboard/live/_ack_push.html", {"message_id": message.get("messageId", ""), "at": at}
+            )
+        if kind == "intervention":
+            # Paused, resumed, more time or terminated: the cards reload (a pause stops the clock).
+            if not await _session_belongs(self.institution.pk, session_id):
+                return ""
+            return render_to_string("dashboard/live/_grid_refresh.html", {})
         if kind == "signal":
             at = parse_datetime(message.get("at") or "") or timezone.now()
             return render_to_string(

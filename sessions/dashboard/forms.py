@@ -85,3 +85,24 @@ class DismissForm(forms.Form):
 class SwitchForm(forms.Form):
     institution = forms.UUIDField()
     next = forms.CharField(required=False, max_length=500)
+
+
+# --- live intervention (sessions.intervention) ------------------------------------------------
+
+
+class InterventionMessageForm(forms.Form):
+    text = forms.CharField(
+        max_length=1000, label=_("Message to the candidate"), widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class InterventionPauseForm(forms.Form):
+    reason = forms.CharField(required=False, max_length=500, label=_("Reason shown to the candidate"))
+
+
+class InterventionTerminateForm(forms.Form):
+    reason = forms.CharField(max_length=500, label=_("Why the attempt is terminated"))
+
+
+class InterventionExtendForm(forms.Form):
+    minutes = forms.IntegerField(min_value=1, max_value=360, label=_("Extra minutes"))

@@ -480,6 +480,28 @@ def live_sessions(*, institution: Institution) -> list[ProctoringSession]:
     return sessions
 
 
+def live_intervention(*, session: ProctoringSession) -> dict:
+    """The live page's intervention panel: the pause, and each message with its acknowledgement."""
+    events = Event.objects.filter(
+        institution_id=session.institution_id,
+        session=session,
+        type__in=["PROCTOR_MESSAGE", "MESSAGE_ACKNOWLEDGED"],
+    ).order_by("started_at", "pk")
+    acknowledged: dict[str, datetime] = {}
+    sent = []
+    for event in events:
+        message_id = str(event.payload.get("messageId", ""))
+        if event.type == "MESSAGE_ACKNOWLEDGED":
+            acknowledged.setdefault(message_id, event.started_at)
+        else:
+            sent.append(
+                {"id": message_id, "text": event.payload.get("text", ""), "sent_at": event.started_at}
+            )
+    for message in sent:
+        message["acknowledged_at"] = acknowledged.get(message["id"])
+    return {"session": session, "paused": session.paused_at is not None, "messages": sent[::-1]}
+
+
 # --- institution overview -------------------------------------------------------------------------
 
 

@@ -22,6 +22,15 @@ urlpatterns = [
     ),
     path("media/<uuid:media_id>", views.media_view, name="media"),
     path("live/", views.live_view, name="live"),
+    *[
+        path(
+            f"sessions/<uuid:session_id>/{action}",
+            views.intervene_view,
+            {"action": action},
+            name=f"intervene-{action}",
+        )
+        for action in views.INTERVENTIONS
+    ],
     path("overview/", views.overview_view, name="overview"),
     path("switch", views.switch_view, name="switch"),
 ]

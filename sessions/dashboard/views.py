@@ -26,9 +26,19 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from sessions import scorecard
+from proctorme.errors import ProctormeError
+from sessions import intervention, scorecard
 from sessions.dashboard import selectors, services
-from sessions.dashboard.forms import DismissForm, SessionFilterForm, SwitchForm, VerdictForm
+from sessions.dashboard.forms import (
+    DismissForm,
+    InterventionExtendForm,
+    InterventionMessageForm,
+    InterventionPauseForm,
+    InterventionTerminateForm,
+    SessionFilterForm,
+    SwitchForm,
+    VerdictForm,
+)
 from sessions.lti.selectors import lti_session_panel
 from sessions.media import media_response
 from sessions.models import ProctoringSession
@@ -347,24 +357,96 @@ def media_view(request, media_id):
 # --- live -------------------------------------------------------------------------------------------
 
 
+def _live_context(request, chosen_id: str) -> dict:
+    sessions = selectors.live_sessions(institution=request.dash.institution)
+    chosen = next((s for s in sessions if str(s.public_id) == chosen_id), None)
+    return {
+        "dash": request.dash,
+        "nav": "live",
+        "sessions": sessions,
+        "intervention": selectors.live_intervention(session=chosen) if chosen else None,
+        "forms": {
+            "message": InterventionMessageForm(),
+            "pause": InterventionPauseForm(),
+            "terminate": InterventionTerminateForm(),
+            "extend": InterventionExtendForm(),
+        },
+        "feed": sorted(
+            ((flag, s) for s in sessions for flag in s.recent_flags),
+            key=lambda pair: pair[0].started_at,
+            reverse=True,
+        )[:12],
+    }
+
+
 @require_GET
 @dashboard_view()
 def live_view(request):
-    sessions = selectors.live_sessions(institution=request.dash.institution)
-    return render(
-        request,
-        "dashboard/live.html",
-        {
-            "dash": request.dash,
-            "nav": "live",
-            "sessions": sessions,
-            "feed": sorted(
-                ((flag, s) for s in sessions for flag in s.recent_flags),
-                key=lambda pair: pair[0].started_at,
-                reverse=True,
-            )[:12],
-        },
-    )
+    return render(request, "dashboard/live.html", _live_context(request, request.GET.get("session", "")))
+
+
+# --- live intervention ------------------------------------------------------------------------------
+
+INTERVENTIONS = {
+    "message": (
+        InterventionMessageForm,
+        lambda session, user, data: intervention.message_send(session=session, text=data["text"], actor=user),
+        _("Message sent; it stays on the candidate's screen until they acknowledge it."),
+    ),
+    "pause": (
+        InterventionPauseForm,
+        lambda session, user, data: intervention.session_pause(
+            session=session, reason=data["reason"], actor=user
+        ),
+        _("Session paused: capture and the clock are stopped."),
+    ),
+    "resume": (
+        None,
+        lambda session, user, data: intervention.session_resume(session=session, actor=user),
+        _("Session resumed; the deadline moved by the time it was paused."),
+    ),
+    "extend": (
+        InterventionExtendForm,
+        lambda session, user, data: intervention.session_extend(
+            session=session, seconds=data["minutes"] * 60, actor=user
+        ),
+        _("More time given."),
+    ),
+    "terminate": (
+        InterventionTerminateForm,
+        lambda session, user, data: intervention.session_terminate(
+            session=session, reason=data["reason"], actor=user
+        ),
+        _("Attempt terminated."),
+    ),
+}
+
+
+@require_POST
+@dashboard_view()
+def intervene_view(request, session_id, action):
+    """One live intervention by a member of the session's institution (another's: 404)."""
+    session = selectors.session_get(institution=request.dash.institution, public_id=session_id)
+    form_class, act, done = INTERVENTIONS[action]
+    data = {}
+    if form_class is not None:
+        form = form_class(request.POST)
+        if not form.is_valid():
+            return _live_refusal(request, session, "VALIDATION_ERROR", form.errors.as_text(), status=400)
+        data = form.cleaned_data
+    try:
+        act(session, request.user, data)
+    except ProctormeError as exc:
+        return _live_refusal(request, session, exc.code, exc.message, status=exc.status)
+    messages.success(request, done)
+    return redirect(f"{reverse('dashboard:live')}?session={session.public_id}#intervene")
+
+
+def _live_refusal(request, session, code: str, message: str, *, status: int):
+    """The live page again, saying why nothing was done (the code is the registry's)."""
+    context = _live_context(request, str(session.public_id))
+    context["refusal"] = {"code": code, "message": message}
+    return render(request, "dashboard/live.html", context, status=status)
 
 
 # --- overview (admins) --------------------------------------------------------------------------
