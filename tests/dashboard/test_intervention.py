@@ -116,10 +116,7 @@ async def test_the_widget_gets_the_message_and_the_page_its_acknowledgement(tena
     # The page first: its consumer joins the institution's group while the widget connects.
     page, connected, _ = await live_cookie(tenant_a.reviewer)
     assert connected
-    widget = WebsocketCommunicator(
-        application, f"/ws/widget/?token={token}", headers=[(b"origin", session.origin.encode())]
-    )
-    assert (await widget.connect())[0]
+    widget = await _widget_socket(token, session.origin)
     hello = await widget.receive_json_from(timeout=5)
     assert hello["type"] == "hello" and hello["paused"] is False and hello["messages"] == []
 
@@ -131,10 +128,7 @@ async def test_the_widget_gets_the_message_and_the_page_its_acknowledgement(tena
     await page.receive_from(timeout=5)  # the cards reload
 
     # Not acknowledged yet: a reconnecting widget gets it again in its hello.
-    again = WebsocketCommunicator(
-        application, f"/ws/widget/?token={token}", headers=[(b"origin", session.origin.encode())]
-    )
-    assert (await again.connect())[0]
+    again = await _widget_socket(token, session.origin)
     assert (await again.receive_json_from(timeout=5))["messages"] == [message]
     await again.disconnect()
 
@@ -148,6 +142,14 @@ async def test_the_widget_gets_the_message_and_the_page_its_acknowledgement(tena
     assert f'id="ack-{message["messageId"]}"' in html and "Acknowledged" in html
     await widget.disconnect()
     await page.disconnect()
+
+
+async def _widget_socket(token: str, origin: str) -> WebsocketCommunicator:
+    """As the widget opens it: the token in the first message, never in the URL."""
+    socket = WebsocketCommunicator(application, "/ws/widget/", headers=[(b"origin", origin.encode())])
+    assert (await socket.connect())[0]
+    await socket.send_json_to({"type": "auth", "token": token})
+    return socket
 
 
 def _register(institution, host):
