@@ -70,6 +70,8 @@ DEFAULT_WEIGHTS: Mapping[str, Weight] = {
     "COPY_PASTE": Weight(cap=30, per_event=0.15),
     "CONNECTION_LOST": Weight(cap=15, per_event=0.02, per_minute=0.05),
     "MULTIPLE_SESSIONS": Weight(cap=40, per_event=0.4),
+    "ID_CARD_MISMATCH": Weight(cap=50, per_event=0.6),
+    "AUX_DISCONNECTED": Weight(cap=30, per_event=0.15, per_minute=0.1),
 }
 
 MIN_EXAM_SECONDS = 600.0

@@ -78,6 +78,24 @@ _CODES = (
         (WIDGET,),
     ),
     ErrorCode("MEDIA_TOO_LARGE", 413, "The upload is larger than the widget ever sends.", (WIDGET,)),
+    ErrorCode(
+        "OPTION_NOT_ENABLED",
+        409,
+        "This attempt was not started with the option this endpoint serves (idCardVerification, auxiliaryDevice).",
+        (WIDGET,),
+    ),
+    ErrorCode(
+        "ID_CARD_ATTEMPTS_USED",
+        409,
+        "The photo-ID step is over for this attempt: it passed, or every try was used.",
+        (WIDGET,),
+    ),
+    ErrorCode(
+        "INVALID_PAIRING",
+        404,
+        "The phone-pairing code or device secret is unknown, used, expired or for an attempt that has ended.",
+        (WIDGET,),
+    ),
     ErrorCode("METHOD_NOT_ALLOWED", 405, "This endpoint does not answer that HTTP method.", (WIDGET, API)),
     # The integrator REST API
     ErrorCode("VALIDATION_ERROR", 400, "A body field or query parameter is invalid or unknown.", (API,)),
@@ -264,6 +282,18 @@ class InvalidReportCredential(ProctormeError):
 
 class ReportNotAvailable(ProctormeError):
     code = "REPORT_NOT_AVAILABLE"
+
+
+class OptionNotEnabled(ProctormeError):
+    code = "OPTION_NOT_ENABLED"
+
+
+class IdCardAttemptsUsed(ProctormeError):
+    code = "ID_CARD_ATTEMPTS_USED"
+
+
+class InvalidPairing(ProctormeError):
+    code = "INVALID_PAIRING"
 
 
 class RateLimited(ProctormeError):

@@ -57,6 +57,9 @@ _TYPES = (
     FlagType("FACE_MISMATCH", "The face does not match the candidate's reference."),
     FlagType("CAMERA_BLOCKED", "The camera was covered or dark."),
     FlagType("SOUND_DETECTED", "Voices were heard."),
+    # AutoProctor's idCardVerification and auxiliaryDevice (sessions.idcard, sessions.aux)
+    FlagType("ID_CARD_MISMATCH", "The photo ID does not show the candidate, or shows no face."),
+    FlagType("AUX_DISCONNECTED", "The paired phone's side view stopped."),
     FlagType("PERIODIC_SNAPSHOT", "A random photo of the candidate.", violation=False, deductible=False),
     # A summary of the others: counted and shown, never a deduction of its own
     FlagType("SUSPICIOUS_ACTIVITY", "Five different kinds of violation in one session.", deductible=False),

@@ -337,6 +337,10 @@ PROCTORME_CSP_PATHS = ("/dashboard/", "/accounts/")
 # Product settings.
 PROCTORME_MAX_DOMAINS = env_int("PROCTORME_MAX_DOMAINS", 10, minimum=1)
 PROCTORME_TOKEN_TTL = env_int("PROCTORME_TOKEN_TTL", 6 * 3600, minimum=60)
+# AutoProctor's auxiliaryDevice: how long a phone pairing QR code works, and how long a paired
+# phone may stay silent before it counts as disconnected (AUX_DISCONNECTED).
+PROCTORME_AUX_PAIRING_TTL = env_int("PROCTORME_AUX_PAIRING_TTL", 600, minimum=30)
+PROCTORME_AUX_HEARTBEAT_TIMEOUT = env_int("PROCTORME_AUX_HEARTBEAT_TIMEOUT", 15, minimum=3)
 # New widget sessions per institution and minute (the publishable key is public; resumes are free).
 PROCTORME_NEW_SESSIONS_PER_MINUTE = env_int("PROCTORME_NEW_SESSIONS_PER_MINUTE", 600, minimum=1)
 PROCTORME_ALLOW_PRIVATE_URLS = env_bool("PROCTORME_ALLOW_PRIVATE_URLS", DEBUG)

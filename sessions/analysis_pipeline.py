@@ -66,6 +66,14 @@ FRAME_RULES = {
     "CAMERA_BLOCKED": lambda o: o["blocked"],
 }
 ALL_DETECTORS = {*FRAME_RULES, "FACE_MISMATCH", "SOUND_DETECTED", "PERIODIC_SNAPSHOT"}
+# The paired phone's side view (AutoProctor's auxiliaryDevice): it sees the candidate from the
+# side, so neither "no face" nor "looking away" means anything there; another person in the
+# room or a covered phone camera does. Its episodes are keyed "aux:" apart from the laptop's.
+AUX_RULES = {
+    "MULTIPLE_FACE": lambda o: o["faces"] >= 2,
+    "CAMERA_BLOCKED": lambda o: o["blocked"],
+}
+AUX_FRAME_SECONDS = 2.0  # the phone sends a frame every 2 s (sessions.aux.FRAME_INTERVAL_MS)
 
 
 # --- configuration -------------------------------------------------------------------
@@ -153,7 +161,7 @@ def _observe_pending(session: ProctoringSession, settings: dict, enabled: set[st
         MediaChunk.objects.filter(
             session=session,
             analysed_at__isnull=True,
-            kind__in=[MediaChunk.Kind.SNAPSHOT, MediaChunk.Kind.AUDIO],
+            kind__in=[MediaChunk.Kind.SNAPSHOT, MediaChunk.Kind.AUDIO, MediaChunk.Kind.AUX],
         ).order_by("kind", "seq")
     )
     sensitivity = _sensitivity(settings)
@@ -162,6 +170,8 @@ def _observe_pending(session: ProctoringSession, settings: dict, enabled: set[st
     for chunk in pending:
         if chunk.kind == MediaChunk.Kind.AUDIO:
             obs = _observe_audio(chunk) if "SOUND_DETECTED" in enabled else {"skipped": True}
+        elif chunk.kind == MediaChunk.Kind.AUX:
+            obs = _observe_picture(chunk, lambda rgb: analyse_frame(rgb, sensitivity=sensitivity))
         else:
             compare = chunk.kind == MediaChunk.Kind.SNAPSHOT and chunk.seq % IDENTITY_EVERY_SNAPSHOTS == 1
             obs = _observe_picture(
@@ -211,9 +221,13 @@ class _Folder:
         self.flag_count = 0
         self.frames_analysed = 0
 
-    def tracker(self, type_: str) -> EpisodeTracker:
+    def tracker(self, type_: str, *, device: str = "") -> EpisodeTracker:
         states = self.state.setdefault("trackers", {})
         min_duration, max_gap = _timing(self.settings, type_, self.session)
+        if device:
+            # Frames come less often from the phone: a gap of two of them still joins an episode.
+            max_gap = max(max_gap, 2.5 * AUX_FRAME_SECONDS)
+            return EpisodeTracker(min_duration, max_gap, states.setdefault(f"{device}:{type_}", {}))
         return EpisodeTracker(min_duration, max_gap, states.setdefault(type_, {}))
 
     def at(self, seconds: float):
@@ -222,7 +236,7 @@ class _Folder:
     def seconds(self, when) -> float:
         return round((when - self.session.started_at).total_seconds(), 3)
 
-    def apply(self, type_: str, events, *, evidence=None, payload=None) -> None:
+    def apply(self, type_: str, events, *, evidence=None, payload=None, device: str = "") -> None:
         for kind, run in events:
             if kind == "extend":
                 continue  # the end is written when the episode closes
@@ -230,7 +244,9 @@ class _Folder:
             flag_record(
                 session=self.session,
                 type=type_,
-                episode_key=f"{type_}@{run['start']:.3f}",
+                episode_key=f"{device}:{type_}@{run['start']:.3f}"
+                if device
+                else f"{type_}@{run['start']:.3f}",
                 started_at=self.at(run["start"]),
                 ended_at=self.at(run["end"]) if kind == "close" else None,
                 evidence=evidence_chunk,
@@ -264,6 +280,27 @@ class _Folder:
                     self.apply(type_, events, evidence=_chunk_by_pk)
         MediaChunk.objects.bulk_update(observed, ["meta", "analysed_at"], batch_size=200)
         self.frames_analysed = len(observed)
+
+    def aux(self, final: bool) -> None:
+        """The paired phone's side view: its own episodes and flags, ``details.device: "aux"``."""
+        types = [t for t in AUX_RULES if t in self.enabled]
+        for chunk in _in_order(self.session, MediaChunk.Kind.AUX, self.state.setdefault("aux", {}), final):
+            obs = chunk.meta.get("obs", {})
+            if "error" in obs or "faces" not in obs:
+                continue
+            t = self.seconds(chunk.captured_at)
+            for type_ in types:
+                events = self.tracker(type_, device="aux").feed(
+                    t, AUX_RULES[type_](obs), ref=chunk.pk, value=obs.get("faces", 0)
+                )
+                if events:
+                    self.apply(
+                        type_,
+                        events,
+                        evidence=_chunk_by_pk,
+                        payload=lambda run: {"device": "aux"},
+                        device="aux",
+                    )
 
     def snapshots(self, final: bool) -> None:
         identity = self.state.setdefault("identity", {})
@@ -373,6 +410,15 @@ class _Folder:
             if type_ in self.enabled and type_ in self.state.get("trackers", {}):
                 evidence = self._audio_evidence if type_ == "SOUND_DETECTED" else _chunk_by_pk
                 self.apply(type_, self.tracker(type_).finish(), evidence=evidence)
+        for type_ in AUX_RULES:
+            if type_ in self.enabled and f"aux:{type_}" in self.state.get("trackers", {}):
+                self.apply(
+                    type_,
+                    self.tracker(type_, device="aux").finish(),
+                    evidence=_chunk_by_pk,
+                    payload=lambda run: {"device": "aux"},
+                    device="aux",
+                )
 
 
 def _chunk_by_pk(pk) -> MediaChunk | None:
@@ -458,6 +504,7 @@ def session_analyse(*, session: ProctoringSession, final: bool = False) -> dict:
         folder.frames(final)
         folder.snapshots(final)
         folder.audio(final)
+        folder.aux(final)
         if final:
             folder.finish()
         locked.analysis_state = folder.state
@@ -513,7 +560,12 @@ def analysis_pending_enqueue() -> int:
         MediaChunk.objects.filter(
             analysed_at__isnull=True,
             created_at__lte=cutoff,
-            kind__in=[MediaChunk.Kind.FRAME, MediaChunk.Kind.SNAPSHOT, MediaChunk.Kind.AUDIO],
+            kind__in=[
+                MediaChunk.Kind.FRAME,
+                MediaChunk.Kind.SNAPSHOT,
+                MediaChunk.Kind.AUDIO,
+                MediaChunk.Kind.AUX,
+            ],
             session__status=ProctoringSession.Status.ACTIVE,
         )
         .values_list("session__public_id", flat=True)

@@ -44,7 +44,12 @@ TRACKING_DEFAULTS = {
     "showCamPreview": False,
     "disableCopyPaste": False,
     "multiSessionAttempt": False,
+    "auxiliaryDevice": False,
+    # AutoProctor documents an object {face, name, expiryDate}; true is read as {face: true}.
+    # Normalised to that object, or False when off (parse_id_card_verification).
+    "idCardVerification": False,
 }
+ID_CARD_CHECKS = ("face", "name", "expiryDate")
 # multiSessionAttempt: what a second browser or device opening the running attempt gets.
 MULTI_SESSION_POLICIES = ("flag", "refuse")
 
@@ -185,6 +190,31 @@ def _bool(value, label: str, errors: _Errors, default: bool) -> bool:
     return value
 
 
+def parse_id_card_verification(value, errors: _Errors):
+    """``idCardVerification``: false/null (off), true, or ``{face, name, expiryDate}`` booleans.
+
+    Returns False or the object with all three keys. Only ``face`` is checked here (``name``
+    and ``expiryDate`` need reading the card's text, which Proctorme does not do: they are
+    kept and reported as not checked)."""
+    label = "trackingOptions.idCardVerification"
+    if value is None or value is False:
+        return False
+    if value is True:
+        return {"face": True, "name": False, "expiryDate": False}
+    if not isinstance(value, dict):
+        errors.add(label, "Must be true, false or an object {face, name, expiryDate}.")
+        return False
+    checks = {}
+    for key in ID_CARD_CHECKS:
+        checks[key] = _bool(value.get(key), f"{label}.{key}", errors, False)
+    if not any(checks.values()):
+        return False
+    # The card's photo is what the step is about: asking for name or expiry alone still
+    # takes the photo and compares its face.
+    checks["face"] = True
+    return checks
+
+
 def parse_eye(config) -> StartRequest:
     errors = _Errors()
     if not isinstance(config, dict):
@@ -263,12 +293,16 @@ def parse_autoproctor(credentials, options) -> StartRequest:
         if name not in raw_tracking:
             continue  # unknown keys are ignored, as AutoProctor does
         value = raw_tracking[name]
-        if isinstance(default, bool):
+        if name == "idCardVerification":
+            tracking[name] = parse_id_card_verification(value, errors)
+        elif isinstance(default, bool):
             tracking[name] = _bool(value, f"trackingOptions.{name}", errors, default)
         elif isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 500:
             errors.add(f"trackingOptions.{name}", "Must be a whole number between 0 and 500.")
         else:
             tracking[name] = value
+    if tracking["idCardVerification"] and tracking["idCardVerification"]["face"]:
+        tracking["testTakerPhoto"] = True  # AutoProctor: face matching turns testTakerPhoto on
     policy = options.get("multiSessionAttemptPolicy", "flag")
     if policy not in MULTI_SESSION_POLICIES:
         errors.add("multiSessionAttemptPolicy", "Use flag or refuse.")
@@ -346,6 +380,7 @@ STRICT_SWITCHES = {
     "testTakerPhoto": None,
     "disableCopyPaste": None,
     "multiSessionAttempt": None,
+    "auxiliaryDevice": None,
 }
 AI_DETECTORS = frozenset(
     {"FACE_ABSENCE", "MULTIPLE_FACE", "LOOKING_AWAY", "CAMERA_BLOCKED", "SOUND_DETECTED", "PERIODIC_SNAPSHOT"}

@@ -48,8 +48,17 @@ AUTOPROCTOR_TRACKING = (
         PARTIAL,
         "a second browser or device is flagged (MULTIPLE_SESSIONS); IP addresses are not compared",
     ),
-    Item("auxiliaryDevice", NOT_BUILT, "no phone pairing"),
-    Item("idCardVerification", NOT_BUILT, "no photo-ID step"),
+    Item(
+        "auxiliaryDevice",
+        SUPPORTED,
+        "a phone paired by QR code streams a side view (own frames and flags); a drop is AUX_DISCONNECTED",
+    ),
+    Item(
+        "idCardVerification",
+        PARTIAL,
+        "photo ID before the test, its face compared with the live face (5 tries, ID_CARD_MISMATCH); "
+        "name and expiryDate are not read",
+    ),
 )
 
 AUTOPROCTOR_SETUP = (
@@ -61,7 +70,9 @@ AUTOPROCTOR_SETUP = (
     Item("alertBeforeUnload", SUPPORTED, "default on: the browser asks before leaving a monitored page"),
     Item("showHowToVideo", IGNORED, "there is no how-to video"),
     Item("multiSessionAttemptPolicy", SUPPORTED, 'Proctorme\'s: "flag" (default) or "refuse" (4109)'),
-    Item("auxDeviceTestContainerId", NOT_BUILT, "no phone pairing"),
+    Item("auxDeviceTestContainerId", SUPPORTED, "where the pairing QR code goes (else a dialog)"),
+    Item("auxDeviceContainerId", SUPPORTED, "the newer docs' name of auxDeviceTestContainerId"),
+    Item("auxDevicePath", IGNORED, "the phone's page is always served by this server"),
 )
 
 AUTOPROCTOR_CREDENTIALS = (
@@ -81,7 +92,7 @@ AUTOPROCTOR_METHODS = (
     Item("showResults", SUPPORTED, "the same as showReport()"),
     Item("isApTestStarted", SUPPORTED, "property"),
     Item("setupState", SUPPORTED, "property: null, ready or error"),
-    Item("isAuxiliaryDeviceConfirmed", PARTIAL, "property, always false: no phone pairing"),
+    Item("isAuxiliaryDeviceConfirmed", SUPPORTED, "property: true once a phone is paired"),
 )
 
 AUTOPROCTOR_REPORT_OPTIONS = (
@@ -121,8 +132,8 @@ AUTOPROCTOR_EVENTS = (
     Item("apMonitoringResumed", SUPPORTED, "Proctorme's: resumed; detail.deadlineAt moved by the pause"),
     Item("apTimeExtended", SUPPORTED, "Proctorme's: a proctor gave more time"),
     Item("apCandidateWarning", SUPPORTED, "Proctorme's: out of view, camera covered or too dark"),
-    Item("apMonitoringOnAuxStarted", NOT_BUILT, "no phone pairing"),
-    Item("apAuxDisconnected", NOT_BUILT, "no phone pairing"),
+    Item("apMonitoringOnAuxStarted", SUPPORTED, "the paired phone's side view started (again)"),
+    Item("apAuxDisconnected", SUPPORTED, "the phone sent nothing for 15 s"),
 )
 
 # The older generation AutoProctor's WordPress plugin uses (includes/frontend/start-test.php).
@@ -134,12 +145,14 @@ AUTOPROCTOR_LEGACY = (
     Item("forceCaptureSwitchedTab", NOT_BUILT, "captureSwitchedTab"),
     Item("previewVideo", SUPPORTED, "showCamPreview"),
     Item("evidencePushInterval", IGNORED, "the server sets the upload cadence"),
-    Item("auxiliaryDeviceRandomPhotoPushInterval", IGNORED, "no phone pairing"),
+    Item("auxiliaryDeviceRandomPhotoPushInterval", IGNORED, "the phone sends a frame every 2 s"),
     Item("restrictConsole", IGNORED, "a page cannot stop its candidate's developer tools"),
     Item("apStartTest", SUPPORTED, "sent with apMonitoringStarted"),
     Item("apStopMonitoring", SUPPORTED, "sent with apMonitoringStopped"),
-    Item("auxDeviceTestAttemptLabelGenerated", NOT_BUILT, "no phone pairing"),
-    Item("auxDeviceConfirmed", NOT_BUILT, "no phone pairing"),
+    Item(
+        "auxDeviceTestAttemptLabelGenerated", SUPPORTED, "the pairing QR code is shown; detail.auxDeviceLabel"
+    ),
+    Item("auxDeviceConfirmed", SUPPORTED, "the phone claimed the pairing"),
 )
 
 EYE_CONFIG = (
@@ -187,6 +200,8 @@ EYE_EVENTS = (
     Item("FACE_MISMATCH", SUPPORTED),
     Item("CAMERA_BLOCKED", SUPPORTED),
     Item("SOUND_DETECTED", SUPPORTED),
+    Item("ID_CARD_MISMATCH", SUPPORTED, "Proctorme's: AutoProctor's photo-ID step failed every try"),
+    Item("AUX_DISCONNECTED", SUPPORTED, "Proctorme's: AutoProctor's paired phone went silent"),
     Item("PERIODIC_SNAPSHOT", SUPPORTED),
     Item("SUSPICIOUS_ACTIVITY", SUPPORTED, "once, when a fifth distinct violation type appears"),
     Item("MESSAGE_ACKNOWLEDGED", SUPPORTED, "Proctorme's: the candidate acknowledged a proctor's message"),

@@ -77,7 +77,10 @@ def sessions_finalise_stuck(*, now: datetime | None = None) -> int:
 
 def _session_finalise(session: ProctoringSession) -> ProctoringSession:
     from sessions.analysis_pipeline import session_analyse
+    from sessions.aux import aux_heartbeat_check
 
+    # A paired phone that went silent before the end and was never asked about is a drop too.
+    aux_heartbeat_check(session=session, now=session.ended_at or timezone.now())
     session_analyse(session=session, final=True)
     with transaction.atomic():
         locked = (

@@ -161,6 +161,10 @@ class MediaChunk(models.Model):
         AUDIO = "audio", "Audio batch"
         REFERENCE = "reference", "Identity reference"
         EVIDENCE = "evidence", "Evidence"
+        # AutoProctor's idCardVerification: the photo ID the candidate held up, one per attempt.
+        ID_CARD = "idcard", "Photo ID"
+        # AutoProctor's auxiliaryDevice: the paired phone's side view.
+        AUX = "aux", "Phone side view"
 
     institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
     session = models.ForeignKey(ProctoringSession, on_delete=models.CASCADE, related_name="media")
@@ -191,6 +195,36 @@ class MediaChunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.seq}"
+
+
+class AuxDevice(models.Model):
+    """A phone paired to a session (AutoProctor's auxiliaryDevice) as its second, side view.
+
+    The laptop's widget asks for a pairing; its QR code carries a pairing secret that works
+    once, for a few minutes, for this session only. The phone that claims it gets a device
+    secret that can upload side-view frames of this session and nothing else. Only digests
+    are stored. ``last_seen_at`` is the phone's heartbeat; a phone silent for longer than
+    ``PROCTORME_AUX_HEARTBEAT_TIMEOUT`` is disconnected (``AUX_DISCONNECTED``)."""
+
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
+    session = models.ForeignKey(ProctoringSession, on_delete=models.CASCADE, related_name="aux_devices")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    label = models.CharField(max_length=12)
+    pairing_digest = models.CharField(max_length=64, unique=True)
+    pairing_expires_at = models.DateTimeField()
+    device_digest = models.CharField(max_length=64, blank=True, db_index=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    paired_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    disconnected_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"phone {self.label}"
 
 
 class Flag(models.Model):

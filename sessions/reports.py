@@ -156,4 +156,36 @@ def report_for_page(*, session: ProctoringSession) -> dict:
         ],
         # Session recording (recordSession) is not built yet: the report says so.
         "recording": None,
+        "idCard": _id_card(session),
+        "auxiliaryDevice": _auxiliary(session),
+    }
+
+
+def _id_card(session: ProctoringSession) -> dict | None:
+    """The photo-ID step (idCardVerification): its result and the card photo shown."""
+    from sessions.idcard import id_card_summary
+
+    summary = id_card_summary(session)
+    if summary is None:
+        return None
+    chunk = summary.pop("chunk")
+    return {**summary, "image": _media(chunk)}
+
+
+AUX_FRAMES_IN_REPORT = 6
+
+
+def _auxiliary(session: ProctoringSession) -> dict | None:
+    """The paired phone (auxiliaryDevice): its state, drops and a few side-view frames."""
+    from sessions.aux import aux_enabled, aux_status
+
+    if not aux_enabled(session):
+        return None
+    frames = list(MediaChunk.objects.filter(session=session, kind=MediaChunk.Kind.AUX).order_by("seq"))
+    step = max(len(frames) // AUX_FRAMES_IN_REPORT, 1)
+    shown = frames[::step][:AUX_FRAMES_IN_REPORT]
+    return {
+        **aux_status(session=session),
+        "frames": len(frames),
+        "sideView": [{"capturedAt": iso(chunk.captured_at), **_media(chunk)} for chunk in shown],
     }

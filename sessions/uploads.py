@@ -25,14 +25,17 @@ from sessions.services import MAX_SEQ
 
 MAX_ITEMS = 64
 MAX_BATCH_BYTES = 4 * 1024 * 1024
-MAX_BYTES = {"frame": 200 * 1024, "snapshot": 1024 * 1024, "audio": 16000 * 2 * 10}
+MAX_BYTES = {"frame": 200 * 1024, "snapshot": 1024 * 1024, "audio": 16000 * 2 * 10, "aux": 512 * 1024}
+# What the exam page's widget uploads; "aux" (a paired phone's side view, sessions.aux) is
+# accepted only from the phone's own endpoint with its device secret.
+WIDGET_KINDS = ("frame", "snapshot", "audio")
 SAMPLE_RATE = 16000
 # Twice the widget's capture size each way (sessions.config.CAPTURE_DEFAULTS: 320×240 frames,
 # 640×480 snapshots): a 4096×4096 "frame" costs the analysis ~200 times a real one.
-MAX_PIXELS = {"frame": 640 * 480, "snapshot": 1280 * 960}
+MAX_PIXELS = {"frame": 640 * 480, "snapshot": 1280 * 960, "aux": 1280 * 960}
 # Items of each kind one session may store: the widget's cadence (a frame a second, a snapshot
 # every 30 s, an audio batch every 5 s) over the exam's length, with room for retries and drift.
-PER_SECOND = {"frame": 1.5, "snapshot": 0.1, "audio": 0.5}
+PER_SECOND = {"frame": 1.5, "snapshot": 0.1, "audio": 0.5, "aux": 0.75}
 PER_SESSION_SLACK = 300
 
 
@@ -55,7 +58,7 @@ class UploadItem:
     duration_seconds: float = 0.0
 
 
-def parse_upload(meta_raw: str | None, files) -> list[UploadItem]:
+def parse_upload(meta_raw: str | None, files, *, kinds: tuple[str, ...] = WIDGET_KINDS) -> list[UploadItem]:
     """Check the whole batch before anything is stored; raise with the offending part named."""
     try:
         meta = json.loads(meta_raw or "")
@@ -75,10 +78,11 @@ def parse_upload(meta_raw: str | None, files) -> list[UploadItem]:
             raise InvalidMedia("Every item must be an object.", details={**details, "reason": "bad item"})
         kind, seq, part = item.get("kind"), item.get("seq"), item.get("part")
         details.update(kind=kind, seq=seq)
-        if kind not in MAX_BYTES:
-            raise InvalidMedia(
-                "kind must be frame, snapshot or audio.", details={**details, "reason": "bad kind"}
+        if kind not in kinds:
+            message = (
+                "kind must be frame, snapshot or audio." if kinds == WIDGET_KINDS else "kind must be aux."
             )
+            raise InvalidMedia(message, details={**details, "reason": "bad kind"})
         if isinstance(seq, bool) or not isinstance(seq, int) or not 1 <= seq <= MAX_SEQ:
             raise InvalidMedia(
                 f"seq must be an integer from 1 to {MAX_SEQ}.", details={**details, "reason": "bad seq"}
@@ -100,7 +104,7 @@ def parse_upload(meta_raw: str | None, files) -> list[UploadItem]:
             raise MediaTooLarge("The batch is too large.", details=details)
         data = upload.read()
         duration = 0.0
-        if kind in ("frame", "snapshot"):
+        if kind in ("frame", "snapshot", "aux"):
             try:
                 jpeg_check(data, max_pixels=MAX_PIXELS[kind])
             except InvalidImage as exc:
@@ -200,6 +204,7 @@ def _media_store(
                 duration_seconds=item.duration_seconds,
                 content_type="audio/wav" if is_audio else "image/jpeg",
                 size=len(content),
+                meta={"device": "aux"} if item.kind == "aux" else {},
             )
             name = f"{session.institution.public_id}/{session.public_id}/{item.kind}-{item.seq:06d}.{'wav' if is_audio else 'jpg'}"
             chunk.file.save(name, ContentFile(content), save=False)

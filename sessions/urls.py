@@ -1,6 +1,6 @@
 from django.urls import include, path, re_path
 
-from sessions import media, widget_views
+from sessions import aux_views, media, widget_views
 from sessions.dashboard import views as dashboard_views
 from sessions.demo import views as demo_views
 from sessions.metrics import metrics_view
@@ -27,6 +27,17 @@ urlpatterns = [
         widget_views.media_upload_view,
         name="widget-media-upload",
     ),
+    path("widget/v1/sessions/<uuid:session_id>/idcard", aux_views.id_card_view, name="widget-id-card"),
+    path(
+        "widget/v1/sessions/<uuid:session_id>/aux/pairing",
+        aux_views.aux_pairing_view,
+        name="widget-aux-pairing",
+    ),
+    path("widget/v1/sessions/<uuid:session_id>/aux", aux_views.aux_status_view, name="widget-aux-status"),
+    path("aux/v1/claim", aux_views.aux_claim_view, name="aux-claim"),
+    path("aux/v1/frames", aux_views.aux_frames_view, name="aux-frames"),
+    path("aux/v1/heartbeat", aux_views.aux_heartbeat_view, name="aux-heartbeat"),
+    path("aux/<str:secret>", aux_views.aux_phone_view, name="aux-phone"),
     path("widget/v1/ping", widget_views.ping_view, name="widget-ping"),
     path("widget/v1/report", widget_views.report_view, name="widget-report"),
     path("media/s/<str:token>", media.media_signed_view, name="media-signed"),

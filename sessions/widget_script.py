@@ -31,7 +31,7 @@ from sessions.config import widget_contract
 # engine both dialects share; transport: session start/resume, outbox, WebSocket;
 # intervention: a proctor's messages, pause/resume, more time, candidate warnings;
 # signals: focus, fullscreen, screens, clipboard, network; eye/autoproctor: the two
-# SDK dialects; report: AutoProctor's showReport(); legacy: its older
+# SDK dialects; aux: AutoProctor's photo-ID step and paired phone; report: AutoProctor's showReport(); legacy: its older
 # initAutoProctor(); globals: window names; capture: frames, snapshots and audio
 # uploads (registers itself as a capture hook).
 WIDGET_MODULES: tuple[str, ...] = (
@@ -46,6 +46,7 @@ WIDGET_MODULES: tuple[str, ...] = (
     "signals.js",
     "eye.js",
     "autoproctor.js",
+    "aux.js",
     "report.js",
     "legacy.js",
     "globals.js",

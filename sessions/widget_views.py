@@ -143,6 +143,12 @@ def session_start_view(request):
             "retentionDays": session.institution.retention_days,
         },
     }
+    tracking = session.config.get("tracking") or {}
+    if tracking.get("idCardVerification"):
+        payload["idCardUrl"] = _absolute(request, reverse("widget-id-card", args=[session.public_id]))
+    if tracking.get("auxiliaryDevice"):
+        payload["auxPairingUrl"] = _absolute(request, reverse("widget-aux-pairing", args=[session.public_id]))
+        payload["auxStatusUrl"] = _absolute(request, reverse("widget-aux-status", args=[session.public_id]))
     return JsonResponse(payload, status=200 if result.resumed else 201)
 
 

@@ -406,6 +406,48 @@ def session_replay(*, session: ProctoringSession) -> dict:
             "duration": duration,
             "frames": frames,
         },
+        "id_card": _replay_id_card(session),
+        "side_view": _replay_side_view(session, duration),
+    }
+
+
+def _replay_id_card(session: ProctoringSession) -> dict | None:
+    """AutoProctor's photo-ID step: the card photo shown (the match, else the closest try)."""
+    from sessions.idcard import id_card_summary
+
+    summary = id_card_summary(session)
+    if summary is None:
+        return None
+    chunk = summary.pop("chunk")
+    return {**summary, "image_id": str(chunk.public_id) if chunk else None}
+
+
+SIDE_VIEW_FRAMES = 12
+
+
+def _replay_side_view(session: ProctoringSession, duration: float) -> dict | None:
+    """AutoProctor's paired phone: up to 12 side-view frames spread over the session, and its state."""
+    from sessions.aux import aux_enabled, aux_status
+
+    if not aux_enabled(session):
+        return None
+    frames = list(
+        MediaChunk.objects.filter(session=session, kind=MediaChunk.Kind.AUX)
+        .only("public_id", "seq", "captured_at")
+        .order_by("seq")
+    )
+    step = max(len(frames) // SIDE_VIEW_FRAMES, 1)
+    return {
+        **aux_status(session=session),
+        "count": len(frames),
+        "frames": [
+            {
+                "id": str(f.public_id),
+                "t": round(_offset(session, f.captured_at), 3),
+                "clock": _clock(_offset(session, f.captured_at)),
+            }
+            for f in frames[::step][:SIDE_VIEW_FRAMES]
+        ],
     }
 
 

@@ -97,6 +97,10 @@ export interface EyeConfig {
   showHowToVideo?: boolean;
   /** Proctorme extension: the candidate's language (see WidgetLocale); else the page's lang. */
   locale?: string;
+  /** Where the phone-pairing QR code goes (auxiliaryDevice); else the widget shows a dialog. */
+  auxDeviceContainerId?: string;
+  /** The older docs' name of auxDeviceContainerId. */
+  auxDeviceTestContainerId?: string;
 }
 
 /** AutoProctor's reportOptions (defaults as AutoProctor documents them). */
@@ -126,6 +130,30 @@ export interface ApReport {
   riskBand: "low" | "review" | "high" | null;
   flags: { type: string; description: string; startedAt: string; endedAt: string | null; durationSeconds: number; evidence: { url: string; contentType: string } | null }[];
   recording: null;
+  /** idCardVerification: the photo-ID step's result (null when the option was off). */
+  idCard: {
+    status: "passed" | "failed" | "incomplete";
+    attempts: number;
+    outcome: IdCardOutcome | null;
+    distance: number | null;
+    checks: { face: true; name?: "not checked"; expiryDate?: "not checked" };
+    image: { url: string; contentType: string } | null;
+  } | null;
+  /** auxiliaryDevice: the paired phone (null when the option was off). */
+  auxiliaryDevice: (AuxStatus & { frames: number; sideView: { capturedAt: string; url: string; contentType: string }[] }) | null;
+}
+
+/** match: the face on the card is the candidate's (dlib distance at most 0.6). */
+export type IdCardOutcome = "match" | "mismatch" | "no_card" | "no_face_on_card" | "no_live_face";
+
+export interface AuxStatus {
+  state: "none" | "waiting" | "paired" | "streaming" | "disconnected";
+  label: string | null;
+  pairedAt: string | null;
+  startedAt: string | null;
+  lastSeenAt: string | null;
+  disconnectedAt: string | null;
+  disconnects: number;
 }
 
 /** The languages the widget ships; other tags fall back by primary subtag, then to English. */
@@ -290,6 +318,12 @@ export interface TrackingOptions {
   forceDesktop?: boolean; // default false
   impersonation?: boolean; // default false
   showCamPreview?: boolean; // default false
+  disableCopyPaste?: boolean; // default false
+  multiSessionAttempt?: boolean; // default false
+  /** Pair a phone by QR code as a side view before the test. Default false. */
+  auxiliaryDevice?: boolean;
+  /** A photo ID before the test; true is { face: true }. name and expiryDate are not read here. */
+  idCardVerification?: boolean | { face?: boolean; name?: boolean; expiryDate?: boolean } | null;
   /** Unknown keys are ignored. */
   [unknown: string]: unknown;
 }
@@ -353,6 +387,14 @@ export interface ApWindowEventMap {
   apSuccessEvent: CustomEvent<{ successCode: AutoProctorSuccessCode }>;
   apErrorEvent: CustomEvent<ApErrorDetail>;
   apEvidenceEvent: CustomEvent<ApEvidenceDetail>;
+  /** auxiliaryDevice: the phone's side view started (resumed: after a drop). */
+  apMonitoringOnAuxStarted: CustomEvent<{ auxDeviceLabel: string; startedAt: string; resumed: boolean }>;
+  /** auxiliaryDevice: the phone sent nothing for PROCTORME_AUX_HEARTBEAT_TIMEOUT (15 s). */
+  apAuxDisconnected: CustomEvent<{ auxDeviceLabel: string; lastSeenAt: string; disconnectedAt: string }>;
+  /** The pairing QR code is shown (both API generations). */
+  auxDeviceTestAttemptLabelGenerated: CustomEvent<{ auxDeviceLabel: string; pairingUrl: string }>;
+  /** The phone claimed the pairing. */
+  auxDeviceConfirmed: CustomEvent<{ auxDeviceLabel: string; pairedAt: string }>;
 }
 
 export declare class AutoProctor {
@@ -361,6 +403,10 @@ export declare class AutoProctor {
   setupState: null | "ready" | "error";
   /** True while monitoring runs (between apMonitoringStarted and apMonitoringStopped). */
   isApTestStarted: boolean;
+  /** True once a phone is paired (auxiliaryDevice). */
+  isAuxiliaryDeviceConfirmed: boolean;
+  /** The photo-ID step's last answer (idCardVerification), null before or without it. */
+  idCardResult: null | { outcome: IdCardOutcome | "attempts_used"; passed: boolean; done: boolean; attempt?: number; attemptsLeft?: number; distance?: number | null };
   /** Renders the attempt's report into the page (needs a report credential, see docs/widget.md). */
   showReport(reportOptions?: ReportOptions): Promise<ApReport>;
   /** The same as showReport(). */

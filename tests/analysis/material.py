@@ -568,3 +568,26 @@ def webcam_stream(
             count = {"absent": 0, "blocked": 0, "two": 2}.get(segment, 1)
             out.append(StreamFrame(image, segment, count, segment == "away"))
     return out
+
+
+def id_card(name: str | None, size: tuple[int, int] = (342, 216)) -> np.ndarray:
+    """A photo ID (ID-1 proportions): a white card with a coloured band, the photo of ``name``
+    on the left (``None``: a card without a photo) and lines of printed text on the right."""
+    w, h = size
+    card = np.full((h, w, 3), 246, np.uint8)
+    cv2.rectangle(card, (0, 0), (w, int(h * 0.16)), (40, 90, 160), -1)
+    photo_w, photo_h = int(w * 0.3), int(h * 0.64)
+    x0, y0 = int(w * 0.05), int(h * 0.24)
+    if name is not None:
+        face = portrait(name)
+        ph, pw = face.shape[:2]
+        scale = max(photo_w / pw, photo_h / ph)
+        face = cv2.resize(face, (int(pw * scale) + 1, int(ph * scale) + 1), interpolation=cv2.INTER_AREA)
+        fy, fx = (face.shape[0] - photo_h) // 2, (face.shape[1] - photo_w) // 2
+        card[y0 : y0 + photo_h, x0 : x0 + photo_w] = face[fy : fy + photo_h, fx : fx + photo_w]
+    else:
+        cv2.rectangle(card, (x0, y0), (x0 + photo_w, y0 + photo_h), (210, 210, 210), -1)
+    for i in range(5):
+        y = int(h * (0.3 + 0.12 * i))
+        cv2.line(card, (int(w * 0.42), y), (int(w * (0.9 - 0.06 * (i % 3))), y), (60, 60, 60), 3)
+    return card

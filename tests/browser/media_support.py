@@ -154,3 +154,15 @@ def wav_for_chromium(path: Path, x16k: np.ndarray) -> Path:
     raw = write_wav(path.with_suffix(".16k.wav"), x16k, material.SR)
     subprocess.run([sox, str(raw), "-r", str(WAV_RATE), str(path)], check=True, capture_output=True)
     return path
+
+
+def card_scene(card_person: str | None, size: tuple[int, int] = SIZE) -> np.ndarray:
+    """The candidate at the desk holding a photo ID up beside their face (``card_person`` is
+    whose photo is printed on it; ``None``: a card without a photo)."""
+    w, h = size
+    img = scene(1, size)
+    card = material.id_card(card_person, (int(w * 0.4), int(w * 0.4 / 1.586)))
+    ch, cw = card.shape[:2]
+    x0, y0 = int(w * 0.56), int(h * 0.5)
+    img[y0 : y0 + ch, x0 : x0 + cw] = card
+    return img

@@ -41,7 +41,8 @@ function AutoProctor(credentials) {
   this.testAttemptId = credentials.testAttemptId;
   this.setupState = null; // "ready" or "error" once setup() settles, as AutoProctor's
   this.isApTestStarted = false; // true while monitoring (AutoProctor's Moodle plugin reads it)
-  this.isAuxiliaryDeviceConfirmed = false; // no phone pairing (its WordPress plugin reads it)
+  this.isAuxiliaryDeviceConfirmed = false; // true once a phone is paired (auxiliaryDevice; its WordPress plugin reads it)
+  this.idCardResult = null; // the photo-ID step's last answer (idCardVerification)
   this.stopped = false;
   this.destroyed = false;
   var self = this;
@@ -181,6 +182,16 @@ AutoProctor.prototype.setup = function (options) {
     })
     .then(function () {
       self._progress(90, "Video ready", 2003);
+      if (!core.session.idCardUrl) return null;
+      self._progress(92, "Photo ID");
+      return self._idCardStep();
+    })
+    .then(function () {
+      if (!core.session.auxPairingUrl) return null;
+      self._progress(95, "Pairing the phone");
+      return self._auxStep();
+    })
+    .then(function () {
       core.state = "ready";
       core.setUi("idle", "ready");
       self.setupState = "ready";
@@ -291,6 +302,7 @@ AutoProctor.prototype.destroy = function () {
   var self = this;
   if (this.destroyed) return Promise.resolve();
   this.destroyed = true;
+  clearTimeout(this._auxTimer);
   this._guardUnload(false);
   clearTimeout(this._delayTimer);
   var core = this._core;

@@ -5,7 +5,9 @@
 // =================================================================================================
 // One settings object holds the credentials (tenantId is the client id) and the setup options;
 // the promise resolves with an instance that has start() and stop(). Older tracking keys are
-// mapped onto today's; the older event names are sent beside today's.
+// mapped onto today's; the older event names are sent beside today's. The phone pairing's own
+// events (auxDeviceTestAttemptLabelGenerated, auxDeviceConfirmed) come from the pairing flow
+// itself (aux.js), for both generations.
 var LEGACY_TRACKING = {
   preventMultipleScreens: "detectMultipleScreens",
   forcePreventMultipleScreens: "detectMultipleScreens",

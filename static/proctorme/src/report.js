@@ -34,6 +34,8 @@ var AP_VIOLATION_NAMES = {
   COPY_PASTE: "Copy, cut or paste",
   CONNECTION_LOST: "Connection lost",
   SUSPICIOUS_ACTIVITY: "Many kinds of violation",
+  ID_CARD_MISMATCH: "Photo ID does not match",
+  AUX_DISCONNECTED: "Phone side view stopped",
 };
 
 function serverUrl(url) {
@@ -104,8 +106,31 @@ function renderOverview(node, report, userDetails) {
       score !== null && score !== undefined && score < 85
         ? el("p", { class: "ap-report-advice", text: "A Trust Score below 85 % means this attempt should be reviewed." })
         : null,
+      renderIdCard(report.idCard),
+      renderSideView(report.auxiliaryDevice),
     ])
   );
+}
+
+// idCardVerification: the card photo and whether its face matched the candidate's.
+function renderIdCard(card) {
+  if (!card) return null;
+  var distance = typeof card.distance === "number" ? " (distance " + card.distance.toFixed(2) + ")" : "";
+  return el("div", { class: "ap-report-idcard", "data-status": card.status }, [
+    el("div", { class: "ap-report-idcard-status", text: "Photo ID: " + card.status + distance + ", " + card.attempts + " tries" }),
+    card.image ? el("img", { class: "ap-report-idcard-image", alt: "Photo ID", src: serverUrl(card.image.url), width: "240" }) : null,
+  ]);
+}
+
+// auxiliaryDevice: a few frames of the phone's side view and how often it dropped.
+function renderSideView(aux) {
+  if (!aux) return null;
+  return el("div", { class: "ap-report-aux", "data-state": aux.state }, [
+    el("div", { class: "ap-report-aux-status", text: "Phone side view: " + aux.frames + " frames, " + aux.disconnects + " disconnections" }),
+    el("div", {}, aux.sideView.map(function (frame) {
+      return el("img", { class: "ap-report-aux-frame", alt: "Side view " + localTime(frame.capturedAt), src: serverUrl(frame.url), width: "160", loading: "lazy" });
+    })),
+  ]);
 }
 
 function renderEvidence(evidence) {
