@@ -1,9 +1,10 @@
 """Photo-ID check: find an ID card held up to the camera, and compare the face printed on it
 with the candidate's live face.
 
-A card is a bright, convex four-cornered shape of a card's proportions (ID-1 is 85.6 × 54 mm,
-1.59:1; portrait-held cards and passports' photo pages fall between 1.25 and 2.1 either way)
-covering 3–80 % of the frame, with a face inside it that is smaller than the card. The face on
+A card is a convex four-cornered shape of a card's proportions held landscape (ID-1 is
+85.6 × 54 mm, 1.59:1; a passport's photo page is 1.42:1; 1.25 to 2.1 is accepted, for a card
+tilted a little) covering 3–80 % of the frame, with a face inside it that is smaller than the
+card. The widget asks the candidate to hold it landscape, beside their face. The face on
 the card is looked for in the card's own crop, enlarged, so that a printed photo of 40 px is
 found; the live face is the largest face of the live photo. Both go through dlib's descriptor
 (``analysis.identity``) and are the same person when at most ``CARD_THRESHOLD`` apart.
@@ -98,6 +99,8 @@ def card_candidates(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
         if not MIN_RATIO <= ratio <= MAX_RATIO or area < 0.8 * rw * rh:
             continue
         box = cv2.boundingRect(quad)
+        if box[2] <= box[3]:
+            continue  # held upright: cards are shown landscape (a white shirt or a door is not)
         if any(_overlap(box, kept) > 0.6 for kept in found):
             continue
         found.append(box)

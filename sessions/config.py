@@ -301,7 +301,7 @@ def parse_autoproctor(credentials, options) -> StartRequest:
             errors.add(f"trackingOptions.{name}", "Must be a whole number between 0 and 500.")
         else:
             tracking[name] = value
-    if tracking["idCardVerification"] and tracking["idCardVerification"]["face"]:
+    if tracking["idCardVerification"]:
         tracking["testTakerPhoto"] = True  # AutoProctor: face matching turns testTakerPhoto on
     policy = options.get("multiSessionAttemptPolicy", "flag")
     if policy not in MULTI_SESSION_POLICIES:
@@ -360,7 +360,11 @@ def parse_autoproctor(credentials, options) -> StartRequest:
             "testAttemptId": attempt,
             "multiSessionAttemptPolicy": policy,
         },
-        asked={name: tracking[name] for name in STRICT_SWITCHES if name in raw_tracking},
+        asked={
+            **{name: tracking[name] for name in STRICT_SWITCHES if name in raw_tracking},
+            # AutoProctor: idCardVerification's face check turns testTakerPhoto on.
+            **({"testTakerPhoto": True} if tracking["idCardVerification"] else {}),
+        },
     )
 
 
