@@ -44,6 +44,14 @@ def totp_device_remove(*, user, token: str) -> bool:
     return True
 
 
+def totp_verify(*, user, token: str) -> TOTPDevice | None:
+    """The user's confirmed device if the code is right (django-otp throttles wrong codes), else None."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None or not device.verify_token((token or "").strip().replace(" ", "")):
+        return None
+    return device
+
+
 def two_factor_enabled(*, user) -> bool:
     return user_has_device(user, confirmed=True)
 

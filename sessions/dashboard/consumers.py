@@ -25,7 +25,7 @@ from django.utils.dateparse import parse_datetime
 from analysis.trust import band_for
 from proctorme.flag_types import NOT_VIOLATIONS
 from proctorme.realtime import institution_group, remember_server_loop, user_group
-from sessions.dashboard.selectors import SESSION_KEY, dashboard_context
+from sessions.dashboard.selectors import SESSION_KEY, dashboard_context, in_courses
 from sessions.models import Flag, ProctoringSession
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -35,28 +35,35 @@ ACCESS_RECHECK_SECONDS = 30.0
 
 
 @database_sync_to_async
-def _institution_for(user, chosen):
-    dash = dashboard_context(user=user, chosen=chosen)
-    return dash.institution if dash else None
+def _dashboard_for(user, chosen):
+    return dashboard_context(user=user, chosen=chosen)
 
 
 @database_sync_to_async
-def _still_allowed(user_pk: int, institution_pk: int) -> bool:
+def _still_allowed(user_pk: int, institution_pk: int, courses) -> bool:
     from django.contrib.auth import get_user_model
 
+    from sessions.lti.models import LtiCourseAccess
     from tenants.models import Membership
 
     user = get_user_model().objects.filter(pk=user_pk, is_active=True).first()
     if user is None:
         return False
+    if courses is not None:
+        # A course instructor: still with access to a course there (an admin may delete it).
+        return LtiCourseAccess.objects.filter(
+            user=user, institution_id=institution_pk, registration__is_active=True
+        ).exists()
     return user.is_superuser or Membership.objects.filter(user=user, institution_id=institution_pk).exists()
 
 
 @database_sync_to_async
-def _flag_context(institution_id: int, flag_id: str) -> dict | None:
+def _flag_context(institution_id: int, flag_id: str, courses) -> dict | None:
     flag = (
-        Flag.objects.select_related("session__candidate", "session__assessment", "evidence")
-        .filter(institution_id=institution_id, public_id=flag_id)
+        in_courses(
+            Flag.objects.filter(institution_id=institution_id, public_id=flag_id), courses, via="session__"
+        )
+        .select_related("session__candidate", "session__assessment", "evidence")
         .first()
     )
     if flag is None:
@@ -70,12 +77,15 @@ def _flag_context(institution_id: int, flag_id: str) -> dict | None:
 
 
 @database_sync_to_async
-def _session_belongs(institution_id: int, session_id: str) -> bool:
-    return ProctoringSession.objects.filter(institution_id=institution_id, public_id=session_id).exists()
+def _session_belongs(institution_id: int, session_id: str, courses) -> bool:
+    return in_courses(
+        ProctoringSession.objects.filter(institution_id=institution_id, public_id=session_id), courses
+    ).exists()
 
 
 class DashboardConsumer(AsyncWebsocketConsumer):
     institution = None
+    courses = None
 
     async def connect(self):
         remember_server_loop()
@@ -88,10 +98,11 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         chosen = (
             await database_sync_to_async(lambda: session_store.get(SESSION_KEY))() if session_store else None
         )
-        self.institution = await _institution_for(user, chosen)
-        if self.institution is None:
+        dash = await _dashboard_for(user, chosen)
+        if dash is None:
             await self.close(code=CLOSE_NO_INSTITUTION)
             return
+        self.institution, self.courses = dash.institution, dash.courses
         self.user_pk = user.pk
         self.checked_at = time.monotonic()
         self.group = institution_group(self.institution.public_id)
@@ -105,7 +116,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(self.user_group, self.channel_name)
 
     async def _allowed(self) -> bool:
-        if await _still_allowed(self.user_pk, self.institution.pk):
+        if await _still_allowed(self.user_pk, self.institution.pk, self.courses):
             self.checked_at = time.monotonic()
             return True
         institution, self.institution = self.institution, None
@@ -140,14 +151,19 @@ class DashboardConsumer(AsyncWebsocketConsumer):
             data = message.get("flag") or {}
             if data.get("type") in NOT_VIOLATIONS:
                 return ""
-            context = await _flag_context(self.institution.pk, data.get("flagId", ""))
+            context = await _flag_context(self.institution.pk, data.get("flagId", ""), self.courses)
             if context is None:
                 return ""
             return render_to_string("dashboard/live/_flag_push.html", context)
         if kind in ("session", "completed"):
-            if not await _session_belongs(self.institution.pk, session_id):
+            if not await _session_belongs(self.institution.pk, session_id, self.courses):
                 return ""
             return render_to_string("dashboard/live/_grid_refresh.html", {})
+        if self.courses is not None and not await _session_belongs(
+            self.institution.pk, session_id, self.courses
+        ):
+            # A course instructor hears nothing of other courses' sessions, not even their scores.
+            return ""
         if kind == "score":
             score = message.get("trustScore")
             if score is None:

@@ -59,29 +59,84 @@ MAX_REPLAY_FRAMES = 1500
 # --- who is looking, at which institution ---------------------------------------------------
 
 
+# The role of someone who sees only the courses they launched the tool from as an instructor
+# (sessions.lti.models.LtiCourseAccess), in an institution they are no member of.
+COURSE_ROLE = "instructor"
+
+# (registration pk, LMS context id) pairs: the courses a course instructor may see.
+Courses = tuple[tuple[int, str], ...]
+
+
 @dataclass(frozen=True)
 class DashboardContext:
     institution: Institution
     role: str
     institutions: tuple[Institution, ...]
+    # None: the whole institution (members). A tuple: only sessions of LMS attempts launched from
+    # these courses (a course instructor); every selector below takes it as ``courses``.
+    courses: Courses | None = None
 
     @property
     def is_admin(self) -> bool:
         return self.role == Membership.Role.ADMIN
 
+    @property
+    def is_course_instructor(self) -> bool:
+        return self.courses is not None
+
+
+def _course_access(user) -> dict[int, list]:
+    from sessions.lti.models import LtiCourseAccess
+
+    rows = LtiCourseAccess.objects.filter(user=user, registration__is_active=True).select_related(
+        "institution"
+    )
+    found: dict[int, list] = {}
+    for row in rows:
+        found.setdefault(row.institution_id, []).append(row)
+    return found
+
 
 def dashboard_context(*, user, chosen: str | None) -> DashboardContext | None:
-    """The user's institutions and roles (one query) and the current one.
+    """The user's institutions and roles (two queries) and the current one.
 
-    ``chosen`` is the public id kept in the Django session by the switcher; it
-    counts only while the user is still a member there, otherwise the first
-    institution is current. ``None`` when the user belongs to no institution.
+    Memberships first; an institution where the user is no member but launched
+    the tool as an LMS instructor comes with the role ``instructor`` and its
+    courses. ``chosen`` is the public id kept in the Django session by the
+    switcher; it counts only while the user may still see it, otherwise the
+    first institution is current. ``None`` when the user may see none.
     """
+    if not getattr(user, "is_authenticated", False):
+        return None
     pairs = institution_roles_for_user(user=user)
+    member_of = {i.pk for i, _ in pairs}
+    access = {pk: rows for pk, rows in _course_access(user).items() if pk not in member_of}
+    pairs += sorted(((rows[0].institution, COURSE_ROLE) for rows in access.values()), key=lambda p: p[0].name)
     if not pairs:
         return None
-    current = next((p for p in pairs if str(p[0].public_id) == str(chosen)), pairs[0])
-    return DashboardContext(current[0], current[1], tuple(p[0] for p in pairs))
+    institution, role = next((p for p in pairs if str(p[0].public_id) == str(chosen)), pairs[0])
+    courses = None
+    if role == COURSE_ROLE:
+        courses = tuple(sorted((r.registration_id, r.context_id) for r in access[institution.pk]))
+    return DashboardContext(institution, role, tuple(p[0] for p in pairs), courses)
+
+
+def in_courses(queryset: QuerySet, courses: Courses | None, *, via: str = "") -> QuerySet:
+    """Sessions (or rows reached from a session ``via`` a relation) within the courses; all of
+    them for ``None``. A session is in a course when its LMS attempt was launched from it."""
+    if courses is None:
+        return queryset
+    if not courses:
+        return queryset.none()
+    query = Q()
+    for registration_id, context_id in courses:
+        query |= Q(
+            **{
+                f"{via}lti_attempt__registration_id": registration_id,
+                f"{via}lti_attempt__context_id": context_id,
+            }
+        )
+    return queryset.filter(query)
 
 
 def payload_pairs(payload, *, limit: int = 12) -> list[tuple[str, str]]:
@@ -138,8 +193,10 @@ def _search_q(text: str) -> Q:
     return query
 
 
-def session_list(*, institution: Institution, filters: SessionFilters) -> QuerySet[ProctoringSession]:
-    qs = ProctoringSession.objects.filter(institution=institution)
+def session_list(
+    *, institution: Institution, filters: SessionFilters, courses: Courses | None = None
+) -> QuerySet[ProctoringSession]:
+    qs = in_courses(ProctoringSession.objects.filter(institution=institution), courses)
     if filters.assessment:
         qs = qs.filter(assessment__public_id=filters.assessment)
     if filters.status:
@@ -192,22 +249,26 @@ def session_list_page_prefetch(sessions: list[ProctoringSession]) -> list[Procto
     return sessions
 
 
-def assessments_for(*, institution: Institution) -> list[tuple[str, str]]:
+def assessments_for(*, institution: Institution, courses: Courses | None = None) -> list[tuple[str, str]]:
+    assessments = institution.assessments.all()
+    if courses is not None:
+        sessions = in_courses(ProctoringSession.objects.filter(institution=institution), courses)
+        assessments = assessments.filter(pk__in=sessions.values("assessment_id"))
     return [
         (str(public_id), title or external_id)
-        for public_id, title, external_id in institution.assessments.order_by(
-            "title", "external_id"
-        ).values_list("public_id", "title", "external_id")
+        for public_id, title, external_id in assessments.order_by("title", "external_id").values_list(
+            "public_id", "title", "external_id"
+        )
     ]
 
 
 # --- one session ----------------------------------------------------------------------------------
 
 
-def session_get(*, institution: Institution, public_id) -> ProctoringSession:
+def session_get(*, institution: Institution, public_id, courses: Courses | None = None) -> ProctoringSession:
     session = (
-        ProctoringSession.objects.select_related("assessment", "candidate", "institution")
-        .filter(institution=institution, public_id=public_id)
+        in_courses(ProctoringSession.objects.filter(institution=institution, public_id=public_id), courses)
+        .select_related("assessment", "candidate", "institution")
         .first()
     )
     if session is None:
@@ -226,8 +287,10 @@ def flag_get(*, session: ProctoringSession, public_id) -> Flag:
     return flag
 
 
-def media_get(*, institution: Institution, public_id) -> MediaChunk:
-    chunk = MediaChunk.objects.filter(institution=institution, public_id=public_id).first()
+def media_get(*, institution: Institution, public_id, courses: Courses | None = None) -> MediaChunk:
+    chunk = in_courses(
+        MediaChunk.objects.filter(institution=institution, public_id=public_id), courses, via="session__"
+    ).first()
     if chunk is None:
         raise Http404("No such file.")
     return chunk
@@ -487,7 +550,7 @@ def connection_state(last_activity: datetime | None, now: datetime) -> str:
     return "online"
 
 
-def live_sessions(*, institution: Institution) -> list[ProctoringSession]:
+def live_sessions(*, institution: Institution, courses: Courses | None = None) -> list[ProctoringSession]:
     """Running sessions with their latest frame, last activity and latest flags (three queries)."""
     now = timezone.now()
     latest = MediaChunk.objects.filter(
@@ -495,7 +558,12 @@ def live_sessions(*, institution: Institution) -> list[ProctoringSession]:
     ).order_by("-captured_at", "-seq")
     sessions = list(
         with_flag_count(
-            ProctoringSession.objects.filter(institution=institution, status=ProctoringSession.Status.ACTIVE)
+            in_courses(
+                ProctoringSession.objects.filter(
+                    institution=institution, status=ProctoringSession.Status.ACTIVE
+                ),
+                courses,
+            )
         )
         .select_related("assessment", "candidate")
         .annotate(
@@ -547,11 +615,12 @@ def live_intervention(*, session: ProctoringSession) -> dict:
 # --- institution overview -------------------------------------------------------------------------
 
 
-def institution_overview(*, institution: Institution, days: int = 30) -> dict:
-    """Usage and risk over the last ``days`` days (five queries)."""
+def institution_overview(*, institution: Institution, days: int = 30, courses: Courses | None = None) -> dict:
+    """Usage and risk over the last ``days`` days (five queries), of the courses if given."""
     today = timezone.localdate()
     since = today - timedelta(days=days - 1)
-    window = ProctoringSession.objects.filter(institution=institution, started_at__date__gte=since)
+    sessions = in_courses(ProctoringSession.objects.filter(institution=institution), courses)
+    window = sessions.filter(started_at__date__gte=since)
     length = ExpressionWrapper(F("ended_at") - F("started_at"), output_field=DurationField())
     daily = {
         row["day"]: row
@@ -575,16 +644,19 @@ def institution_overview(*, institution: Institution, days: int = 30) -> dict:
         }
     )
     by_type = list(
-        Flag.objects.filter(
-            institution=institution, dismissed_at__isnull=True, session__started_at__date__gte=since
+        in_courses(
+            Flag.objects.filter(
+                institution=institution, dismissed_at__isnull=True, session__started_at__date__gte=since
+            ),
+            courses,
+            via="session__",
         )
         .exclude(type__in=NOT_VIOLATIONS)
         .values("type")
         .annotate(n=Count("pk"))
         .order_by("-n", "type")
     )
-    pending_qs = ProctoringSession.objects.filter(
-        institution=institution,
+    pending_qs = sessions.filter(
         status=ProctoringSession.Status.COMPLETED,
         verdict="",
         trust_score__lt=LOW_RISK,

@@ -44,7 +44,10 @@ from sessions.media import media_response
 from sessions.models import ProctoringSession
 
 
-def dashboard_view(*, admin_only: bool = False):
+def dashboard_view(*, admin_only: bool = False, course_instructors: bool = False):
+    """``admin_only``: 403 for reviewers; ``course_instructors``: an admin-only page that LMS course
+    instructors may see too, for their own courses (the selectors take ``dash.courses``)."""
+
     def decorate(view):
         @login_required
         @wraps(view)
@@ -54,7 +57,7 @@ def dashboard_view(*, admin_only: bool = False):
             )
             if dash is None:
                 return render(request, "dashboard/no_institution.html", status=403)
-            if admin_only and not dash.is_admin:
+            if admin_only and not (dash.is_admin or (course_instructors and dash.is_course_instructor)):
                 return render(request, "dashboard/forbidden.html", {"dash": dash}, status=403)
             request.dash = dash
             return view(request, *args, **kwargs)
@@ -100,7 +103,10 @@ def switch_view(request):
 
 def _filter_form(request) -> SessionFilterForm:
     form = SessionFilterForm(
-        request.GET or None, assessments=selectors.assessments_for(institution=request.dash.institution)
+        request.GET or None,
+        assessments=selectors.assessments_for(
+            institution=request.dash.institution, courses=request.dash.courses
+        ),
     )
     form.is_valid()
     return form
@@ -110,7 +116,9 @@ def _filter_form(request) -> SessionFilterForm:
 @dashboard_view()
 def sessions_view(request):
     form = _filter_form(request)
-    queryset = selectors.session_list(institution=request.dash.institution, filters=form.filters())
+    queryset = selectors.session_list(
+        institution=request.dash.institution, courses=request.dash.courses, filters=form.filters()
+    )
     per_page = (form.cleaned_data.get("per_page") if form.is_bound else None) or 25
     page = Paginator(queryset, per_page).get_page(request.GET.get("page"))
     selectors.session_list_page_prefetch(page.object_list)
@@ -206,7 +214,9 @@ async def _csv_rows_async(queryset):
 @dashboard_view()
 def sessions_csv_view(request):
     form = _filter_form(request)
-    queryset = selectors.session_list(institution=request.dash.institution, filters=form.filters())
+    queryset = selectors.session_list(
+        institution=request.dash.institution, courses=request.dash.courses, filters=form.filters()
+    )
     rows = _csv_rows_async(queryset) if isinstance(request, ASGIRequest) else _csv_rows(queryset)
     response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
@@ -253,14 +263,18 @@ def _session_context(request, session: ProctoringSession, **extra) -> dict:
 @require_GET
 @dashboard_view()
 def session_view(request, session_id):
-    session = selectors.session_get(institution=request.dash.institution, public_id=session_id)
+    session = selectors.session_get(
+        institution=request.dash.institution, courses=request.dash.courses, public_id=session_id
+    )
     return render(request, "dashboard/session.html", _session_context(request, session))
 
 
 @require_GET
 @dashboard_view()
 def session_progress_view(request, session_id):
-    session = selectors.session_get(institution=request.dash.institution, public_id=session_id)
+    session = selectors.session_get(
+        institution=request.dash.institution, courses=request.dash.courses, public_id=session_id
+    )
     if session.status != ProctoringSession.Status.FINALISING:
         response = HttpResponse(status=204)
         response["HX-Refresh"] = "true"
@@ -285,7 +299,9 @@ def _back_to_session(request, session, status: int = 200, **extra):
 @require_POST
 @dashboard_view()
 def verdict_view(request, session_id):
-    session = selectors.session_get(institution=request.dash.institution, public_id=session_id)
+    session = selectors.session_get(
+        institution=request.dash.institution, courses=request.dash.courses, public_id=session_id
+    )
     form = VerdictForm(request.POST)
     if not form.is_valid():
         return _back_to_session(request, session, status=400, verdict_form=form)
@@ -307,7 +323,9 @@ def verdict_view(request, session_id):
 @require_POST
 @dashboard_view()
 def flag_dismiss_view(request, session_id, flag_id):
-    session = selectors.session_get(institution=request.dash.institution, public_id=session_id)
+    session = selectors.session_get(
+        institution=request.dash.institution, courses=request.dash.courses, public_id=session_id
+    )
     flag = selectors.flag_get(session=session, public_id=flag_id)
     form = DismissForm(request.POST)
     if not form.is_valid():
@@ -325,7 +343,9 @@ def flag_dismiss_view(request, session_id, flag_id):
 @require_POST
 @dashboard_view()
 def flag_restore_view(request, session_id, flag_id):
-    session = selectors.session_get(institution=request.dash.institution, public_id=session_id)
+    session = selectors.session_get(
+        institution=request.dash.institution, courses=request.dash.courses, public_id=session_id
+    )
     flag = selectors.flag_get(session=session, public_id=flag_id)
     return _review_change(
         request,
@@ -350,7 +370,9 @@ def _review_change(request, session, change, *, done: str):
 @require_GET
 @dashboard_view()
 def media_view(request, media_id):
-    chunk = selectors.media_get(institution=request.dash.institution, public_id=media_id)
+    chunk = selectors.media_get(
+        institution=request.dash.institution, courses=request.dash.courses, public_id=media_id
+    )
     return media_response(chunk, max_age=3600)
 
 
@@ -358,7 +380,7 @@ def media_view(request, media_id):
 
 
 def _live_context(request, chosen_id: str) -> dict:
-    sessions = selectors.live_sessions(institution=request.dash.institution)
+    sessions = selectors.live_sessions(institution=request.dash.institution, courses=request.dash.courses)
     chosen = next((s for s in sessions if str(s.public_id) == chosen_id), None)
     return {
         "dash": request.dash,
@@ -426,7 +448,9 @@ INTERVENTIONS = {
 @dashboard_view()
 def intervene_view(request, session_id, action):
     """One live intervention by a member of the session's institution (another's: 404)."""
-    session = selectors.session_get(institution=request.dash.institution, public_id=session_id)
+    session = selectors.session_get(
+        institution=request.dash.institution, courses=request.dash.courses, public_id=session_id
+    )
     form_class, act, done = INTERVENTIONS[action]
     data = {}
     if form_class is not None:
@@ -453,7 +477,7 @@ def _live_refusal(request, session, code: str, message: str, *, status: int):
 
 
 @require_GET
-@dashboard_view(admin_only=True)
+@dashboard_view(admin_only=True, course_instructors=True)
 def overview_view(request):
     return render(
         request,
@@ -461,6 +485,8 @@ def overview_view(request):
         {
             "dash": request.dash,
             "nav": "overview",
-            "overview": selectors.institution_overview(institution=request.dash.institution),
+            "overview": selectors.institution_overview(
+                institution=request.dash.institution, courses=request.dash.courses
+            ),
         },
     )

@@ -8,7 +8,7 @@ from django.utils.html import format_html, format_html_join
 
 from sessions.lti.dynamic import dynamic_registration_url
 from sessions.lti.keys import tool_key_rotate
-from sessions.lti.models import LtiAttempt, LtiRegistration, LtiServiceCall, LtiToolKey
+from sessions.lti.models import LtiAttempt, LtiCourseAccess, LtiRegistration, LtiServiceCall, LtiToolKey
 from sessions.lti.registrations import FIELDS as REGISTRATION_FIELDS
 from sessions.lti.registrations import lti_tool_urls
 from tenants.admin import ReadOnlyInline, ReadOnlyTenantAdmin, TenantScopedAdmin, admin_institutions
@@ -113,3 +113,26 @@ class LtiAttemptAdmin(ReadOnlyTenantAdmin):
     ]
     readonly_fields = fields
     inlines = [LtiServiceCallInline]
+
+
+@admin.register(LtiCourseAccess)
+class LtiCourseAccessAdmin(ReadOnlyTenantAdmin):
+    """Which LMS instructors see which course's sessions on the dashboard. Made by their launches;
+    deleting one takes the course away until the LMS launches them as its instructor again."""
+
+    list_display = ["user", "context_title", "context_id", "registration", "last_launch_at"]
+    list_filter = ["institution"]
+    search_fields = ["context_title", "context_id", "user__username", "user__email"]
+    fields = [
+        "user",
+        "registration",
+        "context_id",
+        "context_title",
+        "roles",
+        "first_launch_at",
+        "last_launch_at",
+    ]
+    readonly_fields = fields
+
+    def has_delete_permission(self, request, obj=None):
+        return TenantScopedAdmin.has_delete_permission(self, request, obj)

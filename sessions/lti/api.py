@@ -34,7 +34,8 @@ class RegistrationSerializer(serializers.Serializer):
         source="staff_reviewers",
         required=False,
         default=False,
-        help_text="Instructors and LMS admins who launch the tool become reviewers of the institution.",
+        help_text="LMS institution or system administrators who launch the tool become reviewers of the "
+        "whole institution (instructors always see their own course only).",
     )
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
 

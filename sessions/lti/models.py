@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 
 from sessions.models import ProctoringSession
@@ -34,9 +35,10 @@ class LtiRegistration(models.Model):
     key_set_url = models.URLField(max_length=500, help_text="Platform public keyset (JWKS) URL.")
     is_active = models.BooleanField(default=True)
     staff_reviewers = models.BooleanField(
+        "LMS administrators are reviewers",
         default=False,
-        help_text="Instructors and LMS administrators launching the tool become reviewers of the "
-        "institution (every session, not only their course's) without a Proctorme password.",
+        help_text="LMS institution or system administrators launching the tool become reviewers of the "
+        "whole institution without a Proctorme password. Instructors always see their own course only.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -133,6 +135,33 @@ class LtiAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_sub} #{self.attempt_number} on {self.resource_link_id}"
+
+
+class LtiCourseAccess(models.Model):
+    """An LMS user who launched the tool as instructor of one course (context): the dashboard shows
+    them the sessions of that course's attempts, and nothing else of the institution."""
+
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
+    registration = models.ForeignKey(LtiRegistration, on_delete=models.CASCADE, related_name="course_access")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lti_courses")
+    context_id = models.CharField(max_length=255)
+    context_title = models.CharField(max_length=300, blank=True)
+    roles = models.JSONField(default=list, blank=True)
+    first_launch_at = models.DateTimeField(auto_now_add=True)
+    last_launch_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["context_title", "context_id"]
+        verbose_name = "LMS course access"
+        verbose_name_plural = "LMS course access"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["registration", "user", "context_id"], name="lti_course_access_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.context_title or self.context_id}"
 
 
 class LtiServiceCall(models.Model):

@@ -27,7 +27,7 @@ from sessions.config import DEFAULT_AUTOPROCTOR_SECONDS, parse_eye
 from sessions.lti.errors import LtiError, LtiNotReady, LtiUnknownAttempt
 from sessions.lti.keys import tool_sign
 from sessions.lti.launch import LTI, LTI_AGS, LTI_AP, LTI_DL, Launch
-from sessions.lti.models import LtiAttempt, LtiRegistration
+from sessions.lti.models import LtiAttempt, LtiCourseAccess, LtiRegistration
 from sessions.models import Assessment, Event, ProctoringSession
 from sessions.services import StartResult, session_end, session_start_for_institution
 from tenants.models import Membership
@@ -35,16 +35,24 @@ from tenants.models import Membership
 TICKET_SALT = "proctorme.lti-ticket.v1"
 TICKET_MAX_AGE = 4 * 3600
 START_ASSESSMENT_TTL = 300
-STAFF_ROLES = {
-    "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor",
-    "http://purl.imsglobal.org/vocab/lis/v2/membership#Administrator",
-    "http://purl.imsglobal.org/vocab/lis/v2/membership#ContentDeveloper",
-    "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant",
-    "http://purl.imsglobal.org/vocab/lis/v2/institution/person#Administrator",
-    "http://purl.imsglobal.org/vocab/lis/v2/institution/person#Instructor",
-    "http://purl.imsglobal.org/vocab/lis/v2/system/person#Administrator",
+LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
+# Roles in the launch's context (the course): they see that course's sessions on the dashboard.
+COURSE_ROLES = {
+    LIS + "membership#Instructor",
+    LIS + "membership#Administrator",
+    LIS + "membership#ContentDeveloper",
+    LIS + "membership/Instructor#TeachingAssistant",
 }
-# LTI 1.1-style short names some platforms still send.
+# Roles over the whole LMS: the registration's staff_reviewers switch makes them reviewers of the
+# institution. (institution/person#Instructor is not among either: Canvas sends it to a teacher of
+# any course, also where they are a learner.)
+LMS_ADMIN_ROLES = {
+    LIS + "institution/person#Administrator",
+    LIS + "system/person#Administrator",
+    LIS + "system/person#SysAdmin",
+}
+STAFF_ROLES = COURSE_ROLES | LMS_ADMIN_ROLES
+# LTI 1.1-style short names some platforms still send: context roles.
 STAFF_SHORT_ROLES = {"Instructor", "Administrator", "ContentDeveloper", "TeachingAssistant"}
 
 
@@ -360,32 +368,27 @@ def lti_staff_username(launch: Launch) -> str:
 
 
 def is_staff_launch(launch: Launch) -> bool:
-    return any(role in STAFF_ROLES or role in STAFF_SHORT_ROLES for role in launch.roles)
+    return is_course_staff(launch) or is_lms_admin(launch)
 
 
-@transaction.atomic
-def lti_staff_login(*, launch: Launch):
-    """The user an instructor or LMS administrator is signed in as, or None.
+def is_course_staff(launch: Launch) -> bool:
+    return any(role in COURSE_ROLES or role in STAFF_SHORT_ROLES for role in launch.roles)
 
-    With the registration's ``staff_reviewers`` on, the user is made (no
-    password) with a reviewer membership of the institution; with it off, only
-    an existing member is signed in. LMS roles never grant our ``admin`` role
-    (keys, webhooks, members): that is given in our own admin only. A learner
-    gets None.
-    """
-    if not is_staff_launch(launch):
-        return None
-    registration = launch.registration
-    username = lti_staff_username(launch)
-    if not registration.staff_reviewers:
-        # Off by default: only someone an admin already made a member of this institution gets in.
-        return (
-            get_user_model()
-            .objects.filter(username=username, memberships__institution_id=registration.institution_id)
-            .first()
-        )
+
+def is_lms_admin(launch: Launch) -> bool:
+    return any(role in LMS_ADMIN_ROLES for role in launch.roles)
+
+
+def _context(launch: Launch) -> tuple[str, str]:
+    context = launch.claim(LTI + "context") or {}
+    if not isinstance(context, dict):
+        return "", ""
+    return str(context.get("id") or "")[:255], str(context.get("title") or context.get("label") or "")[:300]
+
+
+def _lti_user(launch: Launch):
     user, created = get_user_model().objects.get_or_create(
-        username=username,
+        username=lti_staff_username(launch),
         defaults={
             "email": (launch.claim("email") or "")[:254],
             "first_name": (launch.claim("given_name") or "")[:150],
@@ -395,8 +398,57 @@ def lti_staff_login(*, launch: Launch):
     if created:
         user.set_unusable_password()
         user.save(update_fields=["password"])
-    Membership.objects.get_or_create(
-        institution_id=registration.institution_id, user=user, defaults={"role": Membership.Role.REVIEWER}
+    return user
+
+
+@transaction.atomic
+def lti_staff_login(*, launch: Launch):
+    """The user an instructor or LMS administrator is signed in as, or None.
+
+    * An instructor (teaching assistant, content developer, course
+      administrator) of the launch's course gets an account without a password
+      and an ``LtiCourseAccess`` to that course: the dashboard then shows them
+      the sessions of attempts launched from that course only
+      (sessions.dashboard.selectors).
+    * An LMS institution or system administrator becomes a reviewer of the
+      whole institution when the registration's ``staff_reviewers`` switch is
+      on; with it off they get their launch's course, like an instructor.
+    * Someone an admin already made a member keeps that membership.
+
+    LMS roles never grant our ``admin`` role (keys, webhooks, members): that is
+    given in our own admin only. A learner gets None, and so does staff
+    launching without a course and without a membership.
+    """
+    course_staff, lms_admin = is_course_staff(launch), is_lms_admin(launch)
+    if not (course_staff or lms_admin):
+        return None
+    registration = launch.registration
+    institution_id = registration.institution_id
+    if lms_admin and registration.staff_reviewers:
+        user = _lti_user(launch)
+        Membership.objects.get_or_create(
+            institution_id=institution_id, user=user, defaults={"role": Membership.Role.REVIEWER}
+        )
+        return user
+    context_id, context_title = _context(launch)
+    if not context_id:
+        # No course to scope to: only someone an admin already made a member gets in.
+        return (
+            get_user_model()
+            .objects.filter(username=lti_staff_username(launch), memberships__institution_id=institution_id)
+            .first()
+        )
+    user = _lti_user(launch)
+    LtiCourseAccess.objects.update_or_create(
+        registration=registration,
+        user=user,
+        context_id=context_id,
+        defaults={
+            "institution_id": institution_id,
+            "context_title": context_title,
+            "roles": [r for r in launch.roles if isinstance(r, str)][:20],
+            "last_launch_at": timezone.now(),
+        },
     )
     return user
 

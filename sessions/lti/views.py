@@ -12,12 +12,15 @@ import logging
 from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import get_user_model, login
+from django.core import signing
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+from django_otp import login as otp_login
 
 from proctorme.errors import InvalidToken, ProctormeError, error_body
 from sessions.dashboard import selectors as dashboard_selectors
@@ -27,6 +30,7 @@ from sessions.lti.errors import LtiError, LtiInvalidToken, LtiNotInstructor
 from sessions.lti.keys import tool_jwks
 from sessions.lti.launch import lti_launch_validate, lti_login_start
 from sessions.lti.registrations import RegistrationExists
+from tenants import two_factor
 from tenants.models import Institution
 
 log = logging.getLogger(__name__)
@@ -109,9 +113,55 @@ def launch_view(request, institution_id):
         return render(request, "lti/no_access.html", context, status=403)
     if user is None:
         return render(request, "lti/learner.html", {"institution": institution})
+    target = proctoring.dashboard_url(launch=launch)
+    if two_factor.two_factor_enabled(user=user):
+        # The LMS's sign-in is one factor; an account with two-factor login on still needs its code.
+        ticket = signing.dumps(
+            {"u": user.pk, "i": str(institution.public_id), "n": target}, salt=TWO_FACTOR_SALT
+        )
+        return render(request, "lti/two_factor.html", {"ticket": ticket, "institution": institution})
+    _sign_in(request, user, institution)
+    return redirect(target)
+
+
+TWO_FACTOR_SALT = "proctorme.lti-two-factor.v1"
+TWO_FACTOR_MAX_AGE = 300
+
+
+def _sign_in(request, user, institution, device=None) -> None:
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    if device is not None:
+        otp_login(request, device)
     request.session[dashboard_selectors.SESSION_KEY] = str(institution.public_id)
-    return redirect(proctoring.dashboard_url(launch=launch))
+
+
+@require_POST
+def two_factor_view(request, institution_id):
+    """The code step of an LMS staff launch for an account with two-factor login on."""
+    institution = _institution(institution_id)
+    try:
+        data = signing.loads(request.POST.get("ticket", ""), salt=TWO_FACTOR_SALT, max_age=TWO_FACTOR_MAX_AGE)
+    except signing.BadSignature:
+        data = None
+    user = (
+        get_user_model().objects.filter(pk=data["u"], is_active=True).first()
+        if data and data.get("i") == str(institution.public_id)
+        else None
+    )
+    if user is None:
+        error = LtiInvalidToken("The sign-in expired: open the tool from the LMS again.")
+        return _error_page(request, error)
+    device = two_factor.totp_verify(user=user, token=request.POST.get("token", ""))
+    if device is None:
+        context = {
+            "ticket": request.POST["ticket"],
+            "institution": institution,
+            "error": _("That code is not right. Enter the current code from your authenticator app."),
+        }
+        return render(request, "lti/two_factor.html", context, status=400)
+    _sign_in(request, user, institution, device)
+    target = data.get("n") or ""
+    return redirect(target if target.startswith("/dashboard/") else reverse("dashboard:sessions"))
 
 
 @csrf_exempt
@@ -157,7 +207,9 @@ def session_control_view(request, session_id):
     from sessions.dashboard.selectors import session_get
     from sessions.lti.services import lti_session_control
 
-    session = session_get(institution=request.dash.institution, public_id=session_id)
+    session = session_get(
+        institution=request.dash.institution, courses=request.dash.courses, public_id=session_id
+    )
     action = request.POST.get("action", "")
     try:
         minutes = int(request.POST.get("minutes") or 0)

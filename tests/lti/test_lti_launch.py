@@ -188,10 +188,8 @@ def test_another_institutions_registration_cannot_launch_here(
 def test_instructor_reaches_the_dashboard_of_the_course_without_a_password(
     client, platform, registration, tenant_a
 ):
+    from sessions.lti.models import LtiCourseAccess
     from sessions.models import Assessment
-
-    registration.staff_reviewers = True
-    registration.save()
 
     assessment = Assessment.objects.create(
         institution=tenant_a.institution,
@@ -208,8 +206,9 @@ def test_instructor_reaches_the_dashboard_of_the_course_without_a_password(
     assert page.status_code == 200
     user = page.wsgi_request.user
     assert not user.has_usable_password()
-    membership = user.memberships.get()
-    assert membership.institution == tenant_a.institution and membership.role == "reviewer"
+    # No membership of the institution: the course of the launch only (tests/lti/test_lti_course_dashboard.py).
+    assert not user.memberships.exists()
+    assert LtiCourseAccess.objects.get(user=user).context_id == "course-7"
 
 
 def test_learner_resource_link_launch_signs_nobody_in(client, platform, registration, tenant_a, users_before):
@@ -221,19 +220,7 @@ def test_learner_resource_link_launch_signs_nobody_in(client, platform, registra
     _nothing_started(users_before)
 
 
-def test_without_staff_reviewers_an_unknown_instructor_gets_no_account(
-    client, platform, registration, tenant_a, users_before
-):
-    claims = platform.base_claims(
-        nonce="", message_type="LtiResourceLinkRequest", sub="teacher-9", roles=[INSTRUCTOR]
-    )
-    response = launch(client, platform, tenant_a.institution, claims)
-    assert response.status_code == 403 and b"not made reviewers automatically" in response.content
-    assert client.get("/dashboard/").status_code == 302
-    _nothing_started(users_before)
-
-
-def test_without_staff_reviewers_an_existing_member_is_signed_in(client, platform, registration, tenant_a):
+def test_an_existing_member_is_signed_in_with_their_membership(client, platform, registration, tenant_a):
     from django.contrib.auth import get_user_model
 
     from sessions.lti.launch import Launch
