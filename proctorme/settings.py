@@ -175,8 +175,20 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 120, minimum=1)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 180, minimum=1)
-# A task whose worker died unacknowledged goes back to the queue after this long.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600, minimum=1)}
+# A task whose worker died unacknowledged goes back to the queue once it is older than the
+# visibility timeout, at the next scan a running worker makes of the broker's unacked index.
+# kombu's Redis transport scans every unacked_restore_interval seconds but, by default, only
+# every 10th time (unacked_restore_throttle): about 100 s between real scans, on top of the
+# timeout. Throttle 1 makes the interval the only control: the task is back within
+# visibility_timeout + CELERY_RESTORE_INTERVAL seconds of its worker's death. A worker killed
+# during a scan (milliseconds) leaves the scan's mutex behind for unacked_mutex_expire (kombu's
+# default: 300 s); 60 s bounds that.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600, minimum=1),
+    "unacked_restore_interval": env_int("CELERY_RESTORE_INTERVAL", 10, minimum=1),
+    "unacked_restore_throttle": 1,
+    "unacked_mutex_expire": 60,
+}
 CELERY_TIMEZONE = "UTC"
 # A request that queues a task must not hang on a broker that is away: try briefly,
 # then give up (proctorme.tasks.enqueue logs it; the scheduled sweeps catch up).
