@@ -173,7 +173,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
                 {"session_id": session_id, "score": score, "band": band_for(float(score))},
             )
         if kind == "message_ack":
-            if not await _session_belongs(self.institution.pk, session_id):
+            if not await _session_belongs(self.institution.pk, session_id, self.courses):
                 return ""
             at = parse_datetime(message.get("at") or "") or timezone.now()
             return render_to_string(
@@ -181,7 +181,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
             )
         if kind == "intervention":
             # Paused, resumed, more time or terminated: the cards reload (a pause stops the clock).
-            if not await _session_belongs(self.institution.pk, session_id):
+            if not await _session_belongs(self.institution.pk, session_id, self.courses):
                 return ""
             return render_to_string("dashboard/live/_grid_refresh.html", {})
         if kind == "signal":
