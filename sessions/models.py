@@ -3,11 +3,12 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from proctorme.detector_settings import validate_detector_settings
-from tenants.models import Institution
+from tenants.models import MAX_RETENTION_DAYS, Institution
 
 
 class Assessment(models.Model):
@@ -23,6 +24,17 @@ class Assessment(models.Model):
     # Tell the candidate at once when they are out of view, the camera is covered or the light is
     # too poor (sessions.warnings); None follows the institution's candidate_warnings.
     candidate_warnings = models.BooleanField(null=True, blank=True)
+    # Personal data of this assessment's sessions is deleted this many days after each ends;
+    # empty: the institution's retention_days.
+    retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_RETENTION_DAYS)],
+        help_text=(
+            f"Personal data of this assessment's sessions is deleted this many days after a session "
+            f"ends (1 to {MAX_RETENTION_DAYS}). Empty: the institution's retention."
+        ),
+    )
     archived_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -47,6 +59,9 @@ class Candidate(models.Model):
     last_name = models.CharField(max_length=150, blank=True)
     image_url = models.URLField(max_length=1000, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set when the candidate's personal data was erased (on request or past retention): the row
+    # stays as a tombstone so sessions, flags and usage still count.
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["last_name", "first_name"]
@@ -108,6 +123,8 @@ class ProctoringSession(models.Model):
     reviewed_score = models.FloatField(null=True, blank=True)
     verdict = models.CharField(max_length=12, choices=Verdict.choices, blank=True, default="")
     verdict_notes = models.TextField(blank=True)
+    # Set once the session's personal data is gone (retention or erasure); its counts stay.
+    personal_data_deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-started_at"]
@@ -339,3 +356,40 @@ class AuditLogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} by {self.actor_label}"
+
+
+class PrivacyRequest(models.Model):
+    """One export or erasure of a candidate's data, never edited.
+
+    It holds no personal data: the candidate is named by our own random id, and
+    ``counts`` says how much of what was exported or erased.
+    """
+
+    class Kind(models.TextChoices):
+        EXPORT = "export", "Data exported"
+        ERASURE = "erasure", "Data erased on request"
+        RETENTION = "retention", "Data erased past retention"
+
+    class Via(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        API = "api", "REST API"
+        SYSTEM = "system", "Retention purge"
+
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    via = models.CharField(max_length=10, choices=Via.choices)
+    candidate_public_id = models.UUIDField(db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Who asked, as written at the time: a staff account or "api key sk_ab12…".
+    actor_label = models.CharField(max_length=254)
+    counts = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} by {self.actor_label}"

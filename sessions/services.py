@@ -706,27 +706,10 @@ def _derive_flags(session, *, seq: int, event: str, when: datetime, ended_at, pa
 
 
 def media_purge_expired(*, now: datetime | None = None) -> int:
-    """Delete captured media of sessions that ended more than their institution's retention ago.
+    """Delete personal data of sessions past retention (sessions.privacy); the media files deleted.
 
-    Flags, events, scores and verdicts stay; a flag's evidence link becomes empty.
+    Flags, events, scores and verdicts stay as counts; a flag's evidence link becomes empty.
     """
-    from sessions.models import MediaChunk
-    from tenants.models import MAX_RETENTION_DAYS, Institution
+    from sessions.privacy import retention_purge_expired
 
-    now = now or timezone.now()
-    purged = 0
-    for institution in Institution.objects.only("pk", "retention_days").iterator():
-        # Clamped, and one institution at a time: a value written past the validators (raw SQL,
-        # an old row) can neither overflow the date arithmetic nor stop anyone else's purge.
-        days = min(max(int(institution.retention_days or 0), 1), MAX_RETENTION_DAYS)
-        chunks = MediaChunk.objects.filter(
-            institution_id=institution.pk, session__ended_at__lte=now - timedelta(days=days)
-        )
-        try:
-            for chunk in chunks.iterator():
-                chunk.file.delete(save=False)
-                chunk.delete()
-                purged += 1
-        except Exception:
-            log.exception("media purge failed for institution %s", institution.pk)
-    return purged
+    return retention_purge_expired(now=now)

@@ -11,9 +11,9 @@ from rest_framework import serializers
 
 from sessions import scorecard
 from sessions.api import selectors
-from sessions.models import ProctoringSession
+from sessions.models import PrivacyRequest, ProctoringSession
 from sessions.webhooks import EVENTS
-from tenants.models import WebhookDelivery, WebhookEndpoint
+from tenants.models import MAX_RETENTION_DAYS, WebhookDelivery, WebhookEndpoint
 
 MAX_DURATION_SECONDS = 7 * 24 * 3600
 MAX_USAGE_DAYS = 366
@@ -72,6 +72,11 @@ class AssessmentSerializer(serializers.Serializer):
     externalId = serializers.CharField(source="external_id", help_text="Your id: the page's assessmentId.")
     title = serializers.CharField()
     durationSeconds = serializers.IntegerField(source="duration_seconds", allow_null=True)
+    retentionDays = serializers.IntegerField(
+        source="retention_days",
+        allow_null=True,
+        help_text="Days after a session ends until its personal data is deleted; null: the institution's.",
+    )
     archived = serializers.SerializerMethodField()
     archivedAt = serializers.DateTimeField(source="archived_at", allow_null=True)
     createdAt = serializers.DateTimeField(source="created_at")
@@ -90,15 +95,28 @@ def _duration_seconds_field() -> serializers.IntegerField:
     )
 
 
+def _retention_days_field() -> serializers.IntegerField:
+    return serializers.IntegerField(
+        source="retention_days",
+        min_value=1,
+        max_value=MAX_RETENTION_DAYS,
+        required=False,
+        allow_null=True,
+        help_text=f"1 to {MAX_RETENTION_DAYS} days; null: the institution's retention.",
+    )
+
+
 class AssessmentCreateSerializer(serializers.Serializer):
     externalId = serializers.CharField(source="external_id", max_length=200)
     title = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
     durationSeconds = _duration_seconds_field()
+    retentionDays = _retention_days_field()
 
 
 class AssessmentUpdateSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=300, required=False, allow_blank=True)
     durationSeconds = _duration_seconds_field()
+    retentionDays = _retention_days_field()
 
 
 class AssessmentListQuerySerializer(PageQuerySerializer):
@@ -113,6 +131,9 @@ class CandidateSerializer(serializers.Serializer):
     lastName = serializers.CharField(source="last_name", allow_blank=True)
     imageUrl = serializers.CharField(source="image_url", allow_blank=True)
     createdAt = serializers.DateTimeField(source="created_at")
+    erasedAt = serializers.DateTimeField(
+        source="erased_at", allow_null=True, help_text="Set once the candidate's personal data was erased."
+    )
 
 
 class CandidateUpdateSerializer(serializers.Serializer):
@@ -440,3 +461,17 @@ class ReportCredentialSerializer(serializers.Serializer):
     expiresAt = serializers.DateTimeField()
     sessionId = serializers.UUIDField()
     testAttemptId = serializers.CharField(allow_blank=True, help_text="Empty for Eye sessions.")
+
+
+# --- privacy requests ------------------------------------------------------------------------------
+
+
+class PrivacyRequestSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    kind = serializers.ChoiceField(choices=PrivacyRequest.Kind.choices)
+    candidateId = serializers.UUIDField(source="candidate_public_id")
+    createdAt = serializers.DateTimeField(source="created_at")
+    counts = serializers.DictField(
+        help_text="What was erased: sessions, events, flags, auditEntries, webhookDeliveries, "
+        "ltiAttempts, descriptors, mediaBytes and media per kind (frame, snapshot, audio, reference, evidence)."
+    )

@@ -25,7 +25,12 @@ def _create_unique(model, *, institution: Institution, external_id: str, **field
 
 
 def assessment_create(
-    *, institution: Institution, external_id: str, title: str = "", duration_seconds: int | None = None
+    *,
+    institution: Institution,
+    external_id: str,
+    title: str = "",
+    duration_seconds: int | None = None,
+    retention_days: int | None = None,
 ) -> Assessment:
     return _create_unique(
         Assessment,
@@ -33,6 +38,7 @@ def assessment_create(
         external_id=external_id,
         title=title,
         duration_seconds=duration_seconds,
+        retention_days=retention_days,
     )
 
 
@@ -47,8 +53,9 @@ def _update(obj, fields: dict):
 
 @transaction.atomic
 def assessment_update(*, assessment: Assessment, **fields) -> Assessment:
-    """Change ``title`` and / or ``duration_seconds`` (None clears the duration)."""
-    allowed = {name: fields[name] for name in ("title", "duration_seconds") if name in fields}
+    """Change ``title``, ``duration_seconds`` and / or ``retention_days`` (None clears them)."""
+    names = ("title", "duration_seconds", "retention_days")
+    allowed = {name: fields[name] for name in names if name in fields}
     return _update(assessment, allowed)
 
 

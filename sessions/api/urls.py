@@ -16,11 +16,20 @@ v1 = [
     ),
     path("candidates", views.CandidateListView.as_view(), name="candidates"),
     path("candidates/<uuid:candidate_id>", views.CandidateDetailView.as_view(), name="candidate"),
+    path(
+        "candidates/<uuid:candidate_id>/export", views.CandidateExportView.as_view(), name="candidate-export"
+    ),
+    path("candidates/<uuid:candidate_id>/erase", views.CandidateEraseView.as_view(), name="candidate-erase"),
     path("sessions", views.SessionListView.as_view(), name="sessions"),
     path("sessions/<uuid:session_id>", views.SessionDetailView.as_view(), name="session"),
     path("sessions/<uuid:session_id>/flags", views.SessionFlagsView.as_view(), name="session-flags"),
     path("sessions/<uuid:session_id>/events", views.SessionEventsView.as_view(), name="session-events"),
     path("sessions/<uuid:session_id>/report", views.SessionReportView.as_view(), name="session-report"),
+    path(
+        "sessions/<uuid:session_id>/report.pdf",
+        views.SessionReportPdfView.as_view(),
+        name="session-report-pdf",
+    ),
     path("sessions/<uuid:session_id>/end", views.SessionEndView.as_view(), name="session-end"),
     path("sessions/<uuid:session_id>/messages", views.SessionMessageView.as_view(), name="session-messages"),
     path("sessions/<uuid:session_id>/pause", views.SessionPauseView.as_view(), name="session-pause"),

@@ -4,13 +4,14 @@ once, in authentication; every lookup below is scoped to it."""
 
 from __future__ import annotations
 
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import JSONParser
-from rest_framework.renderers import JSONRenderer
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -24,7 +25,7 @@ from sessions.api.exceptions import SessionAlreadyEnded, api_exception_handler
 from sessions.api.pagination import keyset_page
 from sessions.api.schema import ApiAutoSchema
 from sessions.api.throttling import ApiKeyRateThrottle
-from sessions.models import ProctoringSession
+from sessions.models import PrivacyRequest, ProctoringSession
 from tenants import services as tenant_services
 
 
@@ -206,6 +207,77 @@ class CandidateDetailView(ApiView):
         return Response(s.CandidateSerializer(candidate).data)
 
 
+class _BinaryRenderer(BaseRenderer):
+    """Lets a client ask for the file's type; errors are still JSON (see ``FileApiView``)."""
+
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data
+
+
+class _PdfRenderer(_BinaryRenderer):
+    media_type = "application/pdf"
+    format = "pdf"
+
+
+class _ZipRenderer(_BinaryRenderer):
+    media_type = "application/zip"
+    format = "zip"
+
+
+class FileApiView(ApiView):
+    """An endpoint that answers a file: success is the file, every error the API's JSON."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if isinstance(response, Response):
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), "application/json"
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+class CandidateExportView(FileApiView):
+    renderer_classes = [JSONRenderer, _ZipRenderer]
+
+    @extend_schema(
+        operation_id="candidates_export",
+        tags=["privacy"],
+        summary="Everything held about one candidate, as a zip (manifest.json and the media files)",
+        responses={
+            (200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY, description="The archive.")
+        },
+    )
+    def get(self, request, candidate_id):
+        from sessions.privacy import archive_response, candidate_export_write, export_filename
+
+        candidate = selectors.candidate_get(institution=self.institution, public_id=candidate_id)
+        handle = candidate_export_write(
+            candidate=candidate, actor_label=str(request.user), via=PrivacyRequest.Via.API
+        )
+        return archive_response(
+            handle,
+            request=request._request,
+            filename=export_filename(candidate),
+            content_type="application/zip",
+        )
+
+
+class CandidateEraseView(ApiView):
+    @extend_schema(
+        operation_id="candidates_erase",
+        tags=["privacy"],
+        summary="Erase a candidate's personal data (irreversible; idempotent). Counts stay",
+        request=None,
+        responses=s.PrivacyRequestSerializer,
+    )
+    def post(self, request, candidate_id):
+        from sessions.privacy import candidate_erase
+
+        candidate = selectors.candidate_get(institution=self.institution, public_id=candidate_id)
+        done = candidate_erase(candidate=candidate, actor_label=str(request.user), via=PrivacyRequest.Via.API)
+        return Response(s.PrivacyRequestSerializer(done).data)
+
+
 # --- sessions -------------------------------------------------------------------------------------
 
 
@@ -282,6 +354,27 @@ class SessionReportView(ApiView):
     def get(self, request, session_id):
         session = selectors.session_get(institution=self.institution, public_id=session_id)
         return Response(s.ReportSerializer(selectors.session_report(session=session)).data)
+
+
+class SessionReportPdfView(FileApiView):
+    renderer_classes = [JSONRenderer, _PdfRenderer]
+
+    @extend_schema(
+        operation_id="sessions_report_pdf",
+        tags=["sessions"],
+        summary="The session report as PDF: candidate, assessment, trust score and breakdown, verdict "
+        "and notes, flags with their evidence frames, timeline, audit trail",
+        responses={
+            (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="The PDF report.")
+        },
+    )
+    def get(self, request, session_id):
+        from sessions.report_pdf import report_filename, session_report_pdf
+
+        session = selectors.session_get(institution=self.institution, public_id=session_id)
+        response = HttpResponse(session_report_pdf(session=session), content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{report_filename(session)}"'
+        return response
 
 
 class SessionReportCredentialView(ApiView):

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.sessions_view, name="sessions"),
     path("sessions.csv", views.sessions_csv_view, name="sessions-csv"),
     path("sessions/<uuid:session_id>/", views.session_view, name="session"),
+    path("sessions/<uuid:session_id>/report.pdf", views.session_report_pdf_view, name="session-report-pdf"),
     path("sessions/<uuid:session_id>/progress", views.session_progress_view, name="session-progress"),
     path("sessions/<uuid:session_id>/verdict", views.verdict_view, name="verdict"),
     path(
