@@ -172,7 +172,16 @@ def test_schema_generates_without_warnings_and_validates(db):
     validate_schema(schema)  # raises on an invalid OpenAPI 3 document
     assert not GENERATOR_STATS, "drf-spectacular emitted warnings or errors"
     operations = [op for path in schema["paths"].values() for op in path.values()]
-    assert len(operations) == 33  # 26 + 7 LMS (registrations, tool, key rotation, session control)
+    # 26 + 7 LMS (registrations, tool, key rotation, session control) + 3 privacy and report
+    # (candidate export and erasure, the PDF report)
+    assert len(operations) == 36
     for operation in operations:  # every operation documents the shared error answers
         assert {"401", "404", "429"} <= set(operation["responses"])
         assert "Retry-After" in operation["responses"]["429"]["headers"]
+    pdf = schema["paths"]["/api/v1/sessions/{session_id}/report.pdf"]["get"]["responses"]
+    assert pdf["200"]["content"] == {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
+    assert "application/json" in pdf["404"]["content"]
+    archive = schema["paths"]["/api/v1/candidates/{candidate_id}/export"]["get"]["responses"]
+    assert archive["200"]["content"] == {
+        "application/zip": {"schema": {"type": "string", "format": "binary"}}
+    }
