@@ -140,7 +140,8 @@ def session_start_view(request):
         "lastClientSeq": session.last_client_seq,
         "settings": {
             **{key: session.config.get(key) for key in ("features", "tracking", "capture")},
-            "retentionDays": session.institution.retention_days,
+            # What the consent screen tells the candidate: the assessment's retention, if it has one.
+            "retentionDays": session.assessment.retention_days or session.institution.retention_days,
         },
     }
     tracking = session.config.get("tracking") or {}

@@ -31,7 +31,11 @@ class Institution(models.Model):
     retention_days = models.PositiveIntegerField(
         default=90,
         validators=[MinValueValidator(1), MaxValueValidator(MAX_RETENTION_DAYS)],
-        help_text=f"Captured media is deleted this many days after a session ends (1 to {MAX_RETENTION_DAYS}).",
+        help_text=(
+            f"Personal data (media, identity descriptors, details; names once all of a candidate's "
+            f"sessions are past it) is deleted this many days after a session ends (1 to "
+            f"{MAX_RETENTION_DAYS}). An assessment may set its own."
+        ),
     )
     attempt_credentials_open_report = models.BooleanField(
         default=False,

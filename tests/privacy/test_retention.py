@@ -138,3 +138,17 @@ def test_an_override_outside_1_to_3650_days_is_refused_where_it_is_written(tenan
     with pytest.raises(ValidationError) as caught:
         assessment.full_clean()
     assert "retention_days" in caught.value.message_dict
+
+
+def test_the_consent_screen_is_told_the_assessments_own_retention(client, tenant_a):
+    from tests.widget.test_session_start import eye_config, start
+
+    tenant_a.institution.retention_days = 90
+    tenant_a.institution.save()
+    first = start(client, {"dialect": "eye", "config": eye_config(tenant_a)}).json()
+    assert first["settings"]["retentionDays"] == 90
+    Assessment.objects.filter(institution=tenant_a.institution, external_id="math-101").update(
+        retention_days=14
+    )
+    again = start(client, {"dialect": "eye", "config": eye_config(tenant_a, candidateId="cand-8")}).json()
+    assert again["settings"]["retentionDays"] == 14
