@@ -39,8 +39,10 @@ from django.utils import timezone
 
 from proctorme.times import iso
 from sessions.models import (
+    Accommodation,
     Assessment,
     AuditLogEntry,
+    AuxDevice,
     Candidate,
     Event,
     Flag,
@@ -200,6 +202,18 @@ def _session_json(session: ProctoringSession, archive: zipfile.ZipFile) -> dict:
         "flags": flags,
         "media": media,
         "auditLog": audit,
+        "auxDevices": [
+            {
+                "id": str(d.public_id),
+                "label": d.label,
+                "userAgent": d.user_agent,
+                "pairedAt": iso(d.paired_at),
+                "startedAt": iso(d.started_at),
+                "lastSeenAt": iso(d.last_seen_at),
+                "disconnectedAt": iso(d.disconnected_at),
+            }
+            for d in AuxDevice.objects.filter(institution_id=institution_id, session=session).order_by("pk")
+        ],
         "lmsAttempt": _lti_json(session),
         "webhookDeliveries": [
             {
@@ -278,6 +292,36 @@ def _archive_write(handle, candidate: Candidate, *, actor, actor_label: str, via
             "institution": {"id": str(candidate.institution.public_id), "name": candidate.institution.name},
             "candidate": _candidate_json(candidate),
             "sessions": exported,
+            "accommodations": [
+                {
+                    "id": str(a.public_id),
+                    "assessment": str(a.assessment.public_id) if a.assessment else None,
+                    "extraSeconds": a.extra_seconds,
+                    "timeMultiplier": str(a.time_multiplier),
+                    "disabledDetectors": a.disabled_detectors,
+                    "note": a.note,
+                    "createdAt": iso(a.created_at),
+                    "updatedAt": iso(a.updated_at),
+                }
+                for a in Accommodation.objects.filter(
+                    institution_id=candidate.institution_id, candidate=candidate
+                )
+                .select_related("assessment")
+                .order_by("pk")
+            ],
+            # Entries about the candidate rather than one session (accommodations set or removed).
+            "auditLog": [
+                {
+                    "id": str(entry.public_id),
+                    "action": entry.action,
+                    "actor": entry.actor_label,
+                    "details": entry.details,
+                    "createdAt": iso(entry.created_at),
+                }
+                for entry in AuditLogEntry.objects.filter(
+                    institution_id=candidate.institution_id, candidate=candidate, session__isnull=True
+                ).order_by("created_at", "pk")
+            ],
             "privacyRequests": [
                 {"kind": r.kind, "via": r.via, "createdAt": iso(r.created_at), "counts": r.counts}
                 for r in PrivacyRequest.objects.filter(
@@ -339,6 +383,9 @@ def _sessions_personal_data_delete(*, institution_id: int, session_ids: list[int
     counts["auditEntries"] = AuditLogEntry.objects.filter(
         institution_id=institution_id, session_id__in=session_ids
     ).update(details={ERASED: True})
+    counts["auxDevices"] = AuxDevice.objects.filter(
+        institution_id=institution_id, session_id__in=session_ids
+    ).update(user_agent="", device_digest="")
     now = timezone.now()
     public_ids = []
     for session in sessions.only("pk", "public_id", "config"):
@@ -393,6 +440,17 @@ def _tombstone(candidate: Candidate, now: datetime) -> None:
     _scrub_admin_log(Candidate, [candidate.pk])
 
 
+def _candidate_records_delete(candidate: Candidate, counts: Counter) -> None:
+    """What is held about the candidate beyond their sessions: accommodations (their notes may
+    describe a health condition) and the audit entries about them."""
+    counts["accommodations"] += Accommodation.objects.filter(
+        institution_id=candidate.institution_id, candidate=candidate
+    ).delete()[0]
+    counts["auditEntries"] += AuditLogEntry.objects.filter(
+        institution_id=candidate.institution_id, candidate=candidate, session__isnull=True
+    ).update(details={ERASED: True})
+
+
 def _counts_json(counts: Counter) -> dict:
     media = {key.split(".", 1)[1]: n for key, n in sorted(counts.items()) if key.startswith("media.")}
     plain = {key: n for key, n in sorted(counts.items()) if not key.startswith("media.")}
@@ -415,6 +473,7 @@ def candidate_erase(*, candidate: Candidate, actor=None, actor_label: str, via: 
             ).values_list("pk", flat=True)
         )
         counts = _sessions_personal_data_delete(institution_id=locked.institution_id, session_ids=session_ids)
+        _candidate_records_delete(locked, counts)
         _tombstone(locked, now)
         return PrivacyRequest.objects.create(
             institution_id=locked.institution_id,
@@ -470,6 +529,7 @@ def _retention_purge_institution(institution: Institution, now: datetime) -> int
     )
     for candidate in touched:
         with transaction.atomic():
+            _candidate_records_delete(candidate, Counter())
             _tombstone(candidate, now)
             PrivacyRequest.objects.create(
                 institution_id=institution.pk,

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from proctorme.flag_types import NOT_VIOLATIONS, flag_description
 from sessions.dashboard.selectors import audit_log, score_view
-from sessions.models import Event, Flag, MediaChunk, ProctoringSession
+from sessions.models import Accommodation, Event, Flag, MediaChunk, ProctoringSession
 from sessions.scorecard import BAND_HELP, BAND_LABELS, flag_count
 
 # A report stays printable: evidence images beyond these are listed, not embedded.
@@ -112,7 +112,19 @@ def session_report_context(*, session: ProctoringSession) -> dict:
         .first()
     )
     score = score_view(session)
+    # The candidate's accommodation for this assessment, or else their general one.
+    accommodation = (
+        Accommodation.objects.filter(
+            institution_id=session.institution_id,
+            candidate_id=session.candidate_id,
+            assessment=session.assessment,
+        ).first()
+        or Accommodation.objects.filter(
+            institution_id=session.institution_id, candidate_id=session.candidate_id, assessment__isnull=True
+        ).first()
+    )
     return {
+        "accommodation": accommodation,
         "session": session,
         "candidate": session.candidate,
         "assessment": session.assessment,

@@ -48,11 +48,11 @@ def test_the_owners_admin_erases_after_a_confirmation(client, tenant_a, seeded):
     assert (
         confirm.status_code == 200
         and b"Yes, erase" in confirm.content
-        and b"10 media file(s)" in confirm.content
+        and b"14 media file(s)" in confirm.content
     )
     assert Candidate.objects.get(pk=seeded.candidate.pk).erased_at is None  # a GET erases nothing
     done = client.post(url, follow=True)
-    assert done.status_code == 200 and b"Erased: 2 session(s), 10 media file(s)" in done.content
+    assert done.status_code == 200 and b"Erased: 2 session(s), 14 media file(s)" in done.content
     candidate = Candidate.objects.get(pk=seeded.candidate.pk)
     assert candidate.erased_at and candidate.email == ""
     assert not MediaChunk.objects.filter(session__candidate=candidate).exists()

@@ -81,15 +81,18 @@ def test_the_export_archive_holds_everything_the_database_holds(api_a, seeded):
             assert item["sha256"] == hashlib.sha256(expected).hexdigest() and item["size"] == len(expected)
         snapshot = next(m for m in exported["media"] if m["kind"] == "snapshot")
         assert snapshot["meta"]["obs"]["descriptor"] == seeded.descriptor
-    # Ten files and the manifest: nothing else, nobody else's.
-    assert len(archive.namelist()) == 11
+        assert exported["auxDevices"][0]["userAgent"] == f"Phone of {seeded.token}"
+    assert [a["note"] for a in manifest["accommodations"]] == [f"Reads slowly ({seeded.token})"]
+    assert [a["action"] for a in manifest["auditLog"]] == ["accommodation_set"]
+    # Fourteen files and the manifest: nothing else, nobody else's.
+    assert len(archive.namelist()) == 15
     recorded = PrivacyRequest.objects.get()
     assert (recorded.kind, recorded.via, recorded.candidate_public_id) == (
         "export",
         "api",
         candidate.public_id,
     )
-    assert recorded.actor_label.startswith("api key sk_") and recorded.counts["media"] == 10
+    assert recorded.actor_label.startswith("api key sk_") and recorded.counts["media"] == 14
 
 
 def test_the_export_is_not_found_for_an_outsider_and_refused_to_a_publishable_key(api_b, tenant_a, seeded):
@@ -108,7 +111,7 @@ def test_the_owner_erases_a_candidate_and_the_answer_counts_what_went(api_a, see
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["kind"] == "erasure" and body["candidateId"] == str(seeded.candidate.public_id)
-    assert body["counts"]["sessions"] == 2 and sum(body["counts"]["media"].values()) == 10
+    assert body["counts"]["sessions"] == 2 and sum(body["counts"]["media"].values()) == 14
     candidate = api_a.get(f"/api/v1/candidates/{seeded.candidate.public_id}").json()
     assert candidate["email"] == "" and candidate["firstName"] == "" and candidate["erasedAt"]
     assert candidate["externalId"] == f"erased:{seeded.candidate.public_id}"
@@ -122,7 +125,7 @@ def test_an_outsider_cannot_erase_and_nothing_changes(api_b, tenant_a, seeded):
     assert outsider.json() == api_b.post(f"/api/v1/candidates/{uuid.uuid4()}/erase").json()
     assert client_for(tenant_a.publishable_key).post(path).status_code == 401
     assert Candidate.objects.get(pk=seeded.candidate.pk).email == seeded.candidate.email
-    assert MediaChunk.objects.filter(session__candidate=seeded.candidate).count() == 10
+    assert MediaChunk.objects.filter(session__candidate=seeded.candidate).count() == 14
     assert not PrivacyRequest.objects.exists()
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from sessions.dashboard.services import flag_dismiss, session_verdict_set
 from sessions.lti.models import LtiAttempt, LtiRegistration, LtiServiceCall
-from sessions.models import Event, MediaChunk
+from sessions.models import Accommodation, AuditLogEntry, AuxDevice, Event, MediaChunk
 from sessions.webhooks import session_completed_payload
 from tenants.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from tests.factories import (
@@ -38,7 +38,7 @@ class Seeded:
 
 def _descriptor(seed: int) -> list[float]:
     # Distinctive values (six decimals, like the pipeline's rounding) that occur nowhere else.
-    return [round(0.1 + seed / 1000 + i / 100003, 6) for i in range(8)]
+    return [round(-0.3 - seed / 1000 - i / 100003, 6) for i in range(8)]
 
 
 def seed_candidate(tenant, token: str, *, seed: int, colour=(10, 200, 30)) -> Seeded:
@@ -96,7 +96,26 @@ def seed_candidate(tenant, token: str, *, seed: int, colour=(10, 200, 30)) -> Se
             data=jpeg((colour[0] + 3, colour[1], colour[2]), size=(160, 120)),
             at_seconds=30,
         )
-        for chunk in (frame, snapshot, audio, reference, evidence):
+        idcard = MediaFactory(
+            session=session,
+            kind=MediaChunk.Kind.ID_CARD,
+            seq=6,
+            data=jpeg((colour[0] + 4, colour[1], colour[2])),
+            meta={"outcome": "match", "distance": 0.31},
+        )
+        aux = MediaFactory(
+            session=session, kind=MediaChunk.Kind.AUX, seq=7, data=jpeg((colour[0] + 5, colour[1], colour[2]))
+        )
+        AuxDevice.objects.create(
+            institution=institution,
+            session=session,
+            label="phone",
+            pairing_digest=f"{seed:02d}{n}".ljust(64, "0"),
+            pairing_expires_at=timezone.now(),
+            device_digest=f"dev{seed}{n}",
+            user_agent=f"Phone of {token}",
+        )
+        for chunk in (frame, snapshot, audio, reference, evidence, idcard, aux):
             with chunk.file.open("rb") as handle:
                 seeded.media[f"{session.public_id}/{chunk.kind}-{chunk.seq}"] = handle.read()
         FlagFactory(session=session, type="FACE_ABSENCE", evidence=evidence, payload={"note": f"p-{token}"})
@@ -178,4 +197,15 @@ def seed_candidate(tenant, token: str, *, seed: int, colour=(10, 200, 30)) -> Se
                 change_message=f"Changed for {token}",
             )
         seeded.sessions.append(session)
+    Accommodation.objects.create(
+        institution=institution, candidate=candidate, extra_seconds=600, note=f"Reads slowly ({token})"
+    )
+    AuditLogEntry.objects.create(
+        institution=institution,
+        candidate=candidate,
+        actor=tenant.admin,
+        actor_label=tenant.admin.email,
+        action=AuditLogEntry.Action.ACCOMMODATION_SET,
+        details={"extraSeconds": 600, "note": f"Reads slowly ({token})"},
+    )
     return seeded

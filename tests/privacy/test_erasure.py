@@ -14,7 +14,7 @@ from django.apps import apps
 from django.db.models.functions import TruncDate
 
 from sessions.api.selectors import usage_by_day
-from sessions.models import Candidate, Flag, PrivacyRequest, ProctoringSession
+from sessions.models import Accommodation, AuditLogEntry, Candidate, Flag, PrivacyRequest, ProctoringSession
 from sessions.privacy import candidate_erase
 from tests.privacy.seed import seed_candidate
 
@@ -99,7 +99,7 @@ def test_erasure_leaves_nothing_of_the_candidate_in_any_table_or_media_folder(th
     before_tables, before_files, before_counts = every_table(), every_file(media_root), aggregates()
     # The seed really put the candidate everywhere the test then searches.
     assert sum(1 for rows in before_tables.values() for row in rows if erased.token in row) >= 20
-    assert len(before_files) == 30 and set(erased.media.values()) <= set(before_files.values())
+    assert len(before_files) == 42 and set(erased.media.values()) <= set(before_files.values())
 
     done = candidate_erase(
         candidate=erased.candidate, actor=tenant_a.admin, actor_label=tenant_a.admin.email, via="admin"
@@ -127,14 +127,26 @@ def test_erasure_leaves_nothing_of_the_candidate_in_any_table_or_media_folder(th
     for other in (neighbour, elsewhere):
         assert set(other.media.values()) <= set(after_files.values())
         assert rows_about(after_tables, other) == rows_about(before_tables, other)
-    assert len(after_files) == 20
+    assert len(after_files) == 28
     # Counts stay.
     assert aggregates() == before_counts
+    # The audit entries stay (who did what, when), without their details.
+    assert AuditLogEntry.objects.filter(candidate=tombstone, session=None).get().details == {"erased": True}
     # Audited: who, how, what counted; nothing personal in the entry.
     assert done.kind == PrivacyRequest.Kind.ERASURE and done.actor == tenant_a.admin
     assert done.candidate_public_id == erased.candidate.public_id
     assert done.counts["sessions"] == 2
-    assert done.counts["media"] == {"audio": 2, "evidence": 2, "frame": 2, "reference": 2, "snapshot": 2}
+    assert done.counts["media"] == {
+        "audio": 2,
+        "aux": 2,
+        "evidence": 2,
+        "frame": 2,
+        "idcard": 2,
+        "reference": 2,
+        "snapshot": 2,
+    }
+    assert done.counts["accommodations"] == 1 and done.counts["auxDevices"] == 2
+    assert not Accommodation.objects.filter(candidate=tombstone).exists()
     assert done.counts["descriptors"] == 4  # two snapshots' and two sessions' references
     assert done.counts["webhookDeliveries"] == 2 and done.counts["ltiAttempts"] == 2
     assert done.counts["mediaBytes"] == sum(len(b) for b in erased.media.values())

@@ -73,6 +73,7 @@ def test_the_pdf_report_has_every_section_the_flags_and_their_evidence(tenant_a,
         assert flag.type in text
     assert f"Reason {seeded.token}" in text  # the dismissal, in the flags and the audit trail
     assert "TAB_FOCUS_CHANGE" in text  # a browser signal in the timeline
+    assert "Accommodation" in lines and f"Reads slowly ({seeded.token})" in text and "600 s" in text
     assert "reviewer@alphauniversity.test" in text and "Verdict recorded" in text
     # The evidence frame (160×120) and the candidate's reference photo (64×48) are embedded images.
     sizes = {(int(row[3]), int(row[4])) for row in _images(pdf)}
