@@ -166,3 +166,19 @@ def card_scene(card_person: str | None, size: tuple[int, int] = SIZE) -> np.ndar
     x0, y0 = int(w * 0.56), int(h * 0.5)
     img[y0 : y0 + ch, x0 : x0 + cw] = card
     return img
+
+
+def card_frames(
+    card_person: str | None, seconds: float = 2.0, fps: int = FPS, seed: int = 4
+) -> list[np.ndarray]:
+    """The candidate holding up a photo ID (``card_scene``), with a webcam's noise and sway."""
+    rng = np.random.default_rng(seed)
+    base = card_scene(card_person).astype(np.float32)
+    out = []
+    for _ in range(round(seconds * fps)):
+        dx, dy = rng.normal(0, 0.5, 2)
+        shifted = cv2.warpAffine(
+            base, np.float32([[1, 0, dx], [0, 1, dy]]), SIZE, borderMode=cv2.BORDER_REFLECT
+        )
+        out.append(np.clip(shifted + rng.normal(0, 2.0, shifted.shape), 0, 255).astype(np.uint8))
+    return out
