@@ -300,7 +300,8 @@ WORDPRESS_START_TEST = """<!doctype html><meta charset="utf-8"><title>AutoProcto
     }}
     init();
   }});
-  window.addEventListener("auxDeviceTestAttemptLabelGenerated", function () {{ window.wp.calls.push("aux-label"); }});
+  // The plugin shows e.detail.auxDeviceLabel when its test label is clicked.
+  window.addEventListener("auxDeviceTestAttemptLabelGenerated", function (e) {{ window.wp.calls.push("aux-label:" + e.detail.auxDeviceLabel); }});
   window.addEventListener("auxDeviceConfirmed", function () {{ window.wp.calls.push("aux-confirmed"); }});
 </script>"""
 
