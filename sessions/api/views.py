@@ -25,6 +25,7 @@ from sessions.api.exceptions import SessionAlreadyEnded, api_exception_handler
 from sessions.api.pagination import keyset_page
 from sessions.api.schema import ApiAutoSchema
 from sessions.api.throttling import ApiKeyRateThrottle
+from sessions.lti.services import session_control
 from sessions.models import PrivacyRequest, ProctoringSession
 from tenants import services as tenant_services
 
@@ -432,7 +433,10 @@ _NOT_RUNNING = OpenApiResponse(
 
 
 class _InterventionView(ApiView):
-    """The session of this institution (another's is a 404), and who acts: the API key."""
+    """The session of this institution (another's is a 404), and who acts: the API key.
+
+    Pause, resume, extend and terminate go through sessions.lti.services.session_control, so an
+    LMS attempt's LMS is told as well (its answer is in the session's LMS_CONTROL event)."""
 
     def running(self, session_id) -> ProctoringSession:
         return selectors.session_get(institution=self.institution, public_id=session_id)
@@ -472,8 +476,8 @@ class SessionPauseView(_InterventionView):
     def post(self, request, session_id):
         session = self.running(session_id)
         data = self.body(s.PauseRequestSerializer)
-        intervention.session_pause(
-            session=session, reason=data.get("reason", ""), actor_label=self.actor_label
+        session_control(
+            session=session, action="pause", reason=data.get("reason", ""), actor_label=self.actor_label
         )
         return self.answer(session_id)
 
@@ -487,7 +491,7 @@ class SessionResumeView(_InterventionView):
         responses={200: s.SessionSerializer, 409: _NOT_RUNNING},
     )
     def post(self, request, session_id):
-        intervention.session_resume(session=self.running(session_id), actor_label=self.actor_label)
+        session_control(session=self.running(session_id), action="resume", actor_label=self.actor_label)
         return self.answer(session_id)
 
 
@@ -502,7 +506,9 @@ class SessionExtendView(_InterventionView):
     def post(self, request, session_id):
         session = self.running(session_id)
         data = self.body(s.ExtendRequestSerializer)
-        intervention.session_extend(session=session, seconds=data["seconds"], actor_label=self.actor_label)
+        session_control(
+            session=session, action="extend", seconds=data["seconds"], actor_label=self.actor_label
+        )
         return self.answer(session_id)
 
 
@@ -517,7 +523,9 @@ class SessionTerminateView(_InterventionView):
     def post(self, request, session_id):
         session = self.running(session_id)
         data = self.body(s.TerminateRequestSerializer)
-        intervention.session_terminate(session=session, reason=data["reason"], actor_label=self.actor_label)
+        session_control(
+            session=session, action="terminate", reason=data["reason"], actor_label=self.actor_label
+        )
         return self.answer(session_id)
 
 

@@ -40,6 +40,7 @@ from sessions.dashboard.forms import (
     VerdictForm,
 )
 from sessions.lti.selectors import lti_session_panel
+from sessions.lti.services import ControlResult, session_control
 from sessions.media import media_response
 from sessions.models import ProctoringSession
 
@@ -422,6 +423,17 @@ def live_view(request):
 
 # --- live intervention ------------------------------------------------------------------------------
 
+
+def _control(action: str, fields):
+    """Pause, resume, extend or terminate through sessions.lti.services.session_control: the
+    proctoring session, and the LMS's attempt too when the session came from an LMS."""
+
+    def act(session, user, data):
+        return session_control(session=session, action=action, actor=user, **fields(data))
+
+    return act
+
+
 INTERVENTIONS = {
     "message": (
         InterventionMessageForm,
@@ -430,28 +442,22 @@ INTERVENTIONS = {
     ),
     "pause": (
         InterventionPauseForm,
-        lambda session, user, data: intervention.session_pause(
-            session=session, reason=data["reason"], actor=user
-        ),
+        _control("pause", lambda data: {"reason": data["reason"]}),
         _("Session paused: capture and the clock are stopped."),
     ),
     "resume": (
         None,
-        lambda session, user, data: intervention.session_resume(session=session, actor=user),
+        _control("resume", lambda data: {}),
         _("Session resumed; the deadline moved by the time it was paused."),
     ),
     "extend": (
         InterventionExtendForm,
-        lambda session, user, data: intervention.session_extend(
-            session=session, seconds=data["minutes"] * 60, actor=user
-        ),
+        _control("extend", lambda data: {"seconds": data["minutes"] * 60}),
         _("More time given."),
     ),
     "terminate": (
         InterventionTerminateForm,
-        lambda session, user, data: intervention.session_terminate(
-            session=session, reason=data["reason"], actor=user
-        ),
+        _control("terminate", lambda data: {"reason": data["reason"]}),
         _("Attempt terminated."),
     ),
 }
@@ -472,11 +478,27 @@ def intervene_view(request, session_id, action):
             return _live_refusal(request, session, "VALIDATION_ERROR", form.errors.as_text(), status=400)
         data = form.cleaned_data
     try:
-        act(session, request.user, data)
+        result = act(session, request.user, data)
     except ProctormeError as exc:
         return _live_refusal(request, session, exc.code, exc.message, status=exc.status)
     messages.success(request, done)
+    _lms_outcome(request, result)
     return redirect(f"{reverse('dashboard:live')}?session={session.public_id}#intervene")
+
+
+def _lms_outcome(request, result) -> None:
+    """What the LMS said, when the session is an LMS attempt and it was asked too."""
+    if isinstance(result, ControlResult) and result.lms_error is not None:
+        messages.warning(
+            request,
+            _("The LMS did not take it (%(code)s): %(message)s")
+            % {"code": result.lms_error.code, "message": result.lms_error.message},
+        )
+    elif isinstance(result, ControlResult) and result.lms is not None:
+        messages.info(
+            request,
+            _("The LMS reports the attempt as %(status)s.") % {"status": result.lms.get("status", "?")},
+        )
 
 
 def _live_refusal(request, session, code: str, message: str, *, status: int):

@@ -13,15 +13,15 @@ import json
 import logging
 import secrets
 import time
-from datetime import timedelta
+from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from proctorme.errors import ProctormeError
 from proctorme.flag_types import VIOLATIONS
 from sessions.lti.errors import LtiPlatformUnreachable, LtiServiceNotOffered
 from sessions.lti.http import lti_fetch
@@ -198,58 +198,132 @@ def acs_flag_report(*, flag: Flag) -> dict | None:
     )
 
 
-def lti_session_control(
-    *,
-    session: ProctoringSession,
-    action: str,
-    actor_label: str,
-    extra_time: int | None = None,
-    reason: str = "",
-) -> dict:
-    """A reviewer asks the LMS to pause, resume, terminate or extend the attempt.
+# Each intervention of ours and the ACS action that does the same to the LMS's attempt.
+ACS_ACTION = {"pause": "pause", "resume": "resume", "extend": "update", "terminate": "terminate"}
+INTERVENTIONS = tuple(ACS_ACTION)
 
-    What our own session does: ``terminate`` also ends it; ``update`` with
-    extra_time moves its deadline by as much; ``pause`` and ``resume`` change
-    nothing here (proctoring keeps recording — a paused quiz is still watched).
-    """
-    if action not in CONTROL_ACTIONS:
-        raise LtiServiceNotOffered(details={"action": action, "offered": list(CONTROL_ACTIONS)})
-    attempt = (
+
+@dataclass
+class ControlResult:
+    session: ProctoringSession
+    # The LMS's answer (``status``, maybe ``extra_time``); None when the session is no LMS attempt
+    # or its LMS did not offer the action.
+    lms: dict | None = None
+    # Why the LMS did not take it, when it was asked and refused or could not be reached.
+    lms_error: ProctormeError | None = None
+
+
+def _lms_attempt(session: ProctoringSession) -> LtiAttempt | None:
+    return (
         LtiAttempt.objects.select_related("registration", "registration__institution")
         .filter(session=session, institution_id=session.institution_id)
         .first()
     )
+
+
+def session_control(
+    *,
+    session: ProctoringSession,
+    action: str,
+    actor=None,
+    actor_label: str = "",
+    seconds: int | None = None,
+    reason: str = "",
+) -> ControlResult:
+    """Pause, resume, extend or terminate a running session: the one path of every interface
+    (the live page, the session page's LMS card, ``/sessions/{id}/pause`` … and
+    ``/sessions/{id}/lms-control``).
+
+    1. The proctoring session, through sessions.intervention (it checks that the session runs
+       and is or is not paused, records the event and the audit entry, tells the widget).
+    2. Then, when the session is an LMS attempt whose Assessment Control Service offered the
+       action, the LMS's attempt: ``pause``, ``resume``, ``update`` with ``extra_time`` (extend)
+       or ``terminate``, with the reason; recorded as an ``LMS_CONTROL`` event with the LMS's
+       answer. An LMS that refuses or cannot be reached does not undo step 1 (the candidate's
+       proctoring already changed): the result and the event carry its error.
+    """
+    from sessions import intervention
+
+    if action not in ACS_ACTION:
+        raise LtiServiceNotOffered(details={"action": action, "offered": list(INTERVENTIONS)})
+    label = actor_label or (getattr(actor, "email", "") or getattr(actor, "username", "") or "")
+    if action == "pause":
+        changed = intervention.session_pause(
+            session=session, reason=reason, actor=actor, actor_label=actor_label
+        )
+    elif action == "resume":
+        changed = intervention.session_resume(session=session, actor=actor, actor_label=actor_label)
+    elif action == "extend":
+        changed = intervention.session_extend(
+            session=session, seconds=seconds, actor=actor, actor_label=actor_label
+        )
+    else:
+        changed = intervention.session_terminate(
+            session=session, reason=reason, actor=actor, actor_label=actor_label
+        )
+    attempt = _lms_attempt(session)
+    acs_action = ACS_ACTION[action]
+    if attempt is None or not attempt.acs_url or acs_action not in attempt.acs_actions:
+        return ControlResult(session=changed)
+    fields: dict = {"reason_msg": reason[:500] or None}
+    if acs_action == "update":
+        fields["extra_time"] = int(seconds)
+    result = ControlResult(session=changed)
+    try:
+        result.lms = acs_send(attempt=attempt, action=acs_action, **fields)
+    except ProctormeError as error:
+        result.lms_error = error
+    Event.objects.create(
+        institution_id=session.institution_id,
+        session=session,
+        type="LMS_CONTROL",
+        source=Event.Source.SERVER,
+        started_at=timezone.now(),
+        payload={
+            "action": acs_action,
+            "by": label[:254],
+            **({"answer": result.lms} if result.lms is not None else {}),
+            **({"error": result.lms_error.code} if result.lms_error else {}),
+            **({"extraTime": int(seconds)} if acs_action == "update" else {}),
+        },
+    )
+    return result
+
+
+def lti_session_control(
+    *,
+    session: ProctoringSession,
+    action: str,
+    actor=None,
+    actor_label: str = "",
+    extra_time: int | None = None,
+    reason: str = "",
+) -> dict:
+    """An ACS control asked for by its LMS name (``pause``, ``resume``, ``terminate``,
+    ``update`` with extra_time seconds): only for an LMS attempt whose LMS offered it, checked
+    before anything changes; then session_control does both sides. Returns the LMS's answer;
+    raises the LMS's error after our side changed (the event says so)."""
+    if action not in CONTROL_ACTIONS:
+        raise LtiServiceNotOffered(details={"action": action, "offered": list(CONTROL_ACTIONS)})
+    attempt = _lms_attempt(session)
     if attempt is None:
         raise LtiServiceNotOffered("This session was not started from an LMS.")
-    fields: dict = {"reason_msg": reason[:500] or None}
-    if action == "update":
-        if not extra_time or extra_time <= 0:
-            raise LtiServiceNotOffered("Extending an attempt needs extra_time in seconds.")
-        fields["extra_time"] = int(extra_time)
-    answer = acs_send(attempt=attempt, action=action, **fields)
-    with transaction.atomic():
-        Event.objects.create(
-            institution_id=session.institution_id,
-            session=session,
-            type="LMS_CONTROL",
-            source=Event.Source.SERVER,
-            started_at=timezone.now(),
-            payload={
-                "action": action,
-                "by": actor_label,
-                "answer": answer,
-                **({"extraTime": extra_time} if extra_time else {}),
-            },
-        )
-        if action == "update" and session.deadline_at:
-            ProctoringSession.objects.filter(pk=session.pk).update(
-                deadline_at=session.deadline_at + timedelta(seconds=int(extra_time))
-            )
-    if action == "terminate":
-        from sessions.services import session_end
-
-        session_end(session=session, reason="lms_terminated")
-    return answer
+    if not attempt.acs_url or action not in attempt.acs_actions:
+        raise LtiServiceNotOffered(details={"action": action, "offered": attempt.acs_actions})
+    if action == "update" and (not extra_time or extra_time <= 0):
+        raise LtiServiceNotOffered("Extending an attempt needs extra_time in seconds.")
+    ours = {"update": "extend"}.get(action, action)
+    result = session_control(
+        session=session,
+        action=ours,
+        actor=actor,
+        actor_label=actor_label,
+        seconds=int(extra_time) if action == "update" else None,
+        reason=reason,
+    )
+    if result.lms_error is not None:
+        raise result.lms_error
+    return result.lms or {}
 
 
 # --- Assignment and Grade Services -----------------------------------------------------------

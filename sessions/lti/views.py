@@ -26,7 +26,7 @@ from proctorme.errors import InvalidToken, ProctormeError, error_body
 from sessions.dashboard import selectors as dashboard_selectors
 from sessions.dashboard.views import dashboard_view
 from sessions.lti import proctoring
-from sessions.lti.errors import LtiError, LtiInvalidToken, LtiNotInstructor
+from sessions.lti.errors import LtiError, LtiInvalidToken, LtiNotInstructor, LtiServiceNotOffered
 from sessions.lti.keys import tool_jwks
 from sessions.lti.launch import lti_launch_validate, lti_login_start
 from sessions.lti.registrations import RegistrationExists
@@ -219,15 +219,25 @@ def session_control_view(request, session_id):
         answer = lti_session_control(
             session=session,
             action=action,
-            actor_label=request.user.get_username(),
+            actor=request.user,
             extra_time=minutes * 60 if action == "update" else None,
             reason=request.POST.get("reason", ""),
         )
+    except LtiServiceNotOffered as error:
+        messages.error(request, _("Nothing was done (%(code)s): %(message)s") % error.as_dict())
+    except LtiError as error:
+        # Our side changed already (sessions.lti.services.session_control): only the LMS refused.
+        messages.warning(
+            request,
+            _("Done for proctoring; the LMS did not take it (%(code)s): %(message)s") % error.as_dict(),
+        )
     except ProctormeError as error:
-        messages.error(request, f"The LMS did not take it ({error.code}): {error.message}")
+        messages.error(request, _("Nothing was done (%(code)s): %(message)s") % error.as_dict())
     else:
         messages.success(
-            request, f"Sent “{action}” to the LMS; it reports the attempt as {answer.get('status', '?')}."
+            request,
+            _("Done for proctoring and the LMS; it reports the attempt as %(status)s.")
+            % {"status": answer.get("status", "?")},
         )
     return redirect("dashboard:session", session_id=session.public_id)
 

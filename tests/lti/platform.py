@@ -73,6 +73,7 @@ class TestPlatform:
     tokens: dict[str, list[str]] = field(default_factory=dict)  # access token → scopes
     acs_requests: list[dict] = field(default_factory=list)
     acs_status: str = "running"
+    acs_down: bool = False
     lineitems: list[dict] = field(default_factory=list)
     scores: list[dict] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -387,7 +388,9 @@ def start_platform() -> TestPlatform:
                     return self._json(415, {"error": "content type"})
                 control = json.loads(raw)
                 platform.acs_requests.append(control)
-                status = {"pause": "paused", "terminate": "terminated"}.get(
+                if platform.acs_down:
+                    return self._json(503, {"error": "down"})
+                status = {"pause": "paused", "resume": "running", "terminate": "terminated"}.get(
                     control.get("action"), platform.acs_status
                 )
                 platform.acs_status = status

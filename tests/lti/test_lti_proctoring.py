@@ -200,7 +200,7 @@ def _api(key: str) -> APIClient:
     return client
 
 
-def test_reviewers_extend_and_terminate_through_acs(platform, started, tenant_a):
+def test_lms_controls_act_on_the_proctoring_session_and_the_lms(platform, started, tenant_a):
     session = started["session"]
     url = f"/api/v1/sessions/{session.public_id}/lms-control"
     deadline = session.deadline_at
@@ -209,15 +209,94 @@ def test_reviewers_extend_and_terminate_through_acs(platform, started, tenant_a)
     assert extended.json() == {"status": "running", "extra_time": 600}
     session.refresh_from_db()
     assert session.deadline_at == deadline + timedelta(seconds=600)
-    paused = _api(tenant_a.secret_key).post(url, {"action": "pause"}, format="json")
+    paused = _api(tenant_a.secret_key).post(url, {"action": "pause", "reason": "noise"}, format="json")
     assert paused.json()["status"] == "paused"
     session.refresh_from_db()
-    assert session.status == "active"  # proctoring keeps recording while the quiz is paused
+    # Both sides: the LMS's quiz and our capture and clock.
+    assert session.status == "active" and session.paused_at is not None
+    assert session.events.filter(type="PROCTORING_PAUSED").count() == 1
+    resumed = _api(tenant_a.secret_key).post(url, {"action": "resume"}, format="json")
+    assert resumed.json()["status"] == "running"
+    session.refresh_from_db()
+    assert session.paused_at is None and session.deadline_at > deadline + timedelta(seconds=600)
     ended = _api(tenant_a.secret_key).post(url, {"action": "terminate", "reason": "cheating"}, format="json")
     assert ended.json()["status"] == "terminated"
     session.refresh_from_db()
-    assert session.status != "active" and session.end_reason == "lms_terminated"
-    assert [c["action"] for c in platform.acs_requests] == ["update", "pause", "terminate"]
+    assert session.status != "active" and session.end_reason == "terminated"
+    assert [c["action"] for c in platform.acs_requests] == ["update", "pause", "resume", "terminate"]
+    assert platform.acs_requests[1]["reason_msg"] == "noise"
+    control = session.events.filter(type="LMS_CONTROL").order_by("pk").values_list("payload", flat=True)
+    assert [p["action"] for p in control] == ["update", "pause", "resume", "terminate"]
+    assert all(p["by"].startswith("API key ") for p in control)
+
+
+def test_the_proctoring_controls_tell_the_lms_too(client, platform, started, tenant_a):
+    """The live page's and the API's pause / resume / extend / terminate of an LMS session reach
+    the LMS through ACS, the same path as the LMS card."""
+    session = started["session"]
+    client.force_login(tenant_a.reviewer)
+    pause = client.post(
+        reverse("dashboard:intervene-pause", args=[session.public_id]),
+        {"reason": "check the room"},
+        follow=True,
+    )
+    assert "The LMS reports the attempt as paused." in pause.content.decode()
+    session.refresh_from_db()
+    assert session.paused_at is not None
+    resumed = _api(tenant_a.secret_key).post(f"/api/v1/sessions/{session.public_id}/resume", format="json")
+    assert resumed.status_code == 200, resumed.content
+    extended = _api(tenant_a.secret_key).post(
+        f"/api/v1/sessions/{session.public_id}/extend", {"seconds": 120}, format="json"
+    )
+    assert extended.status_code == 200, extended.content
+    client.post(
+        reverse("dashboard:intervene-terminate", args=[session.public_id]), {"reason": "second person"}
+    )
+    assert [(c["action"], c.get("extra_time"), c.get("reason_msg")) for c in platform.acs_requests] == [
+        ("pause", None, "check the room"),
+        ("resume", None, None),
+        ("update", 120, None),
+        ("terminate", None, "second person"),
+    ]
+    session.refresh_from_db()
+    assert session.end_reason == "terminated"
+
+
+def test_an_lms_that_fails_does_not_undo_the_pause_and_says_so(client, platform, started, tenant_a):
+    session = started["session"]
+    platform.acs_down = True
+    client.force_login(tenant_a.reviewer)
+    page = client.post(reverse("dashboard:intervene-pause", args=[session.public_id]), {}, follow=True)
+    assert "The LMS did not take it (LTI_PLATFORM_UNREACHABLE)" in page.content.decode()
+    session.refresh_from_db()
+    assert session.paused_at is not None
+    [event] = session.events.filter(type="LMS_CONTROL").values_list("payload", flat=True)
+    assert (
+        event["action"] == "pause" and event["error"] == "LTI_PLATFORM_UNREACHABLE" and "answer" not in event
+    )
+
+
+def test_an_action_the_lms_did_not_offer_changes_nothing(client, platform, registration, tenant_a):
+    claims = platform.start_proctoring_claims(nonce="")
+    claims[LTI_AP + "acs"]["actions"] = ["flag", "terminate"]
+    platform.tool_jwks = tool_jwks(institution=tenant_a.institution)
+    ticket = _ticket(launch(client, platform, tenant_a.institution, claims))
+    session = ProctoringSession.objects.get(public_id=_widget_start(client, ticket).json()["sessionId"])
+    answer = _api(tenant_a.secret_key).post(
+        f"/api/v1/sessions/{session.public_id}/lms-control", {"action": "pause"}, format="json"
+    )
+    assert answer.status_code == 409 and answer.json()["error"]["code"] == "LTI_SERVICE_NOT_OFFERED"
+    session.refresh_from_db()
+    assert session.paused_at is None and platform.acs_requests == []
+    # Our own pause still works; the LMS is not asked for what it did not offer.
+    assert (
+        _api(tenant_a.secret_key)
+        .post(f"/api/v1/sessions/{session.public_id}/pause", format="json")
+        .status_code
+        == 200
+    )
+    session.refresh_from_db()
+    assert session.paused_at is not None and platform.acs_requests == []
 
 
 def test_control_of_a_session_not_from_an_lms_is_refused(tenant_a):
@@ -374,16 +453,18 @@ def test_a_reviewer_extends_and_terminates_from_the_session_page(client, platfor
     session.refresh_from_db()
     assert session.deadline_at == deadline + timedelta(minutes=5)
     response = client.post(url, {"action": "terminate", "reason": "second person"}, follow=True)
-    assert "it reports the attempt as terminated" in response.content.decode()
+    assert (
+        "Done for proctoring and the LMS; it reports the attempt as terminated." in response.content.decode()
+    )
     assert [(c["action"], c.get("extra_time")) for c in platform.acs_requests] == [
         ("update", 300),
         ("terminate", None),
     ]
     assert platform.acs_requests[1]["reason_msg"] == "second person"
     session.refresh_from_db()
-    assert session.end_reason == "lms_terminated"
+    assert session.end_reason == "terminated"
     control = session.events.filter(type="LMS_CONTROL").values_list("payload", flat=True)
-    assert [p["by"] for p in control] == [tenant_a.reviewer.get_username()] * 2
+    assert [p["by"] for p in control] == [tenant_a.reviewer.email] * 2
 
 
 def test_another_institutions_reviewer_cannot_control_or_see_the_lms_card(
