@@ -204,6 +204,15 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 PROCTORME_SWEEP_SECONDS = float(env_int("PROCTORME_SWEEP_SECONDS", 60, minimum=1))
 # How long an upload may wait for its analysis before the sweep queues it again.
 PROCTORME_ANALYSIS_PENDING_GRACE = env_int("PROCTORME_ANALYSIS_PENDING_GRACE", 30, minimum=1)
+
+# Widget signals: each server process stores the signals of all its sockets that
+# arrive within SIGNAL_BATCH_WINDOW_MS of each other in one transaction (at most
+# SIGNAL_BATCH_MAX at once) and acknowledges them after its commit
+# (sessions/signal_writer.py). SIGNAL_BATCHING=0 writes each signal in its own
+# transaction on the thread pool, as before batching (kept to measure against).
+SIGNAL_BATCHING = env_bool("SIGNAL_BATCHING", True)
+SIGNAL_BATCH_WINDOW_MS = env_int("SIGNAL_BATCH_WINDOW_MS", 3, minimum=0)
+SIGNAL_BATCH_MAX = env_int("SIGNAL_BATCH_MAX", 200, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "expire-overdue-sessions": {"task": "sessions.expire_overdue", "schedule": PROCTORME_SWEEP_SECONDS},
     # Finalises that failed (or were lost) are tried again, with backoff (sessions.finalise).

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.utils import timezone
 
 from proctorme import logs
@@ -27,10 +28,12 @@ from proctorme.errors import ProctormeError, error_code
 from proctorme.flag_types import BROWSER_SIGNALS
 from proctorme.realtime import remember_server_loop, session_group
 from proctorme.times import iso
+from sessions import signal_writer
 from sessions.intervention import session_intervention_state
 from sessions.models import ProctoringSession
 from sessions.services import (
     MAX_SEQ,
+    BrowserSignal,
     payload_problem,
     session_end,
     session_is_overdue,
@@ -241,9 +244,17 @@ class WidgetConsumer(AsyncWebsocketConsumer):
                 await self.close(code=CLOSE_BAD_TOKEN)
                 return
             self.key_checked_at = time.monotonic()
-        result = await database_sync_to_async(signal_record, thread_sensitive=False)(
-            session_id=self.session.pk, seq=seq, event=event, at=message.get("at"), payload=payload
-        )
+        if settings.SIGNAL_BATCHING:
+            # Coalesced with the other sockets' signals of this process; resolved after the commit.
+            result = await signal_writer.writer().record(
+                BrowserSignal(
+                    session_id=self.session.pk, seq=seq, event=event, at=message.get("at"), payload=payload
+                )
+            )
+        else:
+            result = await database_sync_to_async(signal_record, thread_sensitive=False)(
+                session_id=self.session.pk, seq=seq, event=event, at=message.get("at"), payload=payload
+            )
         if result.ended:
             await self._send({"type": "ended", "reason": "ended"})
             await self.close(code=CLOSE_ENDED)

@@ -647,6 +647,111 @@ def signal_record(
     return SignalResult(stored=True, duplicate=False)
 
 
+@dataclass(frozen=True)
+class BrowserSignal:
+    """One signal as the widget's socket received it (already validated by the consumer)."""
+
+    session_id: int
+    seq: int
+    event: str
+    at: object = None
+    payload: dict | None = None
+
+
+def signals_record(signals_in: list[BrowserSignal]) -> list[SignalResult]:
+    """Store a batch of browser signals in one transaction; one result per signal, in order.
+
+    The same rules as ``signal_record`` for each signal (idempotent on the
+    session's ``seq``, a duplicate acknowledged again even after the end, no new
+    signal stored after it), with the per-transaction work done once for the
+    whole batch: the sessions are locked in one query (in primary-key order, so
+    two batches never deadlock), only sequence numbers at or below a session's
+    ``last_client_seq`` are looked up as possible duplicates (one query), the
+    new events go in with one INSERT and the sessions' ``last_client_seq`` and
+    ``last_seen_at`` with one UPDATE. A repeat of a seq inside the batch is a
+    duplicate of the first. Flags are derived per signal, in arrival order.
+    """
+    if not signals_in:
+        return []
+    now = timezone.now()
+    results: list[SignalResult | None] = [None] * len(signals_in)
+    with transaction.atomic():
+        sessions = {
+            s.pk: s
+            for s in ProctoringSession.objects.select_for_update(of=("self",))
+            .select_related("assessment", "candidate", "institution")
+            .filter(pk__in={x.session_id for x in signals_in})
+            .order_by("pk")
+        }
+        for session in sessions.values():
+            if session_is_overdue(session, now):
+                _session_end_locked(session, reason="time_up")
+        # Possible duplicates: a seq the session may already hold, i.e. at or below its highest.
+        maybe_stored = [
+            x
+            for x in signals_in
+            if x.session_id in sessions and x.seq <= sessions[x.session_id].last_client_seq
+        ]
+        stored: set[tuple[int, int]] = set()
+        if maybe_stored:
+            stored = set(
+                Event.objects.filter(
+                    session_id__in={x.session_id for x in maybe_stored},
+                    client_seq__in={x.seq for x in maybe_stored},
+                ).values_list("session_id", "client_seq")
+            )
+        fresh: list[tuple[int, BrowserSignal, datetime, datetime | None]] = []
+        for i, x in enumerate(signals_in):
+            session = sessions.get(x.session_id)
+            if session is None:
+                results[i] = SignalResult(stored=False, duplicate=False, ended=True)
+            elif (x.session_id, x.seq) in stored:
+                results[i] = SignalResult(stored=False, duplicate=True)
+            elif session.status != ProctoringSession.Status.ACTIVE:
+                results[i] = SignalResult(stored=False, duplicate=False, ended=True)
+            else:
+                stored.add((x.session_id, x.seq))  # a repeat later in this batch is a duplicate
+                payload = x.payload or {}
+                when, ended_at = client_time(x.at, now), None
+                if x.event == "CONNECTION_LOST":
+                    when = client_time(payload.get("offlineFrom"), now)
+                    ended_at = max(client_time(payload.get("offlineTo"), now), when)
+                fresh.append((i, x, when, ended_at))
+        if not fresh:
+            return results  # type: ignore[return-value]
+        Event.objects.bulk_create(
+            Event(
+                institution_id=sessions[x.session_id].institution_id,
+                session_id=x.session_id,
+                type=x.event,
+                source=Event.Source.BROWSER,
+                client_seq=x.seq,
+                started_at=when,
+                ended_at=ended_at,
+                payload=x.payload or {},
+            )
+            for _, x, when, ended_at in fresh
+        )
+        touched = {}
+        for _, x, _, _ in fresh:
+            session = touched[x.session_id] = sessions[x.session_id]
+            session.last_client_seq = max(session.last_client_seq, x.seq)
+            session.last_seen_at = now
+        ProctoringSession.objects.bulk_update(list(touched.values()), ["last_client_seq", "last_seen_at"])
+        for i, x, when, ended_at in fresh:
+            session, payload = sessions[x.session_id], x.payload or {}
+            flagged = _derive_flags(
+                session, seq=x.seq, event=x.event, when=when, ended_at=ended_at, payload=payload
+            )
+            if not flagged:
+                _publish_institution(
+                    session,
+                    {"type": "signal", "event": x.event, "seq": x.seq, "at": iso(when), "payload": payload},
+                )
+            results[i] = SignalResult(stored=True, duplicate=False)
+    return results  # type: ignore[return-value]
+
+
 def _new_flag(**fields) -> bool:
     return flag_record(known_new=True, **fields)[1]
 

@@ -1,0 +1,123 @@
+"""Coalesced writes of the widget sockets' signals: one transaction per few milliseconds.
+
+Every socket of a server process hands its signals to the process's writer
+(one per event loop). The writer waits ``SIGNAL_BATCH_WINDOW_MS`` after the
+first signal of a batch, takes everything that arrived meanwhile (at most
+``SIGNAL_BATCH_MAX``) and stores it with one ``signals_record`` call on its
+own thread, which keeps its database connection; signals that arrive while a
+batch is being written form the next one. Each socket acknowledges its signal
+only when the future it waits on is resolved, i.e. after the commit.
+
+A batch that fails as a whole (a database error) is written again one signal
+at a time, each in its own transaction, so one bad signal fails only its own
+socket; when the database is away every signal of the batch fails and its
+socket closes, and the widget resends what was not acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+from sessions.services import BrowserSignal, SignalResult, signal_record, signals_record
+
+log = logging.getLogger(__name__)
+
+# How often the writer thread lets Django check and recycle its connection (max age, health).
+CONNECTION_CHECK_SECONDS = 1.0
+
+_thread_state = threading.local()
+
+
+def _write(batch: list[BrowserSignal]) -> list[SignalResult | BaseException]:
+    """Runs on the writer's thread: the batch in one transaction, else each signal alone."""
+    now = time.monotonic()
+    if now - getattr(_thread_state, "checked", 0.0) > CONNECTION_CHECK_SECONDS:
+        close_old_connections()
+        _thread_state.checked = now
+    try:
+        return list(signals_record(batch))
+    except Exception:
+        connection.close_if_unusable_or_obsolete()
+        if len(batch) == 1:
+            raise
+        log.warning("a batch of %d signals failed; writing them one at a time", len(batch), exc_info=True)
+    out: list[SignalResult | BaseException] = []
+    for x in batch:
+        try:
+            out.append(
+                signal_record(session_id=x.session_id, seq=x.seq, event=x.event, at=x.at, payload=x.payload)
+            )
+        except Exception as exc:  # this signal's socket fails; the others are acknowledged
+            connection.close_if_unusable_or_obsolete()
+            out.append(exc)
+    return out
+
+
+class SignalWriter:
+    """Collects one event loop's signals and writes them in batches on one thread."""
+
+    def __init__(self) -> None:
+        self.window = max(0.0, settings.SIGNAL_BATCH_WINDOW_MS / 1000)
+        self.max_batch = max(1, settings.SIGNAL_BATCH_MAX)
+        self.pending: list[tuple[BrowserSignal, asyncio.Future]] = []
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="proctorme-signals")
+        self.draining = False
+        self.batches = 0
+        self.written = 0
+
+    async def record(self, signal: BrowserSignal) -> SignalResult:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self.pending.append((signal, future))
+        if not self.draining:
+            self.draining = True
+            loop.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self.pending:
+                if self.window:
+                    await asyncio.sleep(self.window)
+                batch, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch :]
+                try:
+                    results = await loop.run_in_executor(self.executor, _write, [s for s, _ in batch])
+                except asyncio.CancelledError:
+                    for _, future in batch + self.pending:
+                        future.cancel()
+                    self.pending = []
+                    raise
+                except Exception as exc:
+                    results = [exc] * len(batch)
+                self.batches += 1
+                self.written += len(batch)
+                for (_, future), result in zip(batch, results, strict=True):
+                    if future.done():  # its socket went away meanwhile
+                        continue
+                    if isinstance(result, BaseException):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+        finally:
+            self.draining = False
+
+
+_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SignalWriter] = weakref.WeakKeyDictionary()
+
+
+def writer() -> SignalWriter:
+    """This event loop's writer (a server process has one loop; tests make one per test)."""
+    loop = asyncio.get_running_loop()
+    found = _writers.get(loop)
+    if found is None:
+        found = _writers[loop] = SignalWriter()
+    return found

@@ -1,0 +1,179 @@
+"""The coalesced signal write path loses and doubles nothing, on PostgreSQL.
+
+Many sockets of one server process send at once (their signals share
+transactions), sockets drop and reconnect with signals in flight and resend
+what was not acknowledged, signals are sent twice; and two writers (two
+server processes) store overlapping signals of the same sessions at the same
+moment. Every signal must end up stored exactly once with exactly one flag,
+and every send acknowledged (``duplicate`` for every copy after the first).
+"""
+
+import asyncio
+import threading
+from collections import Counter
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.db import connection
+
+from sessions import signal_writer
+from sessions.models import Event, Flag, ProctoringSession
+from sessions.services import BrowserSignal, session_end, signals_record
+from tests.widget.test_consumer import _connect, _start
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SOCKETS = 24
+FIRST = 8  # seqs sent on the first socket
+MORE = 6  # new seqs sent after the reconnect
+
+
+def _stored(session_pk: int) -> list[int]:
+    return list(
+        Event.objects.filter(session_id=session_pk, source="browser")
+        .order_by("client_seq")
+        .values_list("client_seq", flat=True)
+    )
+
+
+def _flags(session_pk: int) -> list[str]:
+    return sorted(
+        Flag.objects.filter(session_id=session_pk, type="COPY_PASTE").values_list("episode_key", flat=True)
+    )
+
+
+async def _send(ws, seq: int) -> None:
+    await ws.send_json_to(
+        {"type": "signal", "seq": seq, "event": "COPY_PASTE", "payload": {"action": "copy"}}
+    )
+
+
+async def _acks(ws, count: int) -> list[dict]:
+    acks = []
+    while len(acks) < count:
+        message = await ws.receive_json_from(timeout=10)
+        if message["type"] == "ack":
+            acks.append(message)
+        else:
+            assert message["type"] in ("flag",), message
+    return acks
+
+
+async def _candidate(token: str) -> dict:
+    """One widget: seqs 1..FIRST (3 sent twice), drop with FIRST-1 and FIRST unread, resume."""
+    ws = await _connect(token)
+    hello = await ws.receive_json_from()
+    assert hello["lastClientSeq"] == 0
+    for seq in range(1, FIRST + 1):
+        await _send(ws, seq)
+        if seq == 3:
+            await _send(ws, 3)  # a double send, probably in the same batch as the first
+    first = await _acks(ws, FIRST - 1)  # the last two acks are never read: the socket drops
+    await ws.disconnect()
+    ws = await _connect(token)
+    hello = await ws.receive_json_from()
+    # What the widget does: resend everything it holds no ack for, then carry on.
+    unacked = sorted(set(range(1, FIRST + 1)) - {a["seq"] for a in first if "duplicate" not in a})
+    for seq in unacked + list(range(FIRST + 1, FIRST + MORE + 1)):
+        await _send(ws, seq)
+    second = await _acks(ws, len(unacked) + MORE)
+    await ws.disconnect()
+    return {"hello": hello, "first": first, "second": second, "unacked": unacked}
+
+
+async def test_concurrent_sockets_reconnects_and_double_sends_store_each_signal_once(postgres, tenant_a):
+    started = [await sync_to_async(_start)(tenant_a, candidate=f"c{i}") for i in range(SOCKETS)]
+    writer = signal_writer.writer()
+    batches, written = writer.batches, writer.written
+    outcomes = await asyncio.gather(*(_candidate(s.token) for s in started))
+
+    every = list(range(1, FIRST + MORE + 1))
+    for s, outcome in zip(started, outcomes, strict=True):
+        assert await sync_to_async(_stored)(s.session.pk) == every
+        assert await sync_to_async(_flags)(s.session.pk) == sorted(f"seq:{n}" for n in every)
+        session = await sync_to_async(ProctoringSession.objects.get)(pk=s.session.pk)
+        assert session.last_client_seq == FIRST + MORE
+        # Resumed from what was stored: everything the first socket sent.
+        assert outcome["hello"]["lastClientSeq"] == FIRST
+        first = Counter((a["seq"], a.get("duplicate", False)) for a in outcome["first"])
+        # Seq 3 sent twice: one ack as stored, one as a duplicate (whichever batch each fell in).
+        assert first[(3, False)] == 1 and first[(3, True)] == 1
+        # Resent after the reconnect: already stored, so acknowledged as duplicates; the rest new.
+        second = {a["seq"]: a.get("duplicate", False) for a in outcome["second"]}
+        assert second == {
+            **dict.fromkeys(outcome["unacked"], True),
+            **dict.fromkeys(range(FIRST + 1, FIRST + MORE + 1), False),
+        }
+    # The signals of concurrent sockets shared transactions.
+    sends = SOCKETS * (FIRST + 1 + len(outcomes[0]["unacked"]) + MORE)
+    assert writer.written - written == sends
+    assert writer.batches - batches < sends
+
+
+def test_two_writers_racing_on_the_same_sessions_store_each_seq_once(postgres, tenant_a):
+    """Two server processes' batches (threads with their own connections) with overlapping seqs."""
+    sessions = [_start(tenant_a, candidate=f"r{i}").session for i in range(6)]
+    batches = [
+        [
+            BrowserSignal(s.pk, seq, "COPY_PASTE", payload={"action": "paste"})
+            for s in sessions
+            for seq in seqs
+        ]
+        for seqs in (range(1, 41), range(21, 61), range(1, 61, 2))
+    ]
+    results: dict[int, list] = {}
+    gate = threading.Barrier(len(batches))
+
+    def run(index: int) -> None:
+        try:
+            gate.wait()
+            results[index] = signals_record(batches[index])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(batches))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [0, 1, 2]
+    for s in sessions:
+        assert _stored(s.pk) == list(range(1, 61))
+        assert _flags(s.pk) == sorted(f"seq:{n}" for n in range(1, 61))
+    # Every (session, seq) was reported stored by exactly one writer, a duplicate by the others.
+    stored = Counter()
+    for index, batch in enumerate(batches):
+        for signal, result in zip(batch, results[index], strict=True):
+            assert not result.ended
+            assert result.stored != result.duplicate
+            stored[(signal.session_id, signal.seq)] += result.stored
+    assert set(stored.values()) == {1} and len(stored) == len(sessions) * 60
+
+
+def test_a_batch_keeps_each_signals_own_outcome(postgres, tenant_a):
+    """Stored, repeated in the batch, already stored, and after the end: each gets its own answer."""
+    live = _start(tenant_a, candidate="live").session
+    ended = _start(tenant_a, candidate="ended").session
+    assert signals_record([BrowserSignal(ended.pk, 1, "COPY_PASTE"), BrowserSignal(live.pk, 1, "COPY_PASTE")])
+    session_end(session=ended)
+    batch = [
+        BrowserSignal(live.pk, 2, "COPY_PASTE"),
+        BrowserSignal(ended.pk, 1, "COPY_PASTE"),  # stored before the end: a duplicate
+        BrowserSignal(live.pk, 1, "COPY_PASTE"),  # stored by the earlier batch
+        BrowserSignal(ended.pk, 2, "COPY_PASTE"),  # new after the end: not stored
+        BrowserSignal(live.pk, 2, "COPY_PASTE"),  # repeated in this batch
+        BrowserSignal(live.pk, 3, "TAB_FOCUS_CHANGE", payload={"focused": False}),
+    ]
+    outcome = [(r.stored, r.duplicate, r.ended) for r in signals_record(batch)]
+    assert outcome == [
+        (True, False, False),
+        (False, True, False),
+        (False, True, False),
+        (False, False, True),
+        (False, True, False),
+        (True, False, False),
+    ]
+    assert _stored(live.pk) == [1, 2, 3] and _stored(ended.pk) == [1]
+    assert Flag.objects.filter(session=live, type="TAB_NOT_FOCUS", ended_at__isnull=True).count() == 1
+    live.refresh_from_db()
+    assert live.last_client_seq == 3
