@@ -20,6 +20,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.consumer import get_handler_name
 from django.conf import settings
 from django.utils import timezone
 
@@ -175,6 +176,15 @@ class WidgetConsumer(AsyncWebsocketConsumer):
                 **session.intervention,
             }
         )
+
+    async def dispatch(self, message):
+        # Channels' own dispatch first closes this thread's stale database connections, a hop to
+        # the thread pool and back for every message; nothing here touches the database on the
+        # loop's thread (database_sync_to_async and the signal writer look after their own).
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def disconnect(self, code):
         self._stop_auth_timer()
