@@ -1,20 +1,39 @@
 """Many concurrent widget WebSockets against the production configuration.
 
 A fresh PostgreSQL database, daphne (``proctorme.asgi:application``) with
-channels-redis, N sessions started through ``sessions.services.session_start``
-and N sockets on ``/ws/widget/`` that send ``COPY_PASTE`` signals (each one an
-INSERT of the event and of its flag plus the session row lock and update, the
-real path) at a fixed total rate. Prints sockets held, signals/s acknowledged,
-the acknowledgement latency (send -> ack, p50/p99/max) under load against one
-socket on the idle server measured in the same run, and the CPU and memory of
-the server, PostgreSQL, Redis and the load generator itself. Figures only:
-nothing is asserted on time. Skips (exit 0) without PostgreSQL or Redis.
+channels-redis, sessions made through ``sessions.services.session_start`` and
+sockets on ``/ws/widget/`` that authenticate as the widget does and send
+``COPY_PASTE`` signals (each one an event, its flag pushed back to the widget and
+to the dashboards, the session row locked and updated: the real path) at a
+fixed total rate. Three parts, each printed beside its baseline from the same run:
+
+* **load**, twice on fresh servers: first with one transaction per signal on the
+  thread pool (``SIGNAL_BATCHING=0``, the write path before batching), then with
+  the default coalesced writes; sockets held, signals/s acknowledged, the ack
+  latency (send -> ack, p50/p99/max) against one socket on the idle server, the
+  CPU of daphne, PostgreSQL, Redis and the generator, CPU ms per acknowledged
+  signal, and the after/before ratios;
+* **reconnect storm** (after the second load): every socket cut at once with one
+  signal in flight, all reconnecting at once as the widget does (authenticate,
+  hello, resend what has no ack); how long until each resumed, and what the
+  database holds: every session's signals 1..n, none lost, none doubled;
+* **idle**: ``--idle-sockets`` (10,000) sockets opened and held with the widget's
+  heartbeat (a ping every 15 s), spread over generator processes of at most
+  2,500 sockets each: held, still open, pong latency, server memory per socket.
+
+Figures only: nothing is asserted on time. Skips (exit 0) without PostgreSQL or Redis.
+The database, the servers, the generator processes and the channel-layer keys of
+the run are gone when it ends.
 
     .venv/bin/python bench/ws_load.py [--sockets 2000] [--rate 200] [--duration 30]
-                                      [--servers 1] [--clients 1]
+                                      [--servers 2] [--clients 1] [--no-compare] [--no-storm]
+                                      [--idle-sockets 10000] [--idle-seconds 30]
 
-``--servers K`` starts K daphne processes on K ports (clients split evenly);
-``--clients P`` spreads the sockets over P load-generator processes.
+Limits: each socket is a file descriptor in a generator process and in a server;
+the run raises its open-file limit to the hard limit (``ulimit -Hn``; 10,000
+sockets over 2 servers need ~5,000 each) and says so when that is short. All
+sockets come from 127.0.0.1 to a few ports, well inside the ephemeral port
+range (``/proc/sys/net/ipv4/ip_local_port_range``, printed).
 Environment: ``BENCH_PG`` (libpq URL of the server, default
 ``postgresql://postgres@127.0.0.1:5432``), ``BENCH_REDIS_URL`` (default
 ``redis://127.0.0.1:6379/12``), ``BENCH_ASGI_APP`` (default
@@ -52,6 +71,8 @@ DOMAIN = "bench.example"
 ORIGIN = f"https://{DOMAIN}"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CONNECT_CONCURRENCY = 50
+STORM_CONCURRENCY = 500  # sockets of one generator process in their opening handshake at once
+HEARTBEAT_SECONDS = 15.0  # the widget's ping interval (static/proctorme/src/transport.js)
 LOG_RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ ")
 ACCESS_LOG_LINE = re.compile(r'"(WSCONNECTING|WSCONNECT|WSDISCONNECT|WSREJECT|GET|POST) ')
 
@@ -176,6 +197,7 @@ def _setup(db_name: str, n_sessions: int, secret_key: str) -> dict:
     connections.close_all()
     return {
         "tokens": tokens,
+        "session_ids": [session.pk for session in sessions],
         "migrated": migrated,
         "created": created,
     }
@@ -204,7 +226,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_servers(count: int, db_name: str, secret_key: str, log_dir: Path) -> list[tuple]:
+def _start_servers(
+    count: int, db_name: str, secret_key: str, log_dir: Path, extra_env: dict, label: str
+) -> list[tuple]:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "proctorme.settings",
@@ -214,6 +238,7 @@ def _start_servers(count: int, db_name: str, secret_key: str, log_dir: Path) -> 
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DEBUG": "0",
         "LOG_LEVEL": "WARNING",
+        **extra_env,
     }
     for name in ("TASKS_MODE", "PROCTORME_TESTING"):
         env.pop(name, None)  # production: Celery on Redis
@@ -221,7 +246,7 @@ def _start_servers(count: int, db_name: str, secret_key: str, log_dir: Path) -> 
     servers = []
     for i in range(count):
         port = _free_port()
-        log = open(log_dir / f"daphne-{i}.log", "wb")  # noqa: SIM115 (closed in _stop_servers)
+        log = open(log_dir / f"daphne-{label.split(':')[0]}-{i}.log", "wb")  # noqa: SIM115 (closed in _stop_servers)
         proc = subprocess.Popen(
             [daphne, "-b", "127.0.0.1", "-p", str(port), ASGI_APP],
             cwd=ROOT,
@@ -344,12 +369,13 @@ def _signal(seq: int) -> str:
 
 
 class Sock:
-    __slots__ = ("ws", "seq", "pending", "hello", "reader")
+    __slots__ = ("ws", "seq", "pending", "hello", "reader", "target", "ping_at")
 
-    def __init__(self, ws) -> None:
-        self.ws, self.seq, self.pending = ws, 0, {}
+    def __init__(self, ws, target: tuple[str, str]) -> None:
+        self.ws, self.seq, self.pending, self.target = ws, 0, {}, target
         self.hello = asyncio.get_running_loop().create_future()
         self.reader = None
+        self.ping_at: float | None = None
 
 
 class Generator:
@@ -363,6 +389,7 @@ class Generator:
         self.recording = False
         self.closing = False
         self.last_ack = 0.0
+        self.pongs: list[float] = []
 
     async def _read(self, sock: Sock) -> None:
         from websockets.exceptions import ConnectionClosed
@@ -379,6 +406,10 @@ class Generator:
                         self.last_ack = now
                 elif kind == "flag":
                     self.flags += 1
+                elif kind == "pong":
+                    if sock.ping_at is not None:
+                        self.pongs.append(now - sock.ping_at)
+                        sock.ping_at = None
                 elif kind == "hello":
                     if not sock.hello.done():
                         sock.hello.set_result(message)
@@ -408,7 +439,7 @@ class Generator:
             except Exception as exc:  # count every failure kind
                 self.errors[f"connect: {type(exc).__name__}"] += 1
                 return None
-            sock = Sock(ws)
+            sock = Sock(ws, target)
             sock.reader = asyncio.create_task(self._read(sock))
             try:
                 await asyncio.wait_for(sock.hello, 30)
@@ -483,14 +514,98 @@ class Generator:
             "lags": lags,
         }
 
+    async def heartbeat(self, seconds: float, interval: float) -> dict:
+        """Hold every socket for ``seconds``, each sending the widget's ping every ``interval`` s."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        socks = [s for s in self.socks if s.ws.state.name == "OPEN"]
+
+        async def beat(sock: Sock, offset: float) -> None:
+            await asyncio.sleep(offset)  # spread over the interval, as independent browsers are
+            while loop.time() < end:
+                sock.ping_at = time.perf_counter()
+                try:
+                    await sock.ws.send('{"type":"ping"}')
+                except Exception:
+                    self.errors["ping failed"] += 1
+                    return
+                await asyncio.sleep(interval)
+
+        pings = [beat(s, interval * i / max(1, len(socks))) for i, s in enumerate(socks)]
+        await asyncio.gather(*pings)
+        unanswered = sum(s.ping_at is not None and time.perf_counter() - s.ping_at > 10 for s in socks)
+        return {"open": sum(s.ws.state.name == "OPEN" for s in self.socks), "unanswered": unanswered}
+
+    async def storm(self, within: float) -> dict:
+        """Cut every socket at once with one signal in flight each, then reconnect them all at once.
+
+        Each one does what the widget does: open a new socket, authenticate, wait for
+        hello, resend every signal without an ack. Resumed = hello received and every
+        pending signal acknowledged. Returns the seconds each took and every session's last seq.
+        """
+        from websockets.asyncio.client import connect
+
+        loop = asyncio.get_running_loop()
+        socks = [s for s in self.socks if s.ws.state.name == "OPEN"]
+        for sock in socks:
+            sock.seq += 1
+            sock.pending[sock.seq] = time.perf_counter()
+            with contextlib.suppress(Exception):
+                await sock.ws.send(_signal(sock.seq))
+        self.closing = True
+        for sock in socks:
+            sock.ws.transport.abort()  # the network drops: no close handshake
+        await asyncio.gather(*(s.reader for s in socks if s.reader), return_exceptions=True)
+        self.closing = False
+        t0 = time.perf_counter()
+        deadline = t0 + within
+        gate = asyncio.Semaphore(STORM_CONCURRENCY)
+
+        async def resume(sock: Sock) -> float | None:
+            uri, token = sock.target
+            while time.perf_counter() < deadline:
+                try:
+                    async with gate:
+                        ws = await connect(
+                            uri,
+                            origin=ORIGIN,
+                            compression=None,
+                            proxy=None,
+                            ping_interval=None,
+                            open_timeout=30,
+                        )
+                        await ws.send(json.dumps({"type": "auth", "token": token}))
+                        sock.ws, sock.hello = ws, loop.create_future()
+                        sock.reader = asyncio.create_task(self._read(sock))
+                        await asyncio.wait_for(sock.hello, 30)
+                except Exception as exc:
+                    self.errors[f"reconnect: {type(exc).__name__}"] += 1
+                    await asyncio.sleep(0.5)
+                    continue
+                for seq in sorted(sock.pending):
+                    await ws.send(_signal(seq))
+                while sock.pending and time.perf_counter() < deadline and ws.state.name == "OPEN":
+                    await asyncio.sleep(0.05)
+                if not sock.pending:
+                    return time.perf_counter() - t0
+            return None
+
+        took = await asyncio.gather(*(resume(s) for s in socks))
+        return {
+            "dropped": len(socks),
+            "took": [t for t in took if t is not None],
+            "last_seq": {s.target[1]: s.seq for s in socks},
+        }
+
     def take(self) -> dict:
         out = {
             "latencies": self.latencies,
             "errors": dict(self.errors),
             "closes": {str(k): v for k, v in self.closes.items()},
             "flags": self.flags,
+            "pongs": self.pongs,
         }
-        self.latencies, self.errors, self.closes, self.flags = [], Counter(), Counter(), 0
+        self.latencies, self.errors, self.closes, self.flags, self.pongs = [], Counter(), Counter(), 0, []
         return out
 
     async def close_all(self) -> None:
@@ -529,6 +644,10 @@ def _client_main(conn, uris: list[tuple[str, str]]) -> None:
                 result = {"open": sum(s.ws.state.name == "OPEN" for s in gen.socks)}
             elif command == "load":
                 result = await gen.load(*args)
+            elif command == "heartbeat":
+                result = await gen.heartbeat(*args)
+            elif command == "storm":
+                result = await gen.storm(*args)
             elif command == "close":
                 await gen.close_all()
                 result = {}
@@ -560,9 +679,10 @@ class Clients:
         for conn in self.conns:
             conn.send((command, args))
         answers = [conn.recv() for conn in self.conns]
-        merged = {"latencies": [], "errors": Counter(), "closes": Counter(), "flags": 0}
+        merged = {"latencies": [], "errors": Counter(), "closes": Counter(), "flags": 0, "pongs": []}
         for _, part in answers:
             merged["latencies"] += part["latencies"]
+            merged["pongs"] += part["pongs"]
             merged["errors"].update(part["errors"])
             merged["closes"].update(part["closes"])
             merged["flags"] += part["flags"]
@@ -600,6 +720,219 @@ def _problems(merged: dict) -> str:
     return ", ".join(parts) or "none"
 
 
+def _stored_check(session_ids: list[int], expected: list[int]) -> dict:
+    """Per session: events stored for seqs 1..expected, each once? (counted in the database)."""
+    from django.db.models import Count, Max
+
+    from sessions.models import Event
+
+    rows = {
+        r["session_id"]: r
+        for r in Event.objects.filter(session_id__in=session_ids, source="browser")
+        .values("session_id")
+        .annotate(n=Count("id"), distinct=Count("client_seq", distinct=True), top=Max("client_seq"))
+    }
+    lost = doubled = 0
+    for pk, want in zip(session_ids, expected, strict=True):
+        row = rows.get(pk, {"n": 0, "distinct": 0, "top": 0})
+        lost += max(0, want - row["distinct"]) + max(0, (row["top"] or 0) - want)
+        doubled += row["n"] - row["distinct"]
+    return {"lost": lost, "doubled": doubled}
+
+
+def _load_phase(label, args, db_name, secret_key, log_dir, targets, extra_env) -> dict:
+    """Servers started with ``extra_env``; 1 socket idle-server baseline, then the sockets and the load."""
+    servers = _start_servers(args.servers, db_name, secret_key, log_dir, extra_env, label)
+    clients = base = None
+    try:
+        ports = [port for _, port, _ in servers]
+        server_pids = [proc.pid for proc, _, _ in servers]
+        uris = [(f"ws://127.0.0.1:{ports[i % len(ports)]}/ws/widget/", t) for i, t in enumerate(targets)]
+        rss_idle = sum(_rss_mib(p) for p in server_pids)
+        # Baseline: one socket on the otherwise idle server, signals at 10/s (under the rate limit).
+        base = Clients(uris[:1], 1)
+        base.call("open")
+        _, base_merged = base.call("load", 10.0, time.time() + 0.2, args.baseline / 10.0)
+        base.call("close")
+        base.stop()
+        base = None
+
+        clients = Clients(uris[1:], args.clients)
+        meter = CpuMeter(server_pids, db_name, clients.pids)
+        cpu_a = meter.sample()
+        opened, open_merged = clients.call("open")
+        cpu_b = meter.sample()
+        held = sum(o["held"] for o in opened)
+        ramp = max(o["seconds"] for o in opened)
+        connect_times = [t for o in opened for t in o["times"]]
+        rss_held = sum(_rss_mib(p) for p in server_pids)
+        idled, idle_merged = clients.call("idle", args.idle)
+        still_open = sum(r["open"] for r in idled)
+        out = {
+            "label": label,
+            "base": base_merged,
+            "held": held,
+            "ramp": ramp,
+            "connect_times": connect_times,
+            "open_merged": open_merged,
+            "idle_merged": idle_merged,
+            "still_open": still_open,
+            "rss_idle": rss_idle,
+            "rss_held": rss_held,
+            "ramp_cpu": CpuMeter.share(cpu_a, cpu_b),
+        }
+        if held == 0:
+            return out
+        rss_peak = [rss_held]
+        stop_sampling = threading.Event()
+
+        def sample_rss() -> None:
+            while not stop_sampling.is_set():
+                rss_peak.append(sum(_rss_mib(p) for p in server_pids))
+                meter.poll_backends()
+                time.sleep(0.5)
+
+        sampler = threading.Thread(target=sample_rss, daemon=True)
+        sampler.start()
+        cpu_c = meter.sample()
+        loads, load_merged = clients.call("load", args.rate / args.clients, time.time() + 0.5, args.duration)
+        cpu_d = meter.sample()
+        stop_sampling.set()
+        sampler.join()
+        acked = sum(r["acked"] for r in loads)
+        load_cpu = CpuMeter.share(cpu_c, cpu_d)
+        wall = cpu_d["wall"] - cpu_c["wall"]
+        out.update(
+            loads=loads,
+            load_merged=load_merged,
+            rss_peak=max(rss_peak),
+            load_cpu=load_cpu,
+            per_ack={k: 10 * load_cpu[k] * wall / max(acked, 1) for k in ("server", "postgres", "redis")},
+            load_avg=os.getloadavg()[0],
+        )
+        if args.storm:
+            storms, storm_merged = clients.call("storm", args.storm_within)
+            last = {}
+            for r in storms:
+                last.update(r["last_seq"])
+            ids = dict(zip(made_tokens(), made_ids(), strict=True))
+            check = _stored_check([ids[t] for t in last], list(last.values()))
+            out["storm"] = {
+                "dropped": sum(r["dropped"] for r in storms),
+                "took": [t for r in storms for t in r["took"]],
+                "merged": storm_merged,
+                **check,
+            }
+        clients.call("close")
+        return out
+    finally:
+        for c in (base, clients):
+            if c is not None:
+                c.stop()
+        _stop_servers(servers)
+
+
+def _idle_phase(args, db_name, secret_key, log_dir, targets) -> dict:
+    """``len(targets)`` sockets opened and held with the widget's heartbeat; memory per socket."""
+    servers = _start_servers(args.servers, db_name, secret_key, log_dir, {}, "idle")
+    clients = None
+    try:
+        ports = [port for _, port, _ in servers]
+        server_pids = [proc.pid for proc, _, _ in servers]
+        uris = [(f"ws://127.0.0.1:{ports[i % len(ports)]}/ws/widget/", t) for i, t in enumerate(targets)]
+        clients = Clients(uris, max(args.clients, -(-len(uris) // 2500)))
+        meter = CpuMeter(server_pids, db_name, clients.pids)
+        rss_before = sum(_rss_mib(p) for p in server_pids)
+        opened, open_merged = clients.call("open")
+        held = sum(o["held"] for o in opened)
+        rss_held = sum(_rss_mib(p) for p in server_pids)
+        cpu_a = meter.sample()
+        beats, beat_merged = clients.call("heartbeat", args.idle_seconds, HEARTBEAT_SECONDS)
+        cpu_b = meter.sample()
+        rss_after = sum(_rss_mib(p) for p in server_pids)
+        clients.call("close")
+        return {
+            "wanted": len(uris),
+            "held": held,
+            "ramp": max(o["seconds"] for o in opened),
+            "open_merged": open_merged,
+            "beat_merged": beat_merged,
+            "still_open": sum(b["open"] for b in beats),
+            "unanswered": sum(b["unanswered"] for b in beats),
+            "rss_before": rss_before,
+            "rss_held": rss_held,
+            "rss_after": rss_after,
+            "cpu": CpuMeter.share(cpu_a, cpu_b),
+            "load_avg": os.getloadavg()[0],
+            "processes": len(clients.procs),
+        }
+    finally:
+        if clients is not None:
+            clients.stop()
+        _stop_servers(servers)
+
+
+_MADE: dict = {}
+
+
+def made_tokens() -> list[str]:
+    return _MADE["tokens"]
+
+
+def made_ids() -> list[int]:
+    return _MADE["session_ids"]
+
+
+def _print_phase(args, r: dict) -> None:
+    held = r["held"]
+    print(f"  {r['label']}")
+    print(
+        f"    {'ack, idle server, 1 socket':34} {_ms(r['base']['latencies'])}"
+        f"   ({len(r['base']['latencies'])} signals at 10/s)"
+    )
+    if "loads" not in r:
+        print(f"    no socket could connect: {_problems(r['open_merged'])}")
+        return
+    loads, lat = r["loads"], r["load_merged"]["latencies"]
+    sent = sum(x["sent"] for x in loads)
+    acked = sum(x["acked"] for x in loads)
+    seconds = max(x["seconds"] for x in loads)
+    ack_span = max(x["ack_span"] for x in loads)
+    print(
+        f"    {f'ack, {held} sockets, {args.rate:g}/s':34} {_ms(lat)}"
+        f"   ({acked} of {sent} sent acked in {seconds:.0f} s + drain)"
+    )
+    print(f"    {'connect + hello, during ramp':34} {_ms(r['connect_times'])}")
+    print(f"    {'generator loop lag (10 ms tick)':34} {_ms([x for one in loads for x in one['lags']])}")
+    print(
+        f"    sockets held       {held} of {args.sockets} (ramp {r['ramp']:.1f} s, {held / r['ramp']:.0f}/s)"
+    )
+    print(
+        f"    signals acked/s    {acked / ack_span:.1f} (sent {sent / seconds:.1f}/s); "
+        f"unacked {sum(x['unacked'] for x in loads)}; flags pushed {r['load_merged']['flags']}"
+    )
+    print(
+        f"    errors, closes     baseline: {_problems(r['base'])}; open: {_problems(r['open_merged'])}; "
+        f"{args.idle:g} s idle: {_problems(r['idle_merged'])} ({r['still_open']} still open); "
+        f"load: {_problems(r['load_merged'])}"
+    )
+    print(
+        f"    server RSS MiB     idle {r['rss_idle']:.0f} -> {held} sockets {r['rss_held']:.0f} "
+        f"-> peak under load {r['rss_peak']:.0f}"
+    )
+    for name, cpu in (("ramp", r["ramp_cpu"]), ("load", r["load_cpu"])):
+        print(
+            f"    CPU % of a core, {name}  daphne {cpu['server']:.0f}, postgres backends "
+            f"{cpu['postgres']:.0f}, redis {cpu['redis']:.0f}, generator {cpu['client']:.0f}; "
+            f"other processes {cpu['others']:.0f} (of {100 * (os.cpu_count() or 1)})"
+        )
+    per = r["per_ack"]
+    print(
+        f"    CPU ms per ack     daphne {per['server']:.2f} + postgres {per['postgres']:.2f} = "
+        f"{per['server'] + per['postgres']:.2f} (redis {per['redis']:.2f}); load average {r['load_avg']:.1f}"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sockets", type=int, default=2000)
@@ -613,141 +946,112 @@ def main() -> int:
     )
     parser.add_argument("--clients", type=int, default=1, help="load-generator processes")
     parser.add_argument("--baseline", type=int, default=50, help="signals on the idle server (1 socket)")
-    parser.add_argument("--idle", type=float, default=15.0, help="seconds all sockets are held idle")
+    parser.add_argument(
+        "--idle", type=float, default=5.0, help="seconds the loaded sockets are held idle first"
+    )
+    parser.add_argument(
+        "--compare",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="first the same load with one transaction per signal (SIGNAL_BATCHING=0), as the baseline",
+    )
+    parser.add_argument("--storm", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--storm-within", type=float, default=30.0, help="seconds the storm may take")
+    parser.add_argument("--idle-sockets", type=int, default=10000, help="0: no idle phase")
+    parser.add_argument("--idle-seconds", type=float, default=30.0)
     args = parser.parse_args()
 
     _prerequisites()
-    _raise_fd_limit(args.sockets + 256)
+    limit = _raise_fd_limit(max(args.sockets, args.idle_sockets // max(1, args.servers)) + 512)
     db_name = f"proctorme_wsbench_{os.getpid()}"
     secret_key = secrets.token_urlsafe(50)
     log_dir = Path(tempfile.mkdtemp(prefix="ws_load_"))
-    servers: list[tuple] = []
     redis_before = _redis_asgi_keys()
-    clients: Clients | None = None
     failed = True
+    phases = (["each"] if args.compare else []) + ["batched"]
+    per_phase = args.sockets + 1
     _admin(f'CREATE DATABASE "{db_name}"')
     try:
-        made = _setup(db_name, args.sockets + 1, secret_key)
+        made = _setup(db_name, per_phase * len(phases) + args.idle_sockets, secret_key)
+        _MADE.update(made)
         tokens = made["tokens"]
         print(
             f"setup: migrate {made['migrated']:.1f} s, {len(tokens)} active sessions "
-            f"(session_start + bulk_create) in {made['created']:.1f} s"
+            f"(session_start + bulk_create) in {made['created']:.1f} s; open-file limit {limit}, "
+            f"ephemeral ports {Path('/proc/sys/net/ipv4/ip_local_port_range').read_text().split()}"
         )
-        servers = _start_servers(args.servers, db_name, secret_key, log_dir)
-        ports = [port for _, port, _ in servers]
-        server_pids = [proc.pid for proc, _, _ in servers]
-        uris = [(f"ws://127.0.0.1:{ports[i % len(ports)]}/ws/widget/", t) for i, t in enumerate(tokens)]
-        rss_idle = sum(_rss_mib(p) for p in server_pids)
-
-        # Baseline: one socket on the otherwise idle server, signals at 10/s (under the rate limit).
-        base = Clients(uris[:1], 1)
-        base.call("open")
-        _, base_merged = base.call("load", 10.0, time.time() + 0.2, args.baseline / 10.0)
-        base.call("close")
-        base.stop()
-
-        clients = Clients(uris[1:], args.clients)
-        meter = CpuMeter(server_pids, db_name, clients.pids)
-        cpu_a = meter.sample()
-        opened, open_merged = clients.call("open")
-        cpu_b = meter.sample()
-        held = sum(o["held"] for o in opened)
-        ramp = max(o["seconds"] for o in opened)
-        connect_times = [t for o in opened for t in o["times"]]
-        rss_held = sum(_rss_mib(p) for p in server_pids)
-        # Held idle, as most exam sockets are most of the time: does the server keep them all?
-        idled, idle_merged = clients.call("idle", args.idle)
-        still_open = sum(r["open"] for r in idled)
-        if held == 0:
-            print(f"no socket could connect: {_problems(open_merged)}; server log in {log_dir}")
-            return 1
-
-        # Load: every process sends its share of the rate from the same wall-clock instant.
-        share = args.rate / args.clients
-        rss_peak = [rss_held]
-        stop_sampling = False
-
-        def sample_rss() -> None:
-            while not stop_sampling:
-                rss_peak.append(sum(_rss_mib(p) for p in server_pids))
-                meter.poll_backends()
-                time.sleep(0.5)
-
-        sampler = threading.Thread(target=sample_rss, daemon=True)
-        sampler.start()
-        cpu_c = meter.sample()
-        loads, load_merged = clients.call("load", share, time.time() + 0.5, args.duration)
-        cpu_d = meter.sample()
-        stop_sampling = True
-        sampler.join()
-        rss_after = sum(_rss_mib(p) for p in server_pids)
-        clients.call("close")
-
-        sent = sum(r["sent"] for r in loads)
-        acked = sum(r["acked"] for r in loads)
-        ack_span = max(r["ack_span"] for r in loads)
-        unacked = sum(r["unacked"] for r in loads)
-        seconds = max(r["seconds"] for r in loads)
-        lags = [lag for r in loads for lag in r["lags"]]
-        ramp_cpu = CpuMeter.share(cpu_a, cpu_b)
-        load_cpu = CpuMeter.share(cpu_c, cpu_d)
-        lat = load_merged["latencies"]
+        results = []
+        for n, phase in enumerate(phases):
+            targets = tokens[n * per_phase : (n + 1) * per_phase]
+            label = (
+                "before: one transaction per signal on the thread pool (SIGNAL_BATCHING=0)"
+                if phase == "each"
+                else "after: coalesced writes, one transaction per few ms per process (the default)"
+            )
+            env = {"SIGNAL_BATCHING": "0" if phase == "each" else "1"}
+            storm = args.storm and phase == "batched"
+            results.append(
+                _load_phase(
+                    label,
+                    argparse.Namespace(**{**vars(args), "storm": storm}),
+                    db_name,
+                    secret_key,
+                    log_dir,
+                    targets,
+                    env,
+                )
+            )
+        idle = None
+        if args.idle_sockets:
+            idle = _idle_phase(args, db_name, secret_key, log_dir, tokens[len(phases) * per_phase :])
 
         print(
             f"ws_load: {args.servers} daphne process(es), channels-redis, PostgreSQL; "
-            f"{args.clients} generator process(es); {os.cpu_count()} cores, load average "
-            f"{os.getloadavg()[0]:.1f}; COPY_PASTE signals"
+            f"{args.clients} generator process(es); {os.cpu_count()} cores; COPY_PASTE signals"
         )
-        print(f"  {'':34} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}")
-        print(
-            f"  {'ack, idle server, 1 socket':34} {_ms(base_merged['latencies'])}"
-            f"   ({len(base_merged['latencies'])} signals at 10/s)"
-        )
-        print(
-            f"  {f'ack, {held} sockets, {args.rate:g}/s':34} {_ms(lat)}"
-            f"   ({acked} of {sent} sent acked in {seconds:.0f} s + drain)"
-        )
-        print(f"  {'connect + hello, during ramp':34} {_ms(connect_times)}")
-        print(f"  {'generator loop lag (10 ms tick)':34} {_ms(lags)}")
-        print(f"  sockets held         {held} of {args.sockets} (ramp {ramp:.1f} s, {held / ramp:.0f}/s)")
-        print(
-            f"  signals acked/s      {acked / ack_span:.1f} (target {args.rate:g}; sent {sent / seconds:.1f}/s; "
-            f"last ack {ack_span:.1f} s after the first send); unacked {unacked}; "
-            f"flags pushed {load_merged['flags']}"
-        )
-        print(
-            f"  errors, closes       baseline: {_problems(base_merged)}; open: {_problems(open_merged)}; "
-            f"{args.idle:g} s idle: {_problems(idle_merged)} ({still_open} still open); "
-            f"load: {_problems(load_merged)}"
-        )
-        print(
-            f"  server RSS MiB       idle {rss_idle:.0f} -> {held} sockets {rss_held:.0f} "
-            f"({1024 * (rss_held - rss_idle) / held:.0f} KiB/socket) -> peak under load {max(rss_peak):.0f}"
-            f" -> after {rss_after:.0f}"
-        )
-        for name, cpu in (("ramp", ramp_cpu), ("load", load_cpu)):
+        print(f"    {'':34} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}")
+        for r in results:
+            _print_phase(args, r)
+        if len(results) == 2 and all("per_ack" in r for r in results):
+            before, after = results
+            cost = lambda r: r["per_ack"]["server"] + r["per_ack"]["postgres"]  # noqa: E731
+            p99 = lambda r: _pct(r["load_merged"]["latencies"], 0.99)  # noqa: E731
             print(
-                f"  CPU % of a core, {name}  daphne {cpu['server']:.0f}, postgres backends "
-                f"{cpu['postgres']:.0f}, redis {cpu['redis']:.0f}, generator {cpu['client']:.0f}; "
-                f"other processes {cpu['others']:.0f} (of {100 * (os.cpu_count() or 1)})"
+                f"  after / before (same run): CPU per ack (daphne + postgres) {cost(after) / cost(before):.2f}x "
+                f"({cost(before):.2f} -> {cost(after):.2f} ms; daphne "
+                f"{after['per_ack']['server'] / max(before['per_ack']['server'], 1e-9):.2f}x, postgres "
+                f"{after['per_ack']['postgres'] / max(before['per_ack']['postgres'], 1e-9):.2f}x); "
+                f"p99 ack {p99(after) / p99(before):.2f}x ({1000 * p99(before):.0f} -> {1000 * p99(after):.0f} ms)"
             )
-        if acked:
-            wall = cpu_d["wall"] - cpu_c["wall"]
-            per = {k: 10 * load_cpu[k] * wall / acked for k in ("server", "postgres", "redis")}
+        storm = results[-1].get("storm")
+        if storm:
+            took = storm["took"]
             print(
-                f"  CPU ms per ack       daphne {per['server']:.1f}, postgres {per['postgres']:.1f}, "
-                f"redis {per['redis']:.1f} (so a core running daphne acks at most "
-                f"~{1000 / max(per['server'], 1e-3):.0f}/s)"
+                f"  reconnect storm: {storm['dropped']} sockets cut at once (one signal each in flight), all "
+                f"reconnecting at once: {len(took)} resumed (hello + every unacknowledged signal acknowledged) "
+                f"within {args.storm_within:g} s; p50 {_pct(took, 0.5):.1f} s, p99 {_pct(took, 0.99):.1f} s, "
+                f"last {max(took, default=float('nan')):.1f} s; in the database: {storm['lost']} lost, "
+                f"{storm['doubled']} doubled; {_problems(storm['merged'])}"
             )
-        if not lat:
+        if idle:
+            per_socket = 1024 * (idle["rss_held"] - idle["rss_before"]) / max(idle["held"], 1)
+            cpu = idle["cpu"]
+            print(
+                f"  idle: {idle['held']} of {idle['wanted']} sockets held (ramp {idle['ramp']:.0f} s, "
+                f"{idle['processes']} generator processes), a ping each every {HEARTBEAT_SECONDS:g} s for "
+                f"{args.idle_seconds:g} s: {idle['still_open']} still open, {idle['unanswered']} pings unanswered; "
+                f"pong {_ms(idle['beat_merged']['pongs']).split()[0]} / {_ms(idle['beat_merged']['pongs']).split()[1]} "
+                f"ms p50/p99; server RSS {idle['rss_before']:.0f} -> {idle['rss_held']:.0f} MiB "
+                f"({per_socket:.0f} KiB per socket); CPU while idle: daphne {cpu['server']:.0f} %, redis "
+                f"{cpu['redis']:.0f} %, postgres {cpu['postgres']:.0f} % of a core; load average {idle['load_avg']:.1f}; "
+                f"{_problems(idle['open_merged'])} / {_problems(idle['beat_merged'])}"
+            )
+        if not all(r["base"]["latencies"] for r in results):
             print(f"no signal was acknowledged; server log in {log_dir}")
             return 1
         failed = False
         return 0
     finally:
-        if clients is not None:
-            clients.stop()
-        _stop_servers(servers)
         if "django.db" in sys.modules:
             sys.modules["django.db"].connections.close_all()
         _admin(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
