@@ -111,6 +111,12 @@ _CODES = (
     ErrorCode("SESSION_ALREADY_ENDED", 409, "The session has already ended.", (API,)),
     ErrorCode("SESSION_PAUSED", 409, "The session is paused; resume it first.", (API,)),
     ErrorCode("SESSION_NOT_PAUSED", 409, "The session is not paused.", (API,)),
+    ErrorCode(
+        "CANDIDATE_SESSION_RUNNING",
+        409,
+        "The candidate has a session running or finalising; end it before erasing their data.",
+        (API,),
+    ),
     ErrorCode("UNSUPPORTED_MEDIA_TYPE", 415, "The body is not application/json.", (API,)),
     ErrorCode(
         "RATE_LIMITED", 429, "Too many requests or messages; slow down and retry.", (WIDGET, API, SOCKET)
@@ -304,6 +310,12 @@ class SessionNotRunning(ProctormeError):
     """A live intervention on a session that has ended (sessions.intervention)."""
 
     code = "SESSION_ALREADY_ENDED"
+
+
+class CandidateSessionRunning(ProctormeError):
+    """An erasure while the candidate's session still runs (sessions.privacy)."""
+
+    code = "CANDIDATE_SESSION_RUNNING"
 
 
 class SessionPaused(ProctormeError):

@@ -15,6 +15,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_http_methods
 
+from proctorme.errors import CandidateSessionRunning
 from sessions.models import Assessment, Candidate, MediaChunk, PrivacyRequest, ProctoringSession
 from sessions.privacy import archive_response, candidate_erase, candidate_export_write, export_filename
 from tenants.admin import ReadOnlyTenantAdmin, TenantScopedAdmin
@@ -115,12 +116,16 @@ class CandidateAdmin(TenantScopedAdmin):
     def _erase(self, request, object_id):
         candidate = self.get_object(request, object_id)
         if request.method == "POST":
-            done = candidate_erase(
-                candidate=candidate,
-                actor=request.user,
-                actor_label=request.user.get_username(),
-                via=PrivacyRequest.Via.ADMIN,
-            )
+            try:
+                done = candidate_erase(
+                    candidate=candidate,
+                    actor=request.user,
+                    actor_label=request.user.get_username(),
+                    via=PrivacyRequest.Via.ADMIN,
+                )
+            except CandidateSessionRunning as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+                return redirect("admin:proctoring_candidate_change", candidate.pk)
             counts = done.counts
             self.message_user(
                 request,

@@ -37,6 +37,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from proctorme.errors import CandidateSessionRunning
 from proctorme.times import iso
 from sessions.models import (
     Accommodation,
@@ -460,13 +461,20 @@ def _counts_json(counts: Counter) -> dict:
 def candidate_erase(*, candidate: Candidate, actor=None, actor_label: str, via: str) -> PrivacyRequest:
     """Erase everything personal held about this candidate (within their institution only).
 
-    Idempotent: erasing a tombstone again deletes whatever arrived since and records it.
+    Idempotent: erasing a tombstone again deletes whatever arrived since and records it. Refused
+    while one of their sessions runs or finalises (uploads and the analysis would write again).
     """
     now = timezone.now()
     with transaction.atomic():
         locked = Candidate.objects.select_for_update().get(
             pk=candidate.pk, institution_id=candidate.institution_id
         )
+        running = ProctoringSession.objects.filter(
+            institution_id=locked.institution_id, candidate=locked
+        ).exclude(status=ProctoringSession.Status.COMPLETED)
+        if running.exists():
+            ids = [str(public_id) for public_id in running.values_list("public_id", flat=True)]
+            raise CandidateSessionRunning(details={"sessions": ids})
         session_ids = list(
             ProctoringSession.objects.filter(
                 institution_id=locked.institution_id, candidate=locked

@@ -101,3 +101,13 @@ def test_the_retention_override_is_validated_in_the_admin(client, tenant_a, seed
     assert client.post(url, {**form, "retention_days": 14}).status_code == 302
     assessment.refresh_from_db()
     assert assessment.retention_days == 14
+
+
+def test_the_admin_says_why_a_candidate_with_a_running_session_is_not_erased(client, tenant_a, seeded):
+    from sessions.models import ProctoringSession
+
+    ProctoringSession.objects.filter(pk=seeded.sessions[0].pk).update(status="finalising")
+    client.force_login(tenant_a.admin)
+    page = client.post(reverse("admin:proctoring_candidate_erase", args=[seeded.candidate.pk]), follow=True)
+    assert b"end it before erasing their data" in page.content
+    assert Candidate.objects.get(pk=seeded.candidate.pk).erased_at is None

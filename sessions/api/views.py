@@ -269,7 +269,12 @@ class CandidateEraseView(ApiView):
         tags=["privacy"],
         summary="Erase a candidate's personal data (irreversible; idempotent). Counts stay",
         request=None,
-        responses=s.PrivacyRequestSerializer,
+        responses={
+            200: s.PrivacyRequestSerializer,
+            409: OpenApiResponse(
+                s.ErrorSerializer, description="CANDIDATE_SESSION_RUNNING (details.sessions: their ids)."
+            ),
+        },
     )
     def post(self, request, candidate_id):
         from sessions.privacy import candidate_erase

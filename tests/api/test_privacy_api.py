@@ -161,3 +161,17 @@ def test_retention_days_per_assessment_through_the_api(api_a, api_b):
     assert api_a.patch(path, {"retentionDays": None}, format="json").json()["retentionDays"] is None
     assert api_b.patch(path, {"retentionDays": 5}, format="json").status_code == 404
     assert api_a.get(path).json()["retentionDays"] is None
+
+
+def test_a_candidate_with_a_running_session_is_not_erased(api_a, seeded):
+    running = seeded.sessions[1]
+    ProctoringSession.objects.filter(pk=running.pk).update(status="active", ended_at=None)
+    refused = api_a.post(f"/api/v1/candidates/{seeded.candidate.public_id}/erase")
+    assert refused.status_code == 409
+    error = error_of(refused)
+    assert error["code"] == "CANDIDATE_SESSION_RUNNING" and error["details"] == {
+        "sessions": [str(running.public_id)]
+    }
+    assert Candidate.objects.get(pk=seeded.candidate.pk).erased_at is None
+    assert MediaChunk.objects.filter(session__candidate=seeded.candidate).count() == 14
+    assert not PrivacyRequest.objects.exists()
