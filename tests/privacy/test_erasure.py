@@ -169,3 +169,29 @@ def test_erasing_twice_is_harmless_and_recorded_twice(three, tenant_a):
     again = candidate_erase(candidate=erased.candidate, actor_label="a", via="api")
     assert again.counts["media"] == {} and again.counts["sessions"] == 2
     assert PrivacyRequest.objects.filter(kind="erasure").count() == 2
+
+
+def _points_at(model, target, seen=()) -> bool:
+    """A chain of foreign keys (or one-to-one fields) leads from model to target."""
+    if model is target:
+        return True
+    for field in model._meta.get_fields():
+        related = getattr(field, "related_model", None)
+        forward = field.many_to_one or (field.one_to_one and field.concrete)
+        if (
+            forward
+            and related is not None
+            and related not in seen
+            and _points_at(related, target, (*seen, model))
+        ):
+            return True
+    return False
+
+
+def test_every_model_that_hangs_off_a_candidate_is_covered_by_the_erasure():
+    from sessions.privacy import ERASURE_COVERS
+
+    hanging = {model._meta.label_lower for model in apps.get_models() if _points_at(model, Candidate)}
+    assert hanging == set(ERASURE_COVERS), (
+        "a model holds rows about a candidate: erase (and export) it in sessions/privacy.py, then list it"
+    )

@@ -54,11 +54,12 @@ def test_the_pdf_report_has_every_section_the_flags_and_their_evidence(tenant_a,
     pdf.write_bytes(session_report_pdf(session=session))
     assert pdf.read_bytes()[:5] == b"%PDF-"
 
-    subprocess.run(["pdftoppm", "-png", "-r", "60", str(pdf), str(tmp_path / "page")], check=True)
+    subprocess.run(["pdftoppm", "-png", "-r", "70", str(pdf), str(tmp_path / "page")], check=True)
     pages = sorted(tmp_path.glob("page-*.png"))
     assert pages and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pages)
     ARTIFACTS.mkdir(exist_ok=True)
-    shutil.copy(pages[0], ARTIFACTS / "session-report-page-1.png")
+    for number, page in enumerate(pages, 1):
+        shutil.copy(page, ARTIFACTS / f"session-report-page-{number}.png")
 
     text = _text(pdf)
     lines = [line.strip() for line in text.splitlines()]
