@@ -32,8 +32,8 @@ def card_videos(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("id-card-media")
     try:
         return {
-            who: ms.write_y4m(folder / f"card-{who}.y4m", ms.card_frames(who))
-            for who in ("astronaut", "man_a")
+            str(who): ms.write_y4m(folder / f"card-{who}.y4m", ms.card_frames(who))
+            for who in ("astronaut", "man_a", None)
         }
     except ms.MissingTool as exc:
         require(False, str(exc))
@@ -112,6 +112,41 @@ def test_someone_elses_photo_id_fails_every_try_and_the_test_goes_on_flagged(
         flag = Flag.objects.get(session=session, type="ID_CARD_MISMATCH")
         assert flag.evidence.kind == "idcard" and flag.payload["attempts"] == 5
         assert page.evaluate("window.demoWidget.idCardResult.passed") is False
+    finally:
+        launched.close()
+
+
+def test_a_card_without_a_photo_is_never_taken_by_itself_and_each_click_is_a_failed_try(
+    browser, chromium_path, card_videos, exam_page
+):
+    from sessions.models import Flag, MediaChunk
+
+    launched, page = _card_page(browser, chromium_path, card_videos["None"])
+    try:
+        exam = _start(page, exam_page, {"idCardVerification": True})
+        take = page.wait_for_selector("[data-proctorme=idcard-take]")
+        page.wait_for_function(
+            "document.querySelector('[data-proctorme=idcard-status]').textContent.includes('beside your face')"
+        )
+        session = session_for(exam)
+        for attempt in range(1, 6):
+            # The widget looks by itself meanwhile; a card without a face is never taken.
+            assert MediaChunk.objects.filter(session=session, kind="idcard").count() == attempt - 1
+            take.click()
+            wait_until(
+                lambda n=attempt: MediaChunk.objects.filter(session=session, kind="idcard").count() == n
+            )
+            if attempt < 5:
+                page.wait_for_function(
+                    "n => document.querySelector('[data-proctorme=idcard-status]').textContent.includes('Tries left: ' + n)",
+                    arg=5 - attempt,
+                )
+        page.click("[data-proctorme=idcard-continue]")
+        wait_for_event(page, "apMonitoringStarted", timeout=30_000)
+        tries = MediaChunk.objects.filter(session=session, kind="idcard").order_by("seq")
+        assert [(t.meta["outcome"], t.meta["auto"]) for t in tries] == [("no_face_on_card", False)] * 5
+        flag = Flag.objects.get(session=session, type="ID_CARD_MISMATCH")
+        assert flag.payload["outcome"] == "no_face_on_card" and flag.payload["attempts"] == 5
     finally:
         launched.close()
 
