@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 EXPORT_FORMAT = "proctorme.candidate-export.v1"
 ERASED = "erased"
 COPY_BLOCK = 256 * 1024
+RETENTION_BATCH = 200
 # Session config keys that carry who the candidate is (the rest is detector switches).
 PERSONAL_CONFIG_KEYS = ("testAttemptId",)
 # Every model whose rows hang off a candidate (a chain of foreign keys leads to Candidate), and
@@ -539,9 +540,18 @@ def _retention_purge_institution(institution: Institution, now: datetime) -> int
         .values_list("pk", flat=True)
         .distinct()
     )
-    with transaction.atomic():
-        _sessions_personal_data_delete(institution_id=institution.pk, session_ids=session_ids + leftover)
-    # Candidates whose every session is past retention: their names go too.
+    pending = session_ids + leftover
+    # In batches: a first run over years of sessions is many short transactions, not one.
+    for start in range(0, len(pending), RETENTION_BATCH):
+        batch = pending[start : start + RETENTION_BATCH]
+        with transaction.atomic():
+            _sessions_personal_data_delete(institution_id=institution.pk, session_ids=batch)
+        _retention_tombstone_candidates(institution, batch, now)
+    return media
+
+
+def _retention_tombstone_candidates(institution: Institution, session_ids: list[int], now: datetime) -> None:
+    """Candidates of these sessions whose every session is past retention: their names go too."""
     touched = (
         Candidate.objects.filter(
             institution=institution, erased_at__isnull=True, sessions__pk__in=session_ids
@@ -559,9 +569,8 @@ def _retention_purge_institution(institution: Institution, now: datetime) -> int
                 via=PrivacyRequest.Via.SYSTEM,
                 candidate_public_id=candidate.public_id,
                 actor_label="retention",
-                counts={"retentionDays": clamp_retention_days(institution.retention_days)},
+                counts={"sessions": candidate.sessions.count()},
             )
-    return media
 
 
 def retention_purge_expired(*, now: datetime | None = None) -> int:

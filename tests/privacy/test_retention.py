@@ -152,3 +152,15 @@ def test_the_consent_screen_is_told_the_assessments_own_retention(client, tenant
     )
     again = start(client, {"dialect": "eye", "config": eye_config(tenant_a, candidateId="cand-8")}).json()
     assert again["settings"]["retentionDays"] == 14
+
+
+def test_the_purge_goes_in_batches_and_misses_nobody(tenant_a, monkeypatch):
+    from sessions import privacy
+
+    monkeypatch.setattr(privacy, "RETENTION_BATCH", 2)
+    tenant_a.institution.retention_days = 5
+    tenant_a.institution.save()
+    sessions = [_ended(tenant_a.institution, days_ago=10) for _ in range(5)]
+    assert retention_purge_expired() == 5
+    assert all(_purged(s) for s in sessions)
+    assert PrivacyRequest.objects.filter(kind="retention").count() == 5
