@@ -270,6 +270,8 @@ class WidgetConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_ENDED)
             return
         await self._send({"type": "ack", "seq": seq, **({"duplicate": True} if result.duplicate else {})})
+        for push in result.pushes:  # the flags this signal raised, straight to the widget that sent it
+            await self._send(push)
 
     async def session_message(self, event):
         message = event["message"]

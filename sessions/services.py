@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -298,7 +299,16 @@ def session_summary(session: ProctoringSession) -> dict:
     }
 
 
+# While signals_record runs: the flags it raises for each session, handed back to the socket
+# that sent the signal (it is that session's widget) instead of a fan-out through the channel layer.
+_widget_flags: ContextVar[dict[int, list[dict]] | None] = ContextVar("_widget_flags", default=None)
+
+
 def _publish_session(session: ProctoringSession, message: dict) -> None:
+    collected = _widget_flags.get()
+    if collected is not None and message.get("type") == "flag" and session.pk in collected:
+        collected[session.pk].append(message)
+        return
     group = session_group(session.public_id)
     transaction.on_commit(lambda: broadcast(group, {"type": "session.message", "message": message}))
 
@@ -553,6 +563,8 @@ class SignalResult:
     stored: bool
     duplicate: bool
     ended: bool = False
+    # Messages for the widget that sent the signal (its new flags), to send after the ack.
+    pushes: tuple[dict, ...] = ()
 
 
 # Sequence numbers a client may use: JavaScript's safe integers, well inside the bigint columns.
@@ -669,7 +681,10 @@ def signals_record(signals_in: list[BrowserSignal]) -> list[SignalResult]:
     ``last_client_seq`` are looked up as possible duplicates (one query), the
     new events go in with one INSERT and the sessions' ``last_client_seq`` and
     ``last_seen_at`` with one UPDATE. A repeat of a seq inside the batch is a
-    duplicate of the first. Flags are derived per signal, in arrival order.
+    duplicate of the first. Flags are derived per signal, in arrival order; a new
+    flag goes to the dashboards as always, and to the widget in the signal's
+    result (``pushes``: its socket sends them after the ack) rather than through
+    the channel layer.
     """
     if not signals_in:
         return []
@@ -738,17 +753,30 @@ def signals_record(signals_in: list[BrowserSignal]) -> list[SignalResult]:
             session.last_client_seq = max(session.last_client_seq, x.seq)
             session.last_seen_at = now
         ProctoringSession.objects.bulk_update(list(touched.values()), ["last_client_seq", "last_seen_at"])
-        for i, x, when, ended_at in fresh:
-            session, payload = sessions[x.session_id], x.payload or {}
-            flagged = _derive_flags(
-                session, seq=x.seq, event=x.event, when=when, ended_at=ended_at, payload=payload
-            )
-            if not flagged:
-                _publish_institution(
-                    session,
-                    {"type": "signal", "event": x.event, "seq": x.seq, "at": iso(when), "payload": payload},
+        flags_for: dict[int, list[dict]] = {pk: [] for pk in touched}
+        collecting = _widget_flags.set(flags_for)
+        try:
+            for i, x, when, ended_at in fresh:
+                session, payload = sessions[x.session_id], x.payload or {}
+                mine = flags_for[x.session_id]
+                before = len(mine)
+                flagged = _derive_flags(
+                    session, seq=x.seq, event=x.event, when=when, ended_at=ended_at, payload=payload
                 )
-            results[i] = SignalResult(stored=True, duplicate=False)
+                if not flagged:
+                    _publish_institution(
+                        session,
+                        {
+                            "type": "signal",
+                            "event": x.event,
+                            "seq": x.seq,
+                            "at": iso(when),
+                            "payload": payload,
+                        },
+                    )
+                results[i] = SignalResult(stored=True, duplicate=False, pushes=tuple(mine[before:]))
+        finally:
+            _widget_flags.reset(collecting)
     return results  # type: ignore[return-value]
 
 

@@ -166,7 +166,8 @@ def test_a_batch_keeps_each_signals_own_outcome(postgres, tenant_a):
         BrowserSignal(live.pk, 2, "COPY_PASTE"),  # repeated in this batch
         BrowserSignal(live.pk, 3, "TAB_FOCUS_CHANGE", payload={"focused": False}),
     ]
-    outcome = [(r.stored, r.duplicate, r.ended) for r in signals_record(batch)]
+    results = signals_record(batch)
+    outcome = [(r.stored, r.duplicate, r.ended) for r in results]
     assert outcome == [
         (True, False, False),
         (False, True, False),
@@ -174,6 +175,15 @@ def test_a_batch_keeps_each_signals_own_outcome(postgres, tenant_a):
         (False, False, True),
         (False, True, False),
         (True, False, False),
+    ]
+    # The flags each new signal raised come back for the socket that sent it; nothing for the others.
+    assert [[(p["type"], p["flag"]["type"]) for p in r.pushes] for r in results] == [
+        [("flag", "COPY_PASTE")],
+        [],
+        [],
+        [],
+        [],
+        [("flag", "TAB_NOT_FOCUS")],
     ]
     assert _stored(live.pk) == [1, 2, 3] and _stored(ended.pk) == [1]
     assert Flag.objects.filter(session=live, type="TAB_NOT_FOCUS", ended_at__isnull=True).count() == 1
