@@ -4,7 +4,8 @@ Starts what `make run-prod` starts (HAProxy, daphne, Celery workers and beat, a
 temporary PostgreSQL database, a Redis database of its own), then plays N
 candidates for ``--seconds`` each: a session started through the load balancer,
 one WebSocket, a 320x240 JPEG frame every second uploaded in 5-frame batches
-every 5 s, a 640x480 snapshot every 30 s, a tab switch (two signals) every 60 s,
+every 5 s, a 640x480 snapshot every 30 s, a gated 5-s audio window (16 kHz PCM,
+160 kB) every 30 s, a tab switch (two signals) every 60 s,
 a reconnect of the socket once a minute; every candidate steps out of view for
 15 s once, so each run has FACE_ABSENCE flags whose latency from capture to the
 widget is measured. Reported per N: sockets held, upload and signal-ack
@@ -14,11 +15,15 @@ run (growing or not), and CPU seconds per candidate-minute by component
 from the same run: the bare mediapipe full-range call on the same frame, which
 bounds the candidates a core could analyse if analysis were all there is.
 
-    .venv/bin/python bench/pipeline_load.py [--candidates 10,20,40] [--seconds 60]
-                                            [--asgi 2] [--workers 1]
+    .venv/bin/python bench/pipeline_load.py [--candidates 5,10,20,40,80] [--seconds 60]
+                                            [--asgi 2] [--workers 1] [--no-stop-at-bend]
 
-Figures only; nothing is asserted. Skips (exit 0) without PostgreSQL, Redis or HAProxy.
-Every process it starts and its database are gone when it ends.
+The curve: N goes up until analysis stops keeping up (flag latency from capture
+p99 above 10 s, or the queue still not empty 10 s after the candidates stopped),
+and that N is where it bends. Figures only; nothing is asserted on time. Skips
+(exit 0) without PostgreSQL, Redis or HAProxy. Every process it starts and its
+database are gone when it ends: it checks (no process of the topology left, the
+database dropped) and exits 1 when something is left.
 """
 
 from __future__ import annotations
@@ -50,6 +55,8 @@ PG_URL = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 ORIGIN = "https://bench.example"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+FLAG_P99_LIMIT = 10.0  # seconds from capture: analysis keeps up while the p99 stays within this
+DRAIN_LIMIT = 10.0  # seconds the queue may take to empty once the candidates stop
 ABSENCE_MIN_SECONDS = 5.0  # sessions.analysis_pipeline.DEFAULT_TIMING["FACE_ABSENCE"][0]
 
 
@@ -90,7 +97,11 @@ def _media() -> dict[str, bytes]:
         noisy = np.clip(image + rng.normal(0, 2, image.shape), 0, 255).astype(np.uint8)
         return cv2.imencode(".jpg", noisy, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
 
+    # A gated 5-s audio window as the widget sends it: 16-kHz 16-bit little-endian mono PCM.
+    t = np.arange(5 * 16000) / 16000
+    speech = (np.sin(2 * np.pi * 180 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t)) * 8000).astype("<i2")
     return {
+        "audio": speech.tobytes(),
         "present": jpeg(face, 40),  # the widget's frame quality (0.4)
         "absent": jpeg(room, 40),
         "snapshot": jpeg(cv2.resize(face, (640, 480)), 50),
@@ -112,8 +123,11 @@ def _bare_ms_per_frame(frame: bytes, n: int = 60) -> float:
 
 
 class Candidate(threading.Thread):
-    def __init__(self, index: int, url: str, key: str, media: dict, seconds: float, results: dict) -> None:
+    def __init__(
+        self, run: int, index: int, url: str, key: str, media: dict, seconds: float, results: dict
+    ) -> None:
         super().__init__(daemon=True, name=f"candidate-{index}")
+        self.run = run  # each N plays new candidates: a repeated id would be a resume (409)
         self.index, self.url, self.key, self.media, self.seconds = index, url, key, media, seconds
         self.results = results
         # Each candidate steps out of view for 15 s at its own moment.
@@ -138,8 +152,8 @@ class Candidate(threading.Thread):
             "apiKey": self.key,
             "assessmentId": "load",
             "assessmentTitle": "Load",
-            "candidateId": f"c-{self.index}",
-            "candidateEmail": f"c{self.index}@bench.example",
+            "candidateId": f"c-{self.run}-{self.index}",
+            "candidateEmail": f"c{self.run}-{self.index}@bench.example",
             "candidateFirstName": "C",
             "candidateLastName": str(self.index),
             "institutionName": "Bench",
@@ -159,10 +173,10 @@ class Candidate(threading.Thread):
         wall0 = datetime.now(UTC)
         seq = 0
         pending_frames: list[tuple[dict, bytes]] = []
-        frame_seq = snap_seq = 0
+        frame_seq = snap_seq = audio_seq = 0
         next_frame = begin
         next_upload = begin + 5
-        next_reconnect = begin + 60
+        next_reconnect = begin + 40  # then once a minute
         signals_sent: dict[int, float] = {}
         absent_capture_at: float | None = None
         socket = None
@@ -226,6 +240,22 @@ class Candidate(threading.Thread):
                                 "capturedAt": captured,
                             },
                             self.media["snapshot"],
+                        )
+                    )
+                if frame_seq % 30 == 15:
+                    # Someone speaks: one gated 5-s audio window every 30 s.
+                    audio_seq += 1
+                    pending_frames.append(
+                        (
+                            {
+                                "part": f"a{audio_seq}",
+                                "kind": "audio",
+                                "seq": audio_seq,
+                                "capturedAt": captured,
+                                "durationMs": 5000,
+                                "sampleRate": 16000,
+                            },
+                            self.media["audio"],
                         )
                     )
                 next_frame += 1
@@ -322,20 +352,57 @@ def _pids_named(name: str) -> list[int]:
     return pids
 
 
+def _backends(database_url: str) -> list[int]:
+    """The PostgreSQL backends serving this run's database (not the server's other users)."""
+    import psycopg
+
+    name = urlsplit(database_url).path.lstrip("/")
+    try:
+        with psycopg.connect(f"{PG_URL}/postgres", autocommit=True, connect_timeout=3) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (name,)
+            ).fetchall()
+    except psycopg.Error:
+        return []
+    return [row[0] for row in rows]
+
+
 def _components(topology: Topology) -> dict[str, list[int]]:
     groups: dict[str, list[int]] = {"daphne": [], "celery": [], "haproxy": []}
     for name, proc in topology.procs:
         kind = "daphne" if name.startswith("asgi") else "haproxy" if name == "haproxy" else "celery"
         groups[kind] += _tree(proc.pid)
-    # Shared servers: their whole CPU, which includes anything else using them meanwhile.
-    groups["postgres"] = _pids_named("postgres")
+    # PostgreSQL: this run's backends. Redis: the whole server (anything else using it meanwhile too).
+    groups["postgres"] = _backends(topology.database_url)
     groups["redis"] = _pids_named("redis-server")
     groups["load generator"] = [os.getpid()]
     return groups
 
 
-def _cpu(groups: dict[str, list[int]]) -> dict[str, float]:
-    return {kind: sum(_cpu_ticks(pid) for pid in pids) / CLK_TCK for kind, pids in groups.items()}
+class CpuByComponent:
+    """CPU seconds per component since it was made, polled often enough to count processes
+    that come and go meanwhile (PostgreSQL backends, Celery pool children): each process's
+    CPU at its last sighting, less what it had at the start."""
+
+    def __init__(self, topology: Topology) -> None:
+        self.topology = topology
+        self.start: dict[int, int] = {}
+        self.last: dict[int, tuple[str, int]] = {}
+        for kind, pids in _components(topology).items():
+            for pid in pids:
+                self.start[pid] = _cpu_ticks(pid)
+                self.last[pid] = (kind, self.start[pid])
+
+    def poll(self) -> dict[str, float]:
+        for kind, pids in _components(self.topology).items():
+            for pid in pids:
+                ticks = _cpu_ticks(pid)
+                if ticks:
+                    self.last[pid] = (kind, max(ticks, self.last.get(pid, (kind, 0))[1]))
+        out = dict.fromkeys(("daphne", "celery", "haproxy", "postgres", "redis", "load generator"), 0.0)
+        for pid, (kind, ticks) in self.last.items():
+            out[kind] += (ticks - self.start.get(pid, 0)) / CLK_TCK
+        return out
 
 
 # --- a run at N --------------------------------------------------------------------------
@@ -362,10 +429,9 @@ def run_at(n: int, seconds: float, topology: Topology, key: str, media: dict, re
         "upload_failures": [],
         "start_failures": [],
     }
-    groups = _components(topology)
-    before = _cpu(groups)
+    meter = CpuByComponent(topology)
     depth: list[int] = []
-    candidates = [Candidate(i, topology.url, key, media, seconds, results) for i in range(n)]
+    candidates = [Candidate(n, i, topology.url, key, media, seconds, results) for i in range(n)]
     for index, candidate in enumerate(candidates):
         candidate.start()
         if index % 10 == 9:
@@ -373,15 +439,16 @@ def run_at(n: int, seconds: float, topology: Topology, key: str, media: dict, re
     started = time.monotonic()
     while any(c.is_alive() for c in candidates):
         depth.append(_queue_depth(redis_url))
+        meter.poll()
         time.sleep(1)
     # Let analysis drain: the time it takes is the lag left at the end.
     drain_started = time.monotonic()
     while _queue_depth(redis_url) > 0 and time.monotonic() - drain_started < 120:
+        meter.poll()
         time.sleep(0.5)
     drain = time.monotonic() - drain_started
     wall = time.monotonic() - started
-    after = _cpu(_components(topology) | {"postgres": groups["postgres"], "redis": groups["redis"]})
-    results["cpu"] = {kind: after.get(kind, 0) - before.get(kind, 0) for kind in before}
+    results["cpu"] = meter.poll()
     results["depth"] = depth
     results["drain"] = drain
     results["wall"] = wall
@@ -390,7 +457,13 @@ def run_at(n: int, seconds: float, topology: Topology, key: str, media: dict, re
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--candidates", default="10,20,40", help="comma-separated N to run, in order")
+    parser.add_argument("--candidates", default="5,10,20,40,80", help="comma-separated N to run, in order")
+    parser.add_argument(
+        "--stop-at-bend",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="stop after the first N at which analysis no longer keeps up",
+    )
     parser.add_argument("--seconds", type=float, default=60, help="each candidate's session length")
     parser.add_argument("--asgi", type=int, default=2)
     parser.add_argument("--workers", type=int, default=1)
@@ -420,8 +493,10 @@ def main() -> int:
         temporary_database=True,
         log_dir=args.log_dir,
     )
+    started_pids: list[int] = []
     try:
         with topology:
+            started_pids = [pid for _, proc in topology.procs for pid in _tree(proc.pid)]
             import redis
 
             redis.Redis.from_url(REDIS_URL).flushdb()
@@ -447,10 +522,12 @@ def main() -> int:
             print()
             header = (
                 f"{'N':>4} {'held':>5} {'upload':>28} {'signal ack':>28} {'flag from capture':>24} "
-                f"{'queue max/end':>13} {'drain':>6} {'CPU s/cand-min':>14} {'cand/core':>9}"
+                f"{'queue max/end':>13} {'drain':>6} {'CPU s/cand-min':>14} {'cand/core':>9} {'keeps up':>8} "
+                f"{'load':>5}"
             )
             print(header)
             rows = []
+            sustained = None
             for n in counts:
                 result = run_at(n, args.seconds, topology, key, media, REDIS_URL)
                 cpu = result["cpu"]
@@ -459,12 +536,20 @@ def main() -> int:
                 # Candidates one core sustains, all server components included, at this N.
                 per_core = n * args.seconds / max(total, 1e-9) if total else float("inf")
                 depth = result["depth"] or [0]
+                flags = sorted(result["flag"])
+                flag_p99 = flags[min(len(flags) - 1, int(len(flags) * 0.99))] if flags else float("inf")
+                keeps = flag_p99 <= FLAG_P99_LIMIT and result["drain"] <= DRAIN_LIMIT
                 print(
                     f"{n:>4} {result['sockets']:>5} {_pcts(result['upload']):>28} {_pcts(result['ack']):>28} "
                     f"{_pcts_s(result['flag']):>24} {max(depth):>6}/{depth[-1]:<6} {result['drain']:>5.1f}s "
-                    f"{per_cand_min:>14.2f} {per_core:>9.0f}"
+                    f"{per_cand_min:>14.2f} {per_core:>9.0f} {'yes' if keeps else 'NO':>8} "
+                    f"{os.getloadavg()[0]:>5.1f}"
                 )
                 rows.append((n, result))
+                if keeps:
+                    sustained = (n, per_core)
+                elif args.stop_at_bend:
+                    break
             print()
             for n, result in rows:
                 cpu = result["cpu"]
@@ -482,6 +567,11 @@ def main() -> int:
                         else ""
                     )
                 )
+            if sustained:
+                print(
+                    f"sustained: {sustained[0]} candidates with analysis keeping up (the highest N tried that "
+                    f"did), {sustained[1]:.0f} per core all-in at that N"
+                )
             print(
                 "cand/core: candidates one core carries with every server component counted "
                 "(N x seconds / server CPU-seconds); flag from capture: FACE_ABSENCE at the widget "
@@ -489,7 +579,30 @@ def main() -> int:
             )
     except TopologyError as exc:
         _skip(str(exc).splitlines()[0])
-    return 0
+    return _cleanup_check(started_pids, database_url)
+
+
+def _cleanup_check(pids: list[int], database_url: str) -> int:
+    """After the run: no process the topology started is alive, its database is gone."""
+    import psycopg
+
+    alive = [pid for pid in pids if Path(f"/proc/{pid}").exists() and _state(pid) != "Z"]
+    name = urlsplit(database_url).path.lstrip("/")
+    with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as conn:
+        left = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    print(
+        f"cleanup: {len(pids)} processes started, {len(alive)} still running"
+        + (f" ({alive})" if alive else "")
+        + f"; database {name} {'STILL THERE' if left else 'dropped'}"
+    )
+    return 1 if alive or left else 0
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "gone"
 
 
 if __name__ == "__main__":
