@@ -71,7 +71,7 @@ class VerdictForm(forms.Form):
     notes = forms.CharField(
         required=False,
         max_length=NOTES_MAX,
-        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "What you saw, for the record"}),
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": _("What you saw, for the record")}),
     )
 
 

@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from proctorme.errors import ProctormeError
@@ -231,11 +232,14 @@ def sessions_csv_view(request):
 
 
 END_REASONS = {
-    "ended": "ended by the candidate",
-    "stopped": "stopped by the exam page",
-    "destroyed": "exam page closed",
-    "time_up": "time ran out",
-    "server": "ended by the server",
+    "ended": gettext_lazy("ended by the candidate"),
+    "stopped": gettext_lazy("stopped by the exam page"),
+    "destroyed": gettext_lazy("exam page closed"),
+    "time_up": gettext_lazy("time ran out"),
+    "server": gettext_lazy("ended by the server"),
+    "lms_ended": gettext_lazy("ended by the LMS (quiz submitted)"),
+    "lms_terminated": gettext_lazy("terminated through the LMS"),
+    "terminated": gettext_lazy("terminated by a proctor"),
 }
 
 
@@ -344,7 +348,7 @@ def flag_dismiss_view(request, session_id, flag_id):
     form = DismissForm(request.POST)
     if not form.is_valid():
         return _back_to_session(
-            request, session, status=400, dismiss_errors={str(flag.public_id): "Give a reason."}
+            request, session, status=400, dismiss_errors={str(flag.public_id): _("Give a reason.")}
         )
     return _review_change(
         request,

@@ -12,6 +12,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from sessions.models import ProctoringSession
 from tenants.models import Institution
@@ -94,9 +95,9 @@ class LtiAttempt(models.Model):
     """One proctored attempt started by LtiStartProctoring, and what the platform offered for it."""
 
     class Status(models.TextChoices):
-        PROCTORING = "proctoring", "Consent and system check"
-        ASSESSMENT = "assessment", "Assessment started"
-        ENDED = "ended", "Ended"
+        PROCTORING = "proctoring", _("Consent and system check")
+        ASSESSMENT = "assessment", _("Assessment started")
+        ENDED = "ended", _("Ended")
 
     institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
     registration = models.ForeignKey(LtiRegistration, on_delete=models.PROTECT, related_name="attempts")

@@ -2,10 +2,13 @@
 (function () {
   "use strict";
 
+  // The page's language (the reviewer's, as Django chose it), for dates and the strings below.
+  var lang = document.documentElement.lang || undefined;
   var formats = {
-    "": new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" }),
-    time: new Intl.DateTimeFormat(undefined, { timeStyle: "medium" })
+    "": new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" }),
+    time: new Intl.DateTimeFormat(lang, { timeStyle: "medium" })
   };
+  var catalogue = null;
 
   function localTimes(root) {
     root.querySelectorAll("time[data-local]").forEach(function (el) {
@@ -31,6 +34,19 @@
   document.addEventListener("htmx:oobAfterSwap", function (event) { localTimes(event.detail.target || document); });
 
   window.Proctorme = window.Proctorme || {};
+  window.Proctorme.lang = lang;
+  // The scripts' visible strings, translated by Django in templates/dashboard/_js_strings.html;
+  // "{name}" placeholders are filled from params.
+  window.Proctorme.t = function (key, params) {
+    if (catalogue === null) {
+      var script = document.getElementById("dashboard-i18n");
+      catalogue = script ? JSON.parse(script.textContent) : {};
+    }
+    var text = Object.prototype.hasOwnProperty.call(catalogue, key) ? catalogue[key] : key;
+    return text.replace(/\{(\w+)\}/g, function (all, name) {
+      return params && Object.prototype.hasOwnProperty.call(params, name) ? String(params[name]) : all;
+    });
+  };
   window.Proctorme.clock = function (seconds) {
     seconds = Math.max(0, Math.floor(seconds));
     var h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;

@@ -8,13 +8,18 @@
     var el = document.getElementById("ws-state");
     if (!el) return;
     el.dataset.state = state;
-    el.innerHTML = '<span class="conn">' + label + "</span>";
+    var span = document.createElement("span");
+    span.className = "conn";
+    span.textContent = label;
+    el.replaceChildren(span);
   }
 
-  document.addEventListener("htmx:wsConnecting", function () { setSocketState("connecting", "Connecting…"); });
-  document.addEventListener("htmx:wsOpen", function () { setSocketState("open", "Live"); });
-  document.addEventListener("htmx:wsClose", function () { setSocketState("closed", "Reconnecting…"); });
-  document.addEventListener("htmx:wsError", function () { setSocketState("error", "Connection problem, retrying…"); });
+  function t(key, params) { return window.Proctorme.t(key, params); }
+
+  document.addEventListener("htmx:wsConnecting", function () { setSocketState("connecting", t("connecting")); });
+  document.addEventListener("htmx:wsOpen", function () { setSocketState("open", t("live")); });
+  document.addEventListener("htmx:wsClose", function () { setSocketState("closed", t("reconnecting")); });
+  document.addEventListener("htmx:wsError", function () { setSocketState("error", t("socketError")); });
 
   function tick() {
     var now = Date.now();
@@ -27,8 +32,9 @@
       var last = Date.parse(el.dataset.lastActivity);
       var state = isNaN(last) || now - last > OFFLINE_MS ? "offline" : now - last > STALLED_MS ? "stalled" : "online";
       el.className = "conn conn-" + state;
-      el.textContent = state;
-      el.title = isNaN(last) ? "Nothing received yet" : "Last heard from " + Math.round((now - last) / 1000) + " s ago";
+      el.dataset.connection = state;
+      el.textContent = t(state);
+      el.title = isNaN(last) ? t("nothingYet") : t("lastHeard", { n: Math.round((now - last) / 1000) });
     });
   }
   document.addEventListener("DOMContentLoaded", function () { tick(); setInterval(tick, 1000); });

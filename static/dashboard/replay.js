@@ -33,9 +33,11 @@
       img.src = mediaUrl(frame.id);
       img.dataset.frameId = frame.id;
     }
-    if (img) img.alt = (frame.kind === "snapshot" ? "Photo" : "Frame") + " at " + clock(frame.t);
-    var faces = frame.faces === null || frame.faces === undefined ? "" : " · " + frame.faces + (frame.faces === 1 ? " face" : " faces");
-    if ($("player-caption")) $("player-caption").textContent = clock(frame.t) + " · " + frame.kind + faces;
+    var t = window.Proctorme.t;
+    if (img) img.alt = t(frame.kind === "snapshot" ? "photoAt" : "frameAt", { t: clock(frame.t) });
+    var faces = frame.faces === null || frame.faces === undefined ? "" : " · " + t("faces", { n: frame.faces });
+    var kind = t(frame.kind === "snapshot" ? "photo" : "frame");
+    if ($("player-caption")) $("player-caption").textContent = clock(frame.t) + " · " + kind + faces;
     if ($("player-time")) $("player-time").textContent = clock(at);
     var scrub = $("player-scrub");
     if (scrub) { scrub.value = Math.round(at); scrub.setAttribute("aria-valuetext", clock(at)); }
@@ -88,7 +90,7 @@
     }
     if (button) {
       button.setAttribute("aria-pressed", on ? "true" : "false");
-      button.setAttribute("aria-label", on ? "Pause" : "Play");
+      button.setAttribute("aria-label", window.Proctorme.t(on ? "pause" : "play"));
       button.querySelector(".i-play").hidden = on;
       button.querySelector(".i-pause").hidden = !on;
     }

@@ -108,7 +108,7 @@ def test_verdict_form_posts_and_the_log_shows_on_the_session(login, tenant_a, fl
     assert response.status_code == 302
     page = client.get(response["Location"]).content.decode()
     assert "Verdict saved: Violation." in page
-    assert "recorded the verdict <strong>violation</strong>" in page
+    assert "recorded the verdict <strong>Violation</strong>" in page
     assert "Phone visible" in page
 
 
