@@ -478,10 +478,27 @@ def camera_blocked(
     brightness alone is not enough; sensor noise would pass an edge test, hence
     the blur and downscale before measuring detail.
     """
-    rgb = contiguous(rgb)
+    return _blocked_small(
+        _small_gray(contiguous(rgb)),
+        dark_threshold=dark_threshold,
+        min_contrast=min_contrast,
+        min_detail=min_detail,
+    )
+
+
+SMALL_SIZE = (80, 60)  # width, height of the grey view the blocked check and the still check use
+
+
+def _small_gray(rgb: np.ndarray) -> np.ndarray:
+    """Averaging down to 80x60 cancels most sensor noise but keeps real edges."""
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    # Averaging down to 80x60 cancels most sensor noise but keeps real edges.
-    small = cv2.resize(gray, (80, 60), interpolation=cv2.INTER_AREA).astype(np.float32)
+    return cv2.resize(gray, SMALL_SIZE, interpolation=cv2.INTER_AREA)
+
+
+def _blocked_small(
+    small_gray: np.ndarray, *, dark_threshold: float, min_contrast: float, min_detail: float
+) -> BlockedInfo:
+    small = small_gray.astype(np.float32)
     brightness = float(small.mean())
     contrast = float(small.std())
     detail = float(np.abs(cv2.Laplacian(small, cv2.CV_32F, ksize=3)).mean())
@@ -618,21 +635,54 @@ def analyse_frame(rgb: np.ndarray, *, sensitivity: FrameSensitivity | None = Non
 
 THUMB_SIZE = (32, 24)  # width, height of the greyscale thumbnail frames are compared on
 THUMB_CELL = 4  # compared in cells of 4x4 thumbnail pixels: 1/8 of the width, 1/6 of the height
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 
 def _thumbnail(rgb: np.ndarray) -> np.ndarray:
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    gray = cv2.cvtColor(contiguous(rgb), cv2.COLOR_RGB2GRAY)
     return cv2.resize(gray, THUMB_SIZE, interpolation=cv2.INTER_AREA)
+
+
+STILL_VIEW = (
+    160,
+    120,
+)  # the least size a still check decodes a frame at (an exact 5x5 block per thumbnail pixel)
+
+
+def decode_gray_reduced(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """The JPEG in grey at a half or a quarter of its size (no smaller than ``STILL_VIEW``):
+    libjpeg scales in the DCT, so this costs a fraction of a full decode. Enough for the
+    still check and the blocked-camera check, not for detection."""
+    width, height = jpeg_check(data, max_pixels=max_pixels)
+    flag = cv2.IMREAD_GRAYSCALE
+    for factor, reduced in ((4, cv2.IMREAD_REDUCED_GRAYSCALE_4), (2, cv2.IMREAD_REDUCED_GRAYSCALE_2)):
+        if width // factor >= STILL_VIEW[0] and height // factor >= STILL_VIEW[1]:
+            flag = reduced
+            break
+    gray = cv2.imdecode(np.frombuffer(bytes(data), dtype=np.uint8), flag)
+    if gray is None:
+        raise InvalidImage("corrupt JPEG")
+    return gray
+
+
+EXPOSURE_GAIN = 0.06  # an overall gain of up to ±6 % (a webcam's exposure hunting) is taken out
+EXPOSURE_SHIFT = 4.0  # and then an overall shift of up to ±4 grey levels
 
 
 def frame_change(a: np.ndarray, b: np.ndarray) -> float:
     """How different two thumbnails are: the largest mean absolute grey-level
-    difference over any cell, after taking out a small overall brightness shift
-    (a webcam's exposure drifting). A head that leaves or enters changes a few
-    cells a lot, which a whole-frame mean would dilute."""
-    d = b.astype(np.float32) - a.astype(np.float32)
-    d -= float(np.clip(np.median(d), -4.0, 4.0))
+    difference over any cell, after taking out a small overall gain and
+    brightness shift (a webcam's exposure drifting: it scales bright parts
+    more than dark ones). A head that leaves or enters changes a few cells a
+    lot, which a whole-frame mean would dilute."""
+    a = a.astype(np.float32)
+    b = b.astype(np.float32)
+    da, db = a - a.mean(), b - b.mean()
+    var = float((da * da).sum())
+    # The least-squares gain of b on a: a few changed cells barely move it.
+    gain = float(np.clip((da * db).sum() / var, 1 - EXPOSURE_GAIN, 1 + EXPOSURE_GAIN)) if var > 0 else 1.0
+    d = b - a * gain
+    d -= float(np.clip(np.median(d), -EXPOSURE_SHIFT, EXPOSURE_SHIFT))
     h, w = d.shape
     c = THUMB_CELL
     cells = np.abs(d[: h - h % c, : w - w % c]).reshape(h // c, c, w // c, c).mean(axis=(1, 3))
@@ -649,15 +699,23 @@ class FrameAnalyser:
 
     A frame whose thumbnail differs from that of the last fully analysed frame
     by less than ``still_threshold`` (``frame_change``) gets that frame's
-    faces and pose again, with its own blocked-camera check and brightness; at
-    most ``max_reused`` frames in a row, then one is analysed regardless.
-    Comparing with the last analysed frame rather than the previous one means
-    slow drift adds up until it counts. Nothing is reused until two analysed
-    frames in a row agree on the face count and looking away, so a detector's
-    miss on the frame where something changed is not repeated for the
-    still frames after it. ``state`` (a small JSON-able dict)
-    carries all this between calls, e.g. between Celery tasks: the same frames
-    in the same order from the same state give the same observations.
+    faces and pose again, with its own blocked-camera check and brightness;
+    then one is analysed regardless: after ``max_reused`` frames in a row, or,
+    when frames come with their capture time (``at``, seconds), once the last
+    analysed frame is ``max_still_seconds`` old (the widget does not upload
+    frames that did not change, so the frames reaching the server are no
+    longer one a second). Comparing with the last analysed frame rather than
+    the previous one means slow drift adds up until it counts. Nothing is
+    reused until two analysed frames in a row agree on the face count and
+    looking away, so a detector's miss on the frame where something changed
+    is not repeated for the still frames after it. ``state`` (a small
+    JSON-able dict) carries all this between calls, e.g. between Celery
+    tasks: the same frames in the same order from the same state give the
+    same observations.
+
+    ``analyse_jpeg`` takes the uploaded bytes and decodes them in full only
+    when the frame is analysed; a reused frame is decoded at a half or a quarter
+    of its size, in grey (``decode_gray_reduced``).
     """
 
     def __init__(
@@ -667,15 +725,18 @@ class FrameAnalyser:
         state: dict[str, Any] | None = None,
         still_threshold: float = 10.0,
         max_reused: int = 9,
+        max_still_seconds: float = 20.0,
     ) -> None:
         self.sensitivity = sensitivity or FrameSensitivity()
         self.still_threshold = still_threshold
         self.max_reused = max_reused
+        self.max_still_seconds = max_still_seconds
         self.analysed = 0  # frames given the whole analysis by this object
         self.reused = 0  # frames given the last analysed frame's faces and pose
         self._ref: np.ndarray | None = None
         self._ref_shape: tuple[int, int] | None = None
         self._ref_obs: FrameObservation | None = None
+        self._ref_at: float | None = None
         self._run = 0
         self._steady = False  # the last two analysed frames agreed
         if (
@@ -690,11 +751,12 @@ class FrameAnalyser:
                 observation = FrameObservation.from_dict(state["observation"])
                 run = int(state["reused"])
                 steady = bool(state["steady"])
+                ref_at = None if state.get("at") is None else float(state["at"])
             except (KeyError, IndexError, TypeError, ValueError):  # a damaged state: start afresh
                 pass
             else:
                 self._ref, self._ref_shape, self._ref_obs, self._run = ref, shape, observation, run
-                self._steady = steady
+                self._steady, self._ref_at = steady, ref_at
 
     @property
     def state(self) -> dict[str, Any]:
@@ -708,37 +770,56 @@ class FrameAnalyser:
             "observation": self._ref_obs.as_dict(),
             "reused": self._run,
             "steady": self._steady,
+            "at": self._ref_at,
         }
 
-    def analyse(self, rgb: np.ndarray) -> FrameObservation:
-        rgb = contiguous(rgb)
+    def _reusable(self, thumb: np.ndarray, shape: tuple[int, int], at: float | None) -> bool:
+        if self._ref is None or self._ref_obs is None or not self._steady or self._ref_shape != shape:
+            return False
+        if at is not None and self._ref_at is not None:
+            if not 0 <= at - self._ref_at < self.max_still_seconds:
+                return False
+        elif self._run >= self.max_reused:
+            return False
+        return frame_change(self._ref, thumb) < self.still_threshold
+
+    def _reuse(self, small_gray: np.ndarray) -> FrameObservation:
         s = self.sensitivity
-        thumb = _thumbnail(rgb)
-        shape = (rgb.shape[0], rgb.shape[1])
-        if (
-            self._ref is not None
-            and self._ref_obs is not None
-            and self._steady
-            and self._ref_shape == shape
-            and self._run < self.max_reused
-            and frame_change(self._ref, thumb) < self.still_threshold
-        ):
-            blocked = camera_blocked(
-                rgb, dark_threshold=s.dark_threshold, min_contrast=s.min_contrast, min_detail=s.min_detail
-            )
-            self._run += 1
-            self.reused += 1
-            return replace(
-                self._ref_obs,
-                blocked=blocked.blocked,
-                blocked_reason=blocked.reason,
-                brightness=blocked.brightness,
-            )
-        obs = analyse_frame(rgb, sensitivity=s)
+        assert self._ref_obs is not None
+        blocked = _blocked_small(
+            small_gray, dark_threshold=s.dark_threshold, min_contrast=s.min_contrast, min_detail=s.min_detail
+        )
+        self._run += 1
+        self.reused += 1
+        return replace(
+            self._ref_obs,
+            blocked=blocked.blocked,
+            blocked_reason=blocked.reason,
+            brightness=blocked.brightness,
+        )
+
+    def _analysed(self, rgb: np.ndarray, thumb: np.ndarray, at: float | None) -> FrameObservation:
+        obs = analyse_frame(rgb, sensitivity=self.sensitivity)
         self._steady = self._ref_obs is not None and _verdict(self._ref_obs) == _verdict(obs)
-        self._ref, self._ref_shape, self._ref_obs, self._run = thumb, shape, obs, 0
+        self._ref, self._ref_shape, self._ref_obs, self._run = thumb, (rgb.shape[0], rgb.shape[1]), obs, 0
+        self._ref_at = at
         self.analysed += 1
         return obs
+
+    def analyse(self, rgb: np.ndarray, at: float | None = None) -> FrameObservation:
+        rgb = contiguous(rgb)
+        thumb = _thumbnail(rgb)
+        if self._reusable(thumb, (rgb.shape[0], rgb.shape[1]), at):
+            return self._reuse(_small_gray(rgb))
+        return self._analysed(rgb, thumb, at)
+
+    def analyse_jpeg(self, data: bytes, at: float | None = None) -> FrameObservation:
+        """``analyse`` on an uploaded JPEG (``InvalidImage`` if it is not one)."""
+        gray = decode_gray_reduced(data)
+        thumb = cv2.resize(gray, THUMB_SIZE, interpolation=cv2.INTER_AREA)
+        if self._reusable(thumb, jpeg_check(data)[::-1], at):
+            return self._reuse(cv2.resize(gray, SMALL_SIZE, interpolation=cv2.INTER_AREA))
+        return self._analysed(decode_jpeg(data), thumb, at)
 
 
 def analyse_stream(

@@ -1,22 +1,32 @@
 """One candidate-hour through the real upload and task code.
 
-3600 frames (320x240, 1/s), 120 snapshots (640x480, every 30 s) and the audio
-windows an energy-gated widget sends (one 5-s window in ten), uploaded in
-5-second batches through ``media_store`` (JPEG quality 0.4 / 0.5 as the widget sends them;
-the scenes are detailed photographs, so the volume is higher than a real webcam's) and analysed by the real Celery task
-body (decode, detect, state machine, database writes) — then the bare
-mediapipe full-range call on the same frames in the same run, as the baseline.
+3600 camera frames (320x240, 1/s), 120 snapshots (640x480, every 30 s) and
+the audio windows an energy-gated widget sends (one 5-s window in ten). The
+widget's choice of frames is played as the widget makes it: a frame whose
+thumbnail has not changed since the last changed frame sent (camera noise
+is not change; the widget's ``stillThreshold``, read from its capture
+source) is not sent, but one goes at least every 2 s. What is sent is
+uploaded in 5-second batches through ``media_store`` (JPEG quality 0.4 / 0.5
+as the widget sends them; the scenes are detailed photographs, so the volume
+is higher than a real webcam's) and analysed by the real Celery task body
+(decode, detect, state machine, database writes) — then the bare mediapipe
+full-range call on every captured frame in the same run, as the baseline.
+The models are loaded before the clock starts (a worker serves many
+candidates; loading them is not a per-candidate cost).
 
-    .venv/bin/python bench/analysis.py [--minutes 60]
+    .venv/bin/python bench/analysis.py [--minutes 60] [--every-frame]
 
-Prints CPU-seconds per candidate-hour, frames per second per core and the
-ratio of the pipeline's per-frame cost to the bare detector's.
+``--every-frame`` sends every frame (the widget before it skipped unchanged
+ones). Prints CPU-seconds per candidate-hour, of which frame analysis
+alone, frames per second per core and the ratio of the pipeline's cost per
+captured frame to the bare detector's.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 import time
@@ -41,7 +51,14 @@ import numpy as np  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import transaction  # noqa: E402
 
-from analysis.frames import decode_jpeg, raw_full_range_detections  # noqa: E402
+from analysis.frames import (  # noqa: E402
+    FrameAnalyser,
+    _thumbnail,
+    analyse_frame,
+    decode_jpeg,
+    frame_change,
+    raw_full_range_detections,
+)
 from sessions.config import parse_eye  # noqa: E402
 from sessions.finalise import session_finalise  # noqa: E402
 from sessions.models import Flag, MediaChunk, ProctoringSession  # noqa: E402
@@ -50,8 +67,9 @@ from sessions.uploads import UploadItem, media_store  # noqa: E402
 from tenants.services import institution_create  # noqa: E402
 
 
-def _scenes(rng) -> dict[str, list[bytes]]:
-    """A few webcam scenes; each frame gets its own sensor noise and JPEG encoding."""
+def _scenes(rng) -> dict[str, list[tuple[np.ndarray, bytes]]]:
+    """A few webcam scenes; each frame gets its own sensor noise and JPEG encoding (the
+    raw view for the widget's still check, the JPEG it would send)."""
     size = (320, 240)
     base = {
         # Seed 4: a furnished room behind the candidate (seed 3 would be a plain wall).
@@ -64,13 +82,37 @@ def _scenes(rng) -> dict[str, list[bytes]]:
     for name, image in base.items():
         variants = []
         for i in range(24):
-            # Variants 0-11: sitting still (sensor noise only); 12-23: moving a few pixels.
+            # Variants 0-11: sitting still (sensor noise and exposure flicker only); 12-23:
+            # moving a few pixels.
             shift = rng.integers(-3, 4, size=2) if i >= 12 else (0, 0)
-            moved = np.roll(image, tuple(shift), axis=(0, 1))
-            noisy = np.clip(moved + rng.normal(0, 2.5, moved.shape), 0, 255).astype(np.uint8)
-            variants.append(material.jpeg_bytes(noisy, quality=40))  # the widget's default
+            moved = np.roll(image, tuple(shift), axis=(0, 1)).astype(np.float32)
+            noisy = moved * rng.normal(1.0, 0.005) + rng.normal(0, 2.5, moved.shape)
+            noisy = np.clip(noisy, 0, 255).astype(np.uint8)
+            variants.append((noisy, material.jpeg_bytes(noisy, quality=40)))  # the widget's default
         out[name] = variants
     return out
+
+
+def _widget_threshold() -> float:
+    text = (ROOT / "static" / "proctorme" / "src" / "capture.js").read_text()
+    return float(re.search(r"\bstillThreshold:\s*([0-9.]+)", text).group(1))
+
+
+def widget_choice(views: list[np.ndarray], threshold: float, hold_s: int = 2) -> list[bool]:
+    """Which of one-a-second frames the widget sends (capture.js frameUnchanged)."""
+    sent, ref, last = [], None, None
+    for t, view in enumerate(views):
+        thumb = _thumbnail(view)
+        same = ref is not None and frame_change(ref, thumb) < threshold
+        due = last is None or t - last >= hold_s
+        if same and not due:
+            sent.append(False)
+            continue
+        if not same:
+            ref = thumb
+        last = t
+        sent.append(True)
+    return sent
 
 
 def _timeline(seconds: int) -> list[str]:
@@ -102,6 +144,7 @@ def _audio_windows(windows: int, rng) -> dict[int, bytes]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=int, default=60)
+    parser.add_argument("--every-frame", action="store_true", help="send every frame, unchanged or not")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
@@ -136,12 +179,25 @@ def main() -> None:
     session.started_at -= timedelta(seconds=seconds + 60)
     ProctoringSession.objects.filter(pk=session.pk).update(started_at=session.started_at)
     # A seated candidate: still most of the time, moving 12 s in every 100.
-    frames_bytes = [scenes[name][t % 12 + (12 if t % 100 < 12 else 0)] for t, name in enumerate(timeline)]
+    captured = [scenes[name][t % 12 + (12 if t % 100 < 12 else 0)] for t, name in enumerate(timeline)]
+    if args.every_frame:
+        chosen = [True] * len(captured)
+    else:
+        chosen = widget_choice([view for view, _ in captured], _widget_threshold())
+    sent_frames = [
+        (t, jpeg) for t, ((_, jpeg), keep) in enumerate(zip(captured, chosen, strict=True)) if keep
+    ]
+    sent_at = {t: (seq, jpeg) for seq, (t, jpeg) in enumerate(sent_frames, 1)}
+    frames_bytes = [jpeg for _, jpeg in captured]
     volume = {
-        "frames": sum(map(len, frames_bytes)),
+        "frames": sum(len(jpeg) for _, jpeg in sent_frames),
         "snapshots": len(snapshot) * (seconds // 30),
         "audio": sum(map(len, audio.values())),
     }
+
+    # Warm up (models and lazily imported modules), as a long-running worker is.
+    analyse_frame(decode_jpeg(frames_bytes[0]))
+    import sessions.analysis_pipeline  # noqa: F401
 
     cpu0, wall0 = time.process_time(), time.perf_counter()
     snap_seq = audio_seq = 0
@@ -149,7 +205,9 @@ def main() -> None:
         items = []
         for t in range(batch_start, min(batch_start + 5, seconds)):
             at = session.started_at + timedelta(seconds=t)
-            items.append(UploadItem("f", "frame", t + 1, at, frames_bytes[t]))
+            if t in sent_at:
+                seq, jpeg = sent_at[t]
+                items.append(UploadItem("f", "frame", seq, at, jpeg))
             if t % 30 == 29:
                 snap_seq += 1
                 items.append(UploadItem("s", "snapshot", snap_seq, at, snapshot))
@@ -173,6 +231,13 @@ def main() -> None:
     cpu = time.process_time() - cpu0
     wall = time.perf_counter() - wall0
 
+    # Frame analysis alone (decode, still check, detection) on the frames sent, as the task runs it.
+    analyser = FrameAnalyser()
+    f0 = time.process_time()
+    for t, jpeg in sent_frames:
+        analyser.analyse_jpeg(jpeg, at=float(t))
+    frame_cpu = time.process_time() - f0
+
     decoded = [decode_jpeg(b) for b in frames_bytes[:600]]
     for f in decoded[:10]:
         raw_full_range_detections(f)
@@ -189,6 +254,15 @@ def main() -> None:
     )
     print(
         f"  pipeline CPU                      : {cpu:7.1f} s  ({per_hour:.1f} CPU-s per candidate-hour; wall {wall:.1f} s)"
+    )
+    print(
+        f"  frames sent                       : {len(sent_frames):7d} of {frames} captured "
+        f"({frames - len(sent_frames)} unchanged, not sent; widget stillThreshold "
+        f"{'off' if args.every_frame else f'{_widget_threshold():.0f}'})"
+    )
+    print(
+        f"  of which frame analysis           : {frame_cpu * 3600 / seconds:7.1f} CPU-s per candidate-hour "
+        f"({analyser.analysed} frames analysed, {analyser.reused} reused)"
     )
     print(
         f"  pipeline per frame (all included) : {cpu / frames * 1000:7.2f} ms  -> {frames / cpu:6.1f} frames/s per core"

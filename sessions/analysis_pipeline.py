@@ -136,14 +136,29 @@ def _observe_picture(chunk: MediaChunk, analyse, *, identity: bool = False) -> d
     except (InvalidImage, OSError) as exc:
         return {"error": f"undecodable: {exc}"}
     obs = analyse(rgb)
-    out = {"faces": obs.face_count, "blocked": obs.blocked, "away": obs.looking_away}
-    if obs.yaw is not None:
-        out.update(yaw=round(obs.yaw, 1), pitch=round(obs.pitch, 1))
+    out = _described(obs)
     if identity and obs.face_count == 1 and not obs.blocked:
         descriptor = face_descriptor(rgb, obs.faces[0])
         if descriptor is not None:
             out["descriptor"] = [round(float(x), 5) for x in descriptor]
     return out
+
+
+def _described(obs) -> dict:
+    out = {"faces": obs.face_count, "blocked": obs.blocked, "away": obs.looking_away}
+    if obs.yaw is not None:
+        out.update(yaw=round(obs.yaw, 1), pitch=round(obs.pitch, 1))
+    return out
+
+
+def _observe_frame(chunk: MediaChunk, analyser: FrameAnalyser, at: float) -> dict:
+    """One detection frame through the stream analyser, which decodes it in full only
+    when it is analysed (a still frame reuses the last analysed frame's faces)."""
+    try:
+        obs = analyser.analyse_jpeg(_read(chunk), at=at)
+    except (InvalidImage, OSError) as exc:
+        return {"error": f"undecodable: {exc}"}
+    return _described(obs)
 
 
 def _observe_audio(chunk: MediaChunk) -> dict:
@@ -264,7 +279,7 @@ class _Folder:
         for chunk in _in_order(self.session, MediaChunk.Kind.FRAME, frame_state, final, analysed_only=False):
             obs = chunk.meta.get("obs")
             if obs is None:
-                obs = _observe_picture(chunk, analyser.analyse)
+                obs = _observe_frame(chunk, analyser, self.seconds(chunk.captured_at))
                 chunk.meta = {**chunk.meta, "obs": obs}
                 chunk.analysed_at = timezone.now()
                 observed.append(chunk)

@@ -156,3 +156,50 @@ def test_frame_change_ignores_noise_and_exposure_but_not_a_new_face():
     assert frame_change(ref, _thumbnail(noisy)) < threshold / 3
     assert frame_change(ref, _thumbnail(dimmer)) < threshold / 3
     assert frame_change(ref, _thumbnail(two)) > threshold * 2
+
+
+def test_analyse_jpeg_gives_what_analyse_gives_and_decodes_still_frames_small(monkeypatch):
+    from analysis import frames
+
+    stream = material.webcam_stream((("still", 8), ("two", 3)), seed=3)
+    jpegs = [material.jpeg_bytes(f.image, quality=40) for f in stream]
+    full_decodes = []
+    real_decode = frames.decode_jpeg
+    monkeypatch.setattr(frames, "decode_jpeg", lambda data: full_decodes.append(1) or real_decode(data))
+    by_bytes, by_pixels = FrameAnalyser(), FrameAnalyser()
+    for t, data in enumerate(jpegs):
+        a = by_bytes.analyse_jpeg(data, at=float(t))
+        b = by_pixels.analyse(real_decode(data), at=float(t))
+        assert _key(a) == _key(b) and a.faces == b.faces
+        assert abs(a.brightness - b.brightness) < 1.5  # the quarter-size decode's grey, not the full one's
+    assert by_bytes.reused == by_pixels.reused >= 4
+    assert len(full_decodes) == by_bytes.analysed  # a reused frame is never decoded in full
+    assert by_bytes.analyse_jpeg(jpegs[-1], at=11.0).face_count == 2
+    with pytest.raises(frames.InvalidImage):
+        by_bytes.analyse_jpeg(jpegs[0][:-200], at=12.0)
+
+
+def test_with_capture_times_a_still_view_is_analysed_again_once_the_last_analysis_is_old():
+    base = material.webcam_stream((("still", 1),), seed=8)[0].image
+    rng = np.random.default_rng(8)
+    frames = [np.clip(base + rng.normal(0, 2, base.shape), 0, 255).astype(np.uint8) for _ in range(12)]
+    analyser = FrameAnalyser(max_still_seconds=20.0)
+    analysed_at = []
+    for i, img in enumerate(frames):  # one frame every 2 s, as the widget sends a still view
+        before = analyser.analysed
+        analyser.analyse(img, at=2.0 * i)
+        if analyser.analysed > before:
+            analysed_at.append(2.0 * i)
+    # Two analysed frames to agree, then reuse for under 20 s, then analysed again.
+    assert analysed_at[:2] == [0.0, 2.0]
+    assert analysed_at == [0.0, 2.0, 22.0]
+    # A capture time going backwards (a replay) is not a reason to reuse.
+    assert FrameAnalyser(state=analyser.state).analyse(frames[0], at=0.0) is not None
+
+
+def test_an_exposure_gain_is_not_change():
+    still = material.webcam_stream((("still", 1),), seed=9)[0].image
+    brighter = np.clip(still.astype(np.float32) * 1.05 + 2, 0, 255).astype(np.uint8)
+    assert frame_change(_thumbnail(still), _thumbnail(brighter)) < 2.0
+    much = np.clip(still.astype(np.float32) * 1.25, 0, 255).astype(np.uint8)
+    assert frame_change(_thumbnail(still), _thumbnail(much)) > 5.0

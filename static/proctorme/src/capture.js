@@ -60,6 +60,13 @@ var CAP = {
   // Measured on noisy 640×480 webcam-like material (docs/widget.md, "Capture and bandwidth"):
   frameQuality: 0.4, // 320×240 detection frames: ~4–7 kB each (0.5 costs ~12 % more)
   snapshotQuality: 0.5, // 640×480 identity / evidence snapshots: ~15–20 kB each
+  // A detection frame that has not changed since the last changed one (frameChange below, the
+  // server's frame_change in analysis/frames.py) is not sent: the server reuses the analysis of
+  // the frames it has. Camera noise and exposure drift are not change; the threshold is chosen
+  // on the evaluation's tune half (eval/unchanged.py). One frame still goes at least every
+  // frameHoldMs, so the server's episodes (gaps of at most 2.5 s) stay continuous.
+  stillThreshold: 3,
+  frameHoldMs: 2000,
   firstSnapshotMs: 2000, // the first snapshot soon after start (identity enrolment)
   tickMs: 250,
   audioRate: 16000,
@@ -273,6 +280,7 @@ function MediaCapture(ctx) {
   this.stats = {
     startedAt: Date.now(),
     captured: { frame: 0, snapshot: 0, audio: 0 },
+    unchangedFrames: 0, // detection frames not sent: nothing changed since the last one sent
     acknowledged: { frame: 0, snapshot: 0, audio: 0 },
     bytes: { frame: 0, snapshot: 0, audio: 0 },
     audioWindows: { seen: 0, sent: 0 },
@@ -394,11 +402,91 @@ MediaCapture.prototype.grab = function (kind, maxWidth, maxHeight, quality) {
   this.canvas2d.imageSmoothingQuality = "high";
   this.canvas2d.drawImage(video, 0, 0, width, height);
   var capturedAt = this.isoNow();
+  if (kind === "frame" && this.frameUnchanged(width, height)) {
+    this.stats.unchangedFrames++;
+    return;
+  }
   this.busy[kind] = true;
   this.canvas.toBlob(function (blob) {
     self.busy[kind] = false;
     if (blob && blob.size > 0) self.add(kind, blob, capturedAt);
   }, "image/jpeg", quality);
+};
+
+/** Grey 32×24 thumbnail of the canvas, each pixel the mean of its box (OpenCV's INTER_AREA). */
+function frameThumbnail(rgba, width, height) {
+  var tw = 32;
+  var th = 24;
+  var sums = new Float64Array(tw * th);
+  var counts = new Float64Array(tw * th);
+  for (var y = 0; y < height; y++) {
+    var ty = Math.min(th - 1, Math.floor((y * th) / height));
+    for (var x = 0; x < width; x++) {
+      var tx = Math.min(tw - 1, Math.floor((x * tw) / width));
+      var i = (y * width + x) * 4;
+      sums[ty * tw + tx] += 0.299 * rgba[i] + 0.587 * rgba[i + 1] + 0.114 * rgba[i + 2];
+      counts[ty * tw + tx]++;
+    }
+  }
+  for (var k = 0; k < sums.length; k++) sums[k] = counts[k] ? sums[k] / counts[k] : 0;
+  return sums;
+}
+
+/** The q-quantile (0..1) of an array, interpolated between neighbours as numpy's percentile. */
+function quantile(values, q) {
+  var sorted = Array.prototype.slice.call(values).sort(function (p, r) { return p - r; });
+  var pos = (sorted.length - 1) * q;
+  var lo = Math.floor(pos);
+  var hi = Math.min(lo + 1, sorted.length - 1);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+/** The largest mean |difference| over 4×4-pixel cells of two thumbnails, after taking out a small
+ *  overall gain (±6 %, least squares) and shift (±4): the exposure drifting.
+ *  analysis/frames.py frame_change. */
+function frameChange(a, b) {
+  var n = a.length;
+  var ma = 0;
+  var mb = 0;
+  for (var i = 0; i < n; i++) { ma += a[i]; mb += b[i]; }
+  ma /= n;
+  mb /= n;
+  var cov = 0;
+  var va = 0;
+  for (var j = 0; j < n; j++) { cov += (a[j] - ma) * (b[j] - mb); va += (a[j] - ma) * (a[j] - ma); }
+  var gain = va > 0 ? Math.max(0.94, Math.min(1.06, cov / va)) : 1;
+  var d = new Float64Array(n);
+  for (var k = 0; k < n; k++) d[k] = b[k] - a[k] * gain;
+  var shift = Math.max(-4, Math.min(4, quantile(d, 0.5)));
+  var worst = 0;
+  for (var cy = 0; cy < 24; cy += 4) {
+    for (var cx = 0; cx < 32; cx += 4) {
+      var sum = 0;
+      for (var y = cy; y < cy + 4; y++) for (var x = cx; x < cx + 4; x++) sum += Math.abs(d[y * 32 + x] - shift);
+      worst = Math.max(worst, sum / 16);
+    }
+  }
+  return worst;
+}
+
+/** Is the frame on the canvas the same view as the last changed frame sent (and one was sent
+ *  recently enough)? Remembers it as the new reference when it changed. */
+MediaCapture.prototype.frameUnchanged = function (width, height) {
+  var now = Date.now();
+  var thumb;
+  try {
+    thumb = frameThumbnail(this.canvas2d.getImageData(0, 0, width, height).data, width, height);
+  } catch (e) {
+    return false; // a canvas that cannot be read: send every frame
+  }
+  var ref = this.frameRef;
+  var same = ref && ref.width === width && ref.height === height && frameChange(ref.thumb, thumb) < CAP.stillThreshold;
+  // Due at twice the frame interval or so: a timer that fires a little early still sends it.
+  var due = !this.frameSentAt || now - this.frameSentAt >= CAP.frameHoldMs - this.opts.frameIntervalMs / 2;
+  if (same && !due) return true;
+  if (!same) this.frameRef = { thumb: thumb, width: width, height: height };
+  this.frameSentAt = now;
+  return false;
 };
 
 // ---- microphone: AudioWorklet → 100-ms blocks → 5-s windows, sent when louder than the room --
