@@ -183,6 +183,7 @@ def test_the_live_page_and_the_overview_count_the_course_only(client, platform, 
     assert data["totals"]["sessions"] == 2 and data["totals"]["active"] == 1
     assert data["chart"]["flags"] == {"labels": ["MULTIPLE_FACE"], "counts": [1]}
     assert data["pending_count"] == 0  # Olga's 40 is another course's
+    assert "/admin/tenants/apikey/" not in overview.content.decode()  # no admin links
 
     admin = Client()
     admin.force_login(tenant_a.admin)
