@@ -92,7 +92,7 @@ def _session_finalise(session: ProctoringSession) -> ProctoringSession:
             return locked
         result = session_score_compute(session=locked)
         locked.trust_score = result.score
-        locked.trust_breakdown = breakdown_json(result)
+        locked.trust_breakdown = breakdown_json(result, session=locked)
         locked.reviewed_score = reviewed_score_compute(session=locked)
         locked.score_final = True
         locked.status = ProctoringSession.Status.COMPLETED

@@ -6,6 +6,8 @@ report and the LMS.
   ``None`` (the API) or ``"unscored"`` (the dashboard) while there is no score;
 * breakdown rows: one per deducted flag type, largest deduction first, read
   from what sessions.scoring stored (``{"score", "band", "types": {…}}``);
+* accommodation: the one the session ran with (``score_accommodation``), stored with the
+  breakdown, so every surface says which applied (extra time, detectors switched off, note);
 * flag count: flags a reviewer has not dismissed that are violations
   (proctorme.flag_types: random photos are evidence, not flags against the
   candidate).
@@ -70,6 +72,16 @@ def breakdown_rows(stored: dict | None) -> list[dict]:
         if isinstance(values, dict)
     ]
     return sorted(rows, key=lambda row: (-row["deduction"], row["type"]))
+
+
+def score_accommodation(session: ProctoringSession) -> dict | None:
+    """The accommodation the score was computed with: named in the stored breakdown once the
+    score is final, and on the session (``config["accommodation"]``) from its start."""
+    stored = (session.trust_breakdown or {}).get("accommodation")
+    if isinstance(stored, dict):
+        return stored
+    configured = (session.config or {}).get("accommodation")
+    return configured if isinstance(configured, dict) else None
 
 
 # --- flag counts ----------------------------------------------------------------------------------

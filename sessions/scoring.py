@@ -22,7 +22,12 @@ log = logging.getLogger(__name__)
 
 
 def detector_settings_for(session: ProctoringSession) -> dict:
-    return detector_settings_merge(session.institution, session.assessment)
+    """The merged settings, with the detectors the candidate's accommodation switches off."""
+    merged = detector_settings_merge(session.institution, session.assessment)
+    accommodation = (session.config or {}).get("accommodation") or {}
+    exempt = [d for d in accommodation.get("disabledDetectors") or [] if d not in merged["disabled"]]
+    merged["disabled"] = [*merged["disabled"], *exempt]
+    return merged
 
 
 def detector_settings_merge(institution, assessment) -> dict:
@@ -86,8 +91,13 @@ def session_score_compute(*, session: ProctoringSession, include_dismissed: bool
     )
 
 
-def breakdown_json(result: TrustResult) -> dict:
-    return {"score": result.score, "band": result.band, "types": result.breakdown}
+def breakdown_json(result: TrustResult, *, session: ProctoringSession | None = None) -> dict:
+    """What is stored as ``trust_breakdown``; names the accommodation the session ran with."""
+    stored = {"score": result.score, "band": result.band, "types": result.breakdown}
+    accommodation = ((session.config or {}).get("accommodation") if session is not None else None) or None
+    if accommodation:
+        stored["accommodation"] = accommodation
+    return stored
 
 
 def reviewed_score_compute(*, session: ProctoringSession) -> float | None:

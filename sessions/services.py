@@ -18,6 +18,13 @@ from proctorme.realtime import broadcast, institution_group, session_group
 from proctorme.tasks import enqueue
 from proctorme.times import client_time, iso
 from sessions import signals
+from sessions.accommodations import (
+    accommodated_seconds,
+    accommodation_data,
+    accommodation_disabled,
+    accommodation_for,
+    accommodation_media,
+)
 from sessions.config import StartRequest, rules_apply
 from sessions.models import Assessment, Candidate, Event, Flag, ProctoringSession
 from sessions.scoring import detector_settings_merge
@@ -225,11 +232,6 @@ def _session_start_or_resume(
             raise SessionEnded(
                 "This assessment is archived.", details={"assessmentId": request.assessment_id}
             )
-        exam_seconds = rules_apply(
-            request,
-            disabled=set(detector_settings_merge(institution, assessment)["disabled"]),
-            assessment_seconds=assessment.duration_seconds,
-        )
         candidate, created = Candidate.objects.get_or_create(
             institution=institution,
             external_id=request.candidate_id,
@@ -246,6 +248,25 @@ def _session_start_or_resume(
             candidate.last_name = request.candidate_last_name or candidate.last_name
             candidate.image_url = request.candidate_image_url or candidate.image_url
             candidate.save()
+        accommodation = accommodation_data(accommodation_for(candidate=candidate, assessment=assessment))
+        exam_seconds = rules_apply(
+            request,
+            disabled=set(detector_settings_merge(institution, assessment)["disabled"])
+            | accommodation_disabled(accommodation),
+            assessment_seconds=assessment.duration_seconds,
+        )
+        exam_seconds = accommodated_seconds(exam_seconds, accommodation)
+        _accommodation_apply(request.settings, accommodation)
+        request.settings["warnings"] = (
+            institution.candidate_warnings
+            if assessment.candidate_warnings is None
+            else assessment.candidate_warnings
+        )
+        if request.settings["warnings"]:
+            # Warnings come from the analysis of uploaded frames: upload them often enough that
+            # the candidate hears of a problem within a few seconds (the bytes are the same).
+            capture = request.settings["capture"]
+            capture["uploadIntervalMs"] = min(capture["uploadIntervalMs"], WARNING_UPLOAD_INTERVAL_MS)
         session = ProctoringSession.objects.create(
             institution=institution,
             assessment=assessment,
@@ -273,6 +294,25 @@ def _session_start_or_resume(
         session, {"type": "session", "event": "started", "session": session_summary(session)}
     )
     return StartResult(session, session_token_make(session=session, origin=origin, api_key=api_key), False)
+
+
+WARNING_UPLOAD_INTERVAL_MS = 2000
+
+
+def _accommodation_apply(settings: dict, accommodation: dict | None) -> None:
+    """Record the candidate's accommodation on the session and leave out the devices it exempts."""
+    media = accommodation_media(accommodation)
+    settings["accommodation"] = accommodation
+    settings["media"] = media
+    tracking = settings["tracking"]
+    if not media["microphone"]:
+        tracking["audio"] = False
+    if not media["camera"]:
+        tracking.update(numHumans=False, photosAtRandom=False, impersonation=False, testTakerPhoto=False)
+        tracking["showCamPreview"] = False
+        settings["features"]["facialRecognition"] = False
+    if not media["camera"] and not media["microphone"]:
+        settings["features"]["aiProctoring"] = False
 
 
 def _event_server(session: ProctoringSession, type_: str, payload: dict | None = None) -> Event:

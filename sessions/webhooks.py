@@ -41,7 +41,7 @@ from django.utils import timezone
 from proctorme.outbound import OutboundError, outbound_request
 from proctorme.tasks import enqueue
 from proctorme.times import iso
-from sessions.scorecard import breakdown_rows, flag_count, risk_band
+from sessions.scorecard import breakdown_rows, flag_count, risk_band, score_accommodation
 from tenants.models import Membership, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger(__name__)
@@ -459,6 +459,7 @@ def session_completed_payload(*, session) -> dict:
         "trustScore": session.trust_score,
         "riskBand": risk_band(session.trust_score),
         "breakdown": breakdown_rows(session.trust_breakdown),
+        "accommodation": score_accommodation(session),
         "flagCount": flag_count(session),
     }
 

@@ -140,6 +140,9 @@ def session_start_view(request):
         "lastClientSeq": session.last_client_seq,
         "settings": {
             **{key: session.config.get(key) for key in ("features", "tracking", "capture")},
+            # Devices the widget asks for (an accommodation may exempt the camera or microphone).
+            "media": session.config.get("media") or {"camera": True, "microphone": True},
+            "warnings": bool(session.config.get("warnings", False)),
             # What the consent screen tells the candidate: the assessment's retention, if it has one.
             "retentionDays": session.assessment.retention_days or session.institution.retention_days,
         },

@@ -88,3 +88,57 @@ def test_api_dashboard_webhooks_and_csv_give_the_same_flag_count_and_score(clien
     assert {r["type"] for r in report["breakdown"]} == {"TAB_NOT_FOCUS", "MULTIPLE_FACE", "FACE_ABSENCE"}
     assert report["reviewedScore"] == score_view.reviewed == scored.reviewed_score > score
     assert round(sum(r["deduction"] for r in report["breakdown"]), 1) == round(100 - score, 1)
+
+
+def test_every_surface_names_the_accommodation_the_score_was_computed_with(
+    client, tenant_a, settings, tmp_path
+):
+    from sessions.accommodations import accommodation_data, accommodation_set
+    from tests.api.api_factories import client_for
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.TASKS_MODE = "sync"
+    session = SessionFactory(institution=tenant_a.institution, started_ago=timedelta(minutes=30))
+    accommodation = accommodation_set(
+        candidate=session.candidate,
+        assessment=session.assessment,
+        time_multiplier="1.50",
+        disabled_detectors=["SOUND_DETECTED"],
+        note="Reads the questions aloud",
+    )
+    # As a session that started with it records it (sessions.services._accommodation_apply).
+    session.config = {**session.config, "accommodation": accommodation_data(accommodation)}
+    session.save(update_fields=["config"])
+    FlagFactory(session=session, type="SOUND_DETECTED", at_seconds=60, seconds=90)
+    FlagFactory(session=session, type="TAB_NOT_FOCUS", at_seconds=300, seconds=20)
+    session = session_finalise(session=session_end(session=session, reason="ended"))
+    session.refresh_from_db()
+    expected = {
+        "id": str(accommodation.public_id),
+        "scope": "assessment",
+        "extraSeconds": 0,
+        "timeMultiplier": 1.5,
+        "disabledDetectors": ["SOUND_DETECTED"],
+        "note": "Reads the questions aloud",
+    }
+    api = client_for(tenant_a.secret_key)
+    detail = api.get(f"/api/v1/sessions/{session.public_id}").json()
+    report = api.get(f"/api/v1/sessions/{session.public_id}/report").json()
+    webhook = session_completed_payload(session=session)
+    client.force_login(tenant_a.reviewer)
+    score_view = client.get(reverse("dashboard:session", args=[session.public_id])).context["score"]
+    exported = list(
+        csv.DictReader(
+            io.StringIO(b"".join(client.get(reverse("dashboard:sessions-csv")).streaming_content).decode())
+        )
+    )
+    assert session.trust_breakdown["accommodation"] == expected
+    assert detail["accommodation"] == report["accommodation"] == webhook["accommodation"] == expected
+    assert score_view.accommodation == expected
+    assert exported[0]["accommodation"] == "×1.50; off: SOUND_DETECTED"
+    # The switched-off detector is not in the breakdown; the others still are.
+    assert (
+        [r["type"] for r in report["breakdown"]]
+        == ["TAB_NOT_FOCUS"]
+        == [r["type"] for r in webhook["breakdown"]]
+    )

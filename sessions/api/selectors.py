@@ -14,7 +14,14 @@ from sessions.api.exceptions import NotFound
 from sessions.config import autoproctor_attempt_key
 from sessions.media import media_signed_url
 from sessions.models import Assessment, Candidate, Event, Flag, MediaChunk, ProctoringSession
-from sessions.scorecard import RISK_BANDS, band_q, breakdown_rows, risk_band, with_flag_count
+from sessions.scorecard import (
+    RISK_BANDS,
+    band_q,
+    breakdown_rows,
+    risk_band,
+    score_accommodation,
+    with_flag_count,
+)
 from tenants.models import Institution, WebhookDelivery, WebhookEndpoint
 
 
@@ -56,6 +63,17 @@ def candidate_list(*, institution: Institution, email: str | None = None) -> Que
 
 def candidate_get(*, institution: Institution, public_id) -> Candidate:
     return _get(Candidate.objects.filter(institution=institution), public_id)
+
+
+def accommodation_list(*, institution: Institution, candidate: Candidate | None = None) -> QuerySet:
+    from sessions.models import Accommodation
+
+    queryset = Accommodation.objects.filter(institution=institution).select_related("candidate", "assessment")
+    return queryset.filter(candidate=candidate) if candidate is not None else queryset
+
+
+def accommodation_get(*, institution: Institution, public_id):
+    return _get(accommodation_list(institution=institution), public_id)
 
 
 # --- sessions -------------------------------------------------------------------------------------
@@ -147,6 +165,7 @@ def session_report(*, session: ProctoringSession) -> dict:
         "trustScore": session.trust_score,
         "riskBand": risk_band(session.trust_score),
         "breakdown": breakdown_rows(session.trust_breakdown),
+        "accommodation": score_accommodation(session),
         "verdict": session.verdict,
         "verdictNotes": session.verdict_notes,
         "reviewedScore": session.reviewed_score,

@@ -4,12 +4,14 @@ protocol and the webhooks); ids are always the UUID ``public_id``."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from sessions import scorecard
+from sessions.accommodations import DETECTORS
 from sessions.api import selectors
 from sessions.models import PrivacyRequest, ProctoringSession
 from sessions.webhooks import EVENTS
@@ -168,6 +170,19 @@ class CandidateRefSerializer(serializers.Serializer):
     lastName = serializers.CharField(source="last_name", allow_blank=True)
 
 
+class AppliedAccommodationSerializer(serializers.Serializer):
+    """The accommodation a session ran with, as its score breakdown names it."""
+
+    id = serializers.UUIDField()
+    scope = serializers.ChoiceField(
+        choices=["candidate", "assessment"], help_text="For every assessment, or for this one."
+    )
+    extraSeconds = serializers.IntegerField()
+    timeMultiplier = serializers.FloatField()
+    disabledDetectors = serializers.ListField(child=serializers.CharField())
+    note = serializers.CharField(allow_blank=True)
+
+
 class SessionSerializer(serializers.Serializer):
     id = serializers.UUIDField(source="public_id")
     attemptId = serializers.CharField(source="attempt_id")
@@ -192,6 +207,13 @@ class SessionSerializer(serializers.Serializer):
     pausedSeconds = serializers.FloatField(
         source="paused_seconds", help_text="Time spent paused so far; the deadline moved by it."
     )
+    accommodation = serializers.SerializerMethodField(
+        help_text="The candidate's accommodation this session runs with (and its score names), or null."
+    )
+
+    @extend_schema_field(AppliedAccommodationSerializer(allow_null=True))
+    def get_accommodation(self, obj) -> dict | None:
+        return scorecard.score_accommodation(obj)
 
     @extend_schema_field(
         serializers.ChoiceField(choices=scorecard.RISK_BANDS, allow_null=True, help_text="null until scored")
@@ -324,6 +346,9 @@ class ReportSerializer(serializers.Serializer):
     trustScore = serializers.FloatField(allow_null=True)
     riskBand = serializers.ChoiceField(choices=scorecard.RISK_BANDS, allow_null=True)
     breakdown = BreakdownRowSerializer(many=True)
+    accommodation = AppliedAccommodationSerializer(
+        allow_null=True, help_text="The candidate's accommodation the score was computed with, if any."
+    )
     verdict = serializers.ChoiceField(choices=ProctoringSession.Verdict.choices, allow_blank=True)
     verdictNotes = serializers.CharField(allow_blank=True)
     reviewedScore = serializers.FloatField(allow_null=True)
@@ -475,3 +500,91 @@ class PrivacyRequestSerializer(serializers.Serializer):
         help_text="What was erased: sessions, events, flags, auditEntries, webhookDeliveries, "
         "ltiAttempts, descriptors, mediaBytes and media per kind (frame, snapshot, audio, reference, evidence)."
     )
+
+
+# --- accommodations -------------------------------------------------------------------------------
+
+
+class AccommodationSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    candidate = CandidateRefSerializer()
+    assessment = AssessmentRefSerializer(
+        allow_null=True, help_text="null: every assessment of the candidate."
+    )
+    extraSeconds = serializers.IntegerField(source="extra_seconds")
+    timeMultiplier = serializers.FloatField(source="time_multiplier")
+    disabledDetectors = serializers.ListField(source="disabled_detectors", child=serializers.CharField())
+    note = serializers.CharField(allow_blank=True, help_text="Shown to reviewers on the session page.")
+    updatedAt = serializers.DateTimeField(source="updated_at")
+
+
+class AccommodationWriteSerializer(serializers.Serializer):
+    candidate = serializers.UUIDField(help_text="A candidate's id.")
+    assessment = serializers.UUIDField(
+        required=False, allow_null=True, help_text="An assessment's id; leave out for every assessment."
+    )
+    extraSeconds = serializers.IntegerField(required=False, default=0, min_value=0, max_value=24 * 3600)
+    timeMultiplier = serializers.DecimalField(
+        required=False,
+        default=Decimal("1.00"),
+        max_digits=4,
+        decimal_places=2,
+        min_value=Decimal("1.00"),
+        max_value=Decimal("4.00"),
+        help_text="The exam's length is multiplied by it, then extraSeconds added.",
+    )
+    disabledDetectors = serializers.ListField(
+        required=False,
+        default=list,
+        child=serializers.ChoiceField(choices=list(DETECTORS)),
+        help_text="Flag types never raised for this candidate; every camera one exempts the camera.",
+    )
+    note = serializers.CharField(required=False, default="", allow_blank=True, max_length=2000)
+
+    def validate(self, attrs):
+        institution = self.context["institution"]
+        candidate = (
+            selectors.candidate_list(institution=institution).filter(public_id=attrs["candidate"]).first()
+        )
+        if candidate is None:
+            raise serializers.ValidationError({"candidate": ["No such candidate."]})
+        attrs["candidate"] = candidate
+        if attrs.get("assessment"):
+            assessment = (
+                selectors.assessment_list(institution=institution, include_archived=True)
+                .filter(public_id=attrs["assessment"])
+                .first()
+            )
+            if assessment is None:
+                raise serializers.ValidationError({"assessment": ["No such assessment."]})
+            attrs["assessment"] = assessment
+        else:
+            attrs["assessment"] = None
+        return attrs
+
+
+class AccommodationUpdateSerializer(serializers.Serializer):
+    extraSeconds = serializers.IntegerField(required=False, min_value=0, max_value=24 * 3600)
+    timeMultiplier = serializers.DecimalField(
+        required=False, max_digits=4, decimal_places=2, min_value=Decimal("1.00"), max_value=Decimal("4.00")
+    )
+    disabledDetectors = serializers.ListField(
+        required=False, child=serializers.ChoiceField(choices=list(DETECTORS))
+    )
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class AccommodationListQuerySerializer(PageQuerySerializer):
+    candidate = serializers.UUIDField(required=False, help_text="A candidate's id.")
+
+    def validate(self, attrs):
+        if "candidate" in attrs:
+            found = (
+                selectors.candidate_list(institution=self.context["institution"])
+                .filter(public_id=attrs["candidate"])
+                .first()
+            )
+            if found is None:
+                raise serializers.ValidationError({"candidate": ["No such candidate."]})
+            attrs["candidate"] = found
+        return attrs

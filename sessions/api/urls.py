@@ -20,6 +20,12 @@ v1 = [
         "candidates/<uuid:candidate_id>/export", views.CandidateExportView.as_view(), name="candidate-export"
     ),
     path("candidates/<uuid:candidate_id>/erase", views.CandidateEraseView.as_view(), name="candidate-erase"),
+    path("accommodations", views.AccommodationListView.as_view(), name="accommodations"),
+    path(
+        "accommodations/<uuid:accommodation_id>",
+        views.AccommodationDetailView.as_view(),
+        name="accommodation",
+    ),
     path("sessions", views.SessionListView.as_view(), name="sessions"),
     path("sessions/<uuid:session_id>", views.SessionDetailView.as_view(), name="session"),
     path("sessions/<uuid:session_id>/flags", views.SessionFlagsView.as_view(), name="session-flags"),

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from proctorme.errors import error_body
-from sessions import intervention, webhooks
+from sessions import accommodations, intervention, webhooks
 from sessions.api import selectors, services
 from sessions.api import serializers as s
 from sessions.api.authentication import HasSecretKey, SecretKeyAuthentication
@@ -282,6 +282,101 @@ class CandidateEraseView(ApiView):
         candidate = selectors.candidate_get(institution=self.institution, public_id=candidate_id)
         done = candidate_erase(candidate=candidate, actor_label=str(request.user), via=PrivacyRequest.Via.API)
         return Response(s.PrivacyRequestSerializer(done).data)
+
+
+# --- accommodations -------------------------------------------------------------------------------
+
+_FIELDS = {
+    "extraSeconds": "extra_seconds",
+    "timeMultiplier": "time_multiplier",
+    "disabledDetectors": "disabled_detectors",
+    "note": "note",
+}
+
+
+class AccommodationListView(ApiView):
+    @extend_schema(
+        operation_id="accommodations_list",
+        tags=["accommodations"],
+        summary="Accommodations (newest change first); filter by candidate",
+        parameters=[s.AccommodationListQuerySerializer],
+        responses=s.page_of(s.AccommodationSerializer),
+    )
+    def get(self, request):
+        query = self.query(s.AccommodationListQuerySerializer)
+        queryset = selectors.accommodation_list(
+            institution=self.institution, candidate=query.get("candidate")
+        )
+        return self.page(
+            request, queryset, s.AccommodationSerializer, query, field="created_at", descending=True
+        )
+
+    @extend_schema(
+        operation_id="accommodations_set",
+        tags=["accommodations"],
+        summary="Set a candidate's accommodation (for one assessment or every one); replaces the one there",
+        request=s.AccommodationWriteSerializer,
+        responses={201: s.AccommodationSerializer, 200: s.AccommodationSerializer},
+    )
+    def post(self, request):
+        data = self.body(s.AccommodationWriteSerializer)
+        existed = (
+            selectors.accommodation_list(institution=self.institution, candidate=data["candidate"])
+            .filter(assessment=data["assessment"])
+            .exists()
+        )
+        accommodation = accommodations.accommodation_set(
+            candidate=data["candidate"],
+            assessment=data["assessment"],
+            **{_FIELDS[name]: data[name] for name in _FIELDS},
+            actor_label=f"API key {request.auth.prefix}…",
+        )
+        return Response(
+            s.AccommodationSerializer(accommodation).data,
+            status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED,
+        )
+
+
+class AccommodationDetailView(ApiView):
+    @extend_schema(
+        operation_id="accommodations_retrieve", tags=["accommodations"], responses=s.AccommodationSerializer
+    )
+    def get(self, request, accommodation_id):
+        found = selectors.accommodation_get(institution=self.institution, public_id=accommodation_id)
+        return Response(s.AccommodationSerializer(found).data)
+
+    @extend_schema(
+        operation_id="accommodations_update",
+        tags=["accommodations"],
+        summary="Change an accommodation's time, detectors or note",
+        request=s.AccommodationUpdateSerializer,
+        responses=s.AccommodationSerializer,
+    )
+    def patch(self, request, accommodation_id):
+        found = selectors.accommodation_get(institution=self.institution, public_id=accommodation_id)
+        data = self.body(s.AccommodationUpdateSerializer)
+        current = {
+            "extra_seconds": found.extra_seconds,
+            "time_multiplier": found.time_multiplier,
+            "disabled_detectors": list(found.disabled_detectors),
+            "note": found.note,
+        }
+        current.update({_FIELDS[name]: value for name, value in data.items()})
+        accommodation = accommodations.accommodation_set(
+            candidate=found.candidate,
+            assessment=found.assessment,
+            **current,
+            actor_label=f"API key {request.auth.prefix}…",
+        )
+        return Response(s.AccommodationSerializer(accommodation).data)
+
+    @extend_schema(operation_id="accommodations_delete", tags=["accommodations"], responses={204: None})
+    def delete(self, request, accommodation_id):
+        found = selectors.accommodation_get(institution=self.institution, public_id=accommodation_id)
+        accommodations.accommodation_remove(
+            accommodation=found, actor_label=f"API key {request.auth.prefix}…"
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --- sessions -------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from sessions.accommodations import DETECTORS
 from sessions.dashboard.selectors import BANDS, FLAG_TYPES, SORTS, SessionFilters
 from sessions.dashboard.services import NOTES_MAX, REASON_MAX
 from sessions.models import ProctoringSession
@@ -106,3 +107,36 @@ class InterventionTerminateForm(forms.Form):
 
 class InterventionExtendForm(forms.Form):
     minutes = forms.IntegerField(min_value=1, max_value=360, label=_("Extra minutes"))
+
+
+# --- accommodations (admins; sessions.accommodations) ------------------------------------------
+
+
+class AccommodationForm(forms.Form):
+    candidate = forms.ChoiceField(label=_("Candidate"))
+    assessment = forms.ChoiceField(label=_("Assessment"), required=False)
+    extra_minutes = forms.IntegerField(label=_("Extra minutes"), min_value=0, max_value=24 * 60, initial=0)
+    time_multiplier = forms.DecimalField(
+        label=_("Time multiplier"), min_value=1, max_value=4, max_digits=4, decimal_places=2, initial="1.00"
+    )
+    disabled_detectors = forms.MultipleChoiceField(
+        label=_("Detectors switched off"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        choices=[(d, d) for d in DETECTORS],
+    )
+    note = forms.CharField(
+        label=_("Note for reviewers"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args, candidates, assessments, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["candidate"].choices = [("", "—")] + [
+            (str(c.public_id), f"{c} ({c.external_id})") for c in candidates
+        ]
+        self.fields["assessment"].choices = [("", _("Every assessment"))] + [
+            (str(a.public_id), str(a)) for a in assessments
+        ]

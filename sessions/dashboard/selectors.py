@@ -43,6 +43,7 @@ from sessions.scorecard import (
     breakdown_types,
     counted_flags,
     risk_band,
+    score_accommodation,
     with_flag_count,
 )
 from sessions.scoring import breakdown_json, session_score_compute
@@ -305,13 +306,14 @@ class ScoreView:
     final: bool
     breakdown: list[dict] = field(default_factory=list)
     deducted: float = 0.0
+    accommodation: dict | None = None
 
 
 def score_view(session: ProctoringSession) -> ScoreView:
     """The automatic score with its breakdown (live while the session runs) and the reviewed one."""
     data = session.trust_breakdown or {}
     if not breakdown_types(data) and not session.score_final:
-        data = breakdown_json(session_score_compute(session=session))
+        data = breakdown_json(session_score_compute(session=session), session=session)
     score = session.trust_score if session.trust_score is not None else data.get("score")
     rows = breakdown_rows(data)
     reviewed = session.reviewed_score
@@ -323,6 +325,7 @@ def score_view(session: ProctoringSession) -> ScoreView:
         final=session.score_final,
         breakdown=rows,
         deducted=round(sum(r["deduction"] for r in rows), 1),
+        accommodation=score_accommodation(session),
     )
 
 
@@ -588,6 +591,39 @@ def live_sessions(*, institution: Institution, courses: Courses | None = None) -
         )
         session.band = band_or_unscored(session.trust_score)
     return sessions
+
+
+def accommodations_page(*, institution: Institution) -> dict:
+    """The admins' accommodations page: what is set, and whom and what it can be set for."""
+    from sessions.models import Accommodation, Assessment, Candidate
+
+    return {
+        "accommodations": list(
+            Accommodation.objects.filter(institution=institution).select_related("candidate", "assessment")
+        ),
+        "candidates": list(
+            Candidate.objects.filter(institution=institution).order_by("last_name", "first_name")[:2000]
+        ),
+        "assessments": list(Assessment.objects.filter(institution=institution, archived_at=None)[:500]),
+        "history": list(
+            AuditLogEntry.objects.filter(
+                institution=institution,
+                action__in=[
+                    AuditLogEntry.Action.ACCOMMODATION_SET,
+                    AuditLogEntry.Action.ACCOMMODATION_REMOVED,
+                ],
+            ).select_related("candidate")[:50]
+        ),
+    }
+
+
+def accommodation_get(*, institution: Institution, public_id):
+    from sessions.models import Accommodation
+
+    found = Accommodation.objects.filter(institution=institution, public_id=public_id).first()
+    if found is None:
+        raise Http404("No such accommodation.")
+    return found
 
 
 def live_intervention(*, session: ProctoringSession) -> dict:

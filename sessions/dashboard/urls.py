@@ -33,5 +33,11 @@ urlpatterns = [
         for action in views.INTERVENTIONS
     ],
     path("overview/", views.overview_view, name="overview"),
+    path("accommodations/", views.accommodations_view, name="accommodations"),
+    path(
+        "accommodations/<uuid:accommodation_id>/delete",
+        views.accommodation_delete_view,
+        name="accommodation-delete",
+    ),
     path("switch", views.switch_view, name="switch"),
 ]

@@ -25,12 +25,14 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from proctorme.errors import ProctormeError
-from sessions import intervention, scorecard
+from sessions import accommodations, intervention, scorecard
+from sessions.accommodations import accommodation_summary
 from sessions.dashboard import selectors, services
 from sessions.dashboard.forms import (
+    AccommodationForm,
     DismissForm,
     InterventionExtendForm,
     InterventionMessageForm,
@@ -161,6 +163,7 @@ CSV_HEADER = [
     "flags",
     "verdict",
     "verdict_notes",
+    "accommodation",
 ]
 
 
@@ -194,6 +197,7 @@ def _csv_rows(queryset):
                     s.flag_count,
                     s.verdict,
                     s.verdict_notes,
+                    accommodation_summary(scorecard.score_accommodation(s)),
                 )
             ]
         )
@@ -510,6 +514,55 @@ def _live_refusal(request, session, code: str, message: str, *, status: int):
     context = _live_context(request, str(session.public_id))
     context["refusal"] = {"code": code, "message": message}
     return render(request, "dashboard/live.html", context, status=status)
+
+
+# --- accommodations (admins) ------------------------------------------------------------------------
+
+
+def _accommodation_form(request, data=None) -> AccommodationForm:
+    page = selectors.accommodations_page(institution=request.dash.institution)
+    return AccommodationForm(data, candidates=page["candidates"], assessments=page["assessments"]), page
+
+
+@require_http_methods(["GET", "POST"])
+@dashboard_view(admin_only=True)
+def accommodations_view(request):
+    form, page = _accommodation_form(request, request.POST if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            candidate = next(c for c in page["candidates"] if str(c.public_id) == data["candidate"])
+            assessment = next(
+                (a for a in page["assessments"] if str(a.public_id) == data["assessment"]), None
+            )
+            accommodations.accommodation_set(
+                candidate=candidate,
+                assessment=assessment,
+                extra_seconds=data["extra_minutes"] * 60,
+                time_multiplier=data["time_multiplier"],
+                disabled_detectors=data["disabled_detectors"],
+                note=data["note"],
+                actor=request.user,
+            )
+            messages.success(request, _("Accommodation saved for %(candidate)s.") % {"candidate": candidate})
+            return redirect("dashboard:accommodations")
+        status = 400
+    return render(
+        request,
+        "dashboard/accommodations.html",
+        {"dash": request.dash, "nav": "accommodations", "form": form, **page},
+        status=status,
+    )
+
+
+@require_POST
+@dashboard_view(admin_only=True)
+def accommodation_delete_view(request, accommodation_id):
+    found = selectors.accommodation_get(institution=request.dash.institution, public_id=accommodation_id)
+    accommodations.accommodation_remove(accommodation=found, actor=request.user)
+    messages.success(request, _("Accommodation removed."))
+    return redirect("dashboard:accommodations")
 
 
 # --- overview (admins) --------------------------------------------------------------------------

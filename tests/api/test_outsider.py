@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from sessions.models import Assessment, ProctoringSession
+from sessions.accommodations import accommodation_set
+from sessions.models import Accommodation, Assessment, ProctoringSession
 from tenants.models import WebhookDelivery, WebhookEndpoint
 from tenants.services import webhook_endpoint_create
 from tests.api.api_factories import make_event, make_evidence, make_flag, make_session
@@ -30,6 +31,9 @@ OBJECT_ENDPOINTS = [
     ("post", "/api/v1/sessions/{session}/resume", None),
     ("post", "/api/v1/sessions/{session}/extend", {"seconds": 600}),
     ("post", "/api/v1/sessions/{session}/terminate", {"reason": "hijacked"}),
+    ("get", "/api/v1/accommodations/{accommodation}", None),
+    ("patch", "/api/v1/accommodations/{accommodation}", {"note": "hijacked"}),
+    ("delete", "/api/v1/accommodations/{accommodation}", None),
     ("get", "/api/v1/webhooks/{endpoint}", None),
     ("patch", "/api/v1/webhooks/{endpoint}", {"description": "hijacked"}),
     ("delete", "/api/v1/webhooks/{endpoint}", None),
@@ -38,7 +42,13 @@ OBJECT_ENDPOINTS = [
     ("get", "/api/v1/webhooks/{endpoint}/deliveries/{delivery}", None),
     ("post", "/api/v1/webhooks/{endpoint}/deliveries/{delivery}/redeliver", None),
 ]
-LIST_ENDPOINTS = ["/api/v1/assessments", "/api/v1/candidates", "/api/v1/sessions", "/api/v1/webhooks"]
+LIST_ENDPOINTS = [
+    "/api/v1/assessments",
+    "/api/v1/candidates",
+    "/api/v1/sessions",
+    "/api/v1/webhooks",
+    "/api/v1/accommodations",
+]
 
 
 @pytest.fixture
@@ -53,7 +63,9 @@ def owned(tenant_a):
     delivery = WebhookDelivery.objects.create(
         institution=tenant_a.institution, endpoint=endpoint, event="ping", payload={"event": "ping"}
     )
+    accommodation = accommodation_set(candidate=session.candidate, extra_seconds=600, note="owned")
     return {
+        "accommodation": accommodation.public_id,
         "assessment": session.assessment.public_id,
         "candidate": session.candidate.public_id,
         "session": session.public_id,
@@ -92,6 +104,8 @@ def test_outsider_changed_nothing(api_b, owned):
     assert session.status == "active" and session.paused_at is None
     assert not session.events.filter(type__in=["PROCTOR_MESSAGE", "TIME_EXTENDED"]).exists()
     assert not session.audit_entries.exists()
+    accommodation = Accommodation.objects.get(public_id=owned["accommodation"])
+    assert accommodation.note == "owned"
     endpoint = WebhookEndpoint.objects.get(public_id=owned["endpoint"])
     assert endpoint.description != "hijacked"
     assert WebhookDelivery.objects.get(public_id=owned["delivery"]).attempts.count() == 0

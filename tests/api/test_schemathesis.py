@@ -96,7 +96,11 @@ def real_ids(inst) -> dict[str, str]:
         auth_token_url="https://lms.example.edu/token",
         key_set_url="https://lms.example.edu/jwks",
     )
+    from sessions.accommodations import accommodation_set
+
+    accommodation = accommodation_set(candidate=session.candidate, extra_seconds=300, note="schema")
     return {
+        "accommodation_id": str(accommodation.public_id),
         "registration_id": str(registration.public_id),
         "session_id": str(session.public_id),
         "assessment_id": str(session.assessment.public_id),
