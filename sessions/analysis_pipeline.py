@@ -35,6 +35,7 @@ from analysis.tracker import EpisodeTracker
 from proctorme.locks import exclusive
 from proctorme.outbound import OutboundError, outbound_request
 from proctorme.realtime import broadcast, institution_group
+from sessions.candidate_warnings import warnings_apply
 from sessions.models import MediaChunk, ProctoringSession
 from sessions.scoring import detector_settings_for, session_score_compute
 from sessions.services import flag_record
@@ -101,6 +102,11 @@ def enabled_detectors(session: ProctoringSession, settings: dict) -> set[str]:
     return enabled - set(settings.get("disabled", []))
 
 
+def frame_sensitivity(settings: dict) -> FrameSensitivity:
+    """The frame detectors' sensitivity from merged detector settings."""
+    return _sensitivity(settings)
+
+
 def _sensitivity(settings: dict) -> FrameSensitivity:
     values = settings.get("sensitivity", {})
     fields = FrameSensitivity.__dataclass_fields__
@@ -146,6 +152,9 @@ def _observe_picture(chunk: MediaChunk, analyse, *, identity: bool = False) -> d
 
 def _described(obs) -> dict:
     out = {"faces": obs.face_count, "blocked": obs.blocked, "away": obs.looking_away}
+    if obs.blocked:
+        out["blockedReason"] = obs.blocked_reason  # dark or covered: the candidate's warning says which
+    out["brightness"] = round(obs.brightness, 1)
     if obs.yaw is not None:
         out.update(yaw=round(obs.yaw, 1), pitch=round(obs.pitch, 1))
     return out
@@ -276,6 +285,7 @@ class _Folder:
         frame_state = self.state.setdefault("frame", {})
         analyser = FrameAnalyser(sensitivity=_sensitivity(self.settings), state=frame_state.get("analyser"))
         observed = []
+        seen: list[tuple] = []  # (captured_at, observation) of this run, for the candidate's warnings
         for chunk in _in_order(self.session, MediaChunk.Kind.FRAME, frame_state, final, analysed_only=False):
             obs = chunk.meta.get("obs")
             if obs is None:
@@ -284,6 +294,7 @@ class _Folder:
                 chunk.analysed_at = timezone.now()
                 observed.append(chunk)
             frame_state["analyser"] = analyser.state
+            seen.append((chunk.captured_at, obs))
             if "error" in obs:
                 continue
             t = self.seconds(chunk.captured_at)
@@ -295,6 +306,8 @@ class _Folder:
                     self.apply(type_, events, evidence=_chunk_by_pk)
         MediaChunk.objects.bulk_update(observed, ["meta", "analysed_at"], batch_size=200)
         self.frames_analysed = len(observed)
+        if not final and self.session.status == ProctoringSession.Status.ACTIVE:
+            warnings_apply(self.session, self.state.setdefault("warning", {}), seen, self.enabled)
 
     def aux(self, final: bool) -> None:
         """The paired phone's side view: its own episodes and flags, ``details.device: "aux"``."""

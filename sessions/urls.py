@@ -27,6 +27,11 @@ urlpatterns = [
         widget_views.media_upload_view,
         name="widget-media-upload",
     ),
+    path(
+        "widget/v1/sessions/<uuid:session_id>/check",
+        widget_views.frame_check_view,
+        name="widget-frame-check",
+    ),
     path("widget/v1/sessions/<uuid:session_id>/idcard", aux_views.id_card_view, name="widget-id-card"),
     path(
         "widget/v1/sessions/<uuid:session_id>/aux/pairing",

@@ -24,10 +24,12 @@ from proctorme import logs
 from proctorme.errors import (
     DomainNotRegistered,
     InvalidConfig,
+    InvalidMedia,
     InvalidToken,
     MethodNotAllowed,
     OriginRequired,
     ProctormeError,
+    SessionEnded,
     error_body,
 )
 from proctorme.times import iso
@@ -35,7 +37,7 @@ from sessions.config import parse_autoproctor, parse_eye, parse_resume_secret
 from sessions.models import ProctoringSession
 from sessions.services import session_end, session_origin_allowed, session_start
 from sessions.tokens import session_token_key_check, session_token_read
-from sessions.uploads import media_store, parse_upload
+from sessions.uploads import MediaTooLarge, media_store, parse_upload
 from sessions.widget_script import widget_builds, widget_manifest, widget_script
 
 CORS_HEADERS = "Authorization, Content-Type, X-Proctorme-Seq, X-Proctorme-Captured-At, X-Proctorme-Duration"
@@ -133,6 +135,7 @@ def session_start_view(request):
         "wsUrl": _ws_url(request),
         "uploadUrl": _absolute(request, reverse("widget-media-upload", args=[session.public_id])),
         "endUrl": _absolute(request, reverse("widget-session-end", args=[session.public_id])),
+        "checkUrl": _absolute(request, reverse("widget-frame-check", args=[session.public_id])),
         "serverTime": iso(timezone.now()),
         "startedAt": iso(session.started_at),
         "deadlineAt": iso(session.deadline_at),
@@ -232,6 +235,35 @@ def media_upload_view(request, session_id):
     items = parse_upload(request.POST.get("meta"), request.FILES)
     accepted, duplicates = media_store(session=session, items=items)
     return JsonResponse({"accepted": accepted, "duplicates": duplicates}, status=202)
+
+
+CHECK_FRAME_MAX_BYTES = 512 * 1024
+
+
+@widget_post
+def frame_check_view(request, session_id):
+    """The system check's look at the candidate: one JPEG from the camera (the body, image/jpeg)
+    → ``{result: ok | absent | covered | dark | several, faces, brightness}``. Nothing is stored."""
+    from analysis.frames import InvalidImage, analyse_frame, decode_jpeg
+    from sessions.analysis_pipeline import frame_sensitivity
+    from sessions.candidate_warnings import frame_check
+    from sessions.scoring import detector_settings_for
+
+    session = session_from_token(request, session_id)
+    if session.status != ProctoringSession.Status.ACTIVE:
+        raise SessionEnded(details={"endedAt": iso(session.ended_at), "reason": session.end_reason})
+    body = request.body
+    if len(body) > CHECK_FRAME_MAX_BYTES:
+        raise MediaTooLarge(details={"limit": CHECK_FRAME_MAX_BYTES})
+    try:
+        rgb = decode_jpeg(body)
+    except InvalidImage as exc:
+        raise InvalidMedia(f"The check frame is not a JPEG: {exc}") from None
+    obs = analyse_frame(rgb, sensitivity=frame_sensitivity(detector_settings_for(session)))
+    observation = {"faces": obs.face_count, "blocked": obs.blocked, "brightness": round(obs.brightness, 1)}
+    if obs.blocked:
+        observation["blockedReason"] = obs.blocked_reason
+    return JsonResponse(frame_check(observation))
 
 
 YEAR = "public, max-age=31536000, immutable"

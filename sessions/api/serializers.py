@@ -79,6 +79,11 @@ class AssessmentSerializer(serializers.Serializer):
         allow_null=True,
         help_text="Days after a session ends until its personal data is deleted; null: the institution's.",
     )
+    candidateWarnings = serializers.BooleanField(
+        source="candidate_warnings",
+        allow_null=True,
+        help_text="Warn the candidate at once (out of view, camera covered, too dark); null: the institution's.",
+    )
     archived = serializers.SerializerMethodField()
     archivedAt = serializers.DateTimeField(source="archived_at", allow_null=True)
     createdAt = serializers.DateTimeField(source="created_at")
@@ -113,12 +118,16 @@ class AssessmentCreateSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
     durationSeconds = _duration_seconds_field()
     retentionDays = _retention_days_field()
+    candidateWarnings = serializers.BooleanField(
+        source="candidate_warnings", required=False, allow_null=True, default=None
+    )
 
 
 class AssessmentUpdateSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=300, required=False, allow_blank=True)
     durationSeconds = _duration_seconds_field()
     retentionDays = _retention_days_field()
+    candidateWarnings = serializers.BooleanField(source="candidate_warnings", required=False, allow_null=True)
 
 
 class AssessmentListQuerySerializer(PageQuerySerializer):

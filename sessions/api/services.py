@@ -31,6 +31,7 @@ def assessment_create(
     title: str = "",
     duration_seconds: int | None = None,
     retention_days: int | None = None,
+    candidate_warnings: bool | None = None,
 ) -> Assessment:
     return _create_unique(
         Assessment,
@@ -39,6 +40,7 @@ def assessment_create(
         title=title,
         duration_seconds=duration_seconds,
         retention_days=retention_days,
+        candidate_warnings=candidate_warnings,
     )
 
 
@@ -54,7 +56,7 @@ def _update(obj, fields: dict):
 @transaction.atomic
 def assessment_update(*, assessment: Assessment, **fields) -> Assessment:
     """Change ``title``, ``duration_seconds`` and / or ``retention_days`` (None clears them)."""
-    names = ("title", "duration_seconds", "retention_days")
+    names = ("title", "duration_seconds", "retention_days", "candidate_warnings")
     allowed = {name: fields[name] for name in names if name in fields}
     return _update(assessment, allowed)
 

@@ -170,7 +170,8 @@ AutoProctor.prototype.setup = function (options) {
     })
     .then(function () {
       self._progress(40, "Checking browser, camera and microphone");
-      return core.systemCheck({ video: true, audio: Boolean(tracking.audio), desktopOnly: Boolean(tracking.forceDesktop) });
+      var media = core.settings.media || {};
+      return core.systemCheck({ video: media.camera !== false, audio: Boolean(tracking.audio) && media.microphone !== false, desktopOnly: Boolean(tracking.forceDesktop) });
     })
     .then(function (check) {
       if (check.error) throw check.error;

@@ -650,6 +650,7 @@ MediaCapture.prototype.upload = function () {
     form.append("p" + index, item.blob, item.kind + "-" + item.seq + (item.kind === "audio" ? ".pcm" : ".jpg"));
   });
   this.inFlight = true;
+  this.uploadStartedAt = Date.now();
   this.stats.uploads++;
   fetch(session.uploadUrl, {
     method: "POST",
@@ -697,7 +698,8 @@ MediaCapture.prototype.answered = function (batch, result) {
     });
     this.remove(batch);
     // A backlog (after an outage) goes out batch after batch; otherwise wait for the cadence.
-    this.nextUploadAt = this.pending.length > this.maxItems || this.flushing ? 0 : Date.now() + this.opts.uploadIntervalMs;
+    // The cadence counts from when this upload started, so a slow answer does not stretch it.
+    this.nextUploadAt = this.pending.length > this.maxItems || this.flushing ? 0 : (this.uploadStartedAt || Date.now()) + this.opts.uploadIntervalMs;
   } else if (result.status === 400 && error.code === "INVALID_MEDIA") {
     // Nothing of the batch was stored: drop the item the server named, resend the rest.
     var bad = batch.filter(function (item) { return item.kind === details.kind && item.seq === details.seq; });

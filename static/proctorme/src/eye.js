@@ -107,7 +107,8 @@ EyeWidget.prototype.init = function (config) {
     })
     .then(function () {
       core.setUi("connecting", "systemCheck");
-      return core.systemCheck({ video: true, audio: true });
+      var media = core.settings.media || {};
+      return core.systemCheck({ video: media.camera !== false, audio: media.microphone !== false });
     })
     .then(function (check) {
       if (check.error) throw check.error;

@@ -290,8 +290,8 @@ ProctorCore.prototype.systemCheck = function (want) {
   details.browser = navigator.userAgent;
   if (problem) blocking = problem;
 
-  var media = problem
-    ? Promise.resolve()
+  var media = problem || (!want.video && !want.audio)
+    ? Promise.resolve() // an accommodation may exempt both devices: nothing to ask for
     : acquireMedia(want).then(
         function (stream) {
           self.stream = stream;
@@ -313,7 +313,16 @@ ProctorCore.prototype.systemCheck = function (want) {
     details.internetSpeedMbps = mbps;
     items.internetSpeed.status = mbps !== null && mbps >= MIN_MBPS ? "success" : "failed";
   });
-  return Promise.all([media, speed]).then(function () {
+  // Can the camera see the candidate? Lighting and face quality, judged by the server's detector.
+  var view = media.then(function () {
+    if (blocking || !self.stream || !self.stream.getVideoTracks().length) return null;
+    return checkCameraView(self.stream, self.session).then(function (result) {
+      if (!result) return;
+      details.cameraView = result;
+      if (self.ui) self.ui.setNote(result.result === "ok" ? "" : self.ui.t("check." + result.result));
+    });
+  });
+  return Promise.all([media, speed, view]).then(function () {
     items.webcam.finished = items.microphone.finished = items.internetSpeed.finished = true;
     var data = [items.webcam, items.microphone, items.browser, items.internetSpeed];
     var result = {
@@ -327,6 +336,57 @@ ProctorCore.prototype.systemCheck = function (want) {
     return { result: result, error: blocking };
   });
 };
+
+var VIEW_CHECK_TRIES = 3;
+var VIEW_CHECK_GAP_MS = 700;
+
+/** Up to three frames ~0.7 s apart, until one is fine: {result, faces, brightness} or null. */
+function checkCameraView(stream, session) {
+  if (!session || !session.checkUrl || !window.fetch) return Promise.resolve(null);
+  var video = document.createElement("video");
+  video.muted = true;
+  video.playsInline = true;
+  video.srcObject = new MediaStream(stream.getVideoTracks());
+  var playing = video.play();
+  if (playing && playing.catch) playing.catch(function () {});
+  var canvas = document.createElement("canvas");
+  function ready(waited) {
+    if (video.readyState >= 2 && video.videoWidth) return Promise.resolve(true);
+    if (waited > 5000) return Promise.resolve(false);
+    return new Promise(function (resolve) { setTimeout(resolve, 100); }).then(function () { return ready(waited + 100); });
+  }
+  function once() {
+    var scale = Math.min(640 / video.videoWidth, 480 / video.videoHeight, 1);
+    canvas.width = Math.round(video.videoWidth * scale);
+    canvas.height = Math.round(video.videoHeight * scale);
+    canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
+    return new Promise(function (resolve) { canvas.toBlob(resolve, "image/jpeg", 0.7); }).then(function (blob) {
+      if (!blob) return null;
+      return fetch(session.checkUrl, {
+        method: "POST",
+        mode: "cors",
+        credentials: "omit",
+        headers: { Authorization: "Bearer " + session.token, "Content-Type": "image/jpeg" },
+        body: blob,
+      }).then(function (response) { return response.ok ? response.json() : null; });
+    });
+  }
+  function attempt(n, last) {
+    if (n >= VIEW_CHECK_TRIES) return Promise.resolve(last);
+    return once().then(function (result) {
+      if (result && result.result === "ok") return result;
+      return new Promise(function (resolve) { setTimeout(resolve, VIEW_CHECK_GAP_MS); }).then(function () { return attempt(n + 1, result || last); });
+    });
+  }
+  return ready(0)
+    .then(function (ok) { return ok ? attempt(0, null) : null; })
+    .catch(function () { return null; })
+    .then(function (result) {
+      video.pause();
+      video.srcObject = null;
+      return result;
+    });
+}
 
 function isMobile() {
   if (navigator.userAgentData && typeof navigator.userAgentData.mobile === "boolean") return navigator.userAgentData.mobile;
