@@ -249,6 +249,10 @@ def test_a_candidate_who_steps_out_of_view_is_warned_within_5_seconds(
         exam = exam_page("eye", query="consent=accepted")
         _start(page, exam)
         session = session_for(exam)
+        # The camera opened at the system check, with the candidate at the desk (the video's start):
+        # lighting and face were judged fine by the server's detector.
+        view = wait_for_event(page, "SYSTEM_CHECK_COMPLETED")[0]["payload"]["details"]["cameraView"]
+        assert view["result"] == "ok" and view["faces"] == 1
         # The video may already show the empty room when capture starts: judge the first
         # warning that follows a frame with the candidate in it.
         for attempt in range(1, 4):

@@ -63,6 +63,16 @@ def test_members_message_pause_resume_extend_and_terminate(client, tenant_a, run
     assert {e.actor_id for e in entries} == {user.pk}
     end = Event.objects.get(session=running, type="END_PROCTORING")
     assert end.payload == {"reason": "terminated", "message": "Notes on the desk"}
+    # The session page's audit log says what was done, in words.
+    page = client.get(reverse("dashboard:session", args=[running.public_id]))
+    for words in (
+        "sent the candidate a message: “Please face the camera.”",
+        "paused the session: “Back in a minute”",
+        "gave 300 s more",
+        "terminated the attempt: “Notes on the desk”",
+        "Terminated by a proctor",
+    ):
+        assert words in page.content.decode(), words
 
 
 def test_outsider_gets_404_and_changes_nothing(client, tenant_b, running):
