@@ -75,7 +75,7 @@ class DashboardContext:
     institutions: tuple[Institution, ...]
     # None: the whole institution (members). A tuple: only sessions of LMS attempts launched from
     # these courses (a course instructor); every selector below takes it as ``courses``.
-    courses: Courses | None = None
+    courses: Courses | None
 
     @property
     def is_admin(self) -> bool:
@@ -195,7 +195,7 @@ def _search_q(text: str) -> Q:
 
 
 def session_list(
-    *, institution: Institution, filters: SessionFilters, courses: Courses | None = None
+    *, institution: Institution, filters: SessionFilters, courses: Courses | None
 ) -> QuerySet[ProctoringSession]:
     qs = in_courses(ProctoringSession.objects.filter(institution=institution), courses)
     if filters.assessment:
@@ -250,7 +250,7 @@ def session_list_page_prefetch(sessions: list[ProctoringSession]) -> list[Procto
     return sessions
 
 
-def assessments_for(*, institution: Institution, courses: Courses | None = None) -> list[tuple[str, str]]:
+def assessments_for(*, institution: Institution, courses: Courses | None) -> list[tuple[str, str]]:
     assessments = institution.assessments.all()
     if courses is not None:
         sessions = in_courses(ProctoringSession.objects.filter(institution=institution), courses)
@@ -266,7 +266,7 @@ def assessments_for(*, institution: Institution, courses: Courses | None = None)
 # --- one session ----------------------------------------------------------------------------------
 
 
-def session_get(*, institution: Institution, public_id, courses: Courses | None = None) -> ProctoringSession:
+def session_get(*, institution: Institution, public_id, courses: Courses | None) -> ProctoringSession:
     session = (
         in_courses(ProctoringSession.objects.filter(institution=institution, public_id=public_id), courses)
         .select_related("assessment", "candidate", "institution")
@@ -288,7 +288,7 @@ def flag_get(*, session: ProctoringSession, public_id) -> Flag:
     return flag
 
 
-def media_get(*, institution: Institution, public_id, courses: Courses | None = None) -> MediaChunk:
+def media_get(*, institution: Institution, public_id, courses: Courses | None) -> MediaChunk:
     chunk = in_courses(
         MediaChunk.objects.filter(institution=institution, public_id=public_id), courses, via="session__"
     ).first()
@@ -553,7 +553,7 @@ def connection_state(last_activity: datetime | None, now: datetime) -> str:
     return "online"
 
 
-def live_sessions(*, institution: Institution, courses: Courses | None = None) -> list[ProctoringSession]:
+def live_sessions(*, institution: Institution, courses: Courses | None) -> list[ProctoringSession]:
     """Running sessions with their latest frame, last activity and latest flags (three queries)."""
     now = timezone.now()
     latest = MediaChunk.objects.filter(
@@ -651,7 +651,7 @@ def live_intervention(*, session: ProctoringSession) -> dict:
 # --- institution overview -------------------------------------------------------------------------
 
 
-def institution_overview(*, institution: Institution, days: int = 30, courses: Courses | None = None) -> dict:
+def institution_overview(*, institution: Institution, days: int = 30, courses: Courses | None) -> dict:
     """Usage and risk over the last ``days`` days (five queries), of the courses if given."""
     today = timezone.localdate()
     since = today - timedelta(days=days - 1)

@@ -284,7 +284,9 @@ def session_report_pdf_view(request, session_id):
     """The session report as PDF (sessions.report_pdf), for every member of the institution."""
     from sessions.report_pdf import report_filename, session_report_pdf
 
-    session = selectors.session_get(institution=request.dash.institution, public_id=session_id)
+    session = selectors.session_get(
+        institution=request.dash.institution, courses=request.dash.courses, public_id=session_id
+    )
     response = HttpResponse(session_report_pdf(session=session), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{report_filename(session)}"'
     response["Cache-Control"] = "private, no-store"

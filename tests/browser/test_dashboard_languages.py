@@ -65,10 +65,14 @@ def test_replay_in_french_and_live_page_in_arabic(page, proctorme_url, reviewers
     assert page.get_by_role("heading", name="Chronologie").is_visible()
     assert page.get_by_role("heading", name="Journal d’audit").is_visible()
     page.locator("#filmstrip button").nth(1).click()  # the random photo at 00:05
-    page.wait_for_function("document.getElementById('player-caption').textContent.startsWith('00:05 · photo')")
+    page.wait_for_function(
+        "document.getElementById('player-caption').textContent.startsWith('00:05 · photo')"
+    )
     assert page.locator("#player-frame").get_attribute("alt") == "Photo à 00:05"
     page.locator("#filmstrip button").nth(2).click()  # the frame at 00:10
-    page.wait_for_function("document.getElementById('player-caption').textContent.startsWith('00:10 · image')")
+    page.wait_for_function(
+        "document.getElementById('player-caption').textContent.startsWith('00:10 · image')"
+    )
     assert page.locator("#player-frame").get_attribute("alt") == "Image à 00:10"
     page.locator("[data-player=play]").click()
     page.wait_for_function(

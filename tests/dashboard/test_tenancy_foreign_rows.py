@@ -60,8 +60,12 @@ def _ids(sessions) -> set:
 
 
 def test_live_sessions_leave_out_a_running_foreign_session(tenant_a, tenant_b, rows):
-    assert _ids(selectors.live_sessions(institution=tenant_b.institution)) == {rows["b_running"].public_id}
-    assert _ids(selectors.live_sessions(institution=tenant_a.institution)) == {rows["a_running"].public_id}
+    assert _ids(selectors.live_sessions(institution=tenant_b.institution, courses=None)) == {
+        rows["b_running"].public_id
+    }
+    assert _ids(selectors.live_sessions(institution=tenant_a.institution, courses=None)) == {
+        rows["a_running"].public_id
+    }
 
 
 def test_live_page_shows_no_foreign_session_frame_or_flag(login, tenant_a, tenant_b, rows):
@@ -80,12 +84,12 @@ def test_live_page_shows_no_foreign_session_frame_or_flag(login, tenant_a, tenan
 
 
 def test_overview_counts_only_the_institutions_sessions_flags_and_reviews(tenant_a, tenant_b, rows):
-    foreign = selectors.institution_overview(institution=tenant_b.institution)
+    foreign = selectors.institution_overview(institution=tenant_b.institution, courses=None)
     assert foreign["totals"] == {"sessions": 3, "active": 1, "reviewed": 1, "high": 2}
     assert foreign["pending_count"] == 1 and foreign["flags_total"] == 3
     assert sum(foreign["chart"]["sessions"]) == 3
 
-    own = selectors.institution_overview(institution=tenant_a.institution)
+    own = selectors.institution_overview(institution=tenant_a.institution, courses=None)
     assert own["totals"] == {"sessions": 2, "active": 1, "reviewed": 0, "high": 0}
     assert sum(own["chart"]["sessions"]) == 2
     assert own["chart"]["flags"] == {"labels": ["TAB_NOT_FOCUS"], "counts": [1]}
@@ -118,15 +122,15 @@ def test_overview_page_names_no_foreign_candidate(login, tenant_a, tenant_b, row
     ids=["all", "status", "flag-type", "band", "verdict", "search"],
 )
 def test_session_list_filters_never_reach_foreign_rows(tenant_a, tenant_b, rows, filters):
-    assert selectors.session_list(institution=tenant_b.institution, filters=filters).exists()
-    own = _ids(selectors.session_list(institution=tenant_a.institution, filters=filters))
+    assert selectors.session_list(institution=tenant_b.institution, filters=filters, courses=None).exists()
+    own = _ids(selectors.session_list(institution=tenant_a.institution, filters=filters, courses=None))
     assert own <= {rows["a_running"].public_id, rows["a_done"].public_id}
 
 
 def test_searching_a_foreign_session_id_finds_nothing(tenant_a, tenant_b, rows):
     query = SessionFilters(q=str(rows["b_pending"].public_id))
-    assert selectors.session_list(institution=tenant_b.institution, filters=query).count() == 1
-    assert not selectors.session_list(institution=tenant_a.institution, filters=query).exists()
+    assert selectors.session_list(institution=tenant_b.institution, filters=query, courses=None).count() == 1
+    assert not selectors.session_list(institution=tenant_a.institution, filters=query, courses=None).exists()
 
 
 def test_one_session_its_flags_and_media_are_not_found_from_another_institution(tenant_a, tenant_b, rows):
@@ -135,12 +139,18 @@ def test_one_session_its_flags_and_media_are_not_found_from_another_institution(
     foreign = rows["b_running"]
     flag = foreign.flags.get()
     chunk = foreign.media.get(kind="frame")
-    assert selectors.session_get(institution=tenant_b.institution, public_id=foreign.public_id) == foreign
-    assert selectors.media_get(institution=tenant_b.institution, public_id=chunk.public_id) == chunk
+    assert (
+        selectors.session_get(institution=tenant_b.institution, public_id=foreign.public_id, courses=None)
+        == foreign
+    )
+    assert (
+        selectors.media_get(institution=tenant_b.institution, public_id=chunk.public_id, courses=None)
+        == chunk
+    )
     with pytest.raises(Http404):
-        selectors.session_get(institution=tenant_a.institution, public_id=foreign.public_id)
+        selectors.session_get(institution=tenant_a.institution, public_id=foreign.public_id, courses=None)
     with pytest.raises(Http404):
-        selectors.media_get(institution=tenant_a.institution, public_id=chunk.public_id)
+        selectors.media_get(institution=tenant_a.institution, public_id=chunk.public_id, courses=None)
     with pytest.raises(Http404):
         selectors.flag_get(session=rows["a_running"], public_id=flag.public_id)
 
@@ -149,8 +159,14 @@ def test_assessment_filter_lists_only_own_assessments(tenant_a, tenant_b, rows):
     from sessions.models import Assessment
 
     Assessment.objects.create(institution=tenant_b.institution, external_id="chem-9", title="Chemistry")
-    assert "Chemistry" in dict(selectors.assessments_for(institution=tenant_b.institution)).values()
-    assert "Chemistry" not in dict(selectors.assessments_for(institution=tenant_a.institution)).values()
+    assert (
+        "Chemistry"
+        in dict(selectors.assessments_for(institution=tenant_b.institution, courses=None)).values()
+    )
+    assert (
+        "Chemistry"
+        not in dict(selectors.assessments_for(institution=tenant_a.institution, courses=None)).values()
+    )
 
 
 def test_dashboard_context_offers_only_the_users_institutions(tenant_a, tenant_b):

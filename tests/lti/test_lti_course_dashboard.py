@@ -158,8 +158,11 @@ def test_another_courses_session_replay_media_and_review_are_404(
     _instructor(client, platform, tenant_a)
     mine = rows["mine_done"]
     assert client.get(reverse("dashboard:session", args=[mine.public_id])).status_code == 200
+    assert client.get(reverse("dashboard:session-report-pdf", args=[mine.public_id])).status_code == 200
     for session in (rows["other_done"], rows["plain"], rows["foreign"]):
         assert client.get(reverse("dashboard:session", args=[session.public_id])).status_code == 404
+        pdf = client.get(reverse("dashboard:session-report-pdf", args=[session.public_id]))
+        assert pdf.status_code == 404
         verdict = client.post(reverse("dashboard:verdict", args=[session.public_id]), {"verdict": "clear"})
         assert verdict.status_code == 404
         control = client.post(reverse("lti-session-control", args=[session.public_id]), {"action": "pause"})
