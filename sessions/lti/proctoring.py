@@ -249,6 +249,12 @@ def tool_page_context(request, *, attempt: LtiAttempt) -> dict:
         "examDuration": start.exam_seconds,
         "containerId": "proctorme-widget",
     }
+    # The consent notice and the checks in the LMS user's language (the widget picks the nearest it
+    # ships, else the page's, else the browser's).
+    presentation = attempt.claims.get(LTI + "launch_presentation") or {}
+    locale = presentation.get("locale") if isinstance(presentation, dict) else None
+    if isinstance(locale, str) and 0 < len(locale) <= 35:
+        widget_config["locale"] = locale
     return {
         "attempt": attempt,
         "title": start.assessment_title,

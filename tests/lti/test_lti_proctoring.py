@@ -520,3 +520,14 @@ def test_an_unreachable_lms_gets_the_score_later(
     platform.ags_down = False  # the LMS is back
     tasks.lti_ags_publish_task.run(str(session.public_id), 1)
     assert queued == [] and len(platform.scores) == 1
+
+
+def test_the_widget_speaks_the_lms_users_language(client, platform, registration, tenant_a):
+    claims = platform.start_proctoring_claims(nonce="")
+    claims[LTI + "launch_presentation"] = {"locale": "fr-CA", "document_target": "window"}
+    page = launch(client, platform, tenant_a.institution, claims).content.decode()
+    assert '"locale": "fr-CA"' in page
+    plain = launch(
+        client, platform, tenant_a.institution, platform.start_proctoring_claims(nonce="", attempt=2)
+    )
+    assert '"locale"' not in plain.content.decode()
