@@ -14,6 +14,7 @@ browser context) and a candidate on the institution's exam page (another), on th
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -54,12 +55,14 @@ def proctor(browser, school, proctorme_url, settings, tmp_path):
         role=Membership.Role.REVIEWER,
         password=PASSWORD,
     ).user
-    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    # As conftest's context: bypass_csp lets Playwright's wait_for_function poll the dashboard.
+    context = browser.new_context(viewport={"width": 1360, "height": 900}, bypass_csp=True)
     context.set_default_timeout(15_000)
     page = context.new_page()
     sign_in(page, proctorme_url, user)
     yield page
     context.close()
+    time.sleep(0.2)  # the server still touches the database as the live page's socket goes away
 
 
 def _open_panel(proctor, proctorme_url, session) -> None:
