@@ -148,20 +148,33 @@ class ControlResultSerializer(serializers.Serializer):
     extra_time = serializers.IntegerField(required=False)
 
 
-_NOT_OFFERED = OpenApiResponse(
+_UNREACHABLE = OpenApiResponse(
     s.ErrorSerializer,
-    description="LTI_SERVICE_NOT_OFFERED: not an LMS session, or the LMS did not offer this action.",
+    description="LTI_PLATFORM_UNREACHABLE: the LMS refused it (the proctoring session changed already).",
 )
-_UNREACHABLE = OpenApiResponse(s.ErrorSerializer, description="LTI_PLATFORM_UNREACHABLE: the LMS refused it.")
+_INVALID = OpenApiResponse(
+    s.ErrorSerializer, description="VALIDATION_ERROR: terminate without a reason, or a reason too long."
+)
 
 
 class SessionControlView(ApiView):
     @extend_schema(
         operation_id="sessions_lms_control",
         tags=["lms"],
-        summary="Ask the LMS to pause, resume, terminate or extend the attempt (Assessment Control Service)",
+        summary="Pause, resume, terminate or extend the attempt: the proctoring session and the LMS's "
+        "attempt (Assessment Control Service)",
         request=ControlSerializer,
-        responses={200: ControlResultSerializer, 409: _NOT_OFFERED, 502: _UNREACHABLE},
+        responses={
+            200: ControlResultSerializer,
+            400: _INVALID,
+            409: OpenApiResponse(
+                s.ErrorSerializer,
+                description="LTI_SERVICE_NOT_OFFERED (not an LMS session, or an action its LMS did not "
+                "offer; nothing changed), or the session's state: SESSION_ALREADY_ENDED, SESSION_PAUSED, "
+                "SESSION_NOT_PAUSED.",
+            ),
+            502: _UNREACHABLE,
+        },
     )
     def post(self, request, session_id):
         from sessions.api import selectors
