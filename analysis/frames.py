@@ -551,6 +551,9 @@ class FrameObservation:
     blocked: bool = False
     blocked_reason: str | None = None
     brightness: float = 0.0
+    # Stream only: no face found, but since the last frame with one face the view changed only
+    # around that face (a cup, a hand in front of it): the candidate is there, face hidden.
+    face_hidden: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able; ``from_dict`` gives back an equal observation."""
@@ -563,6 +566,7 @@ class FrameObservation:
             "blocked": self.blocked,
             "blocked_reason": self.blocked_reason,
             "brightness": self.brightness,
+            "face_hidden": self.face_hidden,
         }
 
     @classmethod
@@ -582,6 +586,7 @@ class FrameObservation:
             blocked=bool(d["blocked"]),
             blocked_reason=d["blocked_reason"],
             brightness=float(d["brightness"]),
+            face_hidden=bool(d.get("face_hidden", False)),
         )
 
 
@@ -669,9 +674,9 @@ EXPOSURE_GAIN = 0.06  # an overall gain of up to ±6 % (a webcam's exposure hunt
 EXPOSURE_SHIFT = 4.0  # and then an overall shift of up to ±4 grey levels
 
 
-def frame_change(a: np.ndarray, b: np.ndarray) -> float:
-    """How different two thumbnails are: the largest mean absolute grey-level
-    difference over any cell, after taking out a small overall gain and
+def cell_changes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """How different two thumbnails are, per cell: the mean absolute grey-level
+    difference over each cell, after taking out a small overall gain and
     brightness shift (a webcam's exposure drifting: it scales bright parts
     more than dark ones). A head that leaves or enters changes a few cells a
     lot, which a whole-frame mean would dilute."""
@@ -685,8 +690,33 @@ def frame_change(a: np.ndarray, b: np.ndarray) -> float:
     d -= float(np.clip(np.median(d), -EXPOSURE_SHIFT, EXPOSURE_SHIFT))
     h, w = d.shape
     c = THUMB_CELL
-    cells = np.abs(d[: h - h % c, : w - w % c]).reshape(h // c, c, w // c, c).mean(axis=(1, 3))
-    return float(cells.max())
+    return np.abs(d[: h - h % c, : w - w % c]).reshape(h // c, c, w // c, c).mean(axis=(1, 3))
+
+
+def frame_change(a: np.ndarray, b: np.ndarray) -> float:
+    """The largest of ``cell_changes``: how different two thumbnails are."""
+    return float(cell_changes(a, b).max())
+
+
+HIDDEN_MAX_SECONDS = 30.0  # a face hidden longer than this is absent (frames without times: 30 analysed)
+
+
+def change_confined(
+    a: np.ndarray, b: np.ndarray, box: FaceBox, shape: tuple[int, int], threshold: float
+) -> bool:
+    """Did the view change (by ``threshold`` or more) only around the face in ``box``
+    (a frame of ``shape``: height, width)? Around: half a face to either side, a quarter
+    above, a face below the chin. Someone leaving also changes their shoulders."""
+    cells = cell_changes(a, b)
+    height, width = shape
+    cell_w, cell_h = width / cells.shape[1], height / cells.shape[0]
+    x0, x1 = box.x - 0.5 * box.w, box.x + 1.5 * box.w
+    y0, y1 = box.y - 0.25 * box.h, box.y + 2.0 * box.h
+    for row, col in zip(*np.nonzero(cells >= threshold), strict=True):
+        cx0, cy0 = col * cell_w, row * cell_h
+        if cx0 + cell_w <= x0 or cx0 >= x1 or cy0 + cell_h <= y0 or cy0 >= y1:
+            return False
+    return True
 
 
 def _verdict(obs: FrameObservation) -> tuple[int, bool]:
@@ -739,6 +769,9 @@ class FrameAnalyser:
         self._ref_at: float | None = None
         self._run = 0
         self._steady = False  # the last two analysed frames agreed
+        # The last analysed frame with one face: thumbnail, face, shape, capture time.
+        self._face_ref: tuple[np.ndarray, FaceBox, tuple[int, int], float | None] | None = None
+        self._since_face = 0  # analysed frames since then
         if (
             state
             and state.get("version") == STATE_VERSION
@@ -757,6 +790,18 @@ class FrameAnalyser:
             else:
                 self._ref, self._ref_shape, self._ref_obs, self._run = ref, shape, observation, run
                 self._steady, self._ref_at = steady, ref_at
+            try:
+                face = state["face"]
+                face_thumb = np.frombuffer(base64.b64decode(face["thumb"]), dtype=np.uint8)
+                self._face_ref = (
+                    face_thumb.reshape(THUMB_SIZE[1], THUMB_SIZE[0]).copy(),
+                    FaceBox(*(int(v) for v in face["box"]), score=1.0),
+                    (int(face["shape"][0]), int(face["shape"][1])),
+                    None if face["at"] is None else float(face["at"]),
+                )
+                self._since_face = int(face["since"])
+            except (KeyError, IndexError, TypeError, ValueError):
+                self._face_ref, self._since_face = None, 0
 
     @property
     def state(self) -> dict[str, Any]:
@@ -771,11 +816,31 @@ class FrameAnalyser:
             "reused": self._run,
             "steady": self._steady,
             "at": self._ref_at,
+            "face": None
+            if self._face_ref is None
+            else {
+                "thumb": base64.b64encode(self._face_ref[0].tobytes()).decode("ascii"),
+                "box": [self._face_ref[1].x, self._face_ref[1].y, self._face_ref[1].w, self._face_ref[1].h],
+                "shape": list(self._face_ref[2]),
+                "at": self._face_ref[3],
+                "since": self._since_face,
+            },
         }
+
+    def _face_recent(self, at: float | None) -> bool:
+        """Was the last frame with one face recent enough for a face now missing to be hidden?"""
+        if self._face_ref is None:
+            return False
+        ref_at = self._face_ref[3]
+        if at is not None and ref_at is not None:
+            return 0 <= at - ref_at <= HIDDEN_MAX_SECONDS
+        return self._since_face <= HIDDEN_MAX_SECONDS
 
     def _reusable(self, thumb: np.ndarray, shape: tuple[int, int], at: float | None) -> bool:
         if self._ref is None or self._ref_obs is None or not self._steady or self._ref_shape != shape:
             return False
+        if self._ref_obs.face_hidden and not self._face_recent(at):
+            return False  # hidden too long: look again, it may be an absence now
         if at is not None and self._ref_at is not None:
             if not 0 <= at - self._ref_at < self.max_still_seconds:
                 return False
@@ -800,6 +865,21 @@ class FrameAnalyser:
 
     def _analysed(self, rgb: np.ndarray, thumb: np.ndarray, at: float | None) -> FrameObservation:
         obs = analyse_frame(rgb, sensitivity=self.sensitivity)
+        shape = (rgb.shape[0], rgb.shape[1])
+        if obs.face_count == 1:
+            self._face_ref = (thumb, obs.faces[0], shape, at)
+            self._since_face = 0
+        elif self._face_ref is not None:
+            self._since_face += 1
+            ref_thumb, box, ref_shape, _ = self._face_ref
+            if (
+                obs.face_count == 0
+                and not obs.blocked
+                and self._face_recent(at)
+                and ref_shape == shape
+                and change_confined(ref_thumb, thumb, box, shape, self.still_threshold)
+            ):
+                obs = replace(obs, face_hidden=True)
         self._steady = self._ref_obs is not None and _verdict(self._ref_obs) == _verdict(obs)
         self._ref, self._ref_shape, self._ref_obs, self._run = thumb, (rgb.shape[0], rgb.shape[1]), obs, 0
         self._ref_at = at

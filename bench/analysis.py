@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import tempfile
 import time
@@ -53,12 +52,11 @@ from django.db import transaction  # noqa: E402
 
 from analysis.frames import (  # noqa: E402
     FrameAnalyser,
-    _thumbnail,
     analyse_frame,
     decode_jpeg,
-    frame_change,
     raw_full_range_detections,
 )
+from eval.unchanged import widget_sends, widget_threshold  # noqa: E402
 from sessions.config import parse_eye  # noqa: E402
 from sessions.finalise import session_finalise  # noqa: E402
 from sessions.models import Flag, MediaChunk, ProctoringSession  # noqa: E402
@@ -91,28 +89,6 @@ def _scenes(rng) -> dict[str, list[tuple[np.ndarray, bytes]]]:
             variants.append((noisy, material.jpeg_bytes(noisy, quality=40)))  # the widget's default
         out[name] = variants
     return out
-
-
-def _widget_threshold() -> float:
-    text = (ROOT / "static" / "proctorme" / "src" / "capture.js").read_text()
-    return float(re.search(r"\bstillThreshold:\s*([0-9.]+)", text).group(1))
-
-
-def widget_choice(views: list[np.ndarray], threshold: float, hold_s: int = 2) -> list[bool]:
-    """Which of one-a-second frames the widget sends (capture.js frameUnchanged)."""
-    sent, ref, last = [], None, None
-    for t, view in enumerate(views):
-        thumb = _thumbnail(view)
-        same = ref is not None and frame_change(ref, thumb) < threshold
-        due = last is None or t - last >= hold_s
-        if same and not due:
-            sent.append(False)
-            continue
-        if not same:
-            ref = thumb
-        last = t
-        sent.append(True)
-    return sent
 
 
 def _timeline(seconds: int) -> list[str]:
@@ -183,7 +159,7 @@ def main() -> None:
     if args.every_frame:
         chosen = [True] * len(captured)
     else:
-        chosen = widget_choice([view for view, _ in captured], _widget_threshold())
+        chosen = widget_sends([view for view, _ in captured])
     sent_frames = [
         (t, jpeg) for t, ((_, jpeg), keep) in enumerate(zip(captured, chosen, strict=True)) if keep
     ]
@@ -258,7 +234,7 @@ def main() -> None:
     print(
         f"  frames sent                       : {len(sent_frames):7d} of {frames} captured "
         f"({frames - len(sent_frames)} unchanged, not sent; widget stillThreshold "
-        f"{'off' if args.every_frame else f'{_widget_threshold():.0f}'})"
+        f"{'off' if args.every_frame else f'{widget_threshold():.0f}'})"
     )
     print(
         f"  of which frame analysis           : {frame_cpu * 3600 / seconds:7.1f} CPU-s per candidate-hour "

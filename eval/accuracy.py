@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from eval import clean_sessions, corpus  # noqa: E402
+from analysis.frames import FrameAnalyser  # noqa: E402
+from eval import clean_sessions, corpus, unchanged  # noqa: E402
 from eval.scoring import (  # noqa: E402
     BARE_CONFIDENCE,
     BREAKDOWNS,
@@ -227,8 +228,14 @@ one scene share a group. A frame is composed from one half's sources only.
   person standing still behind the candidate looks exactly like a poster, and
   missing that person costs more than one dismissal.
 * Cost: the two tiles make every analysed frame three full-range calls
-  instead of one (figures in the CPU line below and from `bench/analysis.py`);
-  a stream's still frames reuse the last analysed frame's faces.
+  instead of one (the CPU line below). In a session few frames are analysed:
+  the widget does not send a frame whose view did not change (one goes at
+  least every 2 s), a still frame reuses the last analysed frame's faces, and
+  one is analysed afresh at least every 20 s of capture time
+  (`bench/analysis.py` gives the CPU-seconds per candidate-hour, beside the
+  bare call in the same run). A change too small for the still check (a
+  24–40 px face appearing that changes its part of the view by less than 10
+  grey levels; share in the last table) waits for that refresh: up to 20 s.
 * A head turned to profile counts as a face in view (the cameraman); the
   basketball player on the right, turned away with an ear and his hair in
   view, is a person but not a face; nor is a face wholly behind a
@@ -277,12 +284,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.clean_minutes:
         body += (
             "\n\n## False flags on simulated clean sessions (report-half people)\n\n"
-            "A candidate alone at the desk, one frame a second as uploaded: natural sway, exposure "
+            "A candidate alone at the desk, one frame a second, sent as the widget sends them (unchanged "
+            "views stay in the browser) and as uploaded: natural sway, exposure "
             "drifting, a cup raised to the mouth, a hand on the chin, leaning back "
             "(`eval/clean_sessions.py`). Frames go through `FrameAnalyser`, the frame rules and "
             "the episode trackers at their default timing; the baseline is the bare call's count "
             "through the same rules.\n\n" + "\n".join(clean_sessions.run(args.clean_minutes))
         )
+    values = unchanged.measure(600)
+    server = FrameAnalyser().still_threshold
+    body += (
+        "\n\n## Frames the widget does not send (tune half)\n\n"
+        "The widget's still check (`stillThreshold` in `static/proctorme/src/capture.js`, chosen by "
+        f"`eval/unchanged.py` on tune-half views: {unchanged.choose(values):.0f}; the widget has "
+        f"{unchanged.widget_threshold():.0f}) on pairs of views: the same view with fresh sensor noise, "
+        "the candidate swaying a pixel or two, a 24–40 px face appearing beside and above the candidate.\n\n"
+        + "\n".join(unchanged.lines(values, unchanged.widget_threshold()))
+        + f"\n\nThe server's still check ({server:.0f}) on the same pairs (a frame under it reuses the last "
+        "analysed frame's faces until the 20-s refresh):\n\n" + "\n".join(unchanged.lines(values, server))
+    )
     print(body)
     if args.card:
         write_card(args.card, body)

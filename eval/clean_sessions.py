@@ -4,7 +4,8 @@
 
 Each session is one candidate from the report half of the evaluation corpus
 (people no threshold was chosen on) alone at a desk for ``--minutes`` at one
-frame a second, as the widget uploads frames: natural sway, exposure drifting
+frame a second, sent as the widget sends them (a frame whose view did not
+change stays in the browser, one goes at least every 2 s): natural sway, exposure drifting
 slowly, a cup raised to the mouth, a hand on the chin, leaning back in the
 chair. Nothing in it should raise a frame flag. The frames go through the
 pipeline's own pieces — ``FrameAnalyser`` (with its reuse of still frames),
@@ -31,14 +32,15 @@ from analysis.frames import FrameAnalyser  # noqa: E402
 from analysis.tracker import EpisodeTracker  # noqa: E402
 from eval import corpus  # noqa: E402
 from eval.scoring import bare_count  # noqa: E402
+from eval.unchanged import widget_sends  # noqa: E402
 
 # The pipeline's rules and timing (sessions.analysis_pipeline.FRAME_RULES / DEFAULT_TIMING),
 # restated for the face-based flags so this runs without Django; tests keep them equal.
 TIMING = {"FACE_ABSENCE": (5.0, 2.5), "MULTIPLE_FACE": (2.0, 2.5), "LOOKING_AWAY": (5.0, 2.5)}
 RULES = {
-    "FACE_ABSENCE": lambda faces, away: faces == 0,
-    "MULTIPLE_FACE": lambda faces, away: faces >= 2,
-    "LOOKING_AWAY": lambda faces, away: faces == 1 and away,
+    "FACE_ABSENCE": lambda faces, away, hidden=False: faces == 0 and not hidden,
+    "MULTIPLE_FACE": lambda faces, away, hidden=False: faces >= 2,
+    "LOOKING_AWAY": lambda faces, away, hidden=False: faces == 1 and away,
 }
 
 
@@ -67,15 +69,15 @@ def session_frames(candidate: corpus.Cutout, seconds: int, seed: int):
             event = "hand on chin"
         drift = 1.0 + 0.2 * np.sin(2 * np.pi * t / 600.0)  # exposure drifting over ten minutes
         frame = corpus._sensor(corpus._light(canvas, drift, rng), rng)
-        yield corpus.as_uploaded(frame), event
+        yield frame, corpus.as_uploaded(frame), event
 
 
-def count_flags(observations: list[tuple[float, int, bool]]) -> Counter:
+def count_flags(observations: list[tuple[float, int, bool, bool]]) -> Counter:
     flags: Counter = Counter()
     for type_, rule in RULES.items():
         tracker = EpisodeTracker(*TIMING[type_])
-        for t, faces, away in observations:
-            flags[type_] += sum(1 for kind, _ in tracker.feed(t, rule(faces, away)) if kind == "open")
+        for t, faces, away, hidden in observations:
+            flags[type_] += sum(1 for kind, _ in tracker.feed(t, rule(faces, away, hidden)) if kind == "open")
     return flags
 
 
@@ -86,14 +88,21 @@ def run(minutes: int = 20, candidates: int = 3) -> list[str]:
     bare_total: Counter = Counter()
     events: Counter = Counter()
     lines = []
+    unsent = captured = 0
     for i, person in enumerate(people):
         analyser = FrameAnalyser()
         ours, bare = [], []
-        for t, (frame, event) in enumerate(session_frames(corpus.cutout(person), minutes * 60, i)):
-            obs = analyser.analyse(frame)
-            ours.append((float(t), obs.face_count, obs.looking_away))
-            bare.append((float(t), bare_count(frame), False))
+        session = list(session_frames(corpus.cutout(person), minutes * 60, i))
+        sends = widget_sends([raw for raw, _, _ in session])
+        for t, ((_, frame, event), sent) in enumerate(zip(session, sends, strict=True)):
             events[event] += 1
+            bare.append((float(t), bare_count(frame), False, False))  # the bare call sees every frame
+            if not sent:  # unchanged: stays in the browser
+                continue
+            obs = analyser.analyse(frame, at=float(t))
+            ours.append((float(t), obs.face_count, obs.looking_away, obs.face_hidden))
+        unsent += len(sends) - sum(sends)
+        captured += len(sends)
         o, b = count_flags(ours), count_flags(bare)
         ours_total += o
         bare_total += b
@@ -105,7 +114,8 @@ def run(minutes: int = 20, candidates: int = 3) -> list[str]:
     seconds = ", ".join(f"{k} {v} s" for k, v in sorted(events.items()))
     lines += [
         "",
-        f"{len(people)} candidates, {hours:.2f} candidate-hours ({seconds}).",
+        f"{len(people)} candidates, {hours:.2f} candidate-hours ({seconds}); "
+        f"{unsent} of {captured} frames unchanged and not sent by the widget.",
         "",
         "| flag | analyse_frame, per candidate-hour | bare full range, per candidate-hour |",
         "|---|---|---|",

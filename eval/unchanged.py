@@ -42,6 +42,25 @@ def widget_threshold() -> float:
     return float(m.group(1))
 
 
+def widget_sends(views: list[np.ndarray], threshold: float | None = None, hold_s: int = 2) -> list[bool]:
+    """Which of a camera's one-a-second views the widget sends (capture.js
+    ``frameUnchanged``): a view that changed since the last changed view sent,
+    or any view once ``hold_s`` seconds have passed since the last one sent."""
+    threshold = widget_threshold() if threshold is None else threshold
+    sent, ref, last = [], None, None
+    for t, view in enumerate(views):
+        thumb = _thumbnail(view)
+        same = ref is not None and frame_change(ref, thumb) < threshold
+        if same and last is not None and t - last < hold_s:
+            sent.append(False)
+            continue
+        if not same:
+            ref = thumb
+        last = t
+        sent.append(True)
+    return sent
+
+
 def _noisy(view: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return corpus._sensor(view, rng)
 

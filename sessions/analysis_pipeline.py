@@ -61,7 +61,8 @@ DEFAULT_TIMING = {
 }
 
 FRAME_RULES = {
-    "FACE_ABSENCE": lambda o: o["faces"] == 0 and not o["blocked"],
+    # A face hidden behind a cup or a hand (the view changed only around it) is not an absence.
+    "FACE_ABSENCE": lambda o: o["faces"] == 0 and not o["blocked"] and not o.get("hidden"),
     "MULTIPLE_FACE": lambda o: o["faces"] >= 2,
     "LOOKING_AWAY": lambda o: o["faces"] == 1 and o["away"] and not o["blocked"],
     "CAMERA_BLOCKED": lambda o: o["blocked"],
@@ -155,6 +156,8 @@ def _described(obs) -> dict:
     if obs.blocked:
         out["blockedReason"] = obs.blocked_reason  # dark or covered: the candidate's warning says which
     out["brightness"] = round(obs.brightness, 1)
+    if obs.face_hidden:
+        out["hidden"] = True
     if obs.yaw is not None:
         out.update(yaw=round(obs.yaw, 1), pitch=round(obs.pitch, 1))
     return out

@@ -87,5 +87,8 @@ def test_clean_sessions_flag_as_the_pipeline_does():
         assert clean_sessions.TIMING[type_] == DEFAULT_TIMING[type_]
         for faces in (0, 1, 2, 3):
             for away in (False, True):
-                observation = {"faces": faces, "away": away, "blocked": False}
-                assert rule(faces, away) == FRAME_RULES[type_](observation), (type_, faces, away)
+                for hidden in (False, True):
+                    observation = {"faces": faces, "away": away, "blocked": False}
+                    if hidden:
+                        observation["hidden"] = True
+                    assert rule(faces, away, hidden) == FRAME_RULES[type_](observation), (type_, faces, away)

@@ -62,6 +62,40 @@ def test_the_candidate_leaving_is_seen_in_the_first_frame(seed):
     frames, observations, analysed = _run((("still", 15), ("absent", 4), ("still", 4)), seed=seed)
     assert analysed[15] and analysed[19]
     assert [o.face_count for o in observations[13:21]] == [1, 1, 0, 0, 0, 0, 1, 1]
+    assert not any(o.face_hidden for o in observations)  # gone, not hidden: an absence
+
+
+def test_a_cup_in_front_of_the_face_hides_it_without_an_absence_and_not_for_long():
+    from eval import corpus
+
+    rng = np.random.default_rng(11)
+    person = next(p for p in corpus.PEOPLE if p.id == "astronaut")
+    cut = corpus.cutout(person)
+    backdrop = corpus._backdrop("room", corpus._pools("tune").scenes, rng)
+
+    def view(cup: bool) -> np.ndarray:
+        canvas = backdrop.copy()
+        corpus._paste(canvas, cut, 70.0, 160.0, 100.0, 0.0)
+        if cup:  # a big mug: the whole lower face and more
+            canvas[95:185, 115:205] = (200, 40, 40)
+        return np.clip(canvas + rng.normal(0, 2.0, canvas.shape), 0, 255).astype(np.uint8)
+
+    analyser = FrameAnalyser()
+    seen = [analyser.analyse(view(False), at=float(t)) for t in range(3)]
+    assert all(o.face_count == 1 for o in seen)
+    covered = [analyser.analyse(view(True), at=float(t)) for t in range(3, 40, 2)]
+    lost = [o for o in covered if o.face_count == 0]
+    assert lost, "the mug should hide the face from the detector"
+    # Hidden while the last face is under 30 s old, then an absence like any other.
+    for t, o in zip(range(3, 40, 2), covered, strict=True):
+        if o.face_count == 0:
+            assert o.face_hidden == (t - 2 <= 30), t
+    # The candidate leaving changes their shoulders too: not hidden.
+    gone = FrameAnalyser()
+    for t in range(3):
+        gone.analyse(view(False), at=float(t))
+    empty = np.clip(backdrop + rng.normal(0, 2.0, backdrop.shape), 0, 255).astype(np.uint8)
+    assert [gone.analyse(empty, at=float(t)).face_hidden for t in range(3, 6)] == [False] * 3
 
 
 @pytest.mark.parametrize("seed", [0, 1])
