@@ -72,6 +72,7 @@ DEFAULT_WEIGHTS: Mapping[str, Weight] = {
     "MULTIPLE_SESSIONS": Weight(cap=40, per_event=0.4),
     "ID_CARD_MISMATCH": Weight(cap=50, per_event=0.6),
     "AUX_DISCONNECTED": Weight(cap=30, per_event=0.15, per_minute=0.1),
+    "SCREEN_NOT_SHARED": Weight(cap=30, per_event=0.2),
 }
 
 MIN_EXAM_SECONDS = 600.0

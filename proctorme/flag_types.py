@@ -48,6 +48,12 @@ _TYPES = (
     FlagType("MULTIPLE_SCREENS", "More than one screen is connected.", browser_signal=True),
     FlagType("COPY_PASTE", "Copy, cut or paste was used on the exam page.", browser_signal=True),
     FlagType("CONNECTION_LOST", "The candidate's connection was lost.", browser_signal=True),
+    # AutoProctor's captureSwitchedTab: screen sharing refused, stopped or not of the entire screen
+    FlagType(
+        "SCREEN_NOT_SHARED",
+        "Screen sharing was refused, stopped, or not of the entire screen.",
+        browser_signal=True,
+    ),
     # Raised by the server when a second browser or device opens the running attempt
     FlagType("MULTIPLE_SESSIONS", "The attempt was opened in a second browser or device."),
     # Flags from the analysis of frames, snapshots and audio

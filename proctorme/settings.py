@@ -202,6 +202,8 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 # `celery -A proctorme beat` (or `worker -B`): the safety nets behind the per-session timers.
 # The minute-ly sweeps' period (seconds); shorter in tests of faults.
 PROCTORME_SWEEP_SECONDS = float(env_int("PROCTORME_SWEEP_SECONDS", 60, minimum=1))
+# AutoProctor's recordSession: the most bytes of recording one session may store (MB).
+PROCTORME_RECORDING_MAX_MB = env_int("PROCTORME_RECORDING_MAX_MB", 200, minimum=1)
 # How long an upload may wait for its analysis before the sweep queues it again.
 PROCTORME_ANALYSIS_PENDING_GRACE = env_int("PROCTORME_ANALYSIS_PENDING_GRACE", 30, minimum=1)
 

@@ -62,6 +62,8 @@ CAPTURE_DEFAULTS = {
     "snapshotHeight": 480,
     "uploadIntervalMs": 5000,
     "audioSampleRate": 16000,
+    # recordSession: the widget cuts its WebM recording into standalone segments this long.
+    "recordingSegmentMs": 15000,
 }
 
 
@@ -375,7 +377,8 @@ STRICT_SWITCHES = {
     "audio": "SOUND_DETECTED",
     "numHumans": "MULTIPLE_FACE",
     "tabSwitch": "TAB_NOT_FOCUS",
-    "captureSwitchedTab": None,
+    # Screen capture: off only where the institution or assessment disables its flag.
+    "captureSwitchedTab": "SCREEN_NOT_SHARED",
     "photosAtRandom": "PERIODIC_SNAPSHOT",
     "detectMultipleScreens": "MULTIPLE_SCREENS",
     "impersonation": "FACE_MISMATCH",
@@ -385,6 +388,7 @@ STRICT_SWITCHES = {
     "disableCopyPaste": None,
     "multiSessionAttempt": None,
     "auxiliaryDevice": None,
+    "recordSession": None,
 }
 AI_DETECTORS = frozenset(
     {"FACE_ABSENCE", "MULTIPLE_FACE", "LOOKING_AWAY", "CAMERA_BLOCKED", "SOUND_DETECTED", "PERIODIC_SNAPSHOT"}

@@ -27,10 +27,20 @@ AUTOPROCTOR_TRACKING = (
     Item("audio", SUPPORTED, "microphone on and analysed (5004)"),
     Item("numHumans", SUPPORTED, "no face / several faces (5001, 5002)"),
     Item("tabSwitch", SUPPORTED, "leaving the tab and coming back (5005, 5006)"),
-    Item("captureSwitchedTab", NOT_BUILT, "needs screen sharing, which the widget does not ask for yet"),
+    Item(
+        "captureSwitchedTab",
+        SUPPORTED,
+        "the entire screen is shared at setup; a frame of it when focus leaves is the TAB_NOT_FOCUS "
+        "evidence; refused, failed, not the entire screen or stopped: 4011-4014 and SCREEN_NOT_SHARED",
+    ),
     Item("photosAtRandom", SUPPORTED, "random snapshots (5003)"),
     Item("numPhotosAtRandom", SUPPORTED, "how many random photos the report keeps"),
-    Item("recordSession", NOT_BUILT, "no recording; the report says so"),
+    Item(
+        "recordSession",
+        SUPPORTED,
+        "low-frame-rate WebM of the camera with sound (and the shared screen), played in the replay "
+        "and the report; capped per session, purged with the other media",
+    ),
     Item(
         "testTakerPhoto",
         SUPPORTED,
@@ -88,7 +98,7 @@ AUTOPROCTOR_METHODS = (
     Item("start", SUPPORTED, "again before stop() resumes; after stop() it throws"),
     Item("stop", SUPPORTED),
     Item("destroy", SUPPORTED),
-    Item("showReport", SUPPORTED, "see reportOptions below; session recording is not built"),
+    Item("showReport", SUPPORTED, "see reportOptions below"),
     Item("showResults", SUPPORTED, "the same as showReport()"),
     Item("isApTestStarted", SUPPORTED, "property"),
     Item("setupState", SUPPORTED, "property: null, ready or error"),
@@ -100,7 +110,7 @@ AUTOPROCTOR_REPORT_OPTIONS = (
     Item("proctoringOverviewDOMId", SUPPORTED),
     Item("showProctoringSummary", SUPPORTED, "the table of violations with evidence"),
     Item("proctoringSummaryDOMId", SUPPORTED),
-    Item("showSessionRecording", PARTIAL, "says that there is no recording"),
+    Item("showSessionRecording", SUPPORTED, "plays the recordSession segments, camera and screen"),
     Item("sessionRecordingDOMId", SUPPORTED),
     Item("groupReportsIntoTabs", SUPPORTED),
     Item("tabContainerDOMId", SUPPORTED),
@@ -142,7 +152,7 @@ AUTOPROCTOR_LEGACY = (
     Item("tenantId", SUPPORTED, "the client id (publishable key)"),
     Item("preventMultipleScreens", SUPPORTED, "detectMultipleScreens"),
     Item("forcePreventMultipleScreens", PARTIAL, "detectMultipleScreens: reported (5007), not refused"),
-    Item("forceCaptureSwitchedTab", NOT_BUILT, "captureSwitchedTab"),
+    Item("forceCaptureSwitchedTab", SUPPORTED, "captureSwitchedTab"),
     Item("previewVideo", SUPPORTED, "showCamPreview"),
     Item("evidencePushInterval", IGNORED, "the server sets the upload cadence"),
     Item("auxiliaryDeviceRandomPhotoPushInterval", IGNORED, "the phone sends a frame every 2 s"),
@@ -194,6 +204,12 @@ EYE_EVENTS = (
     Item("COPY_PASTE", SUPPORTED),
     Item("CONNECTION_LOST", SUPPORTED),
     Item("MULTIPLE_SESSIONS", SUPPORTED, "Proctorme's: the attempt opened in a second browser or device"),
+    Item(
+        "SCREEN_NOT_SHARED",
+        SUPPORTED,
+        "Proctorme's, from AutoProctor's captureSwitchedTab: screen sharing refused or stopped "
+        "(never raised for Eye pages, which share no screen)",
+    ),
     Item("FACE_ABSENCE", SUPPORTED),
     Item("MULTIPLE_FACE", SUPPORTED),
     Item("LOOKING_AWAY", SUPPORTED),

@@ -182,6 +182,10 @@ class MediaChunk(models.Model):
         ID_CARD = "idcard", "Photo ID"
         # AutoProctor's auxiliaryDevice: the paired phone's side view.
         AUX = "aux", "Phone side view"
+        # AutoProctor's captureSwitchedTab: a frame of the shared screen when focus leaves the exam.
+        SCREEN = "screen", "Screen capture"
+        # AutoProctor's recordSession: a chunk of a WebM recording of the camera (with sound) or the screen.
+        RECORDING = "recording", "Session recording"
 
     institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
     session = models.ForeignKey(ProctoringSession, on_delete=models.CASCADE, related_name="media")

@@ -146,6 +146,7 @@ def report_for_page(*, session: ProctoringSession) -> dict:
         "flags": [
             {
                 "type": flag.type,
+                "evidenceKind": flag.evidence.kind if flag.evidence else None,
                 "description": flag.description,
                 "startedAt": iso(flag.started_at),
                 "endedAt": iso(flag.ended_at),
@@ -154,8 +155,7 @@ def report_for_page(*, session: ProctoringSession) -> dict:
             }
             for flag in flags
         ],
-        # Session recording (recordSession) is not built yet: the report says so.
-        "recording": None,
+        "recording": _recording(session),
         "idCard": _id_card(session),
         "auxiliaryDevice": _auxiliary(session),
     }
@@ -189,3 +189,34 @@ def _auxiliary(session: ProctoringSession) -> dict | None:
         "frames": len(frames),
         "sideView": [{"capturedAt": iso(chunk.captured_at), **_media(chunk)} for chunk in shown],
     }
+
+
+def _recording(session: ProctoringSession) -> dict | None:
+    """recordSession's runs per source, in order, or None without any.
+
+    A run's parts, joined in order, are one WebM file (the first part holds its header);
+    showReport() fetches and joins them. Runs whose first part is gone are left out.
+    """
+    chunks = MediaChunk.objects.filter(session=session, kind=MediaChunk.Kind.RECORDING).order_by(
+        "captured_at", "seq"
+    )
+    runs: dict[tuple[str, str], dict] = {}
+    for chunk in chunks:
+        meta = chunk.meta or {}
+        source = meta.get("source")
+        if source not in ("camera", "screen"):
+            continue
+        run = runs.setdefault(
+            (source, str(meta.get("run", ""))),
+            {"source": source, "startedAt": iso(chunk.captured_at), "durationSeconds": 0.0, "parts": []},
+        )
+        run["parts"].append((meta.get("chunk", 0), _media(chunk)))
+        run["durationSeconds"] = round(run["durationSeconds"] + chunk.duration_seconds, 1)
+    tracks: dict[str, list[dict]] = {}
+    for run in runs.values():
+        run["parts"].sort(key=lambda part: part[0])
+        if run["parts"][0][0] != 1:
+            continue
+        run["parts"] = [media for _, media in run["parts"]]
+        tracks.setdefault(run.pop("source"), []).append(run)
+    return tracks or None

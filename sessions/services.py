@@ -26,7 +26,7 @@ from sessions.accommodations import (
     accommodation_media,
 )
 from sessions.config import StartRequest, rules_apply
-from sessions.models import Assessment, Candidate, Event, Flag, ProctoringSession
+from sessions.models import Assessment, Candidate, Event, Flag, MediaChunk, ProctoringSession
 from sessions.scoring import detector_settings_merge
 from sessions.tokens import session_token_make
 from tenants.services import attempt_signature_verify, origin_allowed, widget_key_check
@@ -828,15 +828,30 @@ def _derive_flags(session, *, seq: int, event: str, when: datetime, ended_at, pa
     """Open, close or record the flags a browser signal implies; True when a new flag was recorded."""
     tracking = session.config.get("tracking", {})
     key = f"seq:{seq}"
+    # AutoProctor's captureSwitchedTab: Eye pages share no screen, whatever they send.
+    screen_on = session.dialect == ProctoringSession.Dialect.AUTOPROCTOR and bool(
+        tracking.get("captureSwitchedTab")
+    )
     if event == "TAB_FOCUS_CHANGE" and tracking.get("tabSwitch", True):
         open_flag = _open_flag(session, "TAB_NOT_FOCUS")
         if payload.get("focused") is False and open_flag is None:
+            details = {"cause": payload.get("cause", "")}
+            screen_seq = payload.get("screenSeq")
+            evidence = None
+            if screen_on and _is_seq(screen_seq):
+                # The widget grabs the shared screen just after focus left and uploads it as
+                # kind "screen" with this seq; whichever of the two arrives second links them.
+                details["screenSeq"] = screen_seq
+                evidence = MediaChunk.objects.filter(
+                    session=session, kind=MediaChunk.Kind.SCREEN, seq=screen_seq
+                ).first()
             return _new_flag(
                 session=session,
                 type="TAB_NOT_FOCUS",
                 episode_key=key,
                 started_at=when,
-                payload={"cause": payload.get("cause", "")},
+                evidence=evidence,
+                payload=details,
             )
         elif payload.get("focused") is True and open_flag is not None:
             _flag_close(open_flag, when)
@@ -867,6 +882,17 @@ def _derive_flags(session, *, seq: int, event: str, when: datetime, ended_at, pa
             ended_at=when,
             payload={"action": action, "blocked": payload.get("blocked") is True},
         )
+    elif event == "SCREEN_NOT_SHARED" and screen_on:
+        reason = payload.get("reason") if payload.get("reason") in SCREEN_SHARE_REASONS else "failed"
+        code = payload.get("errorCode")
+        return _new_flag(
+            session=session,
+            type="SCREEN_NOT_SHARED",
+            episode_key=key,
+            started_at=when,
+            ended_at=when,
+            payload={"reason": reason, "errorCode": code if _is_seq(code) else None},
+        )
     elif event == "CONNECTION_LOST":
         return _new_flag(
             session=session,
@@ -876,6 +902,31 @@ def _derive_flags(session, *, seq: int, event: str, when: datetime, ended_at, pa
             ended_at=ended_at,
         )
     return False
+
+
+# Why the widget has no screen to capture (SCREEN_NOT_SHARED's reason; AutoProctor's 4011–4014, 4017).
+SCREEN_SHARE_REASONS = ("denied", "failed", "unavailable", "not_entire_screen", "stopped", "unsupported")
+
+
+def _is_seq(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_SEQ
+
+
+def screen_evidence_link(*, session: ProctoringSession, chunk) -> int:
+    """A stored screen capture becomes the evidence of the TAB_NOT_FOCUS flag that named its seq."""
+    flags = list(
+        Flag.objects.filter(
+            session=session, type="TAB_NOT_FOCUS", evidence__isnull=True, payload__screenSeq=chunk.seq
+        )
+    )
+    for flag in flags:
+        flag.evidence = chunk
+        flag.save(update_fields=["evidence"])
+        flag.session = session
+        transaction.on_commit(
+            lambda flag=flag: signals.flag_updated.send(sender=ProctoringSession, flag=flag)
+        )
+    return len(flags)
 
 
 def media_purge_expired(*, now: datetime | None = None) -> int:

@@ -8,11 +8,14 @@ which marks a chunk that still fails to decode instead of raising.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from analysis.audio import pcm_to_wav
@@ -21,22 +24,66 @@ from proctorme.errors import InvalidMedia, ProctormeError, SessionEnded
 from proctorme.tasks import enqueue
 from proctorme.times import client_time
 from sessions.models import MediaChunk, ProctoringSession
-from sessions.services import MAX_SEQ
+from sessions.services import MAX_SEQ, screen_evidence_link
 
 MAX_ITEMS = 64
 MAX_BATCH_BYTES = 4 * 1024 * 1024
-MAX_BYTES = {"frame": 200 * 1024, "snapshot": 1024 * 1024, "audio": 16000 * 2 * 10, "aux": 512 * 1024}
+MAX_BYTES = {
+    "frame": 200 * 1024,
+    "snapshot": 1024 * 1024,
+    "audio": 16000 * 2 * 10,
+    # captureSwitchedTab: one JPEG of the shared screen (the widget sends at most 1280 wide).
+    "screen": 1024 * 1024,
+    # recordSession: one chunk of a WebM recording (the widget hands one over every 15 s: a few
+    # hundred kB).
+    "recording": 3 * 1024 * 1024,
+    "aux": 512 * 1024,
+}
 # What the exam page's widget uploads; "aux" (a paired phone's side view, sessions.aux) is
 # accepted only from the phone's own endpoint with its device secret.
-WIDGET_KINDS = ("frame", "snapshot", "audio")
+WIDGET_KINDS = ("frame", "snapshot", "audio", "screen", "recording")
 SAMPLE_RATE = 16000
 # Twice the widget's capture size each way (sessions.config.CAPTURE_DEFAULTS: 320×240 frames,
-# 640×480 snapshots): a 4096×4096 "frame" costs the analysis ~200 times a real one.
-MAX_PIXELS = {"frame": 640 * 480, "snapshot": 1280 * 960, "aux": 1280 * 960}
+# 640×480 snapshots, screens at most 1280×800): a 4096×4096 "frame" costs ~200 times a real one.
+MAX_PIXELS = {"frame": 640 * 480, "snapshot": 1280 * 960, "screen": 2560 * 1600, "aux": 1280 * 960}
 # Items of each kind one session may store: the widget's cadence (a frame a second, a snapshot
-# every 30 s, an audio batch every 5 s) over the exam's length, with room for retries and drift.
-PER_SECOND = {"frame": 1.5, "snapshot": 0.1, "audio": 0.5, "aux": 0.75}
+# every 30 s, an audio batch every 5 s, a recording chunk of camera and one of screen every
+# 15 s, a screen capture each time focus leaves) over the exam's length, with room for retries
+# and drift.
+PER_SECOND = {"frame": 1.5, "snapshot": 0.1, "audio": 0.5, "screen": 0.1, "recording": 0.2, "aux": 0.75}
 PER_SESSION_SLACK = 300
+RECORDING_SOURCES = ("camera", "screen")
+RUN_ID = re.compile(r"[A-Za-z0-9_-]{8,40}")
+MAX_RECORDING_MS = 120_000
+# WebM is Matroska: an EBML header whose DocType is "webm", then the Segment.
+EBML_MAGIC = b"\x1a\x45\xdf\xa3"
+SEGMENT_ID = b"\x18\x53\x80\x67"
+CONTENT_TYPES = {
+    "frame": "image/jpeg",
+    "snapshot": "image/jpeg",
+    "screen": "image/jpeg",
+    "aux": "image/jpeg",
+    "audio": "audio/wav",
+    "recording": "video/webm",
+}
+SUFFIXES = {"image/jpeg": "jpg", "audio/wav": "wav", "video/webm": "webm"}
+
+
+def recording_byte_limit() -> int:
+    """Bytes of recording one session may store (PROCTORME_RECORDING_MAX_MB)."""
+    return int(settings.PROCTORME_RECORDING_MAX_MB) * 1024 * 1024
+
+
+def webm_problem(data: bytes) -> str | None:
+    """Why ``data`` is not a whole WebM file (structurally), or None."""
+    if not data.startswith(EBML_MAGIC):
+        return "not a WebM file (no EBML header)"
+    head = data[:64]
+    if b"\x42\x82" not in head or b"webm" not in head:
+        return "not a WebM file (DocType is not webm)"
+    if SEGMENT_ID not in data[:4096]:
+        return "truncated WebM (no Segment)"
+    return None
 
 
 def session_media_limit(session: ProctoringSession, kind: str) -> int:
@@ -56,6 +103,7 @@ class UploadItem:
     captured_at: datetime
     data: bytes
     duration_seconds: float = 0.0
+    meta: dict = field(default_factory=dict)
 
 
 def parse_upload(meta_raw: str | None, files, *, kinds: tuple[str, ...] = WIDGET_KINDS) -> list[UploadItem]:
@@ -79,9 +127,7 @@ def parse_upload(meta_raw: str | None, files, *, kinds: tuple[str, ...] = WIDGET
         kind, seq, part = item.get("kind"), item.get("seq"), item.get("part")
         details.update(kind=kind, seq=seq)
         if kind not in kinds:
-            message = (
-                "kind must be frame, snapshot or audio." if kinds == WIDGET_KINDS else "kind must be aux."
-            )
+            message = f"kind must be one of {', '.join(kinds)}." if kinds == WIDGET_KINDS else "kind must be aux."
             raise InvalidMedia(message, details={**details, "reason": "bad kind"})
         if isinstance(seq, bool) or not isinstance(seq, int) or not 1 <= seq <= MAX_SEQ:
             raise InvalidMedia(
@@ -104,7 +150,44 @@ def parse_upload(meta_raw: str | None, files, *, kinds: tuple[str, ...] = WIDGET
             raise MediaTooLarge("The batch is too large.", details=details)
         data = upload.read()
         duration = 0.0
-        if kind in ("frame", "snapshot", "aux"):
+        meta: dict = {}
+        if kind == "recording":
+            source, duration_ms = item.get("source"), item.get("durationMs")
+            if source not in RECORDING_SOURCES:
+                raise InvalidMedia(
+                    "A recording's source must be camera or screen.",
+                    details={**details, "reason": "bad source"},
+                )
+            if (
+                isinstance(duration_ms, bool)
+                or not isinstance(duration_ms, int | float)
+                or not 0 < duration_ms <= MAX_RECORDING_MS
+            ):
+                raise InvalidMedia(
+                    f"A recording's durationMs must be between 1 and {MAX_RECORDING_MS}.",
+                    details={**details, "reason": "bad duration"},
+                )
+            run, chunk = item.get("run"), item.get("chunk")
+            if not isinstance(run, str) or not RUN_ID.fullmatch(run):
+                raise InvalidMedia(
+                    "A recording's run must be 8 to 40 letters, digits, - or _.",
+                    details={**details, "reason": "bad run"},
+                )
+            if isinstance(chunk, bool) or not isinstance(chunk, int) or not 1 <= chunk <= MAX_SEQ:
+                raise InvalidMedia(
+                    f"A recording's chunk must be an integer from 1 to {MAX_SEQ}.",
+                    details={**details, "reason": "bad chunk"},
+                )
+            # A run's first chunk is the start of a WebM file; the others continue it.
+            problem = webm_problem(data) if chunk == 1 else None
+            if problem:
+                raise InvalidMedia(
+                    f"The recording is not a valid WebM file: {problem}.",
+                    details={**details, "reason": problem},
+                )
+            duration = duration_ms / 1000
+            meta = {"source": source, "run": run, "chunk": chunk}
+        elif kind in ("frame", "snapshot", "screen", "aux"):
             try:
                 jpeg_check(data, max_pixels=MAX_PIXELS[kind])
             except InvalidImage as exc:
@@ -138,6 +221,7 @@ def parse_upload(meta_raw: str | None, files, *, kinds: tuple[str, ...] = WIDGET
                 captured_at=client_time(item.get("capturedAt"), now),
                 data=data,
                 duration_seconds=duration,
+                meta=meta,
             )
         )
     return parsed
@@ -189,12 +273,34 @@ def _media_store(
                         "limit": session_media_limit(locked, kind),
                     },
                 )
+        new_recording = sum(
+            len(item.data)
+            for item in items
+            if item.kind == "recording" and ("recording", item.seq) not in existing
+        )
+        if new_recording:
+            stored_bytes = (
+                MediaChunk.objects.filter(session=session, kind=MediaChunk.Kind.RECORDING).aggregate(
+                    total=Sum("size")
+                )["total"]
+                or 0
+            )
+            if stored_bytes + new_recording > recording_byte_limit():
+                raise MediaTooLarge(
+                    "This session has stored all the recording it may keep.",
+                    details={
+                        "kind": "recording",
+                        "reason": "session storage limit",
+                        "limit": recording_byte_limit(),
+                    },
+                )
         for item in items:
             if (item.kind, item.seq) in existing:
                 duplicates.append({"kind": item.kind, "seq": item.seq})
                 continue
             is_audio = item.kind == "audio"
             content = pcm_to_wav(item.data) if is_audio else item.data
+            content_type = CONTENT_TYPES[item.kind]
             chunk = MediaChunk(
                 institution_id=session.institution_id,
                 session=session,
@@ -202,11 +308,11 @@ def _media_store(
                 seq=item.seq,
                 captured_at=item.captured_at,
                 duration_seconds=item.duration_seconds,
-                content_type="audio/wav" if is_audio else "image/jpeg",
+                content_type=content_type,
                 size=len(content),
-                meta={"device": "aux"} if item.kind == "aux" else {},
+                meta={"device": "aux"} if item.kind == "aux" else item.meta,
             )
-            name = f"{session.institution.public_id}/{session.public_id}/{item.kind}-{item.seq:06d}.{'wav' if is_audio else 'jpg'}"
+            name = f"{session.institution.public_id}/{session.public_id}/{item.kind}-{item.seq:06d}.{SUFFIXES[content_type]}"
             chunk.file.save(name, ContentFile(content), save=False)
             written.append(chunk)
             try:
@@ -218,6 +324,8 @@ def _media_store(
                 duplicates.append({"kind": item.kind, "seq": item.seq})
                 continue
             accepted.append({"kind": item.kind, "seq": item.seq})
+            if item.kind == "screen":
+                screen_evidence_link(session=session, chunk=chunk)
         if accepted:
             # Uploads count as a sign of life for the live dashboard's connection state.
             ProctoringSession.objects.filter(pk=session.pk).update(last_seen_at=timezone.now())

@@ -27,7 +27,7 @@ from sessions.config import widget_contract
 
 # Load order. contract: the config/error contract shared with sessions/config.py;
 # i18n: the candidate's language; base: server location and helpers; media:
-# camera/microphone access; ui: styles, consent, badge, system check; core: the
+# camera/microphone access; screen: screen sharing (captureSwitchedTab); ui: styles, consent, badge, system check; core: the
 # engine both dialects share; transport: session start/resume, outbox, WebSocket;
 # intervention: a proctor's messages, pause/resume, more time, candidate warnings;
 # signals: focus, fullscreen, screens, clipboard, network; eye/autoproctor: the two
@@ -39,6 +39,7 @@ WIDGET_MODULES: tuple[str, ...] = (
     "i18n.js",
     "base.js",
     "media.js",
+    "screen.js",
     "ui.js",
     "core.js",
     "transport.js",

@@ -29,6 +29,7 @@ from django.db.models import (
 )
 from django.db.models.functions import TruncDate
 from django.http import Http404
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -341,6 +342,57 @@ def _clock(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60:02d}:{rest % 60:02d}"
 
 
+def session_recording(*, session: ProctoringSession) -> dict:
+    """AutoProctor's recordSession runs (camera, screen) and its captureSwitchedTab screens.
+
+    One query. A run is one MediaRecorder's output: its chunks, joined in order, are one WebM
+    file (the replay page joins them in the browser). A page reload starts a new run.
+    """
+    rows = list(
+        MediaChunk.objects.filter(
+            session=session, kind__in=[MediaChunk.Kind.RECORDING, MediaChunk.Kind.SCREEN]
+        )
+        .only("public_id", "kind", "seq", "captured_at", "duration_seconds", "meta")
+        .order_by("captured_at", "seq")
+    )
+    runs: dict[tuple[str, str], dict] = {}
+    screens = []
+    for chunk in rows:
+        t = round(_offset(session, chunk.captured_at), 3)
+        if chunk.kind == MediaChunk.Kind.SCREEN:
+            screens.append({"id": str(chunk.public_id), "seq": chunk.seq, "t": t, "clock": _clock(t)})
+            continue
+        meta = chunk.meta or {}
+        if meta.get("source") not in ("camera", "screen"):
+            continue
+        run = runs.setdefault(
+            (meta["source"], str(meta.get("run", ""))),
+            {
+                "source": meta["source"],
+                "run": str(meta.get("run", "")),
+                "t": t,
+                "clock": _clock(t),
+                "chunks": [],
+            },
+        )
+        run["chunks"].append(
+            {
+                "index": meta.get("chunk", 0),
+                "url": reverse("dashboard:media", args=[chunk.public_id]),
+                "duration": round(chunk.duration_seconds, 1),
+            }
+        )
+    tracks = []
+    for run in sorted(runs.values(), key=lambda r: (r["source"] != "camera", r["t"])):
+        run["chunks"].sort(key=lambda c: c["index"])
+        # A run plays from its first chunk (the WebM header); one whose first chunk is gone cannot.
+        if not run["chunks"] or run["chunks"][0]["index"] != 1:
+            continue
+        run["seconds"] = round(sum(c["duration"] for c in run["chunks"]), 1)
+        tracks.append(run)
+    return {"recording": tracks, "screens": screens}
+
+
 def session_replay(*, session: ProctoringSession) -> dict:
     """Everything the replay page shows: frames, timeline lanes, flags, identity photos.
 
@@ -403,6 +455,7 @@ def session_replay(*, session: ProctoringSession) -> dict:
             "evidence_kind": "audio"
             if evidence and evidence.content_type.startswith("audio/")
             else ("image" if evidence else None),
+            "evidence_screen": bool(evidence and evidence.kind == MediaChunk.Kind.SCREEN),
             "left": pct(start),
             "width": max(pct(end) - pct(start), 0.0),
         }
@@ -450,6 +503,7 @@ def session_replay(*, session: ProctoringSession) -> dict:
     ][:12]
     mismatches = [r for r in flag_rows if r["type"] == "FACE_MISMATCH" and r["evidence_id"]]
     return {
+        **session_recording(session=session),
         "duration": duration,
         "duration_clock": _clock(duration),
         "frames": frames,

@@ -133,6 +133,26 @@
       if (event.key === "ArrowRight") { event.preventDefault(); setPlaying(false); show(current + 1); }
     });
 
+    // The session recording: a run's parts, joined in order, are one WebM file (the first part
+    // holds the header): fetch them, join them, play the whole.
+    var recordingNode = $("recording-data");
+    var tracks = recordingNode ? JSON.parse(recordingNode.textContent) : [];
+    tracks.forEach(function (track) {
+      var video = document.querySelector('video[data-run="' + track.run + '"][data-recording="' + track.source + '"]');
+      if (!video || !track.chunks.length) return;
+      Promise.all(track.chunks.map(function (chunk) {
+        return fetch(chunk.url, { credentials: "same-origin" }).then(function (response) {
+          if (!response.ok) throw new Error("HTTP " + response.status);
+          return response.blob();
+        });
+      })).then(function (parts) {
+        video.src = URL.createObjectURL(new Blob(parts, { type: "video/webm" }));
+        video.dataset.joined = String(parts.length);
+      }, function () {
+        video.dataset.joined = "failed";
+      });
+    });
+
     // Only one audio clip at a time.
     document.addEventListener("play", function (event) {
       document.querySelectorAll("audio").forEach(function (a) { if (a !== event.target) a.pause(); });

@@ -1,4 +1,4 @@
-/* global AP_TRACKING_DEFAULTS, ProctorCore, ProctormeError, apErrorCode, copyWithout, isPlainObject, nonEmptyString, nowIso, sleep */
+/* global AP_TRACKING_DEFAULTS, ProctorCore, ProctormeError, acquireScreen, apErrorCode, copyWithout, isPlainObject, nonEmptyString, nowIso, screenError, sleep */
 /* exported AP_EVIDENCE, AutoProctor, dispatch */
 // =================================================================================================
 // Dialect 2: AutoProctor
@@ -161,11 +161,14 @@ AutoProctor.prototype.setup = function (options) {
     .then(function () {
       self._progress(20, "Credentials verified");
       core.signal("SET_CONFIG", { config: { trackingOptions: tracking, userDetails: userDetails, testDuration: options.testDuration, testContainerId: options.testContainerId } });
+      var decided = self._decided();
       return core.consent(options.consent, {
         institution: options.institutionName,
         title: options.assessmentTitle,
         camera: true,
         microphone: tracking.audio,
+        screen: decided.captureSwitchedTab === true,
+        recording: decided.recordSession === true,
       });
     })
     .then(function () {
@@ -175,6 +178,9 @@ AutoProctor.prototype.setup = function (options) {
     })
     .then(function (check) {
       if (check.error) throw check.error;
+      return self._shareScreen();
+    })
+    .then(function () {
       dispatch("apBrowserDependencyCheckPassed", { successCode: 2001 });
       self._progress(60, "Browser and permissions fine", 2001);
       if (tracking.showCamPreview && core.stream) core.ui.showPreview(core.stream);
@@ -208,6 +214,39 @@ AutoProctor.prototype.setup = function (options) {
       throw self._error(error);
     });
   return this._setupPromise;
+};
+
+/** The tracking options as the server decided them (the page may turn some on, never off). */
+AutoProctor.prototype._decided = function () {
+  var settings = this._core.settings || {};
+  return settings.tracking || this.tracking || {};
+};
+
+/**
+ * captureSwitchedTab: the entire screen is shared before the test starts and kept until it ends.
+ * A refusal (or the wrong surface) fails setup with AutoProctor's 4011–4014 / 4017 and is
+ * reported as SCREEN_NOT_SHARED; a share stopped during the test is reported (4011, reason
+ * "stopped") and the test goes on without screen captures.
+ */
+AutoProctor.prototype._shareScreen = function () {
+  var self = this;
+  var core = this._core;
+  if (this._decided().captureSwitchedTab !== true || core.screenStream) return Promise.resolve();
+  this._progress(50, "Sharing the screen");
+  return acquireScreen().then(
+    function (stream) {
+      core.keepScreen(stream, function () {
+        if (self.stopped || self.destroyed) return;
+        var stopped = screenError("stopped");
+        core.signal("SCREEN_NOT_SHARED", { reason: "stopped", errorCode: stopped.apCode });
+        self._error(stopped);
+      });
+    },
+    function (error) {
+      core.signal("SCREEN_NOT_SHARED", { reason: error.reason, errorCode: error.apCode });
+      throw error;
+    }
+  );
 };
 
 function waitForVideo(stream) {

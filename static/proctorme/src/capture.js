@@ -11,6 +11,8 @@ ProctorCore.prototype.runCaptureHooks = function () {
   if (!this.stream) return;
   var context = {
     stream: this.stream,
+    // The shared screen (AutoProctor's captureSwitchedTab), or null.
+    screen: this.screenStream || null,
     session: this.session,
     settings: this.settings || {},
     server: SERVER,
@@ -22,7 +24,11 @@ ProctorCore.prototype.runCaptureHooks = function () {
     now: function () { return Date.now() + (self.clockSkew || 0); },
     isEnded: function () { return self.state === "ended"; },
     refreshSession: function () { if (self.state === "monitoring") self.refreshToken(); },
+    // hook(payload) runs when focus leaves the exam, before TAB_FOCUS_CHANGE is sent: it may add
+    // to the payload (the seq of the screen capture it is about to take).
+    onFocusLost: function (hook) { self.focusLostHooks.push(hook); },
   };
+  this.focusLostHooks = [];
   captureHooks.forEach(function (hook) {
     try {
       var stop = hook(context);
@@ -82,7 +88,21 @@ var CAP = {
   maxPendingBytes: 64 * 1024 * 1024, // beyond this (a very long outage) the oldest frames go
   backoffBaseMs: 1000,
   backoffCapMs: 30000,
+  // captureSwitchedTab: one frame of the shared screen, shortly after focus leaves the exam
+  // (what the candidate switched to is on screen by then), at most 1280×800.
+  screenGrabDelayMs: 700,
+  screenMaxWidth: 1280,
+  screenMaxHeight: 800,
+  screenQuality: 0.6,
+  // recordSession: low-frame-rate WebM, handed over in chunks every recordingSegmentMs.
+  recordFrameRate: 5,
+  recordWidth: 320,
+  cameraVideoBps: 120000,
+  audioBps: 32000,
+  screenVideoBps: 250000,
+  minSegmentBytes: 1024,
 };
+var CAPTURE_KINDS = ["frame", "snapshot", "audio", "screen", "recording"];
 var CAPTURE_SEQ_PREFIX = "proctorme:capture:";
 var captureInstance = null;
 
@@ -258,10 +278,15 @@ function MediaCapture(ctx) {
   // AutoProctor's testTakerPhoto without random photos: one snapshot at the start, the photo of
   // the report (and the identity reference where no other exists).
   this.photoOnly = hasVideo && !snapshots && tracking.testTakerPhoto === true;
+  var autoproctor = ctx.dialect === "autoproctor";
   this.want = {
     frame: hasVideo && ai,
     snapshot: snapshots || this.photoOnly,
     audio: hasAudio && ai && tracking.audio !== false,
+    // AutoProctor's captureSwitchedTab (a shared screen is there only when it is on) and
+    // recordSession, as the server decided them.
+    screen: autoproctor && Boolean(ctx.screen) && tracking.captureSwitchedTab === true,
+    recording: autoproctor && tracking.recordSession === true && typeof window.MediaRecorder === "function",
   };
   this.pending = []; // {id, kind, seq, capturedAt, blob, size, durationMs?, sampleRate?}
   this.pendingBytes = 0;
@@ -279,10 +304,10 @@ function MediaCapture(ctx) {
   this.audioWindow = [];
   this.stats = {
     startedAt: Date.now(),
-    captured: { frame: 0, snapshot: 0, audio: 0 },
+    captured: { frame: 0, snapshot: 0, audio: 0, screen: 0, recording: 0 },
     unchangedFrames: 0, // detection frames not sent: nothing changed since the last one sent
-    acknowledged: { frame: 0, snapshot: 0, audio: 0 },
-    bytes: { frame: 0, snapshot: 0, audio: 0 },
+    acknowledged: { frame: 0, snapshot: 0, audio: 0, screen: 0, recording: 0 },
+    bytes: { frame: 0, snapshot: 0, audio: 0, screen: 0, recording: 0 },
     audioWindows: { seen: 0, sent: 0 },
     uploads: 0,
     failures: 0,
@@ -294,6 +319,9 @@ function MediaCapture(ctx) {
 
   if (this.want.frame || this.want.snapshot) this.openVideo();
   if (this.want.audio) this.openAudio();
+  if (this.want.screen) ctx.onFocusLost(function (payload) { payload.screenSeq = self.screenOnLeave(); });
+  this.recorders = [];
+  if (this.want.recording) this.startRecording();
   this.restore();
   this.timer = setInterval(function () { self.tick(); }, CAP.tickMs);
   this.onOnline = function () {
@@ -307,7 +335,8 @@ function MediaCapture(ctx) {
 // ---- sequence numbers: per kind, consecutive, kept across reloads of the page ------------------
 
 MediaCapture.prototype.loadSeqs = function () {
-  var seqs = { frame: 0, snapshot: 0, audio: 0 };
+  var seqs = {};
+  CAPTURE_KINDS.forEach(function (kind) { seqs[kind] = 0; });
   try {
     var saved = storage && JSON.parse(storage.getItem(CAPTURE_SEQ_PREFIX + this.sessionId) || "null");
     if (saved) Object.keys(seqs).forEach(function (k) { seqs[k] = Number(saved[k]) || 0; });
@@ -342,7 +371,7 @@ MediaCapture.prototype.restore = function () {
 
 MediaCapture.prototype.add = function (kind, blob, capturedAt, extra) {
   if (this.stopped) return;
-  var seq = ++this.seqs[kind];
+  var seq = extra && extra.seq ? extra.seq : ++this.seqs[kind];
   this.saveSeqs();
   var item = Object.assign({ id: this.sessionId + ":" + kind + ":" + seq, sessionId: this.sessionId, kind: kind, seq: seq, capturedAt: capturedAt, blob: blob, size: blob.size, savedAt: Date.now() }, extra || {});
   this.pending.push(item);
@@ -642,12 +671,18 @@ MediaCapture.prototype.upload = function () {
     if (item.kind === "audio") {
       entry.durationMs = item.durationMs;
       entry.sampleRate = item.sampleRate;
+    } else if (item.kind === "recording") {
+      entry.durationMs = item.durationMs;
+      entry.source = item.source;
+      entry.run = item.run;
+      entry.chunk = item.chunk;
     }
     return entry;
   });
   form.append("meta", JSON.stringify({ items: meta }));
   batch.forEach(function (item, index) {
-    form.append("p" + index, item.blob, item.kind + "-" + item.seq + (item.kind === "audio" ? ".pcm" : ".jpg"));
+    var suffix = item.kind === "audio" ? ".pcm" : item.kind === "recording" ? ".webm" : ".jpg";
+    form.append("p" + index, item.blob, item.kind + "-" + item.seq + suffix);
   });
   this.inFlight = true;
   this.uploadStartedAt = Date.now();
@@ -707,6 +742,13 @@ MediaCapture.prototype.answered = function (batch, result) {
     if (window.console) console.warn("[proctorme] upload refused:", details.reason || error.message, bad.length, "item(s) dropped");
     this.stats.dropped += bad.length;
     this.remove(bad);
+    this.nextUploadAt = 0;
+  } else if (result.status === 413 && details.kind === "recording" && details.reason === "session storage limit") {
+    // The session stored all the recording it may keep: stop recording, keep the rest going.
+    this.stopRecording(false);
+    var recordings = this.pending.filter(function (item) { return item.kind === "recording"; });
+    this.stats.dropped += recordings.length;
+    this.remove(recordings);
     this.nextUploadAt = 0;
   } else if (result.status === 413) {
     if (batch.length > 1) {
@@ -773,6 +815,7 @@ MediaCapture.prototype.flush = function (timeoutMs) {
   this.flushing = true;
   this.attempt = Math.min(this.attempt, 1);
   this.nextUploadAt = 0;
+  this.stopRecording(true); // the last segments go into the queue when their recorders stop
   return new Promise(function (resolve) {
     var done = function () {
       clearTimeout(timer);
@@ -791,7 +834,7 @@ MediaCapture.prototype.flush = function (timeoutMs) {
 
 MediaCapture.prototype.settleFlush = function () {
   if (!this.flushWaiters.length) return;
-  var busy = this.busy.frame || this.busy.snapshot;
+  var busy = this.busy.frame || this.busy.snapshot || this.busy.screen || this.recordersClosing > 0;
   if (this.halted || (!this.pending.length && !this.inFlight && !busy)) {
     var waiters = this.flushWaiters;
     this.flushWaiters = [];
@@ -828,6 +871,11 @@ MediaCapture.prototype.stop = function () {
     this.video.srcObject = null;
     this.video = null;
   }
+  this.stopRecording(false);
+  if (this.screenVideo) {
+    this.screenVideo.srcObject = null;
+    this.screenVideo = null;
+  }
   if (this.audioNode) this.audioNode.port.onmessage = null;
   if (this.audio) this.audio.close().catch(function () {});
   this.audio = null;
@@ -837,6 +885,182 @@ MediaCapture.prototype.stop = function () {
   // An ended session accepts nothing more; otherwise (a failure) keep it for a resuming page.
   if (this.ctx.isEnded()) this.forget();
   if (captureInstance === this) captureInstance = null;
+};
+
+// ---- the shared screen: one frame each time focus leaves (captureSwitchedTab) ------------------
+
+/** Focus left: reserve the screen capture's seq now (the flag names it), take it a little later. */
+MediaCapture.prototype.screenOnLeave = function () {
+  var self = this;
+  var seq = ++this.seqs.screen;
+  this.saveSeqs();
+  setTimeout(function () { self.grabScreen(seq); }, CAP.screenGrabDelayMs);
+  return seq;
+};
+
+MediaCapture.prototype.screenSource = function (track) {
+  var self = this;
+  var fromVideo = function () {
+    if (!self.screenVideo) {
+      var video = document.createElement("video");
+      video.muted = true;
+      video.playsInline = true;
+      video.srcObject = new MediaStream([track]);
+      var playing = video.play();
+      if (playing && playing.catch) playing.catch(function () {});
+      self.screenVideo = video;
+    }
+    var video2 = self.screenVideo;
+    return new Promise(function (resolve, reject) {
+      var waited = 0;
+      (function check() {
+        if (video2.readyState >= 2 && video2.videoWidth) return resolve(video2);
+        if ((waited += 100) > 3000) return reject(new Error("no screen frame"));
+        setTimeout(check, 100);
+      })();
+    });
+  };
+  // ImageCapture reads the track itself: it works while this page is hidden, unlike a paused <video>.
+  if (typeof window.ImageCapture === "function") {
+    try {
+      return new window.ImageCapture(track).grabFrame().catch(fromVideo);
+    } catch (e) { /* fall through */ }
+  }
+  return fromVideo();
+};
+
+MediaCapture.prototype.grabScreen = function (seq) {
+  var self = this;
+  var screen = this.ctx.screen;
+  var track = screen && screen.getVideoTracks()[0];
+  if (this.stopped || !track || track.readyState !== "live") return;
+  var capturedAt = this.isoNow();
+  this.busy.screen = true;
+  this.screenSource(track).then(function (source) {
+    var width = source.videoWidth || source.width;
+    var height = source.videoHeight || source.height;
+    var scale = Math.min(CAP.screenMaxWidth / width, CAP.screenMaxHeight / height, 1);
+    var canvas = self.screenCanvas || (self.screenCanvas = document.createElement("canvas"));
+    canvas.width = Math.max(2, Math.round(width * scale));
+    canvas.height = Math.max(2, Math.round(height * scale));
+    var context = canvas.getContext("2d", { alpha: false });
+    context.imageSmoothingEnabled = true;
+    context.imageSmoothingQuality = "high";
+    context.drawImage(source, 0, 0, canvas.width, canvas.height);
+    if (source.close) source.close(); // an ImageBitmap
+    canvas.toBlob(function (blob) {
+      self.busy.screen = false;
+      if (!blob || !blob.size) return;
+      self.add("screen", blob, capturedAt, { seq: seq });
+      self.nextUploadAt = 0; // evidence: send it now rather than at the next cadence
+      self.tick();
+    }, "image/jpeg", CAP.screenQuality);
+  }).catch(function (error) {
+    self.busy.screen = false;
+    if (window.console) console.warn("[proctorme] no screen capture:", error);
+    self.settleFlush();
+  });
+};
+
+// ---- the session recording: standalone WebM segments of camera (+ sound) and screen ----------
+
+function recordingMime(withAudio) {
+  var wanted = withAudio ? ["video/webm;codecs=vp8,opus", "video/webm"] : ["video/webm;codecs=vp8", "video/webm"];
+  for (var i = 0; i < wanted.length; i++) {
+    if (!window.MediaRecorder.isTypeSupported || window.MediaRecorder.isTypeSupported(wanted[i])) return wanted[i];
+  }
+  return "";
+}
+
+/**
+ * Records one stream with one MediaRecorder for the whole page, handing over a chunk every
+ * recordingSegmentMs (timeslice). A run's chunks, joined in order, are one WebM file: the first
+ * holds the header, the others continue it. (Restarting a recorder per segment would make
+ * standalone files, but Chromium's restarted recorders often record nothing at all.)
+ */
+function SegmentRecorder(capture, source, stream, videoBps) {
+  var self = this;
+  this.capture = capture;
+  this.source = source;
+  this.stream = stream;
+  this.run = randomRunId();
+  this.chunk = 0;
+  var withAudio = stream.getAudioTracks().length > 0;
+  var options = { mimeType: recordingMime(withAudio), videoBitsPerSecond: videoBps };
+  if (withAudio) options.audioBitsPerSecond = CAP.audioBps;
+  this.done = false;
+  try {
+    this.recorder = new window.MediaRecorder(stream, options);
+  } catch (e) {
+    if (window.console) console.warn("[proctorme] no session recording:", e);
+    this.done = true;
+    return;
+  }
+  this.chunkStart = Date.now();
+  this.chunkStartIso = capture.isoNow();
+  this.recorder.ondataavailable = function (event) { self.onChunk(event.data); };
+  this.recorder.onstop = function () {
+    capture.recordersClosing = Math.max(0, (capture.recordersClosing || 0) - 1);
+    capture.settleFlush();
+    if (capture.nextUploadAt === 0) capture.tick();
+  };
+  this.recorder.start(capture.opts.recordingSegmentMs || 15000);
+}
+
+function randomRunId() {
+  var bytes = new Uint8Array(9);
+  window.crypto.getRandomValues(bytes);
+  return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+}
+
+SegmentRecorder.prototype.onChunk = function (blob) {
+  var now = Date.now();
+  var startedAt = this.chunkStartIso;
+  var durationMs = Math.max(1, now - this.chunkStart);
+  this.chunkStart = now;
+  this.chunkStartIso = this.capture.isoNow();
+  if (!blob || !blob.size || (this.chunk === 0 && blob.size < CAP.minSegmentBytes)) return;
+  this.chunk += 1;
+  this.capture.add("recording", blob, startedAt, { source: this.source, run: this.run, chunk: this.chunk, durationMs: durationMs });
+};
+
+/** keepLast: the chunk being recorded is handed over (the session is ending); else dropped. */
+SegmentRecorder.prototype.finish = function (keepLast) {
+  if (this.done) return;
+  this.done = true;
+  var recorder = this.recorder;
+  if (recorder && recorder.state !== "inactive") {
+    if (keepLast) {
+      this.capture.recordersClosing = (this.capture.recordersClosing || 0) + 1;
+    } else {
+      recorder.ondataavailable = recorder.onstop = null;
+    }
+    recorder.stop();
+  }
+  this.stream.getTracks().forEach(function (track) { track.stop(); }); // our clones only
+};
+
+MediaCapture.prototype.startRecording = function () {
+  var camera = this.ctx.stream;
+  var tracks = [];
+  camera.getVideoTracks().forEach(function (track) {
+    var copy = track.clone(); // low frame rate and size for the recording only
+    if (copy.applyConstraints) copy.applyConstraints({ frameRate: { max: CAP.recordFrameRate }, width: { max: CAP.recordWidth } }).catch(function () {});
+    tracks.push(copy);
+  });
+  camera.getAudioTracks().forEach(function (track) { tracks.push(track.clone()); });
+  if (tracks.length) this.recorders.push(new SegmentRecorder(this, "camera", new MediaStream(tracks), CAP.cameraVideoBps));
+  var screen = this.ctx.screen;
+  if (screen && screen.getVideoTracks().length) {
+    this.recorders.push(new SegmentRecorder(this, "screen", new MediaStream([screen.getVideoTracks()[0].clone()]), CAP.screenVideoBps));
+  }
+};
+
+/** keepLast: queue the segment being recorded (the session is ending); otherwise drop it. */
+MediaCapture.prototype.stopRecording = function (keepLast) {
+  var recorders = this.recorders || [];
+  this.recorders = [];
+  recorders.forEach(function (recorder) { recorder.finish(keepLast); });
 };
 
 window.Proctorme.registerCaptureHook(function (ctx) {

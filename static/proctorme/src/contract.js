@@ -25,6 +25,7 @@ var MESSAGES = {
   CONSENT_DECLINED: "You declined proctoring, so the exam cannot start. Reload the page if you change your mind.",
   INVALID_REPORT_CREDENTIAL: "This report link is not valid or has expired.",
   REPORT_NOT_AVAILABLE: "This report is not available here.",
+  SCREEN_NOT_SHARED: "This exam needs your entire screen shared. Reload the page and choose Entire screen when asked.",
 };
 
 // Our own AutoProctor error numbers, in a range AutoProctor does not use (docs/widget.md).

@@ -116,6 +116,7 @@ ProctorCore.prototype.finish = function (reason, info) {
   }
   stopStream(this.stream);
   this.stream = null;
+  this.dropScreen();
   if (this.ui) {
     this.ui.hidePreview();
     this.ui.setState("ended");
@@ -147,6 +148,7 @@ ProctorCore.prototype.fail = function (error) {
   }
   stopStream(this.stream);
   this.stream = null;
+  this.dropScreen();
   if (this.ui) {
     this.ui.hidePreview();
     this.ui.setState("error");
@@ -165,6 +167,25 @@ function errorPayload(error) {
   if (error.devices) payload.devices = error.devices;
   return payload;
 }
+
+/** The shared screen (captureSwitchedTab), kept for the session; onStopped(): the candidate ended it. */
+ProctorCore.prototype.keepScreen = function (stream, onStopped) {
+  var self = this;
+  this.screenStream = stream;
+  var track = stream.getVideoTracks()[0];
+  if (!track) return;
+  track.addEventListener("ended", function () {
+    if (self.screenStream !== stream) return; // we stopped it ourselves
+    self.screenStream = null;
+    if (onStopped) onStopped();
+  });
+};
+
+ProctorCore.prototype.dropScreen = function () {
+  var stream = this.screenStream;
+  this.screenStream = null;
+  stopStream(stream);
+};
 
 ProctorCore.prototype.destroyUi = function () {
   if (this.ui) this.ui.destroy();

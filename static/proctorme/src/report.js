@@ -164,9 +164,35 @@ function renderSummary(node, report) {
   node.appendChild(el("table", { class: "ap-report-table" }, [el("thead", {}, [head]), el("tbody", {}, rows)]));
 }
 
+var RECORDING_LABELS = { camera: "Camera and sound", screen: "Shared screen" };
+
+/** recordSession: one player per run; a run's parts, joined in order, are one WebM file. */
 function renderRecording(node, report) {
   node.textContent = "";
-  node.appendChild(el("p", { class: "ap-report-no-recording", text: report.recording ? "" : "No session recording for this attempt." }));
+  if (!report.recording) {
+    node.appendChild(el("p", { class: "ap-report-no-recording", text: "No session recording for this attempt." }));
+    return;
+  }
+  ["camera", "screen"].forEach(function (source) {
+    (report.recording[source] || []).forEach(function (run) {
+      var video = el("video", { class: "ap-report-recording", controls: "", preload: "metadata", playsinline: "", "data-source": source, width: "480" });
+      Promise.all(run.parts.map(function (part) {
+        return fetch(serverUrl(part.url), { credentials: "omit", cache: "no-store" }).then(function (response) {
+          if (!response.ok) throw new Error("HTTP " + response.status);
+          return response.blob();
+        });
+      })).then(function (blobs) {
+        video.src = URL.createObjectURL(new Blob(blobs, { type: "video/webm" }));
+        video.setAttribute("data-joined", String(blobs.length));
+      }, function () {
+        video.setAttribute("data-joined", "failed");
+      });
+      node.appendChild(el("figure", { class: "ap-report-recording-track" }, [
+        video,
+        el("figcaption", { text: RECORDING_LABELS[source] + " · " + localTime(run.startedAt) + " · " + Math.round(run.durationSeconds) + " s" }),
+      ]));
+    });
+  });
 }
 
 function downloadButton(report, nodes) {

@@ -20,6 +20,11 @@ ProctorCore.prototype.monitor = function (track) {
       if (self.focused === focused) return;
       self.focused = focused;
       var payload = { focused: focused, cause: cause };
+      if (!focused) {
+        (self.focusLostHooks || []).forEach(function (hook) {
+          try { hook(payload); } catch (e) { /* a capture failure must not lose the signal */ }
+        });
+      }
       self.emit("TAB_FOCUS_CHANGE", payload, { local: true });
       self.signal("TAB_FOCUS_CHANGE", payload);
     };
@@ -104,5 +109,6 @@ ProctorCore.prototype.stopMonitoring = function () {
   this.captureStops.forEach(function (fn) { try { fn(); } catch (e) { /* ignore */ } });
   this.captureStops = [];
   this.captureFlushes = [];
+  this.focusLostHooks = [];
   this.monitoring = false;
 };

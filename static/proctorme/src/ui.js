@@ -190,6 +190,8 @@ WidgetUI.prototype.askConsent = function (info) {
     if (info.camera) captured.push(t("consent.camera"));
     if (info.microphone) captured.push(t("consent.microphone"));
     captured.push(t("consent.browser"));
+    if (info.screen) captured.push(t("consent.screen"));
+    if (info.recording) captured.push(t("consent.recording"));
     var retention = info.retentionDays
       ? t("consent.retentionDays", { days: info.retentionDays })
       : t("consent.retentionPolicy", { institution: institution });
