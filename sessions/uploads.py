@@ -127,7 +127,9 @@ def parse_upload(meta_raw: str | None, files, *, kinds: tuple[str, ...] = WIDGET
         kind, seq, part = item.get("kind"), item.get("seq"), item.get("part")
         details.update(kind=kind, seq=seq)
         if kind not in kinds:
-            message = f"kind must be one of {', '.join(kinds)}." if kinds == WIDGET_KINDS else "kind must be aux."
+            message = (
+                f"kind must be one of {', '.join(kinds)}." if kinds == WIDGET_KINDS else "kind must be aux."
+            )
             raise InvalidMedia(message, details={**details, "reason": "bad kind"})
         if isinstance(seq, bool) or not isinstance(seq, int) or not 1 <= seq <= MAX_SEQ:
             raise InvalidMedia(
