@@ -31,7 +31,8 @@ def frame_problem(obs: dict) -> str | None:
     """``absent`` / ``covered`` / ``dark`` for one frame's observation, or None when fine."""
     if obs.get("blocked"):
         return "dark" if obs.get("blockedReason") == "dark" else "covered"
-    if obs.get("faces", 0) == 0:
+    # As FACE_ABSENCE: a face hidden for a moment behind a cup or a hand is not an absence.
+    if obs.get("faces", 0) == 0 and not obs.get("hidden"):
         return "absent"
     return None
 

@@ -116,6 +116,8 @@ def test_frame_check_verdicts():
     assert frame_check({"faces": 1, "blocked": False, "brightness": 120.0})["result"] == "ok"
     assert frame_check({"faces": 2, "blocked": False})["result"] == "several"
     assert frame_check(NOBODY)["result"] == "absent"
+    # A face behind a cup is not an absence (the FACE_ABSENCE rule): no warning either.
+    assert frame_check({"faces": 0, "blocked": False, "hidden": True})["result"] == "ok"
     assert frame_check(DARK)["result"] == "dark"
     assert frame_check(COVERED)["result"] == "covered"
 
@@ -168,3 +170,9 @@ def test_the_check_refuses_others(client, tenant_a, tenant_b):
     session_end(session=started.session)
     ended = _check(client, started, body)
     assert ended.status_code == 409 and ended.json()["error"]["code"] == "SESSION_ENDED"
+
+
+def test_a_face_hidden_behind_a_cup_is_not_warned_about(tenant_a, pushed, django_capture_on_commit_callbacks):
+    session = _start(tenant_a).session
+    hidden = {"faces": 0, "blocked": False, "hidden": True}
+    assert _feed(session, {}, [hidden] * 3, pushed, django_capture_on_commit_callbacks) == []
