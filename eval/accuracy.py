@@ -236,6 +236,13 @@ one scene share a group. A frame is composed from one half's sources only.
   bare call in the same run). A change too small for the still check (a
   24–40 px face appearing that changes its part of the view by less than 10
   grey levels; share in the last table) waits for that refresh: up to 20 s.
+* A face hidden behind a cup or a hand is not an absence: in a stream, a
+  frame without a face whose view changed, since the last frame with one
+  face, only around that face is marked hidden (for up to 30 s), and
+  `FACE_ABSENCE` ignores it. A candidate who leaves changes their shoulders
+  and the room behind them too; an exposure jump while the face is hidden
+  can still make it an absence. Single frames (the face-count tables) know
+  nothing of this.
 * A head turned to profile counts as a face in view (the cameraman); the
   basketball player on the right, turned away with an ear and his hair in
   view, is a person but not a face; nor is a face wholly behind a
