@@ -52,3 +52,15 @@ def test_face_count_holds_its_regression_floors(results, version):
         precision, recall = REGRESSION_FLOOR[(version, k)]
         assert ours.precision(k) >= precision, (CLASS_NAMES[k], ours.precision(k))
         assert ours.recall(k) >= recall, (CLASS_NAMES[k], ours.recall(k))
+
+
+def test_a_clean_session_raises_no_face_flag():
+    """``make eval``'s clean sessions reduced: one report-half candidate alone at the desk for
+    six minutes (sway, exposure drift, a cup raised to the mouth, a hand on the chin, leaning
+    back), frames sent as the widget sends them: no FACE_ABSENCE, MULTIPLE_FACE or LOOKING_AWAY."""
+    from eval import clean_sessions
+
+    lines = clean_sessions.run(minutes=6, candidates=1)
+    table = {line.split(" | ")[0].strip("| "): line for line in lines if line.startswith("| ")}
+    for type_ in clean_sessions.RULES:
+        assert table[type_].split(" | ")[1] == "0.00", table[type_]
