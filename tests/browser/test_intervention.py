@@ -297,7 +297,9 @@ def test_a_candidate_who_steps_out_of_view_is_warned_within_5_seconds(
             f"analysed {f.analysed_at and f.analysed_at.strftime('%H:%M:%S.%f')} faces {f.meta['obs'].get('faces')}"
             for f in frames[-12:]
         )
-        assert (shown_at - first_empty.captured_at).total_seconds() <= 5.0, f"shown {shown_at}\n{timeline}"
+        latency = (shown_at - first_empty.captured_at).total_seconds()
+        print(f"warning shown {latency:.1f} s after the first empty frame")
+        assert latency <= 5.0, f"shown {shown_at}\n{timeline}"
         assert Event.objects.filter(
             session=session, type="CANDIDATE_WARNING", payload__kind="absent"
         ).exists()
