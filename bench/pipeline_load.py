@@ -127,7 +127,7 @@ class Candidate(threading.Thread):
         self, run: int, index: int, url: str, key: str, media: dict, seconds: float, results: dict
     ) -> None:
         super().__init__(daemon=True, name=f"candidate-{index}")
-        self.run = run  # each N plays new candidates: a repeated id would be a resume (409)
+        self.round = run  # each N plays new candidates: a repeated id would be a resume (409)
         self.index, self.url, self.key, self.media, self.seconds = index, url, key, media, seconds
         self.results = results
         # Each candidate steps out of view for 15 s at its own moment.
@@ -152,8 +152,8 @@ class Candidate(threading.Thread):
             "apiKey": self.key,
             "assessmentId": "load",
             "assessmentTitle": "Load",
-            "candidateId": f"c-{self.run}-{self.index}",
-            "candidateEmail": f"c{self.run}-{self.index}@bench.example",
+            "candidateId": f"c-{self.round}-{self.index}",
+            "candidateEmail": f"c{self.round}-{self.index}@bench.example",
             "candidateFirstName": "C",
             "candidateLastName": str(self.index),
             "institutionName": "Bench",

@@ -256,6 +256,7 @@ def _start_servers(
             start_new_session=True,
         )
         servers.append((proc, port, log))
+        STARTED_PIDS.append(proc.pid)
     deadline = time.monotonic() + 60
     for proc, port, log in servers:
         while True:
@@ -668,6 +669,7 @@ class Clients:
             parent, child = ctx.Pipe()
             proc = ctx.Process(target=_client_main, args=(child, uris[p::processes]), daemon=True)
             proc.start()
+            STARTED_PIDS.append(proc.pid)
             self.conns.append(parent)
             self.procs.append(proc)
 
@@ -873,6 +875,29 @@ def _idle_phase(args, db_name, secret_key, log_dir, targets) -> dict:
 
 
 _MADE: dict = {}
+STARTED_PIDS: list[int] = []  # every server and generator process of the run, checked at its end
+
+
+def _cleanup_check(db_name: str) -> bool:
+    """No process of the run left running, its database gone; printed."""
+    import psycopg
+
+    alive = []
+    for pid in STARTED_PIDS:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z":
+            alive.append(pid)
+    with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as conn:
+        left = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db_name,)).fetchone()
+    print(
+        f"cleanup: {len(STARTED_PIDS)} processes started, {len(alive)} still running"
+        + (f" ({alive})" if alive else "")
+        + f"; database {db_name} {'STILL THERE' if left else 'dropped'}"
+    )
+    return not alive and not left
 
 
 def made_tokens() -> list[str]:
@@ -1057,6 +1082,9 @@ def main() -> int:
         _admin(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
         _redis_forget(redis_before)
         _report_server_log(log_dir, keep=failed)
+        # A run that leaves something behind fails, whatever it measured (an error in flight goes on).
+        if not _cleanup_check(db_name) and sys.exc_info()[0] is None:
+            return 1  # noqa: B012
 
 
 def _report_server_log(log_dir: Path, *, keep: bool) -> None:
