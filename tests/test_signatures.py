@@ -299,3 +299,117 @@ def test_a_session_token_is_not_an_evidence_link_and_back(tenant_a):
     )
     with pytest.raises(Http404):
         media_token_read(session_like)
+
+
+# --- session tokens: lifetime, the key they name, what a signed-but-wrong payload gets ---------
+
+
+def _bare_session(tenant, **fields):
+    import uuid
+
+    from sessions.models import Assessment, Candidate, ProctoringSession
+
+    name = uuid.uuid4().hex
+    return ProctoringSession.objects.create(
+        institution=tenant.institution,
+        assessment=Assessment.objects.create(institution=tenant.institution, external_id=name),
+        candidate=Candidate.objects.create(institution=tenant.institution, external_id=name),
+        attempt_id=f"eye:{name}:{name}",
+        **fields,
+    )
+
+
+def _claims(token: str) -> dict:
+    from django.core import signing
+
+    from sessions.tokens import _SALT
+
+    return signing.loads(token, salt=_SALT)
+
+
+def test_a_session_token_lives_the_setting_or_until_an_hour_past_a_later_deadline(
+    tenant_a, time_machine, settings
+):
+    from sessions.tokens import session_token_make
+
+    time_machine.move_to(timezone.now(), tick=False)
+    now = int(time.time())
+    settings.PROCTORME_TOKEN_TTL = 600
+    no_deadline = _bare_session(tenant_a)
+    assert _claims(session_token_make(session=no_deadline, origin="https://a"))["x"] == now + 600
+    assert (
+        _claims(session_token_make(session=no_deadline, origin="https://a", ttl_seconds=90))["x"] == now + 90
+    )
+    soon = _bare_session(tenant_a, deadline_at=timezone.now() + timedelta(seconds=60))
+    # 60 s to the deadline + 3600 s beats 600 s.
+    assert _claims(session_token_make(session=soon, origin="https://a"))["x"] == now + 3660
+    settings.PROCTORME_TOKEN_TTL = 7200
+    assert _claims(session_token_make(session=soon, origin="https://a"))["x"] == now + 7200
+
+
+def test_a_session_token_names_the_key_that_issued_it_and_dies_with_it(tenant_a):
+    from sessions.tokens import session_token_key_check, session_token_make, session_token_read
+
+    session = _bare_session(tenant_a)
+    key, _ = api_key_create(institution=tenant_a.institution, kind=ApiKey.Kind.PUBLISHABLE)
+    claims = session_token_read(session_token_make(session=session, origin="https://a", api_key=key))
+    assert claims["key"] == str(key.public_id)
+    session_token_key_check(claims)  # active: no error
+    session_token_key_check({**claims, "key": ""})  # an LMS launch: no key to check
+    api_key_revoke(api_key=key)
+    with pytest.raises(InvalidToken, match="revoked"):
+        session_token_key_check(claims)
+    with pytest.raises(InvalidToken, match="revoked"):
+        session_token_key_check({**claims, "key": "00000000-0000-0000-0000-000000000000"})
+
+
+def test_an_expired_key_ends_its_tokens_too(tenant_a, time_machine):
+    from sessions.tokens import session_token_key_check, session_token_make, session_token_read
+
+    time_machine.move_to(timezone.now(), tick=False)
+    key, _ = api_key_create(
+        institution=tenant_a.institution,
+        kind=ApiKey.Kind.PUBLISHABLE,
+        expires_at=timezone.now() + timedelta(seconds=30),
+    )
+    claims = session_token_read(
+        session_token_make(session=_bare_session(tenant_a), origin="https://a", api_key=key)
+    )
+    session_token_key_check(claims)
+    time_machine.shift(timedelta(seconds=31))
+    with pytest.raises(InvalidToken, match="revoked"):
+        session_token_key_check(claims)
+
+
+def test_a_missing_token_says_so():
+    from sessions.tokens import session_token_read
+
+    for missing in ("", None):
+        with pytest.raises(InvalidToken, match="No session token was given"):
+            session_token_read(missing)
+
+
+def test_a_signed_payload_that_is_not_a_whole_token_is_refused_not_a_crash():
+    from django.core import signing
+
+    from sessions.tokens import _SALT, session_token_read
+
+    whole = {"s": "s-1", "o": "https://a", "k": "", "x": int(time.time()) + 60}
+    for payload in ([1, 2], "text", {k: v for k, v in whole.items() if k != "o"}, {**whole, "x": 0}):
+        with pytest.raises(InvalidToken):
+            session_token_read(signing.dumps(payload, salt=_SALT))
+    assert session_token_read(signing.dumps(whole, salt=_SALT))["session"] == "s-1"
+
+
+def test_a_session_token_is_valid_through_its_last_second_then_expired(time_machine):
+    from django.core import signing
+
+    from sessions.tokens import _SALT, session_token_read
+
+    time_machine.move_to(timezone.now().replace(microsecond=0), tick=False)
+    token = signing.dumps({"s": "s-1", "o": "https://a", "k": "", "x": int(time.time()) + 10}, salt=_SALT)
+    time_machine.shift(timedelta(seconds=10))  # x == now: its last valid second
+    assert session_token_read(token)["session"] == "s-1"
+    time_machine.shift(timedelta(seconds=1))
+    with pytest.raises(InvalidToken, match="expired"):
+        session_token_read(token)
