@@ -48,49 +48,49 @@ def test_the_right_signature_verifies_and_returns_its_timestamp():
 @pytest.mark.parametrize("index", range(64))
 def test_a_v1_with_any_one_hex_digit_changed_is_refused(index):
     forged = _flip_hex(_mac(), index)
-    with pytest.raises(WebhookVerificationError, match="does not match"):
+    with pytest.raises(WebhookVerificationError, match=r"^signature does not match$"):
         _verify(f"t={T0},v1={forged}")
 
 
 @pytest.mark.parametrize("length", [1, 8, 32, 63])
 def test_a_truncated_v1_is_refused(length):
-    with pytest.raises(WebhookVerificationError, match="does not match"):
+    with pytest.raises(WebhookVerificationError, match=r"^signature does not match$"):
         _verify(f"t={T0},v1={_mac()[:length]}")
 
 
 def test_a_v1_with_extra_characters_is_refused():
-    with pytest.raises(WebhookVerificationError, match="does not match"):
+    with pytest.raises(WebhookVerificationError, match=r"^signature does not match$"):
         _verify(f"t={T0},v1={_mac()}0")
 
 
 @pytest.mark.parametrize("other", ["whsec_other", SECRET + "x", SECRET[:-1], ""])
 def test_a_signature_made_with_another_secret_is_refused(other):
-    with pytest.raises(WebhookVerificationError, match="does not match"):
+    with pytest.raises(WebhookVerificationError, match=r"^signature does not match$"):
         _verify(webhook_sign(secret=other, body=BODY, timestamp=T0))
 
 
 @pytest.mark.parametrize("body", [BODY[:-1], BODY + b" ", BODY[:-1] + b"]", b""])
 def test_a_body_changed_at_its_end_is_refused(body):
-    with pytest.raises(WebhookVerificationError, match="does not match"):
+    with pytest.raises(WebhookVerificationError, match=r"^signature does not match$"):
         _verify(webhook_sign(secret=SECRET, body=BODY, timestamp=T0), body=body)
 
 
 def test_the_timestamp_is_part_of_what_is_signed():
-    with pytest.raises(WebhookVerificationError, match="does not match"):
+    with pytest.raises(WebhookVerificationError, match=r"^signature does not match$"):
         _verify(f"t={T0 + 1},v1={_mac()}")
 
 
 @pytest.mark.parametrize("offset", [301, 3600, 10**6])
 def test_a_timestamp_too_far_in_the_future_is_refused(offset):
     header = webhook_sign(secret=SECRET, body=BODY, timestamp=T0 + offset)
-    with pytest.raises(WebhookVerificationError, match="tolerance"):
+    with pytest.raises(WebhookVerificationError, match=r"^timestamp outside the tolerance window$"):
         _verify(header, now=T0)
 
 
 @pytest.mark.parametrize("offset", [301, 3600, 10**6])
 def test_a_timestamp_too_far_in_the_past_is_refused(offset):
     header = webhook_sign(secret=SECRET, body=BODY, timestamp=T0)
-    with pytest.raises(WebhookVerificationError, match="tolerance"):
+    with pytest.raises(WebhookVerificationError, match=r"^timestamp outside the tolerance window$"):
         _verify(header, now=T0 + offset)
 
 
@@ -103,7 +103,7 @@ def test_timestamps_within_the_tolerance_either_side_are_accepted(offset):
 def test_the_tolerance_is_a_parameter():
     header = webhook_sign(secret=SECRET, body=BODY, timestamp=T0)
     assert _verify(header, now=T0 + 30, tolerance=30) == T0
-    with pytest.raises(WebhookVerificationError, match="tolerance"):
+    with pytest.raises(WebhookVerificationError, match=r"^timestamp outside the tolerance window$"):
         _verify(header, now=T0 + 31, tolerance=30)
 
 
@@ -112,7 +112,7 @@ def test_without_now_the_clock_is_used():
     header = webhook_sign(secret=SECRET, body=BODY, timestamp=now)
     assert webhook_signature_verify(body=BODY, header=header, secret=SECRET) == now
     stale = webhook_sign(secret=SECRET, body=BODY, timestamp=now - 3600)
-    with pytest.raises(WebhookVerificationError, match="tolerance"):
+    with pytest.raises(WebhookVerificationError, match=r"^timestamp outside the tolerance window$"):
         webhook_signature_verify(body=BODY, header=stale, secret=SECRET)
 
 
@@ -120,7 +120,7 @@ def test_during_rotation_any_listed_v1_may_match_but_one_must():
     good, wrong = _mac(), _flip_hex(_mac(), 63)
     assert _verify(f"t={T0},v1={wrong},v1={good}") == T0
     assert _verify(f"t={T0}, v1={good}, v1={wrong}") == T0
-    with pytest.raises(WebhookVerificationError, match="does not match"):
+    with pytest.raises(WebhookVerificationError, match=r"^signature does not match$"):
         _verify(f"t={T0},v1={wrong},v1={_flip_hex(good, 0)}")
 
 
@@ -129,12 +129,12 @@ def test_during_rotation_any_listed_v1_may_match_but_one_must():
     [None, "", f"v1={'0' * 64}", f"t={T0}", f"t={T0},v1=", f"t=-{T0},v1={'0' * 64}", f"t=soon,v1={'0' * 64}"],
 )
 def test_a_malformed_header_is_refused(header):
-    with pytest.raises(WebhookVerificationError, match="malformed"):
+    with pytest.raises(WebhookVerificationError, match=r"^malformed signature header$"):
         _verify(header)
 
 
 def test_a_v0_entry_is_not_a_signature():
-    with pytest.raises(WebhookVerificationError, match="malformed"):
+    with pytest.raises(WebhookVerificationError, match=r"^malformed signature header$"):
         _verify(f"t={T0},v0={_mac()}")
 
 
@@ -357,9 +357,9 @@ def test_a_session_token_names_the_key_that_issued_it_and_dies_with_it(tenant_a)
     session_token_key_check(claims)  # active: no error
     session_token_key_check({**claims, "key": ""})  # an LMS launch: no key to check
     api_key_revoke(api_key=key)
-    with pytest.raises(InvalidToken, match="revoked"):
+    with pytest.raises(InvalidToken, match=r"^The key this session was started with has been revoked\.$"):
         session_token_key_check(claims)
-    with pytest.raises(InvalidToken, match="revoked"):
+    with pytest.raises(InvalidToken, match=r"^The key this session was started with has been revoked\.$"):
         session_token_key_check({**claims, "key": "00000000-0000-0000-0000-000000000000"})
 
 
@@ -377,7 +377,7 @@ def test_an_expired_key_ends_its_tokens_too(tenant_a, time_machine):
     )
     session_token_key_check(claims)
     time_machine.shift(timedelta(seconds=31))
-    with pytest.raises(InvalidToken, match="revoked"):
+    with pytest.raises(InvalidToken, match=r"^The key this session was started with has been revoked\.$"):
         session_token_key_check(claims)
 
 
@@ -385,7 +385,7 @@ def test_a_missing_token_says_so():
     from sessions.tokens import session_token_read
 
     for missing in ("", None):
-        with pytest.raises(InvalidToken, match="No session token was given"):
+        with pytest.raises(InvalidToken, match=r"^No session token was given\.$"):
             session_token_read(missing)
 
 
@@ -411,5 +411,38 @@ def test_a_session_token_is_valid_through_its_last_second_then_expired(time_mach
     time_machine.shift(timedelta(seconds=10))  # x == now: its last valid second
     assert session_token_read(token)["session"] == "s-1"
     time_machine.shift(timedelta(seconds=1))
-    with pytest.raises(InvalidToken, match="expired"):
+    with pytest.raises(InvalidToken, match=r"^The session token has expired\.$"):
         session_token_read(token)
+
+
+def test_an_evidence_link_names_its_chunk_for_its_lifetime(time_machine, settings):
+    from django.core import signing
+
+    from sessions.media import _SALT, media_signed_url, media_token_read
+    from sessions.models import MediaChunk
+
+    time_machine.move_to(timezone.now().replace(microsecond=0), tick=False)
+    settings.SITE_URL = "https://proctor.example"
+    chunk = MediaChunk()  # only its public id goes into the link
+    absolute = media_signed_url(chunk, ttl_seconds=30)
+    path = media_signed_url(chunk, ttl_seconds=30, absolute=False)
+    assert path.startswith("/media/s/") and absolute == "https://proctor.example" + path
+    token = path.removeprefix("/media/s/")
+    assert signing.loads(token, salt=_SALT) == {"m": str(chunk.public_id), "x": int(time.time()) + 30}
+    default = media_signed_url(chunk, absolute=False).removeprefix("/media/s/")
+    assert signing.loads(default, salt=_SALT)["x"] == int(time.time()) + 900  # 15 minutes
+    time_machine.shift(timedelta(seconds=30))  # x == now: its last valid second
+    assert media_token_read(token) == str(chunk.public_id)
+    time_machine.shift(timedelta(seconds=1))
+    with pytest.raises(Http404):
+        media_token_read(token)
+
+
+def test_a_signed_evidence_payload_without_its_expiry_is_a_404_not_a_crash():
+    from django.core import signing
+
+    from sessions.media import _SALT, media_token_read
+
+    for payload in ({"m": "m-1"}, [1], "m-1"):
+        with pytest.raises(Http404):
+            media_token_read(signing.dumps(payload, salt=_SALT))
