@@ -41,7 +41,11 @@ MODULES: dict[str, tuple[list[str], list[str] | None]] = {
     "sessions.tokens": (["tests/test_signatures.py"], None),
     "sessions.media": (["tests/test_signatures.py"], ["media_signed_url", "media_token_read"]),
     "tenants.selectors": (
-        ["tests/dashboard/test_tenancy_foreign_rows.py", "tests/dashboard/test_access.py"],
+        [
+            "tests/test_tenancy_selectors.py",
+            "tests/dashboard/test_tenancy_foreign_rows.py",
+            "tests/dashboard/test_access.py",
+        ],
         None,
     ),
     "sessions.dashboard.selectors": (
