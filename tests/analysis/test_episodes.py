@@ -100,3 +100,24 @@ def test_tuples_and_same_instant_conflicts():
 def test_negative_parameters_are_refused():
     with pytest.raises(ValueError):
         episodes([], min_duration=-1, max_gap=1)
+
+
+def test_a_short_run_before_a_long_one_does_not_hide_it():
+    found = episodes(_series("0110000011110000"), min_duration=3, max_gap=1)
+    assert [(e.start, e.end) for e in found] == [(8.0, 11.0)]
+
+
+def test_same_instant_evidence_goes_to_the_smaller_ref():
+    # two active observations at the middle instant: the smaller str(ref) is the evidence, in any order
+    for obs in (
+        [(0.0, True, "a"), (1.0, True, "m2"), (1.0, True, "m1"), (2.0, True, "z")],
+        [(2.0, True, "z"), (1.0, True, "m1"), (1.0, True, "m2"), (0.0, True, "a")],
+    ):
+        (ep,) = episodes(obs, min_duration=0, max_gap=1)
+        assert ep.evidence_ref == "m1" and ep.evidence_t == 1.0
+
+
+def test_negative_parameters_are_refused_with_their_reason():
+    for kwargs in ({"min_duration": -1, "max_gap": 1}, {"min_duration": 1, "max_gap": -0.5}):
+        with pytest.raises(ValueError, match=r"^min_duration and max_gap must be >= 0$"):
+            episodes([], **kwargs)
