@@ -139,3 +139,16 @@ def test_invalid_inputs_are_refused():
         trust_score([FlagInput("COPY_PASTE", -1)], exam_seconds=60)
     with pytest.raises(ValueError):
         trust_score([], exam_seconds=math.inf)
+
+
+def test_a_weight_may_cap_at_exactly_100_and_not_above_and_says_why():
+    assert Weight(cap=100, per_event=1).cap == 100
+    with pytest.raises(ValueError, match=r"^Weight\.cap must be <= 100$"):
+        Weight(cap=100.5, per_event=1)
+    with pytest.raises(ValueError, match=r"^Weight\.per_event must be a finite number >= 0, got -1$"):
+        Weight(cap=10, per_event=-1)
+
+
+def test_a_bad_exam_length_is_refused_with_its_reason():
+    with pytest.raises(ValueError, match=r"^exam_seconds must be a finite number >= 0$"):
+        trust_score([], exam_seconds=-1)
