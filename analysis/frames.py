@@ -704,17 +704,19 @@ HIDDEN_MAX_SECONDS = 30.0  # a face hidden longer than this is absent (frames wi
 def change_confined(
     a: np.ndarray, b: np.ndarray, box: FaceBox, shape: tuple[int, int], threshold: float
 ) -> bool:
-    """Did the view change (by ``threshold`` or more) only around the face in ``box``
-    (a frame of ``shape``: height, width)? Around: half a face to either side, a quarter
-    above, a face below the chin. Someone leaving also changes their shoulders."""
+    """Did the view change (by ``threshold`` or more) only over the face in ``box`` (a
+    frame of ``shape``: height, width): every changed cell's centre within a quarter of
+    a face to either side of it, from its top to three quarters of a face below it (a cup,
+    a hand on the chin)? Someone leaving also changes their hair above the face and their
+    shoulders beside it."""
     cells = cell_changes(a, b)
     height, width = shape
     cell_w, cell_h = width / cells.shape[1], height / cells.shape[0]
-    x0, x1 = box.x - 0.5 * box.w, box.x + 1.5 * box.w
-    y0, y1 = box.y - 0.25 * box.h, box.y + 2.0 * box.h
+    x0, x1 = box.x - 0.25 * box.w, box.x + 1.25 * box.w
+    y0, y1 = box.y, box.y + 1.75 * box.h
     for row, col in zip(*np.nonzero(cells >= threshold), strict=True):
-        cx0, cy0 = col * cell_w, row * cell_h
-        if cx0 + cell_w <= x0 or cx0 >= x1 or cy0 + cell_h <= y0 or cy0 >= y1:
+        cx, cy = (col + 0.5) * cell_w, (row + 0.5) * cell_h
+        if not (x0 <= cx <= x1 and y0 <= cy <= y1):
             return False
     return True
 

@@ -76,8 +76,8 @@ def test_a_cup_in_front_of_the_face_hides_it_without_an_absence_and_not_for_long
     def view(cup: bool) -> np.ndarray:
         canvas = backdrop.copy()
         corpus._paste(canvas, cut, 70.0, 160.0, 100.0, 0.0)
-        if cup:  # a big mug: the whole lower face and more
-            canvas[95:185, 115:205] = (200, 40, 40)
+        if cup:  # a big mug: the whole lower face and below
+            canvas[95:185, 125:195] = (200, 40, 40)
         return np.clip(canvas + rng.normal(0, 2.0, canvas.shape), 0, 255).astype(np.uint8)
 
     analyser = FrameAnalyser()
