@@ -238,10 +238,11 @@ one scene share a group. A frame is composed from one half's sources only.
   grey levels; share in the last table) waits for that refresh: up to 20 s.
 * A face hidden behind a cup or a hand is not an absence: in a stream, a
   frame without a face whose view changed, since the last frame with one
-  face, only around that face is marked hidden (for up to 30 s), and
-  `FACE_ABSENCE` ignores it. A candidate who leaves changes their shoulders
-  and the room behind them too; an exposure jump while the face is hidden
-  can still make it an absence. Single frames (the face-count tables) know
+  face, only over that face (its width, from its top to below the chin) is
+  marked hidden (for up to 30 s), and `FACE_ABSENCE` ignores it. A candidate
+  who leaves also changes their hair above the face and their shoulders
+  beside it; a hand or cup wider than the face, or an exposure jump while the
+  face is hidden, still makes it an absence. Single frames (the face-count tables) know
   nothing of this.
 * A head turned to profile counts as a face in view (the cameraman); the
   basketball player on the right, turned away with an ear and his hair in
