@@ -125,3 +125,54 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("axe-core accessibility results")
         for line in SUMMARY:
             terminalreporter.write_line(line)
+
+
+def _layer_receivers() -> list:
+    """Tasks of this loop still waiting in a channel layer's receive (a consumer left running)."""
+    import asyncio
+
+    current = asyncio.current_task()
+    return [
+        task
+        for task in asyncio.all_tasks()
+        if task is not current
+        and not task.done()
+        and task.get_coro().__qualname__.endswith("ChannelLayer.receive")
+    ]
+
+
+@pytest.fixture
+async def _sockets_end_with_the_test(monkeypatch):
+    """Every WebSocket communicator a test opens is disconnected while the test's loop still runs.
+
+    A consumer the server closed (4401, 4403, …) keeps running until its client disconnects,
+    waiting in the channel layer's receive. Left to the loop's close, that receive is cancelled
+    mid-command, and redis-py 8.1 can swallow the cancellation (the command returns with the
+    task still marked cancelling): channels-redis's receive loop then blocks again, for good,
+    and the run hangs in pytest-asyncio's teardown.
+    """
+    from channels.testing import ApplicationCommunicator
+
+    opened = []
+    original = ApplicationCommunicator.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        opened.append(self)
+
+    monkeypatch.setattr(ApplicationCommunicator, "__init__", init)
+    yield opened
+    for communicator in opened:
+        if not communicator.future.done():
+            await communicator.send_input({"type": "websocket.disconnect", "code": 1000})
+        await communicator.wait(timeout=3)
+    left = _layer_receivers()
+    assert not left, f"a consumer is still receiving from the channel layer: {left}"
+
+
+def pytest_collection_modifyitems(items):
+    import inspect
+
+    for item in items:
+        if inspect.iscoroutinefunction(getattr(item, "obj", None)):
+            item.fixturenames.append("_sockets_end_with_the_test")

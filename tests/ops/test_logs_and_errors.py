@@ -112,7 +112,10 @@ def reporting(settings):
     init_error_reporting(dsn="https://public@errors.invalid/1", environment="test", transport=_Capture)
     yield _Capture.events
     sentry_sdk.get_client().close()
-    sentry_sdk.init()  # no DSN: reporting off again
+    # No client at all again, not ``sentry_sdk.init()`` without a DSN: that client still
+    # carries the default integrations, and every later test's Redis and database calls
+    # would go through their breadcrumb and span code.
+    sentry_sdk.get_global_scope().set_client(None)
 
 
 def test_error_reports_carry_the_stack_and_ids_but_no_personal_data_or_media(reporting, tenant_a):

@@ -265,3 +265,16 @@ async def test_a_fifth_kind_of_violation_raises_suspicious_activity_once(tenant_
     await _receive_until(ws, lambda m: m.get("type") == "ack" and m["seq"] == 7)
     assert await sync_to_async(Flag.objects.filter(type="SUSPICIOUS_ACTIVITY").count)() == 1
     await ws.disconnect()
+
+
+async def test_a_refused_socket_leaves_no_consumer_receiving_once_the_client_goes(
+    tenant_a, _sockets_end_with_the_test
+):
+    from tests.conftest import _layer_receivers
+
+    ws = await _connect("not-a-token")
+    assert await _closed_with(ws) == 4401
+    # Closed by the server, the consumer still waits on the channel layer until its client goes.
+    assert len(_layer_receivers()) == 1
+    await ws.disconnect()
+    assert _layer_receivers() == []
