@@ -22,12 +22,24 @@ def _bearer(request) -> str:
     return value.strip() if scheme.lower() == "bearer" else ""
 
 
+def client_address(request) -> str | None:
+    """The client's address in its normal form, or None when there is none to trust.
+
+    ``REMOTE_ADDR`` only: a proxy's X-Forwarded-For counts only where the deployment
+    configured it (daphne's ``--proxy-headers`` behind a proxy that replaces the header),
+    never because a client sent one.
+    """
+    try:
+        return str(ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")))
+    except ValueError:
+        return None
+
+
 def is_operator_request(request) -> bool:
     token = settings.PROCTORME_OPS_TOKEN
     if token and hmac.compare_digest(_bearer(request).encode(), token.encode()):
         return True
-    try:
-        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
-    except ValueError:
+    address = client_address(request)
+    if address is None:
         return False
-    return any(address in network for network in settings.PROCTORME_OPS_NETWORKS)
+    return any(ipaddress.ip_address(address) in network for network in settings.PROCTORME_OPS_NETWORKS)

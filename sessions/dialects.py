@@ -55,8 +55,9 @@ AUTOPROCTOR_TRACKING = (
     Item("disableCopyPaste", SUPPORTED, "copy, cut and paste blocked and still reported"),
     Item(
         "multiSessionAttempt",
-        PARTIAL,
-        "a second browser or device is flagged (MULTIPLE_SESSIONS); IP addresses are not compared",
+        SUPPORTED,
+        "a second browser or device is flagged (MULTIPLE_SESSIONS), or refused with"
+        " multiSessionAttemptPolicy; a resume from another IP address is flagged, never refused",
     ),
     Item(
         "auxiliaryDevice",

@@ -105,6 +105,9 @@ class ProctoringSession(models.Model):
     dialect = models.CharField(max_length=12, choices=Dialect.choices, default=Dialect.EYE)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE, db_index=True)
     origin = models.CharField(max_length=300, blank=True)
+    # multiSessionAttempt only: the client address the attempt last ran on (its start, then each
+    # resume by its own browser); personal data, erased with the session's (sessions.privacy).
+    client_ip = models.GenericIPAddressField(null=True, blank=True, editable=False)
     config = models.JSONField(default=dict, blank=True)
     started_at = models.DateTimeField(auto_now_add=True, db_index=True)
     deadline_at = models.DateTimeField(null=True, blank=True, db_index=True)

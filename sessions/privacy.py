@@ -199,6 +199,7 @@ def _session_json(session: ProctoringSession, archive: zipfile.ZipFile) -> dict:
             "title": session.assessment.title,
         },
         "origin": session.origin,
+        "clientIp": session.client_ip,
         "config": session.config,
         "startedAt": iso(session.started_at),
         "deadlineAt": iso(session.deadline_at),
@@ -410,6 +411,7 @@ def _sessions_personal_data_delete(*, institution_id: int, session_ids: list[int
         ProctoringSession.objects.filter(pk=session.pk).update(
             attempt_id=f"{ERASED}:{session.public_id}",
             resume_digest="",
+            client_ip=None,
             config=config,
             analysis_state={},
             verdict_notes="",

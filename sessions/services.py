@@ -54,7 +54,7 @@ def session_is_overdue(session: ProctoringSession, now: datetime | None = None) 
     )
 
 
-def session_start(*, request: StartRequest, origin: str | None) -> StartResult:
+def session_start(*, request: StartRequest, origin: str | None, client_ip: str | None = None) -> StartResult:
     """Create the session for this attempt, or resume it while it is active.
 
     Raises INVALID_API_KEY / ORIGIN_REQUIRED / DOMAIN_NOT_REGISTERED (key and
@@ -67,17 +67,25 @@ def session_start(*, request: StartRequest, origin: str | None) -> StartResult:
     forgeable, so none of them lets anyone resume a running session: only the
     widget's resume secret (chosen by the browser that created it) or an
     attempt signed by the integrator's server does.
+
+    ``client_ip`` (proctorme.ops.client_address) is kept and compared only with
+    multiSessionAttempt: a resume from another address is flagged, never refused.
     """
     api_key = widget_key_check(key=request.api_key, origin=origin)
     institution = api_key.institution
     signed = _attempt_signature_check(institution=institution, request=request)
     return session_start_for_institution(
-        institution=institution, request=request, origin=origin, signed=signed, api_key=api_key
+        institution=institution,
+        request=request,
+        origin=origin,
+        signed=signed,
+        api_key=api_key,
+        client_ip=client_ip,
     )
 
 
 def session_start_for_institution(
-    *, institution, request: StartRequest, origin: str, signed: bool, api_key=None
+    *, institution, request: StartRequest, origin: str, signed: bool, api_key=None, client_ip=None
 ) -> StartResult:
     """Start or resume once the caller has established the institution (key and origin, or an LMS
     launch); ``signed`` says the attempt is vouched for by a server (which allows a resume)."""
@@ -89,7 +97,12 @@ def session_start_for_institution(
     for _ in range(3):
         try:
             return _session_start_or_resume(
-                institution=institution, request=request, origin=origin, signed=signed, api_key=api_key
+                institution=institution,
+                request=request,
+                origin=origin,
+                signed=signed,
+                api_key=api_key,
+                client_ip=client_ip,
             )
         except IntegrityError:
             # Two inits for one attempt raced; the loser resumes the winner's session.
@@ -189,13 +202,33 @@ def _multi_session_flag(session: ProctoringSession, *, origin: str, now: datetim
     )
 
 
+def _multi_session_ip_check(session: ProctoringSession, *, client_ip, origin: str, now: datetime) -> bool:
+    """multiSessionAttempt, the attempt's own browser resuming: flag a change of address.
+
+    Never refused: a candidate's network changes (wifi to mobile, a VPN) without anyone
+    else taking the attempt; the reviewer judges. True when the address is to be recorded.
+    """
+    if not session.config.get("tracking", {}).get("multiSessionAttempt") or not client_ip:
+        return False
+    if session.client_ip and session.client_ip != client_ip:
+        flag_record(
+            session=session,
+            type="MULTIPLE_SESSIONS",
+            episode_key=f"multi-ip:{now.isoformat()}",
+            started_at=now,
+            ended_at=now,
+            payload={"origin": origin, "refused": False, "reason": "ip_changed"},
+        )
+    return session.client_ip != client_ip
+
+
 def _may_resume(session: ProctoringSession, *, request: StartRequest, signed: bool) -> bool:
     return signed or not _another_browser(session, request=request)
 
 
 @transaction.atomic
 def _session_start_or_resume(
-    *, institution, request: StartRequest, origin: str, signed: bool, api_key
+    *, institution, request: StartRequest, origin: str, signed: bool, api_key, client_ip=None
 ) -> StartResult:
     now = timezone.now()
     existing = (
@@ -208,11 +241,15 @@ def _session_start_or_resume(
             raise SessionEnded(details={"endedAt": iso(existing.ended_at), "reason": existing.end_reason})
         if not _may_resume(existing, request=request, signed=signed):
             raise AttemptInUse()
+        fields = ["origin", "last_seen_at"]
         if _another_browser(existing, request=request):
             _multi_session_detected(existing, origin=origin, now=now)
+        elif _multi_session_ip_check(existing, client_ip=client_ip, origin=origin, now=now):
+            existing.client_ip = client_ip
+            fields.append("client_ip")
         existing.origin = origin
         existing.last_seen_at = now
-        existing.save(update_fields=["origin", "last_seen_at"])
+        existing.save(update_fields=fields)
         _event_server(existing, "RESUMED", {"origin": origin})
         transaction.on_commit(
             lambda: signals.session_started.send(sender=ProctoringSession, session=existing, resumed=True)
@@ -275,6 +312,7 @@ def _session_start_or_resume(
             dialect=request.dialect,
             resume_digest=_resume_digest(request.resume_secret),
             origin=origin,
+            client_ip=client_ip if request.settings["tracking"].get("multiSessionAttempt") else None,
             config={**request.settings, "examSeconds": exam_seconds},
             deadline_at=now + timedelta(seconds=exam_seconds) + DEADLINE_GRACE,
             last_seen_at=now,

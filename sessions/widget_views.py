@@ -32,6 +32,7 @@ from proctorme.errors import (
     SessionEnded,
     error_body,
 )
+from proctorme.ops import client_address
 from proctorme.times import iso
 from sessions.config import parse_autoproctor, parse_eye, parse_resume_secret
 from sessions.models import ProctoringSession
@@ -123,7 +124,9 @@ def session_start_view(request):
         )
     else:
         start.resume_secret = parse_resume_secret(body.get("resumeSecret"))
-        result = session_start(request=start, origin=request.headers.get("Origin"))
+        result = session_start(
+            request=start, origin=request.headers.get("Origin"), client_ip=client_address(request)
+        )
     session = result.session
     logs.bind(session_id=session.public_id)
     session_path = str(session.public_id)

@@ -59,6 +59,7 @@ def test_the_export_archive_holds_everything_the_database_holds(api_a, seeded):
     assert [s["id"] for s in manifest["sessions"]] == [str(s.public_id) for s in sessions]
     for exported, session in zip(manifest["sessions"], sessions, strict=True):
         assert exported["attemptId"] == session.attempt_id
+        assert exported["clientIp"] == session.client_ip == "198.51.100.111"
         assert exported["verdictNotes"] == session.verdict_notes == f"Notes about {seeded.token}"
         assert exported["analysisState"]["identity"]["reference"] == seeded.descriptor
         assert {f["id"] for f in exported["flags"]} == {

@@ -34,6 +34,7 @@ class Seeded:
     sessions: list
     descriptor: list[float]
     media: dict[str, bytes] = field(default_factory=dict)  # archive-independent: kind-seq → bytes
+    client_ip: str = ""  # the address multiSessionAttempt kept on each of the sessions
 
 
 def _descriptor(seed: int) -> list[float]:
@@ -53,7 +54,8 @@ def seed_candidate(tenant, token: str, *, seed: int, colour=(10, 200, 30)) -> Se
     )
     descriptor = _descriptor(seed)
     ended = timezone.now() - timedelta(days=2)
-    seeded = Seeded(token=token, candidate=candidate, sessions=[], descriptor=descriptor)
+    client_ip = f"198.51.100.{100 + seed}"
+    seeded = Seeded(token=token, candidate=candidate, sessions=[], descriptor=descriptor, client_ip=client_ip)
     for n in range(2):
         assessment = AssessmentFactory(institution=institution, external_id=f"exam-{seed}-{n}")
         session = SessionFactory(
@@ -63,6 +65,7 @@ def seed_candidate(tenant, token: str, *, seed: int, colour=(10, 200, 30)) -> Se
             attempt_id=f"eye:{assessment.external_id}:ext-{token}:{n}",
             ended_at=ended + timedelta(hours=n),
             started_at=ended + timedelta(hours=n) - timedelta(minutes=40),
+            client_ip=client_ip,
             config={"testAttemptId": f"ta-{token}-{n}", "tracking": {"tabSwitch": True}},
             analysis_state={"identity": {"reference": descriptor, "source": "candidateImageUrl"}},
             trust_score=72.5,

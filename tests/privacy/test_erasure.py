@@ -41,7 +41,7 @@ def every_file(root) -> dict[str, bytes]:
 
 def markers(seeded) -> list[str]:
     """Values that exist only because of this candidate: the token is in every personal field."""
-    return [seeded.token, json.dumps(seeded.descriptor[3]), str(seeded.descriptor[5])]
+    return [seeded.token, json.dumps(seeded.descriptor[3]), str(seeded.descriptor[5]), seeded.client_ip]
 
 
 def rows_about(tables: dict[str, list[str]], seeded) -> dict[str, list[str]]:
@@ -120,7 +120,7 @@ def test_erasure_leaves_nothing_of_the_candidate_in_any_table_or_media_folder(th
     assert tombstone.external_id == f"erased:{tombstone.public_id}" and tombstone.erased_at is not None
     for session in ProctoringSession.objects.filter(candidate=tombstone):
         assert session.analysis_state == {} and session.verdict_notes == "" and not session.media.exists()
-        assert session.personal_data_deleted_at is not None
+        assert session.personal_data_deleted_at is not None and session.client_ip is None
     # No media file of theirs, in any folder; every file of the others is still there, byte for byte.
     assert not set(erased.media.values()) & set(after_files.values())
     assert not any(str(s.public_id) in path for s in erased.sessions for path in after_files)

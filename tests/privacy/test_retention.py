@@ -31,6 +31,7 @@ def _ended(institution, *, days_ago: int, assessment=None, candidate=None):
         started_at=ended - timedelta(minutes=30),
         analysis_state={"identity": {"reference": [0.5, 0.25]}},
         verdict_notes="seen by the reviewer",
+        client_ip="192.0.2.44",
         trust_score=80.0,
     )
     session.refresh_from_db()
@@ -54,6 +55,7 @@ def _purged(session) -> bool:
         and not MediaChunk.objects.filter(session=session).exists()
         and session.analysis_state == {}
         and session.verdict_notes == ""
+        and session.client_ip is None
         and Event.objects.get(session=session).payload == {}
         and Flag.objects.get(session=session).payload == {}
     )

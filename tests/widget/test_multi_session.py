@@ -10,7 +10,15 @@ from tenants.services import attempt_sign
 ORIGIN = "https://exams.alpha.edu"
 
 
-def _open(client, tenant, *, browser: str, tracking: dict | None = None, policy: str | None = None):
+def _open(
+    client,
+    tenant,
+    *,
+    browser: str,
+    tracking: dict | None = None,
+    policy: str | None = None,
+    ip: str = "127.0.0.1",
+):
     options = {"trackingOptions": tracking or {}}
     if policy:
         options["multiSessionAttemptPolicy"] = policy
@@ -25,7 +33,11 @@ def _open(client, tenant, *, browser: str, tracking: dict | None = None, policy:
         "resumeSecret": f"resume-secret-of-{browser}-0123456789",
     }
     return client.post(
-        "/widget/v1/sessions", data=json.dumps(body), content_type="application/json", HTTP_ORIGIN=ORIGIN
+        "/widget/v1/sessions",
+        data=json.dumps(body),
+        content_type="application/json",
+        HTTP_ORIGIN=ORIGIN,
+        REMOTE_ADDR=ip,
     )
 
 
@@ -68,3 +80,45 @@ def test_an_unknown_policy_is_invalid_config(client, tenant_a, policy):
     )
     assert response.status_code == 400
     assert "multiSessionAttemptPolicy" in response.json()["error"]["details"]["fields"]
+
+
+def test_the_own_browser_resuming_from_another_address_is_flagged_once_and_allowed(client, tenant_a):
+    on = {"multiSessionAttempt": True}
+    # Even with "refuse": a changed address is the candidate's network, not a second browser.
+    first = _open(client, tenant_a, browser="laptop", tracking=on, policy="refuse", ip="198.51.100.7")
+    assert first.status_code == 201
+    assert ProctoringSession.objects.get().client_ip == "198.51.100.7"
+    assert _open(client, tenant_a, browser="laptop", ip="198.51.100.7").status_code == 200
+    assert _flags() == []  # a reload on the same network
+    moved = _open(client, tenant_a, browser="laptop", ip="203.0.113.50")
+    assert moved.status_code == 200 and moved.json()["resumed"] is True
+    assert _flags() == [{"origin": ORIGIN, "refused": False, "reason": "ip_changed"}]
+    assert ProctoringSession.objects.get().client_ip == "203.0.113.50"
+    # Once per change: further resumes on the new network add nothing.
+    assert _open(client, tenant_a, browser="laptop", ip="203.0.113.50").status_code == 200
+    assert len(_flags()) == 1
+
+
+def test_a_client_sent_forwarded_for_header_does_not_change_the_address(client, tenant_a):
+    on = {"multiSessionAttempt": True}
+    assert _open(client, tenant_a, browser="laptop", tracking=on, ip="198.51.100.7").status_code == 201
+    client.defaults["HTTP_X_FORWARDED_FOR"] = "203.0.113.99"
+    assert _open(client, tenant_a, browser="laptop", ip="198.51.100.7").status_code == 200
+    assert _flags() == [] and ProctoringSession.objects.get().client_ip == "198.51.100.7"
+
+
+def test_a_second_browser_on_another_address_is_flagged_as_today_and_keeps_the_address(client, tenant_a):
+    on = {"multiSessionAttempt": True}
+    assert _open(client, tenant_a, browser="laptop", tracking=on, ip="198.51.100.7").status_code == 201
+    assert _open(client, tenant_a, browser="phone", ip="203.0.113.50").status_code == 200
+    assert _flags() == [{"origin": ORIGIN, "refused": False}]
+    # The address is the attempt's own browser's: the laptop going on where it was is no change.
+    assert ProctoringSession.objects.get().client_ip == "198.51.100.7"
+    assert _open(client, tenant_a, browser="laptop", ip="198.51.100.7").status_code == 200
+    assert len(_flags()) == 1
+
+
+def test_without_the_option_no_address_is_kept_nor_a_change_flagged(client, tenant_a):
+    assert _open(client, tenant_a, browser="laptop", ip="198.51.100.7").status_code == 201
+    assert _open(client, tenant_a, browser="laptop", ip="203.0.113.50").status_code == 200
+    assert _flags() == [] and ProctoringSession.objects.get().client_ip is None
