@@ -2,11 +2,14 @@
 bare mediapipe full-range call on the same frames, and the accuracy card.
 
     .venv/bin/python eval/accuracy.py [--half report|tune] [--frames N] [--card docs/accuracy.md]
+    .venv/bin/python eval/accuracy.py --only-detectors --card docs/accuracy.md
 
 Scores the report half by default (the only half the card ever shows); pass
 ``--half tune`` when choosing thresholds. ``--frames`` takes the first N
 frames of the half (a subset while developing); the corpus is cached under
-``var/eval/``.
+``var/eval/``. ``--only-detectors`` runs just the camera-blocked,
+looking-away and speech tables (``eval/detectors.py``) and replaces their
+section in an existing card.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from analysis.frames import FrameAnalyser  # noqa: E402
-from eval import clean_sessions, corpus, unchanged  # noqa: E402
+from eval import clean_sessions, corpus, detectors, unchanged  # noqa: E402
 from eval.scoring import (  # noqa: E402
     BARE_CONFIDENCE,
     BREAKDOWNS,
@@ -185,6 +188,12 @@ observations through the episode state machine (several seconds in a row),
 so a single wrong frame is not a flag; the per-frame figures are the floor
 under the flags, not the flag rates.
 
+The camera-blocked check (`camera_blocked`), the head-pose check behind
+`LOOKING_AWAY` and the speech check (`analysis.audio.voice_segments`) are
+measured in the last section, each beside the simplest baseline that could
+stand in for it, its one threshold chosen on the tune half
+(`eval/detectors.py`).
+
 ## On what
 
 `eval/corpus.py` composes webcam views (320x240) at evaluation time from
@@ -273,6 +282,27 @@ def write_card(path: Path, body: str) -> None:
     path.write_text(head + "\n" + body + "\n")
 
 
+DETECTORS_HEADING = "## Camera blocked, looking away and speech"
+BODY_START = "## Face count on the "
+
+
+def detector_section(frames_per_half: int, speech_clips: int) -> str:
+    cache = corpus.CACHE_DIR
+    tune = corpus.load("tune", frames_per_half, cache_dir=cache)
+    report_frames = corpus.load("report", frames_per_half, cache_dir=cache)
+    return "\n".join(detectors.report(tune, report_frames, speech_clips))
+
+
+def replace_section(card: str, section: str) -> str:
+    """``card`` with its detector section (up to the next ``## `` heading) replaced by ``section``."""
+    start = card.find(DETECTORS_HEADING)
+    if start < 0:
+        return card.rstrip("\n") + "\n\n" + section + "\n"
+    end = card.find("\n## ", start + len(DETECTORS_HEADING))
+    tail = card[end:] if end >= 0 else "\n"
+    return card[:start] + section + ("\n" + tail if end >= 0 else tail)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--half", choices=corpus.HALVES, default="report")
@@ -280,11 +310,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--card", type=Path, help="write the accuracy card here (report half only)")
     parser.add_argument("--no-cache", action="store_true")
     parser.add_argument(
+        "--detector-frames",
+        type=int,
+        default=600,
+        help="corpus frames per half for the blocked and pose tables",
+    )
+    parser.add_argument(
+        "--speech-clips", type=int, default=100, help="clips per class and half (speech table)"
+    )
+    parser.add_argument(
+        "--only-detectors", action="store_true", help="only the blocked, pose and speech tables"
+    )
+    parser.add_argument(
         "--clean-minutes", type=int, default=20, help="minutes per simulated clean session (0: none)"
     )
     args = parser.parse_args(argv)
     if args.card and args.half != "report":
         parser.error("the accuracy card shows the report half only")
+    if args.only_detectors:
+        section = detector_section(args.detector_frames, args.speech_clips)
+        print(section)
+        if args.card:
+            # The rest of the card as the last full run wrote it, below its head.
+            card = replace_section(args.card.read_text(), section)
+            write_card(args.card, card[card.index(BODY_START) :].rstrip("\n"))
+            print(f"\nwrote {args.card}")
+        return 0
     t0 = time.perf_counter()
     frames = corpus.load(args.half, args.frames, cache_dir=None if args.no_cache else corpus.CACHE_DIR)
     results = score_face_counts(frames)
@@ -311,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         + f"\n\nThe server's still check ({server:.0f}) on the same pairs (a frame under it reuses the last "
         "analysed frame's faces until the 20-s refresh):\n\n" + "\n".join(unchanged.lines(values, server))
     )
+    body += "\n\n" + detector_section(args.detector_frames, args.speech_clips)
     print(body)
     if args.card:
         write_card(args.card, body)
