@@ -286,8 +286,9 @@ DETECTORS_HEADING = "## Camera blocked, looking away and speech"
 BODY_START = "## Face count on the "
 
 
-def detector_section(frames_per_half: int, speech_clips: int) -> str:
-    cache = corpus.CACHE_DIR
+def detector_section(
+    frames_per_half: int, speech_clips: int, *, cache: Path | None = corpus.CACHE_DIR
+) -> str:
     tune = corpus.load("tune", frames_per_half, cache_dir=cache)
     report_frames = corpus.load("report", frames_per_half, cache_dir=cache)
     return "\n".join(detectors.report(tune, report_frames, speech_clips))
@@ -328,7 +329,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.card and args.half != "report":
         parser.error("the accuracy card shows the report half only")
     if args.only_detectors:
-        section = detector_section(args.detector_frames, args.speech_clips)
+        section = detector_section(
+            args.detector_frames, args.speech_clips, cache=None if args.no_cache else corpus.CACHE_DIR
+        )
         print(section)
         if args.card:
             # The rest of the card as the last full run wrote it, below its head.
@@ -362,7 +365,9 @@ def main(argv: list[str] | None = None) -> int:
         + f"\n\nThe server's still check ({server:.0f}) on the same pairs (a frame under it reuses the last "
         "analysed frame's faces until the 20-s refresh):\n\n" + "\n".join(unchanged.lines(values, server))
     )
-    body += "\n\n" + detector_section(args.detector_frames, args.speech_clips)
+    body += "\n\n" + detector_section(
+        args.detector_frames, args.speech_clips, cache=None if args.no_cache else corpus.CACHE_DIR
+    )
     print(body)
     if args.card:
         write_card(args.card, body)
