@@ -174,8 +174,8 @@ def test_schema_generates_without_warnings_and_validates(db):
     operations = [op for path in schema["paths"].values() for op in path.values()]
     # 26 + 7 LMS (registrations, tool, key rotation, session control) + 5 live intervention
     # (messages, pause, resume, extend, terminate) + 3 privacy and report (candidate export and
-    # erasure, the PDF report)
-    assert len(operations) == 41
+    # erasure, the PDF report) + 5 accommodations (list, create, read, update, delete)
+    assert len(operations) == 46
     for operation in operations:  # every operation documents the shared error answers
         assert {"401", "404", "429"} <= set(operation["responses"])
         assert "Retry-After" in operation["responses"]["429"]["headers"]

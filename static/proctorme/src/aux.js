@@ -84,9 +84,26 @@ AutoProctor.prototype._idCardStep = function () {
       go.focus();
     }
 
+    var clicked = false; // a click while the widget's own look was in flight: sent right after it
+    var busyAuto = false;
+
     function send(auto) {
-      if (busy || finished) return Promise.resolve();
+      if (finished) return Promise.resolve();
+      if (busy) {
+        if (!auto && busyAuto) clicked = true; // a second click during the candidate's own try is not another try
+        return Promise.resolve();
+      }
       busy = true;
+      busyAuto = auto;
+      return look(auto).then(function () {
+        if (clicked && !finished) {
+          clicked = false;
+          return send(false);
+        }
+      });
+    }
+
+    function look(auto) {
       return grabJpeg(preview.video, 1280, 0.85).then(function (card) {
         var form = new FormData();
         form.append("card", card, "card.jpg");

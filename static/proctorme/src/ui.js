@@ -384,8 +384,9 @@ function checkCameraView(stream, session) {
     .then(function (ok) { return ok ? attempt(0, null) : null; })
     .catch(function () { return null; })
     .then(function (result) {
-      video.pause();
-      video.srcObject = null;
+      // The element is left as it is (it is not in the page): in Chromium, pausing it or clearing
+      // its srcObject also stopped the camera's frames reaching the photo-ID step and the phone
+      // pairing that follow (tests/browser/test_autoproctor_id_card_and_phone.py).
       return result;
     });
 }
