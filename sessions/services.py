@@ -391,10 +391,31 @@ def _publish_session(session: ProctoringSession, message: dict) -> None:
     transaction.on_commit(lambda: broadcast(group, {"type": "session.message", "message": message}))
 
 
+# While signals_record runs: the dashboards' messages per institution group, sent after the
+# commit as one channel-layer message per group for the whole batch (institution.messages).
+_institution_batch: ContextVar[dict[str, list[dict]] | None] = ContextVar("_institution_batch", default=None)
+# While signals_record runs: each locked session's flag types counted towards the summary flag,
+# loaded once for the batch so a new flag needs no query to know whether its type is new.
+_flag_types_known: ContextVar[dict[int, set[str]] | None] = ContextVar("_flag_types_known", default=None)
+
+
 def _publish_institution(session: ProctoringSession, message: dict) -> None:
     group = institution_group(session.institution.public_id)
-    body = {"type": "institution.message", "message": {**message, "sessionId": str(session.public_id)}}
+    message = {**message, "sessionId": str(session.public_id)}
+    batch = _institution_batch.get()
+    if batch is not None:
+        batch.setdefault(group, []).append(message)
+        return
+    body = {"type": "institution.message", "message": message}
     transaction.on_commit(lambda: broadcast(group, body))
+
+
+def _institution_batch_send(batch: dict[str, list[dict]]) -> None:
+    for group, messages in batch.items():
+        if len(messages) == 1:
+            broadcast(group, {"type": "institution.message", "message": messages[0]})
+        else:
+            broadcast(group, {"type": "institution.messages", "messages": messages})
 
 
 def session_event_record(session: ProctoringSession, type_: str, payload: dict | None = None) -> Event:
@@ -590,15 +611,22 @@ def _suspicious_activity_check(flag: Flag) -> None:
     if flag.type in _NOT_COUNTED_FOR_SUMMARY:
         return
     session = flag.session
-    if Flag.objects.filter(session=session, type=flag.type).exclude(pk=flag.pk).exists():
-        return  # not a new type: the count of types did not change
-    types = sorted(
-        set(
-            Flag.objects.filter(session=session)
-            .exclude(type__in=_NOT_COUNTED_FOR_SUMMARY)
-            .values_list("type", flat=True)
+    known = _flag_types_known.get()
+    if known is not None and session.pk in known:
+        if flag.type in known[session.pk]:
+            return  # not a new type: the count of types did not change
+        known[session.pk].add(flag.type)
+        types = sorted(known[session.pk])
+    else:
+        if Flag.objects.filter(session=session, type=flag.type).exclude(pk=flag.pk).exists():
+            return  # not a new type: the count of types did not change
+        types = sorted(
+            set(
+                Flag.objects.filter(session=session)
+                .exclude(type__in=_NOT_COUNTED_FOR_SUMMARY)
+                .values_list("type", flat=True)
+            )
         )
-    )
     if len(types) < SUSPICIOUS_AFTER_TYPES:
         return
     flag_record(
@@ -766,9 +794,24 @@ def signals_record(signals_in: list[BrowserSignal]) -> list[SignalResult]:
     """
     if not signals_in:
         return []
+    from sessions.webhooks import endpoints_memo
+
+    fanout: dict[str, list[dict]] = {}
+    fanout_token = _institution_batch.set(fanout)
+    try:
+        # The memo covers the commit hooks too: each institution's webhook endpoints looked up once.
+        with endpoints_memo():
+            return _signals_record(signals_in, fanout)
+    finally:
+        _institution_batch.reset(fanout_token)
+
+
+def _signals_record(signals_in: list[BrowserSignal], fanout: dict[str, list[dict]]) -> list[SignalResult]:
     now = timezone.now()
     results: list[SignalResult | None] = [None] * len(signals_in)
     with transaction.atomic():
+        # After the commit, one channel-layer message per institution for the whole batch.
+        transaction.on_commit(lambda: _institution_batch_send(fanout))
         sessions = {
             s.pk: s
             for s in ProctoringSession.objects.select_for_update(of=("self",))
@@ -832,16 +875,36 @@ def signals_record(signals_in: list[BrowserSignal]) -> list[SignalResult]:
             session.last_seen_at = now
         ProctoringSession.objects.bulk_update(list(touched.values()), ["last_client_seq", "last_seen_at"])
         flags_for: dict[int, list[dict]] = {pk: [] for pk in touched}
+        # Each session's flag types so far (one query for the batch), for the summary flag's count.
+        types_known: dict[int, set[str]] = {pk: set() for pk in touched}
+        for session_pk, type_ in (
+            Flag.objects.filter(session_id__in=list(touched))
+            .exclude(type__in=_NOT_COUNTED_FOR_SUMMARY)
+            .values_list("session_id", "type")
+            .distinct()
+        ):
+            types_known[session_pk].add(type_)
         collecting = _widget_flags.set(flags_for)
+        knowing = _flag_types_known.set(types_known)
         try:
             for i, x, when, ended_at in fresh:
                 session, payload = sessions[x.session_id], x.payload or {}
                 mine = flags_for[x.session_id]
                 before = len(mine)
-                flagged = _derive_flags(
+                # While a proctor has paused the session, the candidate is on a break: nothing flags.
+                flagged = session.paused_at is None and _derive_flags(
                     session, seq=x.seq, event=x.event, when=when, ended_at=ended_at, payload=payload
                 )
-                if not flagged:
+                if x.event == "MESSAGE_ACKNOWLEDGED":
+                    _publish_institution(
+                        session,
+                        {
+                            "type": "message_ack",
+                            "messageId": str(payload.get("messageId", ""))[:64],
+                            "at": iso(when),
+                        },
+                    )
+                elif not flagged:
                     _publish_institution(
                         session,
                         {
@@ -854,6 +917,7 @@ def signals_record(signals_in: list[BrowserSignal]) -> list[SignalResult]:
                     )
                 results[i] = SignalResult(stored=True, duplicate=False, pushes=tuple(mine[before:]))
         finally:
+            _flag_types_known.reset(knowing)
             _widget_flags.reset(collecting)
     return results  # type: ignore[return-value]
 

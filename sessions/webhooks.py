@@ -29,6 +29,8 @@ import json
 import logging
 import threading
 import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -464,12 +466,37 @@ def session_completed_payload(*, session) -> dict:
     }
 
 
+# While a batch of signals commits (sessions.services.signals_record): whether each institution
+# has an active endpoint, looked up once for the batch's flags rather than once per flag.
+_endpoints_known: ContextVar[dict[int, bool] | None] = ContextVar("_endpoints_known", default=None)
+
+
+@contextmanager
+def endpoints_memo():
+    """Within the block, each institution's endpoints are looked up at most once."""
+    token = _endpoints_known.set({})
+    try:
+        yield
+    finally:
+        _endpoints_known.reset(token)
+
+
+def _has_endpoints(institution_id: int) -> bool:
+    known = _endpoints_known.get()
+    if known is not None and institution_id in known:
+        return known[institution_id]
+    found = WebhookEndpoint.objects.filter(institution_id=institution_id, is_active=True).exists()
+    if known is not None:
+        known[institution_id] = found
+    return found
+
+
 def _emit_safely(institution_id: int, event: str, build) -> None:
     # Receivers run in the sender's thread after its commit: never let a
     # webhook problem break a session, and do no work for institutions
     # without endpoints.
     try:
-        if not WebhookEndpoint.objects.filter(institution_id=institution_id, is_active=True).exists():
+        if not _has_endpoints(institution_id):
             return
         webhook_event_emit(institution_id=institution_id, event=event, payload=build())
     except Exception:

@@ -135,14 +135,21 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         return
 
     async def institution_message(self, event):
+        await self._deliver([event.get("message") or {}])
+
+    async def institution_messages(self, event):
+        """A batch of signals' messages in one channel-layer message (sessions.services.signals_record)."""
+        await self._deliver([m for m in event.get("messages") or [] if isinstance(m, dict)])
+
+    async def _deliver(self, messages: list[dict]) -> None:
         if self.institution is None:
             return
         if time.monotonic() - self.checked_at > ACCESS_RECHECK_SECONDS and not await self._allowed():
             return
-        message = event.get("message") or {}
-        html = await self._render(message)
-        if html:
-            await self.send(text_data=html)
+        for message in messages:
+            html = await self._render(message)
+            if html:
+                await self.send(text_data=html)
 
     async def _render(self, message: dict) -> str:
         kind = message.get("type")

@@ -59,3 +59,59 @@ async def test_another_sites_page_cannot_open_it(tenant_a):
     cookie = await sync_to_async(_cookie_for)(tenant_a.reviewer)
     communicator, connected, _ = await _connect(cookie, origin="https://evil.example")
     assert not connected
+
+
+async def test_a_batch_of_signals_reaches_each_institutions_dashboards_as_one_message(
+    tenant_a, tenant_b, monkeypatch
+):
+    """The coalesced write path sends one channel-layer message per institution for its batch;
+    the page still gets one push per signal, in order, and nothing of the other institution."""
+    from sessions import services
+    from sessions.services import BrowserSignal, signals_record
+    from tests.widget.test_consumer import _start
+
+    a1 = (await sync_to_async(_start)(tenant_a, candidate="a1")).session
+    a2 = (await sync_to_async(_start)(tenant_a, candidate="a2")).session
+    b1 = (await sync_to_async(_start)(tenant_b, origin="https://exams.beta.edu", candidate="b1")).session
+    ours, connected, _ = await _connect(await sync_to_async(_cookie_for)(tenant_a.reviewer))
+    assert connected
+    theirs, connected, _ = await _connect(await sync_to_async(_cookie_for)(tenant_b.reviewer))
+    assert connected
+    sent = []
+    real = services.broadcast
+
+    def spy(group, body):
+        if group.startswith("institution."):
+            sent.append((group, body["type"], len(body.get("messages", [body.get("message")]))))
+        real(group, body)
+
+    monkeypatch.setattr(services, "broadcast", spy)
+    results = await sync_to_async(signals_record)(
+        [
+            BrowserSignal(a1.pk, 1, "COPY_PASTE", payload={"action": "copy"}),
+            BrowserSignal(b1.pk, 1, "COPY_PASTE", payload={"action": "paste"}),
+            BrowserSignal(a2.pk, 1, "TAB_FOCUS_CHANGE", payload={"focused": True}),
+        ]
+    )
+    assert [r.stored for r in results] == [True, True, True]
+    assert sorted(sent) == sorted(
+        [
+            (f"institution.{tenant_a.institution.public_id}", "institution.messages", 2),
+            (f"institution.{tenant_b.institution.public_id}", "institution.message", 1),
+        ]
+    )
+    # A marker after the batch: whatever the batch pushed arrives before it.
+    for session in (a2, b1):
+        await sync_to_async(flag_record)(
+            session=session, type="MULTIPLE_FACE", episode_key="marker", started_at=session.started_at
+        )
+    pushed = [await ours.receive_from(timeout=5) for _ in range(3)]
+    assert f"afterbegin:#flags-{a1.public_id}" in pushed[0] and "COPY_PASTE" in pushed[0]
+    assert f'id="seen-{a2.public_id}"' in pushed[1]
+    assert f"afterbegin:#flags-{a2.public_id}" in pushed[2] and "MULTIPLE_FACE" in pushed[2]
+    pushed = [await theirs.receive_from(timeout=5) for _ in range(2)]
+    assert f"afterbegin:#flags-{b1.public_id}" in pushed[0] and "COPY_PASTE" in pushed[0]
+    assert f"afterbegin:#flags-{b1.public_id}" in pushed[1] and "MULTIPLE_FACE" in pushed[1]
+    assert str(a1.public_id) not in "".join(pushed) and str(a2.public_id) not in "".join(pushed)
+    await ours.disconnect()
+    await theirs.disconnect()

@@ -189,3 +189,64 @@ def test_a_batch_keeps_each_signals_own_outcome(postgres, tenant_a):
     assert Flag.objects.filter(session=live, type="TAB_NOT_FOCUS", ended_at__isnull=True).count() == 1
     live.refresh_from_db()
     assert live.last_client_seq == 3
+
+
+def test_a_batch_flags_nothing_while_paused_and_passes_on_message_acknowledgements(postgres, tenant_a):
+    """What one signal at a time does, the batch does: a paused session raises no flag, and a
+    MESSAGE_ACKNOWLEDGED reaches the dashboards as a message_ack."""
+    from sessions import services
+    from sessions.intervention import session_pause
+
+    paused = _start(tenant_a, candidate="paused").session
+    session_pause(session=paused, reason="Fire drill")
+    live = _start(tenant_a, candidate="live").session
+    results = signals_record(
+        [
+            BrowserSignal(paused.pk, 1, "COPY_PASTE", payload={"action": "copy"}),
+            BrowserSignal(live.pk, 1, "MESSAGE_ACKNOWLEDGED", payload={"messageId": "m-1"}),
+        ]
+    )
+    assert [r.stored for r in results] == [True, True] and [r.pushes for r in results] == [(), ()]
+    assert _stored(paused.pk) == [1] and not Flag.objects.filter(session=paused).exists()
+    sent = []
+    real = services.broadcast
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(services, "broadcast", lambda group, body: (sent.append(body), real(group, body)))
+        signals_record([BrowserSignal(live.pk, 2, "MESSAGE_ACKNOWLEDGED", payload={"messageId": "m-2"})])
+    assert [(b["message"]["type"], b["message"]["messageId"], b["message"]["sessionId"]) for b in sent] == [
+        ("message_ack", "m-2", str(live.public_id))
+    ]
+
+
+def test_a_batch_counts_flag_types_for_the_summary_once(postgres, tenant_a):
+    """The fifth violation type raises SUSPICIOUS_ACTIVITY once, whether the earlier types came
+    in earlier batches or in the same one, and a type seen again does not raise it again."""
+    session = _start(tenant_a, candidate="summary").session
+    signals_record(
+        [
+            BrowserSignal(session.pk, 1, "COPY_PASTE", payload={"action": "copy"}),
+            BrowserSignal(session.pk, 2, "TAB_FOCUS_CHANGE", payload={"focused": False}),
+        ]
+    )
+    for type_ in ("MULTIPLE_FACE", "FACE_ABSENCE"):
+        services_flag(session, type_)
+    assert not Flag.objects.filter(session=session, type="SUSPICIOUS_ACTIVITY").exists()
+    signals_record(
+        [
+            BrowserSignal(session.pk, 3, "COPY_PASTE", payload={"action": "paste"}),  # a type seen before
+            BrowserSignal(session.pk, 4, "FULLSCREEN_CHANGE", payload={"fullscreen": False}),  # the fifth
+            BrowserSignal(session.pk, 5, "COPY_PASTE", payload={"action": "cut"}),
+        ]
+    )
+    summary = Flag.objects.get(session=session, type="SUSPICIOUS_ACTIVITY")
+    assert summary.payload["types"] == sorted(
+        ["COPY_PASTE", "EXIT_FULLSCREEN", "FACE_ABSENCE", "MULTIPLE_FACE", "TAB_NOT_FOCUS"]
+    )
+    signals_record([BrowserSignal(session.pk, 6, "COPY_PASTE", payload={"action": "copy"})])
+    assert Flag.objects.filter(session=session, type="SUSPICIOUS_ACTIVITY").count() == 1
+
+
+def services_flag(session, type_: str) -> None:
+    from sessions.services import flag_record
+
+    flag_record(session=session, type=type_, episode_key=f"k-{type_}", started_at=session.started_at)
