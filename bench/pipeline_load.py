@@ -53,6 +53,7 @@ from deploy.topology import Topology, TopologyError, free_port  # noqa: E402
 warnings.filterwarnings("ignore", message="connect\\(\\) must be used as a context manager")
 PG_URL = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+DB_PREFIX = os.environ.get("BENCH_DB_PREFIX", "proctorme_load")
 ORIGIN = "https://bench.example"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 FLAG_P99_LIMIT = 10.0  # seconds from capture: analysis keeps up while the p99 stays within this
@@ -483,7 +484,7 @@ def main() -> int:
     bare_ms = _bare_ms_per_frame(media["present"])
     cores = os.cpu_count() or 1
     parts = urlsplit(PG_URL)
-    database_url = urlunsplit(("postgres", parts.netloc, f"/proctorme_load_{uuid.uuid4().hex[:8]}", "", ""))
+    database_url = urlunsplit(("postgres", parts.netloc, f"/{DB_PREFIX}_{uuid.uuid4().hex[:8]}", "", ""))
     topology = Topology(
         database_url=database_url,
         redis_url=REDIS_URL,

@@ -36,7 +36,9 @@ sockets come from 127.0.0.1 to a few ports, well inside the ephemeral port
 range (``/proc/sys/net/ipv4/ip_local_port_range``, printed).
 Environment: ``BENCH_PG`` (libpq URL of the server, default
 ``postgresql://postgres@127.0.0.1:5432``), ``BENCH_REDIS_URL`` (default
-``redis://127.0.0.1:6379/12``), ``BENCH_ASGI_APP`` (default
+``redis://127.0.0.1:6379/12``), ``BENCH_DB_PREFIX`` (the run's database is
+``<prefix>_<pid>``, default ``proctorme_wsbench``), ``PORT_RANGE`` (e.g. ``8700-8999``: the
+servers' ports come from it), ``BENCH_ASGI_APP`` (default
 ``proctorme.asgi:application``: another one to measure a change without editing the server).
 """
 
@@ -64,9 +66,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from deploy.topology import free_port  # noqa: E402
+
 PG_URL = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 ASGI_APP = os.environ.get("BENCH_ASGI_APP", "proctorme.asgi:application")
+DB_PREFIX = os.environ.get("BENCH_DB_PREFIX", "proctorme_wsbench")
 DOMAIN = "bench.example"
 ORIGIN = f"https://{DOMAIN}"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -220,14 +225,8 @@ def _redis_forget(before: set[bytes]) -> None:
         client.delete(*left[i : i + 500])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _start_servers(
-    count: int, db_name: str, secret_key: str, log_dir: Path, extra_env: dict, label: str
+    count: int, db_name: str, secret_key: str, log_dir: Path, extra_env: dict, label: str, root: Path = ROOT
 ) -> list[tuple]:
     env = {
         **os.environ,
@@ -245,11 +244,11 @@ def _start_servers(
     daphne = str(Path(sys.executable).parent / "daphne")
     servers = []
     for i in range(count):
-        port = _free_port()
+        port = free_port()
         log = open(log_dir / f"daphne-{label.split(':')[0]}-{i}.log", "wb")  # noqa: SIM115 (closed in _stop_servers)
         proc = subprocess.Popen(
             [daphne, "-b", "127.0.0.1", "-p", str(port), ASGI_APP],
-            cwd=ROOT,
+            cwd=root,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -749,9 +748,9 @@ def _stored_check(session_ids: list[int], expected: list[int]) -> dict:
     return {"lost": lost, "doubled": doubled}
 
 
-def _load_phase(label, args, db_name, secret_key, log_dir, targets, extra_env) -> dict:
+def _load_phase(label, args, db_name, secret_key, log_dir, targets, extra_env, root=ROOT) -> dict:
     """Servers started with ``extra_env``; 1 socket idle-server baseline, then the sockets and the load."""
-    servers = _start_servers(args.servers, db_name, secret_key, log_dir, extra_env, label)
+    servers = _start_servers(args.servers, db_name, secret_key, log_dir, extra_env, label, root)
     clients = base = None
     try:
         ports = [port for _, port, _ in servers]
@@ -988,6 +987,12 @@ def main() -> int:
         default=True,
         help="first the same load with one transaction per signal (SIGNAL_BATCHING=0), as the baseline",
     )
+    parser.add_argument(
+        "--before-root",
+        type=Path,
+        help="also the same load on servers run from another checkout of the project (e.g. the "
+        "previous release, same database schema), as a baseline of a change to the code",
+    )
     parser.add_argument("--storm", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--storm-within", type=float, default=30.0, help="seconds the storm may take")
     parser.add_argument("--idle-sockets", type=int, default=10000, help="0: no idle phase")
@@ -996,12 +1001,12 @@ def main() -> int:
 
     _prerequisites()
     limit = _raise_fd_limit(max(args.sockets, args.idle_sockets // max(1, args.servers)) + 512)
-    db_name = f"proctorme_wsbench_{os.getpid()}"
+    db_name = f"{DB_PREFIX}_{os.getpid()}"
     secret_key = secrets.token_urlsafe(50)
     log_dir = Path(tempfile.mkdtemp(prefix="ws_load_"))
     redis_before = _redis_asgi_keys()
     failed = True
-    phases = (["each"] if args.compare else []) + ["batched"]
+    phases = (["each"] if args.compare else []) + (["other"] if args.before_root else []) + ["batched"]
     per_phase = args.sockets + 1
     _admin(f'CREATE DATABASE "{db_name}"')
     try:
@@ -1021,12 +1026,13 @@ def main() -> int:
         results = []
         for n, phase in enumerate(phases):
             targets = tokens[n * per_phase : (n + 1) * per_phase]
-            label = (
-                "before: one transaction per signal on the thread pool (SIGNAL_BATCHING=0)"
-                if phase == "each"
-                else "after: coalesced writes, one transaction per few ms per process (the default)"
-            )
+            label = {
+                "each": "before: one transaction per signal on the thread pool (SIGNAL_BATCHING=0)",
+                "other": f"before: the checkout in {args.before_root} (its defaults)",
+                "batched": "after: coalesced writes, one transaction per few ms per process (the default)",
+            }[phase]
             env = {"SIGNAL_BATCHING": "0" if phase == "each" else "1"}
+            root = args.before_root.resolve() if phase == "other" else ROOT
             storm = args.storm and phase == "batched"
             results.append(
                 _load_phase(
@@ -1037,16 +1043,22 @@ def main() -> int:
                     log_dir,
                     targets,
                     env,
+                    root,
                 )
             )
             _print_phase(args, results[-1])
             sys.stdout.flush()
-        if len(results) == 2 and all("per_ack" in r for r in results):
-            before, after = results
+        after = results[-1]
+        for phase, before in zip(phases[:-1], results[:-1], strict=True):
+            if not ("per_ack" in before and "per_ack" in after):
+                continue
             cost = lambda r: r["per_ack"]["server"] + r["per_ack"]["postgres"]  # noqa: E731
             p99 = lambda r: _pct(r["load_merged"]["latencies"], 0.99)  # noqa: E731
+            rate = lambda r: sum(x["acked"] for x in r["loads"]) / max(x["ack_span"] for x in r["loads"])  # noqa: E731
             print(
-                f"  after / before (same run): CPU per ack (daphne + postgres) {cost(after) / cost(before):.2f}x "
+                f"  after / before ({'SIGNAL_BATCHING=0' if phase == 'each' else args.before_root}, same run): "
+                f"acks/s {rate(after) / rate(before):.2f}x ({rate(before):.1f} -> {rate(after):.1f}); "
+                f"CPU per ack (daphne + postgres) {cost(after) / cost(before):.2f}x "
                 f"({cost(before):.2f} -> {cost(after):.2f} ms; daphne "
                 f"{after['per_ack']['server'] / max(before['per_ack']['server'], 1e-9):.2f}x, postgres "
                 f"{after['per_ack']['postgres'] / max(before['per_ack']['postgres'], 1e-9):.2f}x); "

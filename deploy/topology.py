@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -78,10 +79,33 @@ class TopologyError(RuntimeError):
     """A part the topology needs is missing or did not start (the message names it)."""
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port nothing listens on: from ``PORT_RANGE`` (``8700-8999``) when set, else any.
+
+    Never the same one twice in a process: the server given the last one may not listen yet.
+    """
+    wanted = os.environ.get("PORT_RANGE", "").strip()
+    candidates = [0] * 8
+    if wanted:
+        low, _, high = wanted.partition("-")
+        candidates = list(range(int(low), int(high or low) + 1))
+        random.shuffle(candidates)
+    for port in candidates:
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            port = sock.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise TopologyError(f"no free port in PORT_RANGE={wanted}" if wanted else "no free port")
 
 
 def _postgres_admin_url(database_url: str) -> tuple[str, str]:
