@@ -105,6 +105,26 @@ def decode_jpeg(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndar
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
+def decode_jpeg_reduced(
+    data: bytes, least: tuple[int, int], *, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> np.ndarray:
+    """Decode a JPEG into RGB at a half, a quarter or an eighth of its size, the smallest that
+    is still at least ``least`` (width, height); at full size when even a half is smaller.
+    libjpeg scales in the DCT, so a half-size decode costs about half a full one."""
+    width, height = jpeg_check(data, max_pixels=max_pixels)
+    for factor, flag in (
+        (8, cv2.IMREAD_REDUCED_COLOR_8),
+        (4, cv2.IMREAD_REDUCED_COLOR_4),
+        (2, cv2.IMREAD_REDUCED_COLOR_2),
+    ):
+        if width // factor >= least[0] and height // factor >= least[1]:
+            bgr = cv2.imdecode(np.frombuffer(bytes(data), dtype=np.uint8), flag)
+            if bgr is None:
+                raise InvalidImage("corrupt JPEG")
+            return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return decode_jpeg(data, max_pixels=max_pixels)
+
+
 # --- mediapipe models, one per process ---------------------------------------
 
 

@@ -25,11 +25,19 @@ import numpy as np
 from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from analysis.audio import InvalidAudio, clip, pcm_to_wav, voice_segments
-from analysis.frames import FrameAnalyser, FrameSensitivity, InvalidImage, analyse_frame, decode_jpeg
+from analysis.frames import (
+    FrameAnalyser,
+    FrameSensitivity,
+    InvalidImage,
+    analyse_frame,
+    decode_jpeg,
+    decode_jpeg_reduced,
+)
 from analysis.identity import descriptor_distance, face_descriptor
 from analysis.tracker import EpisodeTracker
 from proctorme.locks import exclusive
@@ -47,6 +55,9 @@ GAP_SKIP_SECONDS = 30.0
 # (every 2 minutes at the default cadence), not on all of them.
 IDENTITY_EVERY_SNAPSHOTS = 4
 IDENTITY_THRESHOLD = 0.6
+# A snapshot that is not compared for identity is counted for faces (the replay shows it) at
+# the detection frames' size (sessions.config.CAPTURE_DEFAULTS: 320×240), decoded at that size.
+SNAPSHOT_COUNT_SIZE = (320, 240)
 REFERENCE_MAX_BYTES = 5 * 1024 * 1024
 REFERENCE_TIMEOUT = 10  # seconds in all: resolving, connecting, headers and body
 
@@ -136,10 +147,16 @@ def _read(chunk: MediaChunk) -> bytes:
         return handle.read()
 
 
-def _observe_picture(chunk: MediaChunk, analyse, *, identity: bool = False) -> dict:
-    """Decode one JPEG chunk and describe it; ``analyse`` is analyse_frame or a stream analyser's."""
+def _observe_picture(chunk: MediaChunk, analyse, *, identity: bool = False, least=None) -> dict:
+    """Decode one JPEG chunk and describe it; ``analyse`` is analyse_frame or a stream analyser's.
+
+    ``least`` (width, height): decode at the smallest DCT scale that is still that large (a
+    snapshot not compared for identity is only counted for faces, as a detection frame is, at
+    the frames' size); a picture compared for identity is decoded in full, as dlib's
+    descriptor wants the face at its own size."""
     try:
-        rgb = decode_jpeg(_read(chunk))
+        data = _read(chunk)
+        rgb = decode_jpeg_reduced(data, least) if least and not identity else decode_jpeg(data)
     except (InvalidImage, OSError) as exc:
         return {"error": f"undecodable: {exc}"}
     obs = analyse(rgb)
@@ -202,28 +219,46 @@ def _observe_pending(session: ProctoringSession, settings: dict, enabled: set[st
         else:
             compare = chunk.kind == MediaChunk.Kind.SNAPSHOT and chunk.seq % IDENTITY_EVERY_SNAPSHOTS == 1
             obs = _observe_picture(
-                chunk, lambda rgb: analyse_frame(rgb, sensitivity=sensitivity), identity=identity and compare
+                chunk,
+                lambda rgb: analyse_frame(rgb, sensitivity=sensitivity),
+                identity=identity and compare,
+                least=SNAPSHOT_COUNT_SIZE,
             )
         chunk.meta = {**chunk.meta, "obs": obs}
         chunk.analysed_at = now
-    MediaChunk.objects.bulk_update(pending, ["meta", "analysed_at"], batch_size=200)
+    _observations_save(pending)
     return len(pending)
 
 
 # --- phase 2: folding observations into flags -------------------------------------------
 
 
-def _in_order(session, kind: str, state: dict, final: bool, *, analysed_only: bool = True):
+FOLDED_KINDS = (MediaChunk.Kind.FRAME, MediaChunk.Kind.SNAPSHOT, MediaChunk.Kind.AUDIO, MediaChunk.Kind.AUX)
+
+
+def _unfolded(session, state: dict) -> dict[str, list[MediaChunk]]:
+    """Every chunk of the folded kinds after its kind's cursor, in seq order, in one query
+    (a run used to make one per kind). Frames are analysed while they are folded; the other
+    kinds are folded once phase 1 has observed them."""
+    after = Q()
+    for kind in FOLDED_KINDS:
+        after |= Q(kind=kind, seq__gt=state.get(kind, {}).get("cursor", 0))
+    chunks = (
+        MediaChunk.objects.filter(after, session=session)
+        .filter(Q(kind=MediaChunk.Kind.FRAME) | Q(analysed_at__isnull=False))
+        .order_by("kind", "seq")
+        .only("id", "kind", "seq", "captured_at", "meta", "duration_seconds", "file", "analysed_at")
+    )
+    out: dict[str, list[MediaChunk]] = {kind: [] for kind in FOLDED_KINDS}
+    for chunk in chunks:
+        out[chunk.kind].append(chunk)
+    return out
+
+
+def _in_order(chunks: list[MediaChunk], state: dict, final: bool):
     """Chunks of one kind after the cursor, in seq order, stopping at a fresh gap."""
     cursor = state.get("cursor", 0)
-    chunks = MediaChunk.objects.filter(session=session, kind=kind, seq__gt=cursor)
-    if analysed_only:
-        chunks = chunks.filter(analysed_at__isnull=False)
-    chunks = list(
-        chunks.order_by("seq").only(
-            "id", "seq", "captured_at", "meta", "duration_seconds", "file", "analysed_at"
-        )
-    )
+    chunks = [c for c in chunks if c.seq > cursor]
     if not chunks:
         return
     newest = max(c.captured_at for c in chunks)
@@ -239,6 +274,30 @@ def _in_order(session, kind: str, state: dict, final: bool, *, analysed_only: bo
         state["cursor"] = cursor
 
 
+def _observations_save(chunks: list[MediaChunk]) -> None:
+    """Store the chunks' observations (meta and analysed_at): one UPDATE statement run for
+    all of them, instead of bulk_update's CASE per row and field, which cost more CPU to
+    build than the rows it wrote."""
+    if not chunks:
+        return
+    meta, analysed_at = MediaChunk._meta.get_field("meta"), MediaChunk._meta.get_field("analysed_at")
+    quote = connection.ops.quote_name
+    table, pk = quote(MediaChunk._meta.db_table), quote(MediaChunk._meta.pk.column)
+    columns = f"{quote(meta.column)} = %s, {quote(analysed_at.column)} = %s"
+    # Only the model's own table and column names are formatted in; the values are parameters.
+    sql = f"UPDATE {table} SET {columns} WHERE {pk} = %s"  # noqa: S608
+    rows = [
+        (
+            meta.get_db_prep_save(chunk.meta, connection),
+            analysed_at.get_db_prep_save(chunk.analysed_at, connection),
+            chunk.pk,
+        )
+        for chunk in chunks
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
 class _Folder:
     def __init__(self, session: ProctoringSession, settings: dict, enabled: set[str]) -> None:
         self.session = session
@@ -247,6 +306,7 @@ class _Folder:
         self.state = session.analysis_state or {}
         self.flag_count = 0
         self.frames_analysed = 0
+        self.chunks = _unfolded(session, self.state)
 
     def tracker(self, type_: str, *, device: str = "") -> EpisodeTracker:
         states = self.state.setdefault("trackers", {})
@@ -289,7 +349,7 @@ class _Folder:
         analyser = FrameAnalyser(sensitivity=_sensitivity(self.settings), state=frame_state.get("analyser"))
         observed = []
         seen: list[tuple] = []  # (captured_at, observation) of this run, for the candidate's warnings
-        for chunk in _in_order(self.session, MediaChunk.Kind.FRAME, frame_state, final, analysed_only=False):
+        for chunk in _in_order(self.chunks[MediaChunk.Kind.FRAME], frame_state, final):
             obs = chunk.meta.get("obs")
             if obs is None:
                 obs = _observe_frame(chunk, analyser, self.seconds(chunk.captured_at))
@@ -307,7 +367,7 @@ class _Folder:
                 )
                 if events:
                     self.apply(type_, events, evidence=_chunk_by_pk)
-        MediaChunk.objects.bulk_update(observed, ["meta", "analysed_at"], batch_size=200)
+        _observations_save(observed)
         self.frames_analysed = len(observed)
         if not final and self.session.status == ProctoringSession.Status.ACTIVE:
             warnings_apply(self.session, self.state.setdefault("warning", {}), seen, self.enabled)
@@ -315,7 +375,7 @@ class _Folder:
     def aux(self, final: bool) -> None:
         """The paired phone's side view: its own episodes and flags, ``details.device: "aux"``."""
         types = [t for t in AUX_RULES if t in self.enabled]
-        for chunk in _in_order(self.session, MediaChunk.Kind.AUX, self.state.setdefault("aux", {}), final):
+        for chunk in _in_order(self.chunks[MediaChunk.Kind.AUX], self.state.setdefault("aux", {}), final):
             obs = chunk.meta.get("obs", {})
             if "error" in obs or "faces" not in obs:
                 continue
@@ -337,7 +397,7 @@ class _Folder:
         identity = self.state.setdefault("identity", {})
         chosen = set(self._random_photo_seqs()) if "PERIODIC_SNAPSHOT" in self.enabled else set()
         for chunk in _in_order(
-            self.session, MediaChunk.Kind.SNAPSHOT, self.state.setdefault("snapshot", {}), final
+            self.chunks[MediaChunk.Kind.SNAPSHOT], self.state.setdefault("snapshot", {}), final
         ):
             obs = chunk.meta.get("obs", {})
             t = self.seconds(chunk.captured_at)
@@ -384,9 +444,7 @@ class _Folder:
     def audio(self, final: bool) -> None:
         if "SOUND_DETECTED" not in self.enabled:
             return
-        for chunk in _in_order(
-            self.session, MediaChunk.Kind.AUDIO, self.state.setdefault("audio", {}), final
-        ):
+        for chunk in _in_order(self.chunks[MediaChunk.Kind.AUDIO], self.state.setdefault("audio", {}), final):
             obs = chunk.meta.get("obs", {})
             base = self.seconds(chunk.captured_at)
             for index, (start, end) in enumerate(obs.get("segments", [])):
@@ -509,6 +567,22 @@ def _reference_from_url(session: ProctoringSession, identity: dict) -> None:
 # --- entry point ---------------------------------------------------------------------------
 
 
+# What a run reads again under the session's row lock: every column but the foreign keys,
+# whose objects (institution, assessment, candidate) never change and stay as loaded.
+_LOCKED_FIELDS = [
+    f.attname for f in ProctoringSession._meta.concrete_fields if not f.is_relation and not f.primary_key
+]
+
+
+def _locked(session: ProctoringSession) -> ProctoringSession:
+    """``session`` with its row locked and its columns read again under the lock (the task
+    loaded it with its institution, assessment and candidate: they are kept, not built again)."""
+    session.refresh_from_db(
+        fields=_LOCKED_FIELDS, from_queryset=ProctoringSession.objects.select_for_update()
+    )
+    return session
+
+
 def session_analyse(*, session: ProctoringSession, final: bool = False) -> dict:
     """Analyse what is pending and fold it into flags. Safe to run any number of times."""
     settings = detector_settings_for(session)
@@ -526,11 +600,7 @@ def session_analyse(*, session: ProctoringSession, final: bool = False) -> dict:
                 }
                 locked.save(update_fields=["analysis_state"])
     with transaction.atomic():
-        locked = (
-            ProctoringSession.objects.select_for_update()
-            .select_related("institution", "assessment", "candidate")
-            .get(pk=session.pk)
-        )
+        locked = _locked(session)
         folder = _Folder(locked, settings, enabled)
         folder.frames(final)
         folder.snapshots(final)

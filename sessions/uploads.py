@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from analysis.audio import pcm_to_wav
@@ -244,6 +245,32 @@ def media_store(*, session: ProctoringSession, items: list[UploadItem]) -> tuple
         raise
 
 
+def _rows_insert(chunks: list[MediaChunk], duplicates: list[dict]) -> list[MediaChunk]:
+    """The batch's rows in one INSERT; should a concurrent retry have stored one of them first
+    (a unique (session, kind, seq) clash), row by row, each such one a duplicate whose file is
+    removed again."""
+    if not chunks:
+        return []
+    try:
+        with transaction.atomic():
+            return MediaChunk.objects.bulk_create(chunks)
+    except IntegrityError:
+        for chunk in chunks:
+            chunk.pk = None  # the failed INSERT may have set them
+            chunk._state.adding = True
+    stored = []
+    for chunk in chunks:
+        try:
+            with transaction.atomic():
+                chunk.save()
+        except IntegrityError:
+            chunk.file.delete(save=False)
+            duplicates.append({"kind": chunk.kind, "seq": chunk.seq})
+            continue
+        stored.append(chunk)
+    return stored
+
+
 def _media_store(
     *, session: ProctoringSession, items: list[UploadItem], written: list[MediaChunk]
 ) -> tuple[list[dict], list[dict]]:
@@ -263,10 +290,15 @@ def _media_store(
         )
         if locked.status != ProctoringSession.Status.ACTIVE:
             raise SessionEnded()
-        for kind in {item.kind for item in items}:
-            new = sum(1 for item in items if item.kind == kind and (item.kind, item.seq) not in existing)
-            stored = MediaChunk.objects.filter(session=session, kind=kind).count()
-            if new and stored + new > session_media_limit(locked, kind):
+        new_by_kind = Counter(item.kind for item in items if (item.kind, item.seq) not in existing)
+        stored_by_kind = dict(
+            MediaChunk.objects.filter(session=session, kind__in=list(new_by_kind))
+            .values_list("kind")
+            .annotate(n=Count("id"))
+        )
+        for kind, new in new_by_kind.items():
+            stored = stored_by_kind.get(kind, 0)
+            if stored + new > session_media_limit(locked, kind):
                 raise MediaTooLarge(
                     f"This session has stored all the {kind} items an exam of its length can have.",
                     details={
@@ -296,12 +328,13 @@ def _media_store(
                         "limit": recording_byte_limit(),
                     },
                 )
+        prefix = f"{session.institution.public_id}/{session.public_id}"
+        chunks: list[MediaChunk] = []
         for item in items:
             if (item.kind, item.seq) in existing:
                 duplicates.append({"kind": item.kind, "seq": item.seq})
                 continue
-            is_audio = item.kind == "audio"
-            content = pcm_to_wav(item.data) if is_audio else item.data
+            content = pcm_to_wav(item.data) if item.kind == "audio" else item.data
             content_type = CONTENT_TYPES[item.kind]
             chunk = MediaChunk(
                 institution_id=session.institution_id,
@@ -314,19 +347,14 @@ def _media_store(
                 size=len(content),
                 meta={"device": "aux"} if item.kind == "aux" else item.meta,
             )
-            name = f"{session.institution.public_id}/{session.public_id}/{item.kind}-{item.seq:06d}.{SUFFIXES[content_type]}"
+            name = f"{prefix}/{item.kind}-{item.seq:06d}.{SUFFIXES[content_type]}"
             chunk.file.save(name, ContentFile(content), save=False)
             written.append(chunk)
-            try:
-                with transaction.atomic():
-                    chunk.save()
-            except IntegrityError:
-                # A concurrent retry stored it first.
-                chunk.file.delete(save=False)
-                duplicates.append({"kind": item.kind, "seq": item.seq})
-                continue
-            accepted.append({"kind": item.kind, "seq": item.seq})
-            if item.kind == "screen":
+            chunks.append(chunk)
+        stored = _rows_insert(chunks, duplicates)
+        for chunk in stored:
+            accepted.append({"kind": chunk.kind, "seq": chunk.seq})
+            if chunk.kind == "screen":
                 screen_evidence_link(session=session, chunk=chunk)
         if accepted:
             # Uploads count as a sign of life for the live dashboard's connection state.

@@ -1,0 +1,114 @@
+"""How a batch is stored: its rows in one INSERT, and a row another upload of the same item
+committed first (between this batch's duplicate check and its INSERT) is a duplicate, whose
+file is removed again, while the rest of the batch is stored."""
+
+from __future__ import annotations
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from sessions import uploads
+from sessions.config import parse_eye
+from sessions.models import MediaChunk
+from sessions.services import session_start
+from sessions.uploads import UploadItem, media_store
+from tests.widget.test_upload_refusals import PCM_HALF_SECOND, _jpeg
+
+
+def _started(tenant):
+    request = parse_eye(
+        {
+            "apiKey": tenant.publishable_key,
+            "assessmentId": "chem",
+            "assessmentTitle": "Chemistry",
+            "candidateId": "c-store",
+            "candidateEmail": "store@alpha.edu",
+            "candidateFirstName": "C",
+            "candidateLastName": "Store",
+            "institutionName": "Alpha",
+            "examDuration": 3600,
+        }
+    )
+    return session_start(request=request, origin="https://exams.alpha.edu").session
+
+
+def _items() -> list[UploadItem]:
+    now = timezone.now()
+    return [
+        UploadItem("f1", "frame", 1, now, _jpeg()),
+        UploadItem("f2", "frame", 2, now, _jpeg()),
+        UploadItem("s1", "snapshot", 1, now, _jpeg()),
+        UploadItem("a1", "audio", 1, now, PCM_HALF_SECOND, 0.5),
+    ]
+
+
+def test_a_batch_is_stored_in_one_insert(tenant_a, django_capture_on_commit_callbacks):
+    session = _started(tenant_a)
+    with django_capture_on_commit_callbacks(), CaptureQueriesContext(connection) as queries:
+        accepted, duplicates = media_store(session=session, items=_items())
+    inserts = [q["sql"] for q in queries if q["sql"].startswith('INSERT INTO "proctoring_mediachunk"')]
+    assert len(inserts) == 1
+    assert accepted == [
+        {"kind": "frame", "seq": 1},
+        {"kind": "frame", "seq": 2},
+        {"kind": "snapshot", "seq": 1},
+        {"kind": "audio", "seq": 1},
+    ]
+    assert duplicates == []
+    rows = list(MediaChunk.objects.filter(session=session).order_by("kind", "seq"))
+    assert [(r.kind, r.seq) for r in rows] == [("audio", 1), ("frame", 1), ("frame", 2), ("snapshot", 1)]
+    for row in rows:
+        assert default_storage.exists(row.file.name)
+        with row.file.open("rb") as handle:
+            assert len(handle.read()) == row.size
+    # Sent again: all four are duplicates, nothing is written twice.
+    with django_capture_on_commit_callbacks():
+        accepted, duplicates = media_store(session=session, items=_items())
+    assert accepted == [] and len(duplicates) == 4
+    assert MediaChunk.objects.filter(session=session).count() == 4
+
+
+def test_an_item_stored_first_by_a_concurrent_upload_is_a_duplicate_and_its_file_removed(
+    tenant_a, monkeypatch, django_capture_on_commit_callbacks
+):
+    session = _started(tenant_a)
+    real = uploads._rows_insert
+    written: list[str] = []
+
+    def after_the_check(chunks, duplicates):
+        # The other upload of frame 2 commits between this batch's duplicate check and its INSERT.
+        with transaction.atomic():
+            other = MediaChunk(
+                institution_id=session.institution_id,
+                session=session,
+                kind="frame",
+                seq=2,
+                captured_at=timezone.now(),
+                content_type="image/jpeg",
+                size=3,
+            )
+            other.file.save("other-frame-2.jpg", ContentFile(b"abc"), save=False)
+            other.save()
+        written.extend(chunk.file.name for chunk in chunks)
+        return real(chunks, duplicates)
+
+    monkeypatch.setattr(uploads, "_rows_insert", after_the_check)
+    with django_capture_on_commit_callbacks():
+        accepted, duplicates = media_store(session=session, items=_items())
+    assert accepted == [
+        {"kind": "frame", "seq": 1},
+        {"kind": "snapshot", "seq": 1},
+        {"kind": "audio", "seq": 1},
+    ]
+    assert duplicates == [{"kind": "frame", "seq": 2}]
+    rows = {(r.kind, r.seq): r for r in MediaChunk.objects.filter(session=session)}
+    assert set(rows) == {("frame", 1), ("frame", 2), ("snapshot", 1), ("audio", 1)}
+    assert rows[("frame", 2)].size == 3  # the other upload's row stands
+    assert default_storage.exists(rows[("frame", 2)].file.name)
+    clashing = [name for name in written if "frame-000002" in name]
+    assert clashing and not default_storage.exists(clashing[0])  # this batch's copy is gone
+    for key in [("frame", 1), ("snapshot", 1), ("audio", 1)]:
+        assert default_storage.exists(rows[key].file.name)
