@@ -4,6 +4,8 @@ shared machine. Prints killed / survived per module and lists the survivors.
 
     .ci/mutate.py                 every module below
     .ci/mutate.py sessions.uploads tenants.services   some of them
+    .ci/mutate.py --again sessions.uploads   only the last run's survivors of one module, again
+                                              (after writing tests for them; killed stay killed)
 
 Equivalent mutants that are kept (they cannot change behaviour) are listed in docs/testing.md.
 """
@@ -24,8 +26,14 @@ ROOT = Path(__file__).resolve().parents[1]
 # model, webhook delivery bookkeeping) is left out so that a run fits in minutes.
 MODULES: dict[str, tuple[list[str], list[str] | None]] = {
     "tenants.services": (
-        ["tests/test_signatures.py", "tests/test_api_keys.py"],
         [
+            "tests/test_signatures.py",
+            "tests/test_api_keys.py",
+            "tests/widget/test_origins.py",
+            "tests/widget/test_attempt_signing.py",
+        ],
+        [
+            "api_key_revoke",
             "attempt_sign",
             "attempt_signature_verify",
             "_attempt_digests",
@@ -33,13 +41,17 @@ MODULES: dict[str, tuple[list[str], list[str] | None]] = {
             "_key_lookup",
             "widget_key_check",
             "secret_key_authenticate",
+            "parse_origin",
             "origin_allowed",
             "host_matches",
         ],
     ),
     "sessions.webhooks": (["tests/test_signatures.py"], ["webhook_sign", "webhook_signature_verify"]),
     "sessions.tokens": (["tests/test_signatures.py"], None),
-    "sessions.media": (["tests/test_signatures.py"], ["media_signed_url", "media_token_read"]),
+    "sessions.media": (
+        ["tests/test_signatures.py", "tests/test_evidence_links.py"],
+        ["media_signed_url", "media_token_read", "media_response", "media_signed_view"],
+    ),
     "tenants.selectors": (
         [
             "tests/test_tenancy_selectors.py",
@@ -65,7 +77,14 @@ MODULES: dict[str, tuple[list[str], list[str] | None]] = {
             "session_list",
         ],
     ),
-    "sessions.uploads": (["tests/widget/test_upload_refusals.py"], None),
+    "sessions.uploads": (
+        [
+            "tests/widget/test_upload_refusals.py",
+            "tests/widget/test_quotas.py",
+            "tests/widget/test_screen_and_recording.py",
+        ],
+        None,
+    ),
     "analysis.tracker": (["tests/analysis/test_tracker.py", "tests/analysis/test_tracker_edges.py"], None),
     "analysis.episodes": (["tests/analysis/test_episodes.py"], None),
     "analysis.trust": (["tests/analysis/test_trust.py"], None),
@@ -76,11 +95,33 @@ MODULES: dict[str, tuple[list[str], list[str] | None]] = {
 PYTEST_ARGS = ["--nomigrations"]
 
 
-def run(module: str, tests: list[str], functions: list[str] | None) -> tuple[int, int, list[str]]:
+def results() -> list[tuple[str, str]]:
+    """(mutant, status) of every mutant ``mutants/`` holds."""
+    listing = subprocess.run(
+        [sys.executable, "-m", "mutmut", "results", "--all", "true"], cwd=ROOT, capture_output=True, text=True
+    ).stdout
+    return [
+        (name, status) for name, _, status in (line.strip().rpartition(": ") for line in listing.splitlines())
+    ]
+
+
+def run(
+    module: str, tests: list[str], functions: list[str] | None, *, again: bool = False
+) -> tuple[int, int, list[str]]:
     mutants = ROOT / "mutants"
-    shutil.rmtree(mutants, ignore_errors=True)
     path = module.replace(".", "/") + ".py"
-    patterns = [f"{module}.x_{name}__mutmut_*" for name in functions] if functions else []
+    if again:
+        # The mutants and their results stay; only those that were not killed run again.
+        if not (mutants / f"{path}.meta").exists():
+            raise SystemExit(f"mutants/ holds no run of {module}: run it whole first")
+        patterns = [
+            name for name, status in results() if status != "killed" and name.startswith(module + ".")
+        ]
+        if not patterns:
+            return run_counts(module)
+    else:
+        shutil.rmtree(mutants, ignore_errors=True)
+        patterns = [f"{module}.x_{name}__mutmut_*" for name in functions] if functions else []
     driver = (
         "import sys, mutmut.configuration as c\n"
         "cfg = c.config()\n"
@@ -92,13 +133,15 @@ def run(module: str, tests: list[str], functions: list[str] | None) -> tuple[int
         "cli()\n"
     )
     subprocess.run([sys.executable, "-c", driver], cwd=ROOT, check=False, stdout=subprocess.DEVNULL)  # noqa: S603
-    results = subprocess.run(
-        [sys.executable, "-m", "mutmut", "results", "--all", "true"], cwd=ROOT, capture_output=True, text=True
-    ).stdout
+    return run_counts(module)
+
+
+def run_counts(module: str) -> tuple[int, int, list[str]]:
     killed = survived = 0
     survivors = []
-    for line in results.splitlines():
-        name, _, status = line.strip().rpartition(": ")
+    for name, status in results():
+        if not name.startswith(module + "."):
+            continue
         if status == "killed":
             killed += 1
         elif status in {"survived", "no tests", "timeout", "suspicious"}:
@@ -108,6 +151,11 @@ def run(module: str, tests: list[str], functions: list[str] | None) -> tuple[int
 
 
 def main(argv: list[str]) -> int:
+    again = "--again" in argv
+    argv = [arg for arg in argv if arg != "--again"]
+    if again and len(argv) != 1:
+        print("--again takes one module: the one mutants/ holds")
+        return 2
     chosen = argv or list(MODULES)
     unknown = [m for m in chosen if m not in MODULES]
     if unknown:
@@ -117,7 +165,7 @@ def main(argv: list[str]) -> int:
     started = time.monotonic()
     for module in chosen:
         begun = time.monotonic()
-        killed, survived, survivors = run(module, *MODULES[module])
+        killed, survived, survivors = run(module, *MODULES[module], again=again)
         table.append((module, killed, survived))
         print(
             f"== {module}: {killed} killed, {survived} survived ({time.monotonic() - begun:.0f} s)",

@@ -182,3 +182,96 @@ def test_duplicate_domain_is_rejected(tenant_b):
 
     with pytest.raises(ValidationError, match="already registered"):
         domain_add(institution=tenant_b.institution, host="EXAMS.beta.edu")
+
+
+# --- origins: what counts as one, default ports, explicit ports ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "ftp://exams.alpha.edu",
+        "ws://exams.alpha.edu",
+        "https://",
+        "https://exams.alpha.edu:99999",
+        "https://exams.alpha.edu:port",
+        "exams.alpha.edu",
+    ],
+)
+def test_an_origin_without_a_web_scheme_a_host_or_a_valid_port_is_no_origin(tenant_a, origin):
+    with pytest.raises(OriginRequired):
+        widget_key_check(key=tenant_a.publishable_key, origin=origin)
+
+
+@pytest.mark.parametrize(
+    "host, allowed, refused",
+    [
+        ("exams.gamma.edu:443", "https://exams.gamma.edu", "http://exams.gamma.edu"),
+        ("exams.gamma.edu:80", "http://exams.gamma.edu", "https://exams.gamma.edu"),
+        ("exams.gamma.edu:8443", "https://exams.gamma.edu:8443", "https://exams.gamma.edu:8444"),
+        ("*.gamma.edu:8443", "https://a.gamma.edu:8443", "https://a.gamma.edu"),
+    ],
+)
+def test_a_registered_port_is_matched_against_the_origins_port_or_its_schemes_default(
+    tenant_b, host, allowed, refused
+):
+    domain_add(institution=tenant_b.institution, host=host)
+    assert widget_key_check(key=tenant_b.publishable_key, origin=allowed)
+    with pytest.raises(DomainNotRegistered):
+        widget_key_check(key=tenant_b.publishable_key, origin=refused)
+
+
+def test_a_wildcard_does_not_cover_a_host_that_merely_ends_like_it(tenant_b):
+    domain_add(institution=tenant_b.institution, host="*.beta.org")
+    for origin in ("https://evilbeta.org", "https://beta.org.evil.com", "https://a.beta.org.evil.com"):
+        with pytest.raises(DomainNotRegistered):
+            widget_key_check(key=tenant_b.publishable_key, origin=origin)
+    assert widget_key_check(key=tenant_b.publishable_key, origin="https://A.B.Beta.org")
+
+
+def test_an_institution_that_requires_https_refuses_its_own_http_pages(tenant_a):
+    from tenants.services import origin_allowed
+
+    institution = tenant_a.institution
+    assert origin_allowed(institution=institution, origin="http://exams.alpha.edu")
+    institution.require_https = True
+    institution.save(update_fields=["require_https"])
+    assert not origin_allowed(institution=institution, origin="http://exams.alpha.edu")
+    assert origin_allowed(institution=institution, origin="HTTPS://exams.alpha.edu")
+    assert not origin_allowed(institution=institution, origin=None)
+
+
+# --- revocation is kept, and when a key was last used ---------------------------------------------
+
+
+def test_revoking_a_key_is_stored_and_a_second_revocation_keeps_the_first_time(tenant_a, time_machine):
+    time_machine.move_to(timezone.now(), tick=False)
+    key = ApiKey.objects.get(institution=tenant_a.institution, kind=ApiKey.Kind.PUBLISHABLE)
+    first = timezone.now()
+    assert api_key_revoke(api_key=key) is key
+    key.refresh_from_db()
+    assert key.revoked_at == first
+    time_machine.shift(timedelta(hours=1))
+    api_key_revoke(api_key=key)
+    key.refresh_from_db()
+    assert key.revoked_at == first
+    with pytest.raises(InvalidApiKey):
+        widget_key_check(key=tenant_a.publishable_key, origin="https://exams.alpha.edu")
+
+
+def test_last_used_is_stored_at_first_use_then_at_most_once_a_minute(tenant_a, time_machine):
+    time_machine.move_to(timezone.now(), tick=False)
+    start = timezone.now()
+
+    def stored():
+        return ApiKey.objects.get(institution=tenant_a.institution, kind=ApiKey.Kind.SECRET).last_used_at
+
+    assert stored() is None
+    assert secret_key_authenticate(key=tenant_a.secret_key).last_used_at == start
+    assert stored() == start
+    time_machine.shift(timedelta(seconds=59))
+    secret_key_authenticate(key=tenant_a.secret_key)
+    assert stored() == start
+    time_machine.shift(timedelta(seconds=2))
+    assert secret_key_authenticate(key=tenant_a.secret_key).last_used_at == start + timedelta(seconds=61)
+    assert stored() == start + timedelta(seconds=61)

@@ -67,3 +67,22 @@ def test_finding10_new_sessions_per_institution_are_rate_limited(client, tenant_
     assert ProctoringSession.objects.count() == 3 and Candidate.objects.count() == 3
     refused = start(client, {"dialect": "eye", "config": eye_config(tenant_a, candidateId="c9")})
     assert refused.json()["error"]["code"] == "RATE_LIMITED"
+
+
+def test_finding10_the_per_session_limits_are_the_widgets_cadence_over_the_exam_plus_room(tenant_a):
+    """(examSeconds + 120 s) × the kind's rate, plus 300 items of slack; an untimed exam gets
+    the 120 s and the slack only."""
+    from tests.factories import SessionFactory
+
+    hour = SessionFactory(institution=tenant_a.institution, config={"examSeconds": 3600})
+    untimed = SessionFactory(institution=tenant_a.institution, config={})
+    assert {
+        kind: session_media_limit(hour, kind) for kind in ("frame", "snapshot", "audio", "recording")
+    } == {
+        "frame": 3720 * 3 // 2 + 300,
+        "snapshot": 372 + 300,
+        "audio": 1860 + 300,
+        "recording": 744 + 300,
+    }
+    assert session_media_limit(untimed, "frame") == 180 + 300
+    assert session_media_limit(untimed, "snapshot") == 12 + 300

@@ -207,6 +207,45 @@ def test_a_recording_that_is_not_webm_is_refused(client, started):
     assert not MediaChunk.objects.filter(session=started.session).exists()
 
 
+def _void(size: int) -> bytes:
+    """An EBML Void element of exactly ``size`` bytes (its ID, a 1-byte size, zeros)."""
+    return b"\xec" + bytes([0x80 | (size - 2)]) + b"\x00" * (size - 2)
+
+
+def test_the_doctype_must_end_within_the_headers_first_64_bytes(client, started):
+    doctype = b"\x42\x82\x84webm"
+
+    def padded(void: int) -> bytes:
+        return b"\x1a\x45\xdf\xa3" + _void(void) + doctype + SEGMENT
+
+    at_limit, past_it = padded(64 - 4 - len(doctype)), padded(64 - 4 - len(doctype) + 1)
+    assert at_limit.index(doctype) + len(doctype) == 64
+    assert _post(client, started, [_segment(1, data=at_limit)]).status_code == 202
+    _refused(
+        _post(client, started, [_segment(2, data=past_it)]),
+        400,
+        "INVALID_MEDIA",
+        "not a WebM file (DocType is not webm)",
+    )
+
+
+def test_the_segment_must_start_within_the_files_first_4096_bytes(client, started):
+    def padded(end: int) -> bytes:
+        """The header, a Void element (2-byte size), then a Segment whose ID ends at byte ``end``."""
+        filler = end - len(EBML_HEADER) - 3 - 4
+        return EBML_HEADER + b"\xec" + (0x4000 | filler).to_bytes(2, "big") + b"\x00" * filler + SEGMENT
+
+    at_limit, past_it = padded(4096), padded(4097)
+    assert at_limit.index(b"\x18\x53\x80\x67") + 4 == 4096
+    assert _post(client, started, [_segment(1, data=at_limit)]).status_code == 202
+    _refused(
+        _post(client, started, [_segment(2, data=past_it)]),
+        400,
+        "INVALID_MEDIA",
+        "truncated WebM (no Segment)",
+    )
+
+
 @pytest.mark.parametrize(
     ("extra", "reason"),
     [

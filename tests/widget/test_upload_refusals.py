@@ -299,3 +299,28 @@ def test_another_sessions_items_with_the_same_kind_and_seq_are_not_duplicates(cl
         origin=ORIGIN,
     )
     assert _batch(client, other, [_frame(1)]).json()["accepted"] == [{"kind": "frame", "seq": 1}]
+
+
+# --- a failure after files were written leaves nothing behind ----------------------------------------
+
+
+def test_a_disk_that_fills_up_mid_batch_leaves_neither_rows_nor_files(client, started, monkeypatch):
+    from django.core.files.storage import FileSystemStorage, default_storage
+
+    real_save, saved = FileSystemStorage._save, []
+
+    def save_twice_then_fail(self, name, content):
+        if len(saved) == 2:
+            raise OSError(28, "No space left on device")
+        saved.append(real_save(self, name, content))
+        return saved[-1]
+
+    monkeypatch.setattr(FileSystemStorage, "_save", save_twice_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        _batch(client, started, [_frame(1), _frame(2), _frame(3)])
+    assert len(saved) == 2
+    assert not MediaChunk.objects.exists()
+    assert not any(default_storage.exists(name) for name in saved)
+    monkeypatch.undo()
+    response = _batch(client, started, [_frame(1), _frame(2), _frame(3)])  # the widget's retry
+    assert response.status_code == 202 and len(response.json()["accepted"]) == 3
