@@ -121,3 +121,34 @@ def test_negative_parameters_are_refused_with_their_reason():
     for kwargs in ({"min_duration": -1, "max_gap": 1}, {"min_duration": 1, "max_gap": -0.5}):
         with pytest.raises(ValueError, match=r"^min_duration and max_gap must be >= 0$"):
             episodes([], **kwargs)
+
+
+def test_a_run_exactly_min_duration_long_is_an_episode_and_a_hair_shorter_is_not():
+    exact = [(0.0, True, "a"), (1.5, True, "b"), (3.0, True, "c")]
+    assert [(e.start, e.end) for e in episodes(exact, min_duration=3, max_gap=2)] == [(0.0, 3.0)]
+    short = [(0.0, True, "a"), (1.5, True, "b"), (2.999, True, "c")]
+    assert episodes(short, min_duration=3, max_gap=2) == []
+    # with no minimum a single active sample is an episode of length 0
+    (ep,) = episodes([(5.0, True, "x"), (9.0, False, "y")], min_duration=0, max_gap=1)
+    assert (ep.start, ep.end, ep.samples, ep.evidence_ref, ep.open) == (5.0, 5.0, 1, "x", False)
+
+
+def test_a_gap_of_exactly_max_gap_joins_and_a_hair_more_splits():
+    joined = [(0.0, True, "a"), (1.0, True, "b"), (3.0, True, "c"), (4.0, True, "d")]
+    assert [(e.start, e.end, e.samples) for e in episodes(joined, min_duration=1, max_gap=2)] == [
+        (0.0, 4.0, 4)
+    ]
+    split = [(0.0, True, "a"), (1.0, True, "b"), (3.001, True, "c"), (4.001, True, "d")]
+    assert [(e.start, e.end) for e in episodes(split, min_duration=1, max_gap=2)] == [
+        (0.0, 1.0),
+        (3.001, 4.001),
+    ]
+    # with max_gap 0 only observations at the same instant join
+    same = [(0.0, True, "a"), (0.0, True, "b"), (0.5, True, "c")]
+    assert [(e.start, e.end) for e in episodes(same, min_duration=0, max_gap=0)] == [(0.0, 0.0), (0.5, 0.5)]
+
+
+def test_an_episode_is_open_until_an_observation_at_end_plus_max_gap_is_seen():
+    run = [(0.0, True, "a"), (1.0, True, "b"), (2.0, True, "c")]
+    assert episodes([*run, (3.999, False, "d")], min_duration=2, max_gap=2)[0].open
+    assert not episodes([*run, (4.0, False, "d")], min_duration=2, max_gap=2)[0].open

@@ -152,3 +152,67 @@ def test_a_weight_may_cap_at_exactly_100_and_not_above_and_says_why():
 def test_a_bad_exam_length_is_refused_with_its_reason():
     with pytest.raises(ValueError, match=r"^exam_seconds must be a finite number >= 0$"):
         trust_score([], exam_seconds=-1)
+
+
+# Exact figures, each worked out by hand from the formula in analysis/trust.py's docstring
+# (e^-0.8 = 0.449329, e^-0.6 = 0.548812, e^-0.06 = 0.941765), never by calling trust_score.
+
+
+def test_one_face_mismatch_in_an_hour_costs_38_5():
+    # x = 0.8 * 1 * 3600/3600 = 0.8; d = 70 * (1 - 0.449329) = 38.547; score 61.453 → 61.5
+    r = trust_score([FlagInput("FACE_MISMATCH")], exam_seconds=3600)
+    assert (r.score, r.band) == (61.5, "review")
+    assert r.breakdown == {"FACE_MISMATCH": {"count": 1, "seconds": 0.0, "deduction": 38.5}}
+    # two in two hours are the same rate per exam hour
+    assert trust_score([FlagInput("FACE_MISMATCH")] * 2, exam_seconds=7200).score == 61.5
+
+
+@pytest.mark.parametrize("seconds", [0, 300, 599.9, 600])
+def test_an_exam_under_ten_minutes_counts_as_ten(seconds):
+    # per hour = 3600/600 = 6; x = 0.1 * 6 = 0.6; d = 40 * (1 - 0.548812) = 18.0475; score 81.9525 → 82.0
+    r = trust_score([FlagInput("CAMERA_BLOCKED")], exam_seconds=seconds)
+    assert (r.score, r.band) == (82.0, "review")
+    assert r.breakdown["CAMERA_BLOCKED"]["deduction"] == 18.0
+
+
+@pytest.mark.parametrize("duration", [None, 0, 0.0])
+def test_a_flag_without_a_duration_counts_no_seconds(duration):
+    # x = 0.06 * 1 + 0.2 * 0 = 0.06; d = 35 * (1 - 0.941765) = 2.038; score 97.962 → 98.0
+    r = trust_score([FlagInput("TAB_NOT_FOCUS", duration)], exam_seconds=3600)
+    assert r.score == 98.0
+    assert r.breakdown == {"TAB_NOT_FOCUS": {"count": 1, "seconds": 0.0, "deduction": 2.0}}
+
+
+# With per_event = 100 a type deducts its whole cap (1 - e^-100 is 1.0 in floating point).
+FULL = 100.0
+
+
+def test_deductions_just_over_100_are_scaled_down_to_add_up_to_100():
+    # 60 + 40.5 = 100.5 > 100: each scaled by 100/100.5 → 59.7015 and 40.2985; the one tenth left
+    # after the floors (597 + 402 = 999) goes to the larger remainder (B's .985)
+    weights = {"A": Weight(cap=60, per_event=FULL), "B": Weight(cap=40.5, per_event=FULL)}
+    r = trust_score([FlagInput("A"), FlagInput("B")], exam_seconds=3600, weights=weights)
+    assert (r.score, r.band) == (0.0, "high")
+    assert {k: v["deduction"] for k, v in r.breakdown.items()} == {"A": 59.7, "B": 40.3}
+
+
+def test_the_tenth_left_over_goes_to_the_largest_remainder_then_to_the_first_name():
+    # 10.04 + 20.08 = 30.12: score 69.88 → 69.9, so 30.1 to share; floors 10.0 + 20.0 leave one
+    # tenth, which goes to B (remainder .8 against A's .4) although A comes first by name
+    weights = {"A": Weight(cap=10.04, per_event=FULL), "B": Weight(cap=20.08, per_event=FULL)}
+    r = trust_score([FlagInput("A"), FlagInput("B")], exam_seconds=3600, weights=weights)
+    assert r.score == 69.9
+    assert {k: v["deduction"] for k, v in r.breakdown.items()} == {"A": 10.0, "B": 20.1}
+    # 10.25 + 20.25 = 30.5: score 69.5; equal remainders (.5): the first name gets the tenth
+    weights = {"A": Weight(cap=10.25, per_event=FULL), "B": Weight(cap=20.25, per_event=FULL)}
+    r = trust_score([FlagInput("B"), FlagInput("A")], exam_seconds=3600, weights=weights)
+    assert r.score == 69.5
+    assert {k: v["deduction"] for k, v in r.breakdown.items()} == {"A": 10.3, "B": 20.2}
+
+
+@pytest.mark.parametrize(
+    ("duration", "shown"), [(-1, "-1"), (math.nan, "nan"), (math.inf, "inf"), (-0.5, "-0.5")]
+)
+def test_a_bad_flag_duration_is_refused_with_its_reason(duration, shown):
+    with pytest.raises(ValueError, match=rf"^flag duration must be a finite number >= 0, got {shown}$"):
+        trust_score([FlagInput("TAB_NOT_FOCUS", duration)], exam_seconds=3600)
