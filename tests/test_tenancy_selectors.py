@@ -45,6 +45,7 @@ def test_institutions_for_user_by_membership_and_role(both):
     assert list(institutions_for_user(user=user, role=Membership.Role.REVIEWER)) == [b.institution]
     assert list(institutions_for_user(user=b.reviewer)) == [b.institution]
     assert list(institutions_for_user(user=AnonymousUser())) == []
+    assert list(institutions_for_user(user=None)) == []  # no user at all (e.g. a request without one)
     assert set(institutions_for_user(user=_superuser())) == {a.institution, b.institution, third.institution}
 
 
@@ -53,6 +54,7 @@ def test_institution_roles_for_user_names_each_role_in_name_order(both):
     assert institution_roles_for_user(user=a.admin) == [(a.institution, "admin"), (b.institution, "reviewer")]
     assert institution_roles_for_user(user=b.reviewer) == [(b.institution, "reviewer")]
     assert institution_roles_for_user(user=AnonymousUser()) == []
+    assert institution_roles_for_user(user=None) == []
     assert institution_roles_for_user(user=_superuser()) == [
         (a.institution, "admin"),
         (b.institution, "admin"),
@@ -82,3 +84,13 @@ def test_users_for_password_reset_are_active_with_a_password_or_an_invitation(te
     assert users_for_password_reset(email="new@alpha.test") == [invited]
     assert users_for_password_reset(email="nobody@alpha.test") == []
     assert users_for_password_reset(email="other@alpha.test") == []
+
+
+def test_a_unicode_lookalike_of_a_stored_address_gets_no_reset_link(tenant_a):
+    """The database's case-insensitive match picks the accounts; Django's Unicode comparison only
+    narrows them. 'KELVIN SIGN' + 'im@…' folds to 'kim@…' in Unicode but is another address."""
+    kim = get_user_model().objects.create_user(
+        username="kim", email="kim@alpha.test", password="pw-kim-12345"
+    )
+    assert users_for_password_reset(email="KIM@alpha.test") == [kim]
+    assert users_for_password_reset(email="\u212aim@alpha.test") == []
