@@ -57,6 +57,25 @@ def test_risk_band_filter(login, tenant_a, sessions):
     assert names(client.get(reverse("dashboard:sessions"), {"band": "unscored"})) == ["Ruth Running"]
 
 
+def test_verdict_filters(login, tenant_a, sessions):
+    inst = tenant_a.institution
+    make_session(inst, first="Vera", last="Violation", score=50.0, verdict="violation")
+    make_session(inst, first="Cleo", last="Cleared", score=60.0, verdict="cleared")
+    make_session(inst, first="Finn", last="Finalising", status="finalising", score=40.0)
+    client = login(tenant_a.reviewer)
+
+    def verdict(value):
+        return set(names(client.get(reverse("dashboard:sessions"), {"verdict": value, "per_page": 100})))
+
+    # waiting for review: completed, below 85 and no verdict (not the finalising one, not Clara's 97)
+    assert verdict("pending") == {"Rita Review", "Hugo High"}
+    assert verdict("none") == {"Clara Clean", "Rita Review", "Hugo High", "Ruth Running", "Finn Finalising"}
+    assert verdict("violation") == {"Vera Violation"}
+    assert verdict("cleared") == {"Cleo Cleared"}
+    assert verdict("suspicious") == set()
+    assert len(verdict("")) == 7
+
+
 def test_status_assessment_and_flag_type_filters(login, tenant_a, sessions):
     client = login(tenant_a.reviewer)
     assert names(client.get(reverse("dashboard:sessions"), {"status": "active"})) == ["Ruth Running"]

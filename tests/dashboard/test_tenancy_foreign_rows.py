@@ -155,6 +155,15 @@ def test_one_session_its_flags_and_media_are_not_found_from_another_institution(
         selectors.flag_get(session=rows["a_running"], public_id=flag.public_id)
 
 
+def test_a_flag_is_found_through_its_own_session_only(tenant_a, rows):
+    from django.http import Http404
+
+    own = rows["a_done"].flags.get()
+    assert selectors.flag_get(session=rows["a_done"], public_id=own.public_id) == own
+    with pytest.raises(Http404):  # the same institution's other session
+        selectors.flag_get(session=rows["a_running"], public_id=own.public_id)
+
+
 def test_assessment_filter_lists_only_own_assessments(tenant_a, tenant_b, rows):
     from sessions.models import Assessment
 
