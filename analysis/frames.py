@@ -39,6 +39,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from analysis.gaze import EyesReading, read_eyes
+
 
 class InvalidImage(ValueError):
     pass
@@ -169,8 +171,9 @@ def _short_range() -> Any:
 def _face_mesh() -> Any:
     import mediapipe as mp
 
+    # Refined landmarks: the iris points for the gaze check (analysis/gaze.py), at no extra cost.
     return mp.solutions.face_mesh.FaceMesh(
-        static_image_mode=True, max_num_faces=1, refine_landmarks=False, min_detection_confidence=0.3
+        static_image_mode=True, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.3
     )
 
 
@@ -418,11 +421,19 @@ def head_pose(rgb: np.ndarray, box: FaceBox | None = None) -> HeadPose | None:
         if not faces:
             return None
         box = faces[0]
+    return _mesh_pose(*_face_mesh_on(rgb, box))
+
+
+def _face_mesh_on(rgb: np.ndarray, box: FaceBox) -> tuple[np.ndarray, float, Any]:
+    """Face mesh on a square crop around ``box``: (the crop, frame pixels per crop pixel, result)."""
     # Face mesh's landmark projection is only right on a square view.
     crop, _, _, side = _square_crop(rgb, box.x + box.w / 2, box.y + box.h / 2, max(box.w, box.h) * 2.0)
     if side < 192:  # and it wants a face of a decent size in that view
         crop = cv2.resize(crop, (192, 192), interpolation=cv2.INTER_LINEAR)
-    result = _MESH.run(crop)
+    return crop, side / crop.shape[0], _MESH.run(crop)
+
+
+def _mesh_pose(crop: np.ndarray, scale: float, result: Any) -> HeadPose | None:
     if not result.multi_face_landmarks:
         return None
     ch, cw = crop.shape[:2]
@@ -482,31 +493,44 @@ class BlockedInfo:
     reason: str | None  # "dark" | "uniform" | None
     brightness: float  # mean luma, 0..255
     contrast: float  # luma standard deviation
-    detail: float  # mean |Laplacian| of a denoised, downscaled luma
+    detail: float  # share of the view's cells with an edge in them (0..1)
 
 
 def camera_blocked(
     rgb: np.ndarray,
     *,
     dark_threshold: float = 28.0,
-    min_contrast: float = 12.0,
-    min_detail: float = 10.0,
+    min_contrast: float = 2.0,
+    min_detail: float = 0.2,
+    black_threshold: float = 8.0,
 ) -> BlockedInfo:
     """Is the camera covered, in the dark or looking at a featureless surface?
 
-    A hand or a sheet of paper on the lens gives a bright but smooth frame, so
-    brightness alone is not enough; sensor noise would pass an edge test, hence
-    the blur and downscale before measuring detail.
+    A hand, a sheet of paper or a finger on the lens leaves a smooth view, bright
+    or not, with at most a strip of the room along an edge: what is measured is
+    the share of the view (``EDGE_CELLS`` cells of an 80x60 grey copy) holding an
+    edge of at least ``EDGE_STRENGTH`` grey levels per pixel. Under ``min_detail``
+    of the view with an edge, or a grey-level spread under ``min_contrast``, the
+    view is covered ("uniform"; "dark" when its brightness is under
+    ``dark_threshold``); under ``black_threshold`` of brightness it is dark
+    whatever it shows (a lens cap). A dim room with someone in it keeps its edges
+    and is not blocked; ``analyse_frame`` also never calls a view with a face in
+    it blocked. Sensor noise and JPEG blocks are a few grey levels: the average
+    down to 80x60 and the edge strength keep them out. The thresholds were
+    chosen on the tune half of the evaluation corpus (``eval/detectors.py``).
     """
     return _blocked_small(
         _small_gray(contiguous(rgb)),
         dark_threshold=dark_threshold,
         min_contrast=min_contrast,
         min_detail=min_detail,
+        black_threshold=black_threshold,
     )
 
 
 SMALL_SIZE = (80, 60)  # width, height of the grey view the blocked check and the still check use
+EDGE_CELLS = (8, 6)  # across, down: cells of 10x10 pixels of the 80x60 view
+EDGE_STRENGTH = 10.0  # grey levels per pixel (Sobel, normalised)
 
 
 def _small_gray(rgb: np.ndarray) -> np.ndarray:
@@ -515,18 +539,32 @@ def _small_gray(rgb: np.ndarray) -> np.ndarray:
     return cv2.resize(gray, SMALL_SIZE, interpolation=cv2.INTER_AREA)
 
 
+def _edge_share(small: np.ndarray) -> float:
+    gx = cv2.Sobel(small, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(small, cv2.CV_32F, 0, 1, ksize=3)
+    mag = np.hypot(gx, gy) / 4  # the Sobel kernel weighs 4: grey levels per pixel
+    (cx, cy), (h, w) = EDGE_CELLS, mag.shape
+    cells = mag[: h - h % cy, : w - w % cx].reshape(cy, h // cy, cx, w // cx).max(axis=(1, 3))
+    return float((cells >= EDGE_STRENGTH).mean())
+
+
 def _blocked_small(
-    small_gray: np.ndarray, *, dark_threshold: float, min_contrast: float, min_detail: float
+    small_gray: np.ndarray,
+    *,
+    dark_threshold: float,
+    min_contrast: float,
+    min_detail: float,
+    black_threshold: float = 8.0,
 ) -> BlockedInfo:
     small = small_gray.astype(np.float32)
     brightness = float(small.mean())
     contrast = float(small.std())
-    detail = float(np.abs(cv2.Laplacian(small, cv2.CV_32F, ksize=3)).mean())
+    detail = _edge_share(small)
     reason: str | None = None
-    if brightness < dark_threshold:
+    if brightness < black_threshold:
         reason = "dark"
     elif contrast < min_contrast or detail < min_detail:
-        reason = "uniform"
+        reason = "dark" if brightness < dark_threshold else "uniform"
     return BlockedInfo(
         blocked=reason is not None,
         reason=reason,
@@ -548,8 +586,9 @@ class FrameSensitivity:
     max_yaw_deg: float = 35.0
     max_pitch_deg: float = 25.0
     dark_threshold: float = 28.0
-    min_contrast: float = 12.0
-    min_detail: float = 10.0
+    min_contrast: float = 2.0
+    min_detail: float = 0.2
+    black_threshold: float = 8.0
     # A face scoring this much makes the short-range look unnecessary.
     sure_face_confidence: float = 0.8
     # Full range on the tiles across the top of the frame (small faces behind the candidate).
@@ -559,6 +598,13 @@ class FrameSensitivity:
     # Face mesh confirms the pose when the keypoint estimate comes this close
     # to max_yaw_deg / max_pitch_deg (or past them).
     pose_confirm_margin_deg: float = 15.0
+    # The gaze check (analysis/gaze.py): looking away when the eyes, read from the iris
+    # landmarks, are turned sideways in the head by more than this (the reading, which
+    # understates the turn; chosen on the tune half), on a face at least eyes_min_face_px wide.
+    # eyes_check 0: head pose only (and no face-mesh call for the eyes).
+    max_eyes_yaw_deg: float = 19.0
+    eyes_min_face_px: int = 40
+    eyes_check: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -574,6 +620,9 @@ class FrameObservation:
     # Stream only: no face found, but since the last frame with one face the view changed only
     # around that face (a cup, a hand in front of it): the candidate is there, face hidden.
     face_hidden: bool = False
+    # The eyes' sideways turn in the head (degrees, > 0 towards the image's right), None when the
+    # eyes were not read (too small, too dark, not looked at): analysis/gaze.py.
+    eyes_yaw: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able; ``from_dict`` gives back an equal observation."""
@@ -587,6 +636,7 @@ class FrameObservation:
             "blocked_reason": self.blocked_reason,
             "brightness": self.brightness,
             "face_hidden": self.face_hidden,
+            "eyes_yaw": self.eyes_yaw,
         }
 
     @classmethod
@@ -607,25 +657,35 @@ class FrameObservation:
             blocked_reason=d["blocked_reason"],
             brightness=float(d["brightness"]),
             face_hidden=bool(d.get("face_hidden", False)),
+            eyes_yaw=d.get("eyes_yaw"),
         )
 
 
-def _pose(rgb: np.ndarray, face: FaceBox, s: FrameSensitivity) -> HeadPose | None:
-    """The keypoint estimate, or face mesh's when that estimate is near or past a limit."""
+def _pose(rgb: np.ndarray, face: FaceBox, s: FrameSensitivity) -> tuple[HeadPose | None, EyesReading | None]:
+    """Head pose and the eyes' reading. The keypoint estimate of the pose when it is well inside
+    the limits and the eyes are not looked at; otherwise one face-mesh call gives both."""
     cheap = keypoint_pose(face)
-    if cheap is not None and (
+    near_limit = cheap is None or not (
         abs(cheap.yaw) < s.max_yaw_deg - s.pose_confirm_margin_deg
         and abs(cheap.pitch) < s.max_pitch_deg - s.pose_confirm_margin_deg
-    ):
-        return cheap
-    return head_pose(rgb, face) or cheap
+    )
+    eyes_wanted = bool(s.eyes_check) and face.w >= s.eyes_min_face_px
+    if not near_limit and not eyes_wanted:
+        return cheap, None
+    crop, scale, result = _face_mesh_on(rgb, face)
+    pose = _mesh_pose(crop, scale, result) or cheap
+    return pose, read_eyes(crop, scale, result) if eyes_wanted else None
 
 
 def analyse_frame(rgb: np.ndarray, *, sensitivity: FrameSensitivity | None = None) -> FrameObservation:
     s = sensitivity or FrameSensitivity()
     rgb = contiguous(rgb)
     blocked = camera_blocked(
-        rgb, dark_threshold=s.dark_threshold, min_contrast=s.min_contrast, min_detail=s.min_detail
+        rgb,
+        dark_threshold=s.dark_threshold,
+        min_contrast=s.min_contrast,
+        min_detail=s.min_detail,
+        black_threshold=s.black_threshold,
     )
     faces = detect_faces(
         rgb,
@@ -637,19 +697,25 @@ def analyse_frame(rgb: np.ndarray, *, sensitivity: FrameSensitivity | None = Non
         tile_confidence=s.tile_face_confidence,
         verify_below=s.verify_below,
     )
-    yaw = pitch = None
+    if faces and blocked.blocked:  # a face in view: the camera sees the candidate (a dim room)
+        blocked = replace(blocked, blocked=False, reason=None)
+    yaw = pitch = eyes_yaw = None
     looking_away = False
     if faces:
-        pose = _pose(rgb, faces[0], s)
+        pose, eyes = _pose(rgb, faces[0], s)
         if pose is not None:
             yaw, pitch = pose.yaw, pose.pitch
             looking_away = abs(yaw) > s.max_yaw_deg or abs(pitch) > s.max_pitch_deg
+            if eyes is not None:  # the eyes turned sideways in the head, whatever the head does
+                eyes_yaw = eyes.yaw
+                looking_away = looking_away or abs(eyes_yaw) > s.max_eyes_yaw_deg
     return FrameObservation(
         face_count=len(faces),
         faces=tuple(faces),
         yaw=yaw,
         pitch=pitch,
         looking_away=looking_away,
+        eyes_yaw=eyes_yaw,
         blocked=blocked.blocked,
         blocked_reason=blocked.reason,
         brightness=blocked.brightness,
@@ -874,8 +940,14 @@ class FrameAnalyser:
         s = self.sensitivity
         assert self._ref_obs is not None
         blocked = _blocked_small(
-            small_gray, dark_threshold=s.dark_threshold, min_contrast=s.min_contrast, min_detail=s.min_detail
+            small_gray,
+            dark_threshold=s.dark_threshold,
+            min_contrast=s.min_contrast,
+            min_detail=s.min_detail,
+            black_threshold=s.black_threshold,
         )
+        if self._ref_obs.face_count:  # nearly the same view as one with a face in it
+            blocked = replace(blocked, blocked=False, reason=None)
         self._run += 1
         self.reused += 1
         return replace(

@@ -188,11 +188,15 @@ observations through the episode state machine (several seconds in a row),
 so a single wrong frame is not a flag; the per-frame figures are the floor
 under the flags, not the flag rates.
 
-The camera-blocked check (`camera_blocked`), the head-pose check behind
-`LOOKING_AWAY` and the speech check (`analysis.audio.voice_segments`) are
-measured in the last section, each beside the simplest baseline that could
-stand in for it, its one threshold chosen on the tune half
-(`eval/detectors.py`).
+The camera-blocked check (`analyse_frame`'s `blocked`: `camera_blocked` and
+no face in view), the head-pose and gaze check behind `LOOKING_AWAY` (head
+yaw and pitch, and the eyes' sideways turn read from mediapipe's iris
+landmarks, `analysis/gaze.py`) and the speech check
+(`analysis.audio.voice_segments`) are measured in the last section, each
+beside the simplest baseline that could stand in for it, its one threshold
+chosen on the tune half (`eval/detectors.py`). The looking-away positives of
+the report half are composed (irises moved by a known share of the eye,
+`eval/eyes.py`): no real photo on that side shows a visible face turned away.
 
 ## On what
 
@@ -253,6 +257,21 @@ one scene share a group. A frame is composed from one half's sources only.
   beside it; a hand or cup wider than the face, or an exposure jump while the
   face is hidden, still makes it an absence. Single frames (the face-count tables) know
   nothing of this.
+* The gaze check reads the eyes' sideways turn only: a glance down at the desk
+  with the head still is not seen (head pitch only; the tune half's `sobel_12`
+  looks down and is not flagged). It reads nothing on a face under 40 px
+  wide or an eye under 9 px, in a dim view or backlight (too little contrast
+  over the eyes), and behind glasses' glare the mesh places the iris near the
+  middle of the eye: a glance is missed there, never invented. The iris
+  landmarks understate a turn (an eye composed at ~37°–49° reads ~15°–25°),
+  hence a limit of 19° on the reading, chosen on the tune half. In a stream
+  the eyes change a frame too little for the still check: a candidate whose
+  only movement is the eyes is analysed again at least every 20 s, so a
+  glance shorter than that is missed; a sustained one is flagged.
+* The report half's `face_swapped` is opencv's face-swap result: the tune
+  half's `man_b`'s face on `man_a`'s photo. The halves share a face there
+  (and so the eyes of half the report half's composed looking-away views);
+  the split, fixed before any result, is kept as it is.
 * A head turned to profile counts as a face in view (the cameraman); the
   basketball player on the right, turned away with an ear and his hair in
   view, is a person but not a face; nor is a face wholly behind a

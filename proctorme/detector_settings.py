@@ -37,6 +37,10 @@ SENSITIVITY_KEYS = frozenset(
         "pose_confirm_margin_deg",
         "verify_below",
         "tile_face_confidence",
+        "black_threshold",
+        "max_eyes_yaw_deg",
+        "eyes_min_face_px",
+        "eyes_check",
     }
 )
 MAX_TIMING_SECONDS = 3600.0

@@ -19,6 +19,7 @@ import io
 import logging
 import random
 import wave
+from dataclasses import replace
 from datetime import timedelta
 
 import numpy as np
@@ -119,10 +120,13 @@ def frame_sensitivity(settings: dict) -> FrameSensitivity:
     return _sensitivity(settings)
 
 
-def _sensitivity(settings: dict) -> FrameSensitivity:
+def _sensitivity(settings: dict, *, eyes: bool = True) -> FrameSensitivity:
+    """``eyes`` False: no gaze check (LOOKING_AWAY off, or pictures that never feed it:
+    snapshots, the phone's side view), so no face-mesh call for the eyes."""
     values = settings.get("sensitivity", {})
     fields = FrameSensitivity.__dataclass_fields__
-    return FrameSensitivity(**{k: float(v) for k, v in values.items() if k in fields})
+    s = FrameSensitivity(**{k: float(v) for k, v in values.items() if k in fields})
+    return s if eyes else replace(s, eyes_check=False)
 
 
 def _timing(settings: dict, type_: str, session: ProctoringSession | None = None) -> tuple[float, float]:
@@ -177,6 +181,8 @@ def _described(obs) -> dict:
         out["hidden"] = True
     if obs.yaw is not None:
         out.update(yaw=round(obs.yaw, 1), pitch=round(obs.pitch, 1))
+    if obs.eyes_yaw is not None:
+        out["eyesYaw"] = round(obs.eyes_yaw, 1)  # the eyes' sideways turn in the head (analysis/gaze.py)
     return out
 
 
@@ -208,7 +214,8 @@ def _observe_pending(session: ProctoringSession, settings: dict, enabled: set[st
             kind__in=[MediaChunk.Kind.SNAPSHOT, MediaChunk.Kind.AUDIO, MediaChunk.Kind.AUX],
         ).order_by("kind", "seq")
     )
-    sensitivity = _sensitivity(settings)
+    # Snapshots and the phone's frames never feed LOOKING_AWAY: no face-mesh call for the eyes.
+    sensitivity = _sensitivity(settings, eyes=False)
     identity = "FACE_MISMATCH" in enabled
     now = timezone.now()
     for chunk in pending:
@@ -346,7 +353,10 @@ class _Folder:
         still frames is the same whatever order the batches arrived in."""
         types = [t for t in FRAME_RULES if t in self.enabled]
         frame_state = self.state.setdefault("frame", {})
-        analyser = FrameAnalyser(sensitivity=_sensitivity(self.settings), state=frame_state.get("analyser"))
+        analyser = FrameAnalyser(
+            sensitivity=_sensitivity(self.settings, eyes="LOOKING_AWAY" in self.enabled),
+            state=frame_state.get("analyser"),
+        )
         observed = []
         seen: list[tuple] = []  # (captured_at, observation) of this run, for the candidate's warnings
         for chunk in _in_order(self.chunks[MediaChunk.Kind.FRAME], frame_state, final):

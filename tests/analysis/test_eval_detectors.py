@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 
-from eval import corpus, detectors
+from eval import corpus, detectors, eyes
 from tests.analysis import material
 
 pytestmark = pytest.mark.slow
@@ -38,20 +38,20 @@ def _support(lines: list[str], title: str) -> tuple[int, int]:
 def section(build):
     tune = build(lambda: corpus.load("tune", 30, cache_dir=None))
     report = build(lambda: corpus.load("report", 30, cache_dir=None))
-    return build(lambda: detectors.report(tune, report, 4)), tune, report
+    return build(lambda: detectors.report(tune, report, 4, eyes_per_class=3)), tune, report
 
 
 def test_each_table_has_the_product_and_its_baseline_on_the_same_items(section):
     lines, _, report = section
-    for title, product, baseline in (
-        ("Camera blocked", "camera_blocked", "mean brightness < "),
-        ("Looking away", "analyse_frame", "nose offset > "),
-        ("Speech", "voice_segments", "RMS over 300 ms > "),
+    for title, products, baseline in (
+        ("Camera blocked", ("analyse_frame", "camera_blocked alone"), "mean brightness < "),
+        ("Looking away, report", ("analyse_frame", "head pose only"), "nose offset > "),
+        ("Speech", ("voice_segments",), "RMS over 300 ms > "),
     ):
         rows = _rows(lines, title)
-        assert len(rows) == 2, (title, rows)
-        assert product in rows, (title, rows)
-        (base,) = [name for name in rows if name != product]
+        assert len(rows) == len(products) + 1, (title, rows)
+        assert all(p in rows for p in products), (title, rows)
+        (base,) = [name for name in rows if name not in products]
         assert base.startswith(baseline), base
         pos, neg = _support(lines, title)
         for tp, fp, fn, tn in rows.values():
@@ -60,9 +60,24 @@ def test_each_table_has_the_product_and_its_baseline_on_the_same_items(section):
     usable = [f for f in report if f.condition != "darkness"]
     assert _support(lines, "Camera blocked") == (len(usable), len(usable) + sum(1 for f in usable if f.faces))
     assert _support(lines, "Speech") == (4, 4)
+    # The lone real people, and three composed views with the eyes away, three with them ahead.
     lone = [f for f in report if f.faces == 1 and f.people == 1 and f.in_floor]
-    assert sum(_support(lines, "Looking away")) == len(lone)
-    assert any(line.startswith("**Limit**: the report half has 0 honest positives") for line in lines)
+    pos, neg = _support(lines, "Looking away, report")
+    assert (pos, neg) == (3 + sum(f.turned for f in lone), 3 + sum(not f.turned for f in lone))
+    assert _support(lines, "Looking away, composed eyes") == (3, 3)
+    assert any(line.startswith("**Limit**: the report half has 0 real head turns") for line in lines)
+
+
+def test_composed_eyes_come_from_their_own_half_and_are_labelled_by_the_shift():
+    for which in corpus.HALVES:
+        names = eyes.people(which)
+        assert names and all(p.half == which for p in corpus.PEOPLE if p.id in names)
+        for vid, away, _cond, shift, view in eyes.views(which, 4):
+            lo, hi = eyes.AWAY_SHIFTS if away else eyes.AHEAD_SHIFTS
+            assert lo <= abs(shift) <= hi, (vid, shift)
+            assert view.shape == (corpus.VIEW[1], corpus.VIEW[0], 3)
+    # No shift between "ahead" and "away" is composed: no honest label there.
+    assert eyes.AHEAD_SHIFTS[1] < eyes.AWAY_SHIFTS[0]
 
 
 def test_a_lens_cap_is_blocked_and_brightness_alone_misses_a_bright_sheet():

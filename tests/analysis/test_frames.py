@@ -117,12 +117,16 @@ class _Calls:
         return counted
 
 
-def test_a_frontal_face_costs_the_whole_frame_and_two_tiles_and_nothing_else(monkeypatch):
+def test_a_frontal_face_costs_the_whole_frame_two_tiles_and_one_look_at_the_eyes(monkeypatch):
     img = material.compose(["astronaut"], (320, 240), np.random.default_rng(1))
     assert detect_faces(img)[0].score >= FrameSensitivity().sure_face_confidence
     calls = _Calls(monkeypatch)
     obs = analyse_frame(img)
-    assert obs.face_count == 1 and not obs.looking_away
+    assert obs.face_count == 1 and not obs.looking_away and obs.eyes_yaw is not None
+    assert calls.counts == {"full": 3, "short": 0, "mesh": 1}
+    # Without the gaze check, head pose needs no face mesh on a frontal face.
+    calls.counts.update(full=0, short=0, mesh=0)
+    assert not analyse_frame(img, sensitivity=FrameSensitivity(eyes_check=False)).looking_away
     assert calls.counts == {"full": 3, "short": 0, "mesh": 0}
 
 
