@@ -209,8 +209,10 @@ def _play(session, span: range, sent_at: dict, snapshot: bytes, audio: dict, sto
                     5.0,
                 )
             )
+        # The session as the upload view loads it (sessions.widget_views.session_from_token).
+        loaded = ProctoringSession.objects.select_related("institution", "assessment", "candidate")
         with transaction.atomic():  # commit → the analysis task runs (TASKS_MODE=sync)
-            store(session=ProctoringSession.objects.get(pk=session.pk), items=items)
+            store(session=loaded.get(pk=session.pk), items=items)
     session_end(session=ProctoringSession.objects.get(pk=session.pk))
     session_finalise(session=ProctoringSession.objects.get(pk=session.pk))
     return snap_seq, audio_seq

@@ -74,14 +74,15 @@ def session_score_compute(*, session: ProctoringSession, include_dismissed: bool
     flags = Flag.objects.filter(session=session)
     if not include_dismissed:
         flags = flags.filter(dismissed_at__isnull=True)
+    # Tuples, not model instances: analysis scores a running session after every upload.
     inputs = [
         FlagInput(
-            type=flag.type,
-            duration_s=flag.duration_seconds
-            if flag.ended_at
-            else max((now - flag.started_at).total_seconds(), 0.0),
+            type=type_,
+            duration_s=duration if ended_at else max((now - started_at).total_seconds(), 0.0),
         )
-        for flag in flags.only("type", "duration_seconds", "ended_at", "started_at")
+        for type_, duration, ended_at, started_at in flags.values_list(
+            "type", "duration_seconds", "ended_at", "started_at"
+        )
     ]
     return trust_score(
         inputs,
