@@ -114,11 +114,10 @@ def run(
         # The mutants and their results stay; only those that were not killed run again.
         if not (mutants / f"{path}.meta").exists():
             raise SystemExit(f"mutants/ holds no run of {module}: run it whole first")
-        patterns = [
-            name for name, status in results() if status != "killed" and name.startswith(module + ".")
-        ]
+        _, _, survivors = run_counts(module, functions)
+        patterns = [survivor.rpartition(" (")[0] for survivor in survivors]
         if not patterns:
-            return run_counts(module)
+            return run_counts(module, functions)
     else:
         shutil.rmtree(mutants, ignore_errors=True)
         patterns = [f"{module}.x_{name}__mutmut_*" for name in functions] if functions else []
@@ -133,14 +132,17 @@ def run(
         "cli()\n"
     )
     subprocess.run([sys.executable, "-c", driver], cwd=ROOT, check=False, stdout=subprocess.DEVNULL)  # noqa: S603
-    return run_counts(module)
+    return run_counts(module, functions)
 
 
-def run_counts(module: str) -> tuple[int, int, list[str]]:
+def run_counts(module: str, functions: list[str] | None) -> tuple[int, int, list[str]]:
+    """Killed / survived among the mutants of the listed functions (mutmut also lists the
+    module's other functions' mutants, unchecked or with no tests; they are not counted)."""
+    prefixes = tuple(f"{module}.x_{name}__mutmut_" for name in functions) if functions else (module + ".",)
     killed = survived = 0
     survivors = []
     for name, status in results():
-        if not name.startswith(module + "."):
+        if not name.startswith(prefixes):
             continue
         if status == "killed":
             killed += 1

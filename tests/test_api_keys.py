@@ -53,6 +53,7 @@ def test_registered_key_from_a_foreign_origin_is_refused(tenant_a, tenant_b, ori
     with pytest.raises(DomainNotRegistered) as caught:
         widget_key_check(key=tenant_a.publishable_key, origin=origin)
     assert caught.value.code == "DOMAIN_NOT_REGISTERED"
+    assert caught.value.details == {"origin": origin}  # the page is told which origin to register
 
 
 @pytest.mark.parametrize("origin", [None, "", "null", "file:///exam.html", "not a url"])
@@ -269,9 +270,20 @@ def test_last_used_is_stored_at_first_use_then_at_most_once_a_minute(tenant_a, t
     assert stored() is None
     assert secret_key_authenticate(key=tenant_a.secret_key).last_used_at == start
     assert stored() == start
-    time_machine.shift(timedelta(seconds=59))
+    time_machine.shift(timedelta(seconds=60))  # a minute, not more than a minute
     secret_key_authenticate(key=tenant_a.secret_key)
     assert stored() == start
-    time_machine.shift(timedelta(seconds=2))
+    time_machine.shift(timedelta(seconds=1))
     assert secret_key_authenticate(key=tenant_a.secret_key).last_used_at == start + timedelta(seconds=61)
     assert stored() == start + timedelta(seconds=61)
+
+
+def test_revoking_a_key_loaded_earlier_writes_only_its_revocation(tenant_a):
+    """An admin's revoke of a key loaded before a request used it (or someone renamed it) keeps
+    what was written since."""
+    key = ApiKey.objects.get(institution=tenant_a.institution, kind=ApiKey.Kind.SECRET)
+    used = timezone.now()
+    ApiKey.objects.filter(pk=key.pk).update(name="Rotated secret", last_used_at=used)
+    api_key_revoke(api_key=key)
+    key.refresh_from_db()
+    assert (key.name, key.last_used_at, key.revoked_at is not None) == ("Rotated secret", used, True)

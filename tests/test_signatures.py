@@ -165,6 +165,21 @@ def test_attempt_signature_encodings_that_are_accepted(tenant_a):
         attempt_signature_verify(institution=tenant_a.institution, attempt_id=ATTEMPT, signature=signature)
 
 
+@pytest.mark.parametrize("holds", [{"-"}, {"_"}, {"-", "_"}])
+def test_url_safe_base64_is_accepted_whichever_of_its_two_characters_it_holds(tenant_a, holds):
+    """The attempt ids are picked so that the signature's url-safe form holds exactly ``holds``."""
+    for n in range(10_000):
+        attempt = f"attempt-{n}"
+        urlsafe = base64.urlsafe_b64encode(_raw(tenant_a.secret_key, attempt)).decode()
+        if {c for c in "-_" if c in urlsafe} == holds:
+            break
+    else:
+        pytest.fail(f"no attempt id gives a signature holding {holds}")
+    for signature in (urlsafe, urlsafe.rstrip("=")):
+        attempt_signature_verify(institution=tenant_a.institution, attempt_id=attempt, signature=signature)
+    _refused(tenant_a.institution, urlsafe, attempt=attempt + "x")
+
+
 def test_an_attempt_signature_with_any_one_byte_changed_is_refused(tenant_a):
     for index in range(32):
         raw = bytearray(_raw(tenant_a.secret_key))
@@ -194,6 +209,13 @@ def test_a_signature_of_another_attempt_is_refused(tenant_a):
 def test_signatures_with_keys_that_are_not_the_institutions_secret_are_refused(tenant_a, tenant_b):
     for key in (tenant_b.secret_key, tenant_a.publishable_key, tenant_a.secret_key[:-1], ""):
         _refused(tenant_a.institution, attempt_sign(secret_key=key, attempt_id=ATTEMPT))
+
+
+@pytest.mark.parametrize("junk", ["!", "*", "\u00e9", ".", "\x00"])
+def test_a_right_signature_with_a_character_outside_base64_inside_it_is_refused(tenant_a, junk):
+    good = attempt_sign(secret_key=tenant_a.secret_key, attempt_id=ATTEMPT)
+    _refused(tenant_a.institution, good[:20] + junk + good[20:])
+    _refused(tenant_a.institution, good.rstrip("=") + junk)
 
 
 def _second_secret(institution, **kwargs) -> str:
@@ -226,6 +248,20 @@ def test_an_expired_secret_no_longer_signs_while_another_active_one_does(tenant_
         attempt_id=ATTEMPT,
         signature=attempt_sign(secret_key=tenant_a.secret_key, attempt_id=ATTEMPT),
     )
+
+
+def test_an_older_expired_secret_does_not_stop_a_newer_one_from_signing(tenant_a):
+    ApiKey.objects.filter(pk=_default_secret_row(tenant_a).pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    newer = _second_secret(tenant_a.institution, name="rotation")
+    signer = attempt_signature_verify(
+        institution=tenant_a.institution,
+        attempt_id=ATTEMPT,
+        signature=attempt_sign(secret_key=newer, attempt_id=ATTEMPT),
+    )
+    assert signer.name == "rotation"
+    _refused(tenant_a.institution, attempt_sign(secret_key=tenant_a.secret_key, attempt_id=ATTEMPT))
 
 
 def test_a_secret_that_expires_later_still_signs_until_it_does(tenant_a, time_machine):
