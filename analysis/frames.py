@@ -554,7 +554,7 @@ def _blocked_small(
     dark_threshold: float,
     min_contrast: float,
     min_detail: float,
-    black_threshold: float = 8.0,
+    black_threshold: float,
 ) -> BlockedInfo:
     small = small_gray.astype(np.float32)
     brightness = float(small.mean())
@@ -661,6 +661,19 @@ class FrameObservation:
         )
 
 
+def _blocked_seen(small_gray: np.ndarray, s: FrameSensitivity, *, face_in_view: bool) -> BlockedInfo:
+    """The blocked check at ``s``'s thresholds; a view with a face in it is never blocked (the
+    camera sees the candidate, in a dim room say)."""
+    info = _blocked_small(
+        small_gray,
+        dark_threshold=s.dark_threshold,
+        min_contrast=s.min_contrast,
+        min_detail=s.min_detail,
+        black_threshold=s.black_threshold,
+    )
+    return replace(info, blocked=False, reason=None) if face_in_view and info.blocked else info
+
+
 def _pose(rgb: np.ndarray, face: FaceBox, s: FrameSensitivity) -> tuple[HeadPose | None, EyesReading | None]:
     """Head pose and the eyes' reading. The keypoint estimate of the pose when it is well inside
     the limits and the eyes are not looked at; otherwise one face-mesh call gives both."""
@@ -680,13 +693,6 @@ def _pose(rgb: np.ndarray, face: FaceBox, s: FrameSensitivity) -> tuple[HeadPose
 def analyse_frame(rgb: np.ndarray, *, sensitivity: FrameSensitivity | None = None) -> FrameObservation:
     s = sensitivity or FrameSensitivity()
     rgb = contiguous(rgb)
-    blocked = camera_blocked(
-        rgb,
-        dark_threshold=s.dark_threshold,
-        min_contrast=s.min_contrast,
-        min_detail=s.min_detail,
-        black_threshold=s.black_threshold,
-    )
     faces = detect_faces(
         rgb,
         min_confidence=s.min_face_confidence,
@@ -697,8 +703,7 @@ def analyse_frame(rgb: np.ndarray, *, sensitivity: FrameSensitivity | None = Non
         tile_confidence=s.tile_face_confidence,
         verify_below=s.verify_below,
     )
-    if faces and blocked.blocked:  # a face in view: the camera sees the candidate (a dim room)
-        blocked = replace(blocked, blocked=False, reason=None)
+    blocked = _blocked_seen(_small_gray(rgb), s, face_in_view=bool(faces))
     yaw = pitch = eyes_yaw = None
     looking_away = False
     if faces:
@@ -939,15 +944,8 @@ class FrameAnalyser:
     def _reuse(self, small_gray: np.ndarray) -> FrameObservation:
         s = self.sensitivity
         assert self._ref_obs is not None
-        blocked = _blocked_small(
-            small_gray,
-            dark_threshold=s.dark_threshold,
-            min_contrast=s.min_contrast,
-            min_detail=s.min_detail,
-            black_threshold=s.black_threshold,
-        )
-        if self._ref_obs.face_count:  # nearly the same view as one with a face in it
-            blocked = replace(blocked, blocked=False, reason=None)
+        # Nearly the same view as one with a face in it: the face is still in view.
+        blocked = _blocked_seen(small_gray, s, face_in_view=bool(self._ref_obs.face_count))
         self._run += 1
         self.reused += 1
         return replace(

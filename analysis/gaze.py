@@ -52,7 +52,6 @@ LIDS = ((159, 145), (386, 374))
 EYE_OPENING_PER_RADIUS = 2.5  # ~30 mm of opening over a ~12 mm eyeball radius
 MIN_EYE_PX = 9.0  # eye opening width in the frame's pixels
 MIN_EYE_CONTRAST = 14.0  # grey-level standard deviation over the eyes' region
-CROP_SIZE = 256  # the face crop given to the mesh (square; a face of about half of it)
 
 
 @dataclass(frozen=True, slots=True)
