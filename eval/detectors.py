@@ -307,17 +307,13 @@ def choose_eyes_limit(items: Sequence[Item], observations: Sequence[FrameObserva
     looking at the screen (a false flag accuses a candidate)."""
     s = FrameSensitivity()
     scored = [(eyes_score(o), i.label, head_only(o, s)) for i, o in zip(items, observations, strict=True)]
-    pos = sum(1 for _, y, _ in scored if y) or 1
-    neg = sum(1 for _, y, _ in scored if not y) or 1
     best, best_cut = -1.0, 90.0
     for cut in np.arange(10.0, 45.5, 0.5):
-        pred = [h or (g is not None and g > cut) for g, _, h in scored]
-        tp = sum(1 for p, (_, y, _) in zip(pred, scored, strict=True) if p and y)
-        fp = sum(1 for p, (_, y, _) in zip(pred, scored, strict=True) if p and not y)
-        if fp / neg > MAX_FALSE_ALARMS:
-            continue
-        if (tp / pos + 1 - fp / neg) / 2 > best:
-            best, best_cut = (tp / pos + 1 - fp / neg) / 2, float(cut)
+        tp, fp, fn, tn = _rates([(y, h or (g is not None and g > cut)) for g, y, h in scored])
+        false_alarms = fp / ((fp + tn) or 1)
+        balanced = (tp / ((tp + fn) or 1) + 1 - false_alarms) / 2
+        if false_alarms <= MAX_FALSE_ALARMS and balanced > best:
+            best, best_cut = balanced, float(cut)
     return best_cut
 
 
