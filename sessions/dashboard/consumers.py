@@ -90,8 +90,8 @@ class DashboardConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         remember_server_loop()
         user = self.scope.get("user")
-        await self.accept()
         if user is None or not user.is_authenticated:
+            await self.accept()
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         session_store = self.scope.get("session")
@@ -100,6 +100,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         )
         dash = await _dashboard_for(user, chosen)
         if dash is None:
+            await self.accept()
             await self.close(code=CLOSE_NO_INSTITUTION)
             return
         self.institution, self.courses = dash.institution, dash.courses
@@ -107,8 +108,11 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         self.checked_at = time.monotonic()
         self.group = institution_group(self.institution.public_id)
         self.user_group = user_group(user.pk)
+        # In the groups before the page hears it is connected: a message sent right after the
+        # handshake (a flag, a batch of signals) reaches it.
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.channel_layer.group_add(self.user_group, self.channel_name)
+        await self.accept()
 
     async def disconnect(self, code):
         if self.institution is not None:

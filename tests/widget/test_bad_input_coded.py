@@ -10,6 +10,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import DataError
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from sessions.models import Event, MediaChunk, ProctoringSession
@@ -48,14 +49,15 @@ def test_finding11_an_upload_seq_past_the_limit_is_refused_and_nothing_is_writte
 
 def test_finding11_a_failed_insert_leaves_no_file_behind(client, started, monkeypatch):
     before = set(_files_on_disk())
-    real_save = MediaChunk.save
+    real_bulk_create = QuerySet.bulk_create
 
-    def save(self, *args, **kwargs):
-        if self.seq == 2:
-            raise DataError("value out of range")  # what PostgreSQL says of a row it cannot take
-        return real_save(self, *args, **kwargs)
+    def bulk_create(self, objs, *args, **kwargs):
+        # The batch's rows go in one INSERT; one row PostgreSQL cannot take fails all of it.
+        if self.model is MediaChunk and any(chunk.seq == 2 for chunk in objs):
+            raise DataError("value out of range")
+        return real_bulk_create(self, objs, *args, **kwargs)
 
-    monkeypatch.setattr(MediaChunk, "save", save)
+    monkeypatch.setattr(QuerySet, "bulk_create", bulk_create)
     items = parse_upload(
         '{"items": [{"kind": "frame", "seq": 1, "part": "a"}, {"kind": "frame", "seq": 2, "part": "b"}]}',
         {"a": _upload_file(), "b": _upload_file()},
