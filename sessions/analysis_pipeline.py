@@ -640,8 +640,52 @@ def session_analyse(*, session: ProctoringSession, final: bool = False) -> dict:
     return {"observed": observed + folder.frames_analysed, "flags": folder.flag_count}
 
 
+# A run queued and not started yet, per session (cache key on its public id). It is set when
+# a run is queued and cleared when the run starts, before it reads what is pending, so an
+# upload that finds it set leaves its chunks to that run: a session has at most one run
+# waiting in the queue, however many uploads arrive meanwhile (one per upload before, and a
+# backlog of runs that found nothing left to do). An upload that arrives once the run has
+# started queues the next one. The key expires after QUEUED_SECONDS, so a run lost on its way
+# to the broker (it was away) holds nothing back for longer: the sweep queues it then.
+QUEUED_SECONDS = 120
+
+
+def _queued_key(public_id) -> str:
+    return f"analyse:queued:{public_id}"
+
+
+def session_analysis_queue(session: ProctoringSession) -> None:
+    """Queue the session's analysis once the transaction commits, unless a run of it is
+    already queued and not started (that run takes every chunk still pending)."""
+    public_id = str(session.public_id)
+    transaction.on_commit(lambda: _queue_once(public_id))
+
+
+def _queue_once(public_id: str) -> bool:
+    from proctorme.tasks import enqueue
+    from sessions.tasks import session_analyse_task
+
+    try:
+        fresh = cache.add(_queued_key(public_id), 1, timeout=QUEUED_SECONDS)
+    except Exception:  # the cache is away: queue it, as every upload did before
+        log.warning("could not mark the analysis of %s queued", public_id, exc_info=True)
+        fresh = True
+    if fresh:
+        enqueue(session_analyse_task, public_id)
+    return fresh
+
+
+def _queued_clear(public_id: str) -> None:
+    try:
+        cache.delete(_queued_key(public_id))
+    except Exception:  # it expires by itself; an upload meanwhile may wait for the sweep
+        log.warning("could not clear the queued mark of %s", public_id, exc_info=True)
+
+
 def session_analyse_serialised(*, session: ProctoringSession, final: bool = False) -> None:
     """Run session_analyse, one at a time per session; a run asked for meanwhile runs after."""
+    # Started: an upload from now on queues the next run (this one may already have read past it).
+    _queued_clear(str(session.public_id))
     # The lock dies with its holder (proctorme.locks): a worker killed mid-run does not
     # leave its redelivered task locked out.
     again_key = f"analyse:again:{session.pk}"
@@ -661,11 +705,9 @@ def analysis_pending_enqueue() -> int:
 
     Each accepted upload queues its session's analysis, which takes every chunk
     still pending; when the broker was away at that moment, nothing was queued.
-    This sweep (on the beat schedule) is the safety net. Returns how many sessions it queued.
+    This sweep (on the beat schedule) is the safety net; a session whose run is queued and
+    not started is left to it. Returns how many sessions it queued.
     """
-    from proctorme.tasks import enqueue
-    from sessions.tasks import session_analyse_task
-
     cutoff = timezone.now() - timedelta(seconds=django_settings.PROCTORME_ANALYSIS_PENDING_GRACE)
     sessions = (
         MediaChunk.objects.filter(
@@ -679,10 +721,9 @@ def analysis_pending_enqueue() -> int:
             ],
             session__status=ProctoringSession.Status.ACTIVE,
         )
+        .order_by()  # without the model's ordering, distinct is over the sessions alone
         .values_list("session__public_id", flat=True)
         .distinct()
     )
     ids = [str(public_id) for public_id in sessions[:1000]]
-    for public_id in ids:
-        enqueue(session_analyse_task, public_id)
-    return len(ids)
+    return sum(_queue_once(public_id) for public_id in ids)

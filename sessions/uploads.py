@@ -22,7 +22,6 @@ from django.utils import timezone
 from analysis.audio import pcm_to_wav
 from analysis.frames import InvalidImage, jpeg_check
 from proctorme.errors import InvalidMedia, ProctormeError, SessionEnded
-from proctorme.tasks import enqueue
 from proctorme.times import client_time
 from sessions.models import MediaChunk, ProctoringSession
 from sessions.services import MAX_SEQ, screen_evidence_link
@@ -359,7 +358,7 @@ def _media_store(
         if accepted:
             # Uploads count as a sign of life for the live dashboard's connection state.
             ProctoringSession.objects.filter(pk=session.pk).update(last_seen_at=timezone.now())
-            from sessions.tasks import session_analyse_task
+            from sessions.analysis_pipeline import session_analysis_queue
 
-            enqueue(session_analyse_task, str(session.public_id))
+            session_analysis_queue(session)  # unless a run of it is queued and not started yet
     return accepted, duplicates
