@@ -216,3 +216,11 @@ def test_the_tenth_left_over_goes_to_the_largest_remainder_then_to_the_first_nam
 def test_a_bad_flag_duration_is_refused_with_its_reason(duration, shown):
     with pytest.raises(ValueError, match=rf"^flag duration must be a finite number >= 0, got {shown}$"):
         trust_score([FlagInput("TAB_NOT_FOCUS", duration)], exam_seconds=3600)
+
+
+def test_the_breakdown_keeps_a_types_seconds_to_the_millisecond():
+    # 12.3456 s → 12.346 (neither 12 nor 12.3456); x = 0.06 + 0.2 × 12.3456 / 60 = 0.101152,
+    # d = 35 × (1 − e^−0.101152) = 35 × 0.096197 = 3.367; score 96.633 → 96.6
+    r = trust_score([FlagInput("TAB_NOT_FOCUS", 12.3456)], exam_seconds=3600)
+    assert r.score == 96.6
+    assert r.breakdown == {"TAB_NOT_FOCUS": {"count": 1, "seconds": 12.346, "deduction": 3.4}}
