@@ -65,6 +65,9 @@ MODULES: dict[str, tuple[list[str], list[str] | None]] = {
             "tests/dashboard/test_tenancy_foreign_rows.py",
             "tests/dashboard/test_access.py",
             "tests/dashboard/test_list.py",
+            "tests/dashboard/test_live_rows.py",
+            "tests/lti/test_lti_course_dashboard.py",
+            "tests/test_accommodations.py",
         ],
         [
             "dashboard_context",
@@ -75,6 +78,9 @@ MODULES: dict[str, tuple[list[str], list[str] | None]] = {
             "in_courses",
             "live_sessions",
             "session_list",
+            "assessments_for",
+            "accommodation_get",
+            "institution_overview",
         ],
     ),
     "sessions.uploads": (
