@@ -86,6 +86,7 @@ MODULES: dict[str, tuple[list[str], list[str] | None]] = {
     "sessions.uploads": (
         [
             "tests/widget/test_upload_refusals.py",
+            "tests/widget/test_upload_store.py",
             "tests/widget/test_quotas.py",
             "tests/widget/test_screen_and_recording.py",
         ],
