@@ -133,6 +133,14 @@ def test_a_malformed_header_is_refused(header):
         _verify(header)
 
 
+def test_a_v1_is_everything_after_its_first_equals_sign():
+    """A value holding '=' (base64 padding, a mangled header) is a wrong signature, not an
+    unreadable header: the entry splits at its first '='."""
+    for value in (f"{_mac()}=", f"={_mac()}", f"{_mac()[:32]}={_mac()[32:]}"):
+        with pytest.raises(WebhookVerificationError, match=r"^signature does not match$"):
+            _verify(f"t={T0},v1={value}")
+
+
 def test_a_v0_entry_is_not_a_signature():
     with pytest.raises(WebhookVerificationError, match=r"^malformed signature header$"):
         _verify(f"t={T0},v0={_mac()}")
@@ -397,6 +405,27 @@ def test_a_session_token_names_the_key_that_issued_it_and_dies_with_it(tenant_a)
         session_token_key_check(claims)
     with pytest.raises(InvalidToken, match=r"^The key this session was started with has been revoked\.$"):
         session_token_key_check({**claims, "key": "00000000-0000-0000-0000-000000000000"})
+
+
+def test_a_widget_requests_key_check_is_one_query_whether_the_key_is_active_or_not(
+    tenant_a, django_assert_num_queries
+):
+    """It runs on every widget request: the row is read once with both fields is_active needs
+    (a deferred revoked_at or expires_at would cost a second query per request)."""
+    from sessions.tokens import session_token_key_check, session_token_make, session_token_read
+
+    key, _ = api_key_create(institution=tenant_a.institution, kind=ApiKey.Kind.PUBLISHABLE)
+    claims = session_token_read(
+        session_token_make(session=_bare_session(tenant_a), origin="https://a", api_key=key)
+    )
+    with django_assert_num_queries(1):
+        session_token_key_check(claims)
+    api_key_revoke(api_key=key)
+    with django_assert_num_queries(1), pytest.raises(InvalidToken):
+        session_token_key_check(claims)
+    ApiKey.objects.filter(pk=key.pk).update(revoked_at=None, expires_at=timezone.now() - timedelta(seconds=1))
+    with django_assert_num_queries(1), pytest.raises(InvalidToken):
+        session_token_key_check(claims)
 
 
 def test_an_expired_key_ends_its_tokens_too(tenant_a, time_machine):

@@ -51,7 +51,12 @@ def test_finding10_a_session_stores_no_more_items_than_its_exam_can_have(client,
     assert session_media_limit(started.session, "frame") == 3
     assert _batch(client, started, [_frame(1), _frame(2), _frame(3)]).status_code == 202
     refused = _batch(client, started, [_frame(4)])
-    assert refused.status_code == 413 and refused.json()["error"]["details"]["reason"] == "session limit"
+    assert refused.status_code == 413
+    assert refused.json()["error"] == {
+        "code": "MEDIA_TOO_LARGE",
+        "message": "This session has stored all the frame items an exam of its length can have.",
+        "details": {"kind": "frame", "reason": "session limit", "limit": 3},
+    }
     assert _batch(client, started, [_frame(3)]).status_code == 202  # a retry of a stored item still acks
     assert MediaChunk.objects.count() == 3
 
@@ -86,3 +91,17 @@ def test_finding10_the_per_session_limits_are_the_widgets_cadence_over_the_exam_
     }
     assert session_media_limit(untimed, "frame") == 180 + 300
     assert session_media_limit(untimed, "snapshot") == 12 + 300
+
+
+def test_finding10_the_session_limit_counts_this_sessions_items_only(client, tenant_a, started, monkeypatch):
+    """Another session's items, of the same kind and seqs, use none of this session's room."""
+    from sessions import uploads
+
+    monkeypatch.setattr(uploads, "PER_SESSION_SLACK", 0)
+    monkeypatch.setattr(uploads, "PER_SECOND", {**uploads.PER_SECOND, "frame": 3 / 3720})
+    other = _start(tenant_a, candidate="cand-other")
+    assert _batch(client, other, [_frame(1), _frame(2), _frame(3)]).status_code == 202
+    response = _batch(client, started, [_frame(1), _frame(2), _frame(3)])
+    assert response.status_code == 202, response.content
+    assert len(response.json()["accepted"]) == 3
+    assert MediaChunk.objects.filter(session=started.session).count() == 3

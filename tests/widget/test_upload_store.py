@@ -112,3 +112,20 @@ def test_an_item_stored_first_by_a_concurrent_upload_is_a_duplicate_and_its_file
     assert clashing and not default_storage.exists(clashing[0])  # this batch's copy is gone
     for key in [("frame", 1), ("snapshot", 1), ("audio", 1)]:
         assert default_storage.exists(rows[key].file.name)
+
+
+def test_the_session_row_is_read_once_and_locked(tenant_a, django_capture_on_commit_callbacks):
+    """The guard against an upload racing the session's end: its status, and the config the
+    per-session limits are computed from, come from the one SELECT ... FOR UPDATE (a deferred
+    field would be read again by a second, unlocked query)."""
+    session = _started(tenant_a)
+    with django_capture_on_commit_callbacks(), CaptureQueriesContext(connection) as queries:
+        accepted, _ = media_store(session=session, items=_items())
+    assert len(accepted) == 4
+    reads = [
+        q["sql"]
+        for q in queries
+        if q["sql"].startswith("SELECT") and 'FROM "proctoring_proctoringsession"' in q["sql"]
+    ]
+    assert len(reads) == 1, reads
+    assert "FOR UPDATE" in reads[0]
