@@ -300,9 +300,20 @@ def _cookie(client) -> str:
     return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
 
 
+@pytest.fixture
+async def sync_thread_disconnected():
+    """The thread that runs the test's sync_to_async calls keeps its database connection after
+    the test: closed here, so the test database can be dropped, and a second run in the same
+    process (make mutate's) does not read through a connection to the first run's database."""
+    yield
+    from django.db import connections
+
+    await sync_to_async(connections.close_all)()
+
+
 @pytest.mark.django_db(transaction=True)
 async def test_the_live_socket_pushes_the_courses_flags_and_scores_only(
-    client, platform, registration, tenant_a, rows
+    client, platform, registration, tenant_a, rows, sync_thread_disconnected
 ):
     await sync_to_async(_instructor)(client, platform, tenant_a)
     headers = [
