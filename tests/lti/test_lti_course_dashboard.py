@@ -196,6 +196,32 @@ def test_the_live_page_and_the_overview_count_the_course_only(client, platform, 
     assert reviewer.get(reverse("dashboard:overview")).status_code == 403
 
 
+def test_a_course_instructor_may_not_open_or_change_the_institutions_accommodations(
+    client, platform, registration, tenant_a, rows
+):
+    """The overview lets course instructors in for their courses; the accommodations page (every
+    candidate of the institution) stays for admins."""
+    from sessions.accommodations import accommodation_set
+    from sessions.models import Accommodation
+
+    set_for_olga = accommodation_set(candidate=rows["other_done"].candidate, extra_seconds=600)
+    _instructor(client, platform, tenant_a)
+    assert client.get(reverse("dashboard:overview")).status_code == 200
+    page = client.get(reverse("dashboard:accommodations"))
+    assert page.status_code == 403 and "Olga" not in page.content.decode()
+    added = client.post(
+        reverse("dashboard:accommodations"),
+        {"candidate": str(rows["mine_done"].candidate.public_id), "extra_minutes": "30"},
+    )
+    assert added.status_code == 403
+    gone = client.post(reverse("dashboard:accommodation-delete", args=[set_for_olga.public_id]))
+    assert gone.status_code == 403
+    assert list(Accommodation.objects.values_list("pk", flat=True)) == [set_for_olga.pk]
+    admin = Client()
+    admin.force_login(tenant_a.admin)
+    assert "Olga" in admin.get(reverse("dashboard:accommodations")).content.decode()
+
+
 def test_courses_add_up_launch_by_launch(client, platform, registration, tenant_a, rows):
     _instructor(client, platform, tenant_a, roles=[TA])
     _instructor(client, platform, tenant_a, context="course-8")
