@@ -66,6 +66,7 @@ MODULES: dict[str, tuple[list[str], list[str] | None]] = {
             "tests/dashboard/test_access.py",
             "tests/dashboard/test_list.py",
             "tests/dashboard/test_live_rows.py",
+            "tests/dashboard/test_overview_figures.py",
             "tests/lti/test_lti_course_dashboard.py",
             "tests/test_accommodations.py",
         ],
