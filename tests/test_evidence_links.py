@@ -3,9 +3,13 @@ for the chunk's own institution's pages, and is a 404 once the chunk or its file
 
 from __future__ import annotations
 
-import pytest
+from datetime import timedelta
 
-from sessions.media import media_signed_url
+import pytest
+from django.http import Http404
+from django.utils import timezone
+
+from sessions.media import media_response, media_signed_url, media_token_read
 from sessions.models import MediaChunk
 from tests.factories import MediaFactory, SessionFactory, jpeg, wav
 
@@ -92,3 +96,27 @@ def test_a_link_only_answers_get(client, chunk):
     url = media_signed_url(chunk, absolute=False)
     assert client.post(url).status_code == 405
     assert client.get(url).status_code == 200
+
+
+def test_media_response_sets_its_own_privacy_headers_without_the_middleware(chunk, settings):
+    """It serves the signed links and the dashboard's replay; nosniff and private caching are its
+    own, not left to SecurityMiddleware (SECURE_CONTENT_TYPE_NOSNIFF) or a deployment's proxy."""
+    settings.SECURE_CONTENT_TYPE_NOSNIFF = False
+    response = media_response(chunk, max_age=60)
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Cache-Control"] == "private, max-age=60"
+    assert response["Content-Disposition"] == 'inline; filename="snapshot-3.jpg"'
+
+
+def test_the_404_says_whether_the_link_is_bad_or_its_file_gone(chunk, time_machine):
+    time_machine.move_to(timezone.now(), tick=False)
+    token = media_signed_url(chunk, ttl_seconds=30, absolute=False).removeprefix("/media/s/")
+    assert media_token_read(token) == str(chunk.public_id)
+    with pytest.raises(Http404, match=r"^Invalid or expired link\.$"):
+        media_token_read(token[:-1])
+    time_machine.shift(timedelta(seconds=31))
+    with pytest.raises(Http404, match=r"^Invalid or expired link\.$"):
+        media_token_read(token)
+    chunk.file.storage.delete(chunk.file.name)
+    with pytest.raises(Http404, match=r"^The file is gone\.$"):
+        media_response(chunk)
