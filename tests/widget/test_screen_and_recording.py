@@ -289,10 +289,31 @@ def test_recording_past_the_sessions_storage_cap_is_refused_the_rest_still_accep
         "session storage limit",
     )
     assert error["details"] == {"kind": "recording", "reason": "session storage limit", "limit": 1024 * 1024}
+    assert error["message"] == "This session has stored all the recording it may keep."
     # Exactly up to the cap is fine, and other kinds are not held back by it.
     assert _post(client, started, [_segment(2, data=_webm(424 * 1024))]).status_code == 202
     assert _post(client, started, [_screen(1)]).status_code == 202
     assert MediaChunk.objects.filter(session=started.session, kind="recording").count() == 2
+
+
+def test_the_storage_cap_counts_this_sessions_recording_bytes_only_and_not_a_retry(
+    client, tenant_a, started, settings
+):
+    """Another session's recording and this session's other kinds use none of its room, so its
+    first segment may fill the cap exactly; a retry of a stored segment is then a duplicate, not
+    new bytes over the cap."""
+    settings.PROCTORME_RECORDING_MAX_MB = 1
+    other = _start(tenant_a, "attempt-screen-2", {"recordSession": True})
+    assert _post(client, other, [_segment(1, data=_webm(600 * 1024))]).status_code == 202
+    assert _post(client, started, [_screen(1, _jpeg(1280, 800))]).status_code == 202
+    whole = _segment(1, data=_webm(1024 * 1024))
+    response = _post(client, started, [whole])
+    assert response.status_code == 202, response.content
+    assert response.json()["accepted"] == [{"kind": "recording", "seq": 1}]
+    retried = _post(client, started, [_segment(1, data=_webm(1024 * 1024))])
+    assert retried.status_code == 202, retried.content
+    assert retried.json() == {"accepted": [], "duplicates": [{"kind": "recording", "seq": 1}]}
+    assert MediaChunk.objects.filter(session=started.session, kind="recording").count() == 1
 
 
 def test_screen_captures_and_segments_count_against_the_per_session_item_cap(client, started, monkeypatch):

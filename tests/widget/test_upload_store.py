@@ -4,6 +4,8 @@ file is removed again, while the rest of the batch is stored."""
 
 from __future__ import annotations
 
+import re
+
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
@@ -60,7 +62,13 @@ def test_a_batch_is_stored_in_one_insert(tenant_a, django_capture_on_commit_call
     assert duplicates == []
     rows = list(MediaChunk.objects.filter(session=session).order_by("kind", "seq"))
     assert [(r.kind, r.seq) for r in rows] == [("audio", 1), ("frame", 1), ("frame", 2), ("snapshot", 1)]
+    folder = f"{tenant_a.institution.public_id}/{session.public_id}"
+    suffixes = {"audio": "wav", "frame": "jpg", "snapshot": "jpg"}
     for row in rows:
+        # Under the day's folder, the institution's and the session's, named by kind and seq (the
+        # storage adds a random tail only should the name be taken).
+        name = rf"sessions/\d{{4}}/\d{{2}}/\d{{2}}/{folder}/{row.kind}-{row.seq:06d}(_\w{{7}})?\.{suffixes[row.kind]}"
+        assert re.fullmatch(name, row.file.name), row.file.name
         assert default_storage.exists(row.file.name)
         with row.file.open("rb") as handle:
             assert len(handle.read()) == row.size
