@@ -57,6 +57,10 @@ RATE_PER_SECOND = 20.0
 RATE_BURST = 60.0
 
 
+# One encoder for every message: json.dumps with separators builds a new one per call.
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+
 class TokenBucket:
     def __init__(self, rate: float, burst: float) -> None:
         self.rate, self.burst = rate, burst
@@ -219,7 +223,7 @@ class WidgetConsumer(AsyncWebsocketConsumer):
                 log.warning("group_discard failed for %s", self.group, exc_info=True)
 
     async def _send(self, message: dict) -> None:
-        await self.send(text_data=json.dumps(message, separators=(",", ":")))
+        await self.send(text_data=_encode(message))
 
     async def _error(self, code: str, message: str, seq=None) -> None:
         body = {"type": "error", "code": error_code(code).code, "message": message}

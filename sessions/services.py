@@ -9,7 +9,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from proctorme.errors import AttemptInUse, InvalidSignature, RateLimited, SessionEnded
@@ -397,6 +397,25 @@ _institution_batch: ContextVar[dict[str, list[dict]] | None] = ContextVar("_inst
 # While signals_record runs: each locked session's flag types counted towards the summary flag,
 # loaded once for the batch so a new flag needs no query to know whether its type is new.
 _flag_types_known: ContextVar[dict[int, set[str]] | None] = ContextVar("_flag_types_known", default=None)
+# While signals_record runs: the batch's new flags not inserted yet (with the message data that
+# names their created_at), inserted with one INSERT before any query that could look for them
+# and at the end of the batch, inside its transaction.
+_flags_unsaved: ContextVar[list[tuple[Flag, dict | None]] | None] = ContextVar("_flags_unsaved", default=None)
+
+
+def _flags_insert() -> None:
+    """Insert the batch's new flags still unsaved, in one INSERT (one per flag before)."""
+    unsaved = _flags_unsaved.get()
+    if not unsaved:
+        return
+    Flag.objects.bulk_create([flag for flag, _ in unsaved])
+    for flag, data in unsaved:
+        if data is not None:  # the pushed message was built before the row: it gets the row's time
+            data["createdAt"] = iso(flag.created_at)
+        transaction.on_commit(
+            lambda flag=flag: signals.flag_created.send(sender=ProctoringSession, flag=flag)
+        )
+    unsaved.clear()
 
 
 def _publish_institution(session: ProctoringSession, message: dict) -> None:
@@ -542,6 +561,26 @@ def flag_record(
     new (a browser signal's flag, keyed by its freshly stored seq).
     """
     duration = (ended_at - started_at).total_seconds() if ended_at else 0.0
+    unsaved = _flags_unsaved.get() if known_new else None
+    if unsaved is not None:
+        # Inside a batch of signals: inserted with the batch's other new flags (_flags_insert).
+        flag = Flag(
+            institution_id=session.institution_id,
+            session=session,
+            type=type,
+            episode_key=episode_key,
+            started_at=started_at,
+            ended_at=ended_at,
+            duration_seconds=max(duration, 0.0),
+            description=description or flag_description(type),
+            evidence=evidence,
+            payload=payload or {},
+            created_at=timezone.now(),
+        )
+        data = _flag_publish(flag) if notify else None
+        unsaved.append((flag, data))
+        _suspicious_activity_check(flag)
+        return flag, True
     if known_new:
         flag = Flag.objects.create(
             institution_id=session.institution_id,
@@ -640,10 +679,12 @@ def _suspicious_activity_check(flag: Flag) -> None:
     )
 
 
-def _flag_publish(flag: Flag) -> None:
+def _flag_publish(flag: Flag) -> dict:
+    """The flag to its widget and its institution's dashboards; the data both messages share."""
     data = flag_data(flag, absolute_urls=False)
     _publish_session(flag.session, {"type": "flag", "flag": data})
     _publish_institution(flag.session, {"type": "flag", "flag": data})
+    return data
 
 
 def _flag_close(flag: Flag, at: datetime) -> None:
@@ -654,6 +695,9 @@ def _flag_close(flag: Flag, at: datetime) -> None:
 
 
 def _open_flag(session, type_: str) -> Flag | None:
+    unsaved = _flags_unsaved.get()
+    if unsaved and any(f.session_id == session.pk and f.type == type_ for f, _ in unsaved):
+        _flags_insert()  # this batch opened one: it is looked for with the others
     return (
         Flag.objects.filter(session=session, type=type_, ended_at__isnull=True)
         .order_by("-started_at")
@@ -873,19 +917,21 @@ def _signals_record(signals_in: list[BrowserSignal], fanout: dict[str, list[dict
             session = touched[x.session_id] = sessions[x.session_id]
             session.last_client_seq = max(session.last_client_seq, x.seq)
             session.last_seen_at = now
-        ProctoringSession.objects.bulk_update(list(touched.values()), ["last_client_seq", "last_seen_at"])
+        _sessions_seen_save(list(touched.values()), now)
         flags_for: dict[int, list[dict]] = {pk: [] for pk in touched}
         # Each session's flag types so far (one query for the batch), for the summary flag's count.
         types_known: dict[int, set[str]] = {pk: set() for pk in touched}
         for session_pk, type_ in (
             Flag.objects.filter(session_id__in=list(touched))
             .exclude(type__in=_NOT_COUNTED_FOR_SUMMARY)
+            .order_by()  # the model's ordering would make the distinct one row per flag
             .values_list("session_id", "type")
             .distinct()
         ):
             types_known[session_pk].add(type_)
         collecting = _widget_flags.set(flags_for)
         knowing = _flag_types_known.set(types_known)
+        unsaved = _flags_unsaved.set([])
         try:
             for i, x, when, ended_at in fresh:
                 session, payload = sessions[x.session_id], x.payload or {}
@@ -916,10 +962,32 @@ def _signals_record(signals_in: list[BrowserSignal], fanout: dict[str, list[dict
                         },
                     )
                 results[i] = SignalResult(stored=True, duplicate=False, pushes=tuple(mine[before:]))
+            _flags_insert()
         finally:
+            _flags_unsaved.reset(unsaved)
             _flag_types_known.reset(knowing)
             _widget_flags.reset(collecting)
     return results  # type: ignore[return-value]
+
+
+def _sessions_seen_save(sessions: list[ProctoringSession], now: datetime) -> None:
+    """The batch's sessions' last_client_seq and last_seen_at in one UPDATE statement, written
+    out here: bulk_update builds a CASE of ORM expressions per row and field, which cost more
+    CPU than the rest of a small batch."""
+    meta = ProctoringSession._meta
+    quote = connection.ops.quote_name
+    table, pk = quote(meta.db_table), quote(meta.pk.column)
+    seq, seen = quote(meta.get_field("last_client_seq").column), quote(meta.get_field("last_seen_at").column)
+    cases = " ".join(["WHEN %s THEN %s"] * len(sessions))
+    marks = ", ".join(["%s"] * len(sessions))
+    # Only the model's own table and column names are formatted in; the values are parameters.
+    sql = f"UPDATE {table} SET {seen} = %s, {seq} = CASE {pk} {cases} END WHERE {pk} IN ({marks})"  # noqa: S608
+    params: list = [meta.get_field("last_seen_at").get_db_prep_save(now, connection)]
+    for session in sessions:
+        params += [session.pk, session.last_client_seq]
+    params += [session.pk for session in sessions]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def _new_flag(**fields) -> bool:

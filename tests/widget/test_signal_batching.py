@@ -250,3 +250,49 @@ def services_flag(session, type_: str) -> None:
     from sessions.services import flag_record
 
     flag_record(session=session, type=type_, episode_key=f"k-{type_}", started_at=session.started_at)
+
+
+def test_a_batch_inserts_its_flags_once_and_pushes_them_as_stored(postgres, tenant_a):
+    """A batch's new flags go in with one INSERT: a flag opened and closed in the same batch is
+    found and closed, each flag the widget gets is the stored row (id and creation time), and
+    each new flag is announced once, after the commit, with its row's id."""
+    from django.db import connection as conn
+    from django.test.utils import CaptureQueriesContext
+
+    from sessions import signals
+    from sessions.services import iso
+
+    session = _start(tenant_a, candidate="flags").session
+    announced = []
+
+    def on_created(sender, flag, **kwargs):
+        announced.append((flag.pk, flag.type, conn.in_atomic_block))
+
+    signals.flag_created.connect(on_created, dispatch_uid="test-batch-flags")
+    try:
+        with CaptureQueriesContext(conn) as queries:
+            results = signals_record(
+                [
+                    BrowserSignal(session.pk, 1, "COPY_PASTE", payload={"action": "copy"}),
+                    BrowserSignal(session.pk, 2, "TAB_FOCUS_CHANGE", payload={"focused": False}),
+                    BrowserSignal(session.pk, 3, "TAB_FOCUS_CHANGE", payload={"focused": True}),
+                    BrowserSignal(session.pk, 4, "COPY_PASTE", payload={"action": "paste"}),
+                    BrowserSignal(session.pk, 5, "FULLSCREEN_CHANGE", payload={"fullscreen": False}),
+                ]
+            )
+    finally:
+        signals.flag_created.disconnect(dispatch_uid="test-batch-flags")
+    flags = {f.episode_key: f for f in Flag.objects.filter(session=session)}
+    assert sorted(flags) == ["seq:1", "seq:2", "seq:4", "seq:5"]
+    tab = flags["seq:2"]
+    assert tab.type == "TAB_NOT_FOCUS" and tab.ended_at is not None  # closed by seq 3, same batch
+    pushed = [p["flag"] for r in results for p in r.pushes]
+    assert [p["type"] for p in pushed] == ["COPY_PASTE", "TAB_NOT_FOCUS", "COPY_PASTE", "EXIT_FULLSCREEN"]
+    by_id = {str(f.public_id): f for f in flags.values()}
+    for p in pushed:
+        assert p["createdAt"] == iso(by_id[p["flagId"]].created_at)
+    assert sorted(announced) == sorted((f.pk, f.type, False) for f in flags.values())
+    # Flag inserts: one before the open flag is looked for (seq 2's, for seq 3), one at the end.
+    insert = f"INSERT INTO {conn.ops.quote_name(Flag._meta.db_table)}"
+    inserts = [q["sql"] for q in queries.captured_queries if q["sql"].startswith(insert)]
+    assert len(inserts) == 2
