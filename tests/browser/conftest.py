@@ -59,6 +59,34 @@ def _wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
 
 # --- the Proctorme server ----------------------------------------------------------------------
 
+_servers: list = []  # the daphne server proctorme_url started (one per run)
+
+
+def server_idle(timeout: float = 20.0) -> None:
+    """Wait until every connection the browser had to the Proctorme server is closed and its
+    application (a socket's consumer, with its disconnect handler) has returned: after a closed
+    context the server still writes to the database as each socket goes away, and the test's
+    tables must not be flushed under it."""
+
+    def idle() -> bool:
+        try:
+            details = [d.copy() for d in list(_servers[0].connections.values())] if _servers else []
+        except RuntimeError:  # the server's thread changed the dict meanwhile: look again
+            return False
+        return all(
+            "disconnected" in d
+            and (d.get("application_instance") is None or d["application_instance"].done())
+            for d in details
+        )
+
+    deadline = time.monotonic() + timeout
+    while not idle():
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"the server still handles a connection {timeout:.0f} s after the browser left"
+            )
+        time.sleep(0.05)
+
 
 @pytest.fixture(scope="session")
 def proctorme_url(django_db_setup, django_db_blocker) -> str:
@@ -76,6 +104,7 @@ def proctorme_url(django_db_setup, django_db_blocker) -> str:
     )
     thread = threading.Thread(target=server.run, name="daphne", daemon=True)
     thread.start()
+    _servers.append(server)
     _wait_for_port("127.0.0.1", port)
     return f"http://127.0.0.1:{port}"
 
@@ -226,7 +255,7 @@ def context(browser, transactional_db):
     context.set_default_timeout(15_000)
     yield context
     context.close()
-    time.sleep(0.2)
+    server_idle()
 
 
 @pytest.fixture
@@ -236,12 +265,6 @@ def page(context):
     page.on("console", lambda message: page.console_messages.append(f"{message.type}: {message.text}"))
     page.on("pageerror", lambda error: page.console_messages.append(f"pageerror: {error}"))
     return page
-
-
-@pytest.fixture(scope="session")
-def artifacts() -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    return ARTIFACTS
 
 
 @pytest.fixture

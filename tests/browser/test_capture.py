@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import require
 
-from .conftest import CHROMIUM_ARGS, _read_without_locks
+from .conftest import CHROMIUM_ARGS, _read_without_locks, server_idle
 from .helpers import session_for, wait_for_event
 
 pytestmark = [pytest.mark.browser]
@@ -120,7 +120,7 @@ def _report_and_close(request, context, page):
             )
             print("--- events ---\n" + json.dumps(page.evaluate("window.demoEvents.map(e => e.type)")))
     context.close()
-    time.sleep(0.2)
+    server_idle()
 
 
 @pytest.fixture
@@ -342,12 +342,14 @@ def test_failed_uploads_are_retried_and_nothing_is_lost(steady_page, exam_page):
 
     page.route("**/widget/v1/sessions/*/media**", flaky)
     _start(page, exam)
-    # Backoff 1 s, 2 s, 4 s (with jitter) after the first upload at 5 s, then the backlog goes.
+    # Backoff 1 s, 2 s, 4 s (with jitter) after the first upload at 5 s, then the backlog goes;
+    # and at least the eight seconds of frames the assertions below count have been taken.
     page.wait_for_function(
-        "() => { const c = window.Proctorme.capture; return c && c.stats.failures >= 3 && c.stats.acknowledged.frame > 0 && c.pending.length <= 2; }",
+        "() => { const c = window.Proctorme.capture; return c && c.stats.failures >= 3"
+        " && c.stats.acknowledged.frame > 0 && c.pending.length <= 2"
+        " && c.stats.captured.frame + c.stats.unchangedFrames >= 8; }",
         timeout=30_000,
     )
-    page.wait_for_timeout(1_500)
     page.evaluate("window.keptCapture = window.Proctorme.capture")
     _end(page)
     stats = page.evaluate("JSON.parse(JSON.stringify(window.keptCapture.stats))")

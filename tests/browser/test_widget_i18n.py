@@ -31,9 +31,7 @@ def test_every_language_has_every_text():
         assert tables[name] == english, name
 
 
-def test_locale_option_gives_the_consent_notice_in_french(
-    page, pages_root, site_urls, proctorme_url, school, artifacts
-):
+def test_locale_option_gives_the_consent_notice_in_french(page, pages_root, site_urls, proctorme_url, school):
     page.goto(eye_page(pages_root, site_urls, proctorme_url, school, lang="en", locale="fr-CA"))
     dialog = page.get_by_role("dialog", name="Cet examen est surveillé")
     dialog.wait_for()
@@ -43,12 +41,9 @@ def test_locale_option_gives_the_consent_notice_in_french(
     assert dialog.get_by_role("button", name="J’accepte — lancer la surveillance").is_visible()
     assert "Alpha University utilise Proctorme pour surveiller « Algebra »" in dialog.inner_text()
     assert page.get_by_role("status").inner_text().strip() == "En attente de votre accord"
-    page.screenshot(path=str(artifacts / "consent-fr.png"))
 
 
-def test_page_lang_gives_arabic_laid_out_right_to_left(
-    page, pages_root, site_urls, proctorme_url, school, artifacts
-):
+def test_page_lang_gives_arabic_laid_out_right_to_left(page, pages_root, site_urls, proctorme_url, school):
     page.set_viewport_size({"width": 1000, "height": 700})
     page.goto(eye_page(pages_root, site_urls, proctorme_url, school, lang="ar", locale=None))
     dialog = page.get_by_role("dialog", name="هذا الامتحان مراقَب")
@@ -63,7 +58,6 @@ def test_page_lang_gives_arabic_laid_out_right_to_left(
     assert accept["x"] - box["x"] < 60
     badge = page.locator("[data-proctorme=widget]").bounding_box()
     assert badge["x"] < 100  # the status card sits at the bottom left
-    page.screenshot(path=str(artifacts / "consent-ar.png"))
 
     dialog.get_by_role("button", name="أوافق — ابدأ المراقبة").click()
     page.get_by_role("status").filter(has_text="المراقبة قيد التشغيل").wait_for(timeout=15_000)

@@ -32,6 +32,9 @@ async def _connect(cookie: str | None, origin: str = "http://testserver"):
 
 async def test_a_new_flag_reaches_the_institutions_reviewers_only(tenant_a, tenant_b):
     session = await sync_to_async(make_session)(tenant_a.institution, status="active", score=None)
+    foreign = await sync_to_async(make_session)(
+        tenant_b.institution, status="active", score=None, first="Bea", last="Other"
+    )
     ours, connected, _ = await _connect(await sync_to_async(_cookie_for)(tenant_a.reviewer))
     assert connected
     theirs, connected, _ = await _connect(await sync_to_async(_cookie_for)(tenant_b.reviewer))
@@ -43,7 +46,15 @@ async def test_a_new_flag_reaches_the_institutions_reviewers_only(tenant_a, tena
     html = await ours.receive_from(timeout=5)
     assert f'hx-swap-oob="afterbegin:#flags-{session.public_id}"' in html
     assert "MULTIPLE_FACE" in html and "Ada Lovelace" in html
-    assert await theirs.receive_nothing(timeout=0.5)
+    # Then a flag of B's own: a socket's messages arrive in the order they were sent, so had A's
+    # flag reached B's socket it would come first.
+    await sync_to_async(flag_record)(
+        session=foreign, type="FACE_ABSENCE", episode_key="k2", started_at=foreign.started_at
+    )
+    html = await theirs.receive_from(timeout=5)
+    assert f"#flags-{foreign.public_id}" in html and "Bea Other" in html
+    assert str(session.public_id) not in html and "Ada Lovelace" not in html
+    assert await theirs.receive_nothing(timeout=0)
     await ours.disconnect()
     await theirs.disconnect()
 

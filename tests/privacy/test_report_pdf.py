@@ -14,7 +14,6 @@ from sessions.report_pdf import session_report_pdf
 from tests.conftest import require
 from tests.privacy.seed import seed_candidate
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 SECTIONS = [
     "Session report",
     "Candidate",
@@ -57,9 +56,6 @@ def test_the_pdf_report_has_every_section_the_flags_and_their_evidence(tenant_a,
     subprocess.run(["pdftoppm", "-png", "-r", "70", str(pdf), str(tmp_path / "page")], check=True)
     pages = sorted(tmp_path.glob("page-*.png"))
     assert pages and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pages)
-    ARTIFACTS.mkdir(exist_ok=True)
-    for number, page in enumerate(pages, 1):
-        shutil.copy(page, ARTIFACTS / f"session-report-page-{number}.png")
 
     text = _text(pdf)
     lines = [line.strip() for line in text.splitlines()]
