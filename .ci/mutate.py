@@ -67,6 +67,7 @@ MODULES: dict[str, tuple[list[str], list[str] | None]] = {
             "tests/dashboard/test_list.py",
             "tests/dashboard/test_live_rows.py",
             "tests/dashboard/test_overview_figures.py",
+            "tests/dashboard/test_dashboard_context.py",
             "tests/lti/test_lti_course_dashboard.py",
             "tests/test_accommodations.py",
         ],
