@@ -31,12 +31,13 @@ def _registration(institution, n: int) -> LtiRegistration:
     )
 
 
-def _course(user, registration, context_id: str) -> LtiCourseAccess:
+def _course(user, registration, context_id: str, title: str = "") -> LtiCourseAccess:
     return LtiCourseAccess.objects.create(
         institution=registration.institution,
         registration=registration,
         user=user,
         context_id=context_id,
+        context_title=title,
         last_launch_at=timezone.now(),
     )
 
@@ -46,8 +47,9 @@ def world(tenant_a, tenant_b):
     """A teacher with no membership: two courses of Alpha's LMS, one of Beta's."""
     teacher = get_user_model().objects.create_user(username="teacher", email="teacher@lms.test")
     reg_a, reg_b = _registration(tenant_a.institution, 1), _registration(tenant_b.institution, 2)
-    _course(teacher, reg_a, "course-8")
-    _course(teacher, reg_a, "course-7")
+    # by title (the rows' own order) course-8 comes first; the context holds them by course id
+    _course(teacher, reg_a, "course-8", "Algebra")
+    _course(teacher, reg_a, "course-7", "Zoology")
     _course(teacher, reg_b, "course-1")
     return teacher, reg_a, reg_b
 
