@@ -148,3 +148,22 @@ def test_a_row_shows_its_five_newest_violations_newest_first(tenant_a):
         flags[40].pk,
         flags[30].pk,
     ]
+
+
+@pytest.mark.parametrize("rows", [1, 4])
+def test_the_rows_and_all_they_show_take_two_queries_whatever_their_number(
+    tenant_a, django_assert_num_queries, rows
+):
+    """The sessions with their assessment, candidate, counts and newest frame in one query, the
+    flags of all of them in a second: nothing more per row."""
+    for n in range(rows):
+        session = _running(tenant_a.institution, first=f"Row{n}")
+        make_media(session, kind="frame", seq=1, at_seconds=5)
+        make_flag(session, type="MULTIPLE_FACE")
+    with django_assert_num_queries(2):
+        shown = [
+            (s.assessment.title, s.candidate.first_name, s.flag_count, s.latest_frame_id, len(s.recent_flags))
+            for s in live_sessions(institution=tenant_a.institution, courses=None)
+        ]
+    assert [(title, flags, frames) for title, _, flags, _, frames in shown] == [("Biology", 1, 1)] * rows
+    assert all(frame is not None for *_, frame, _ in shown)
