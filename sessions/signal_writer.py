@@ -5,7 +5,9 @@ Every socket of a server process hands its signals to the process's writer
 first signal of a batch, takes everything that arrived meanwhile (at most
 ``SIGNAL_BATCH_MAX``) and stores it with one ``signals_record`` call on its
 own thread, which keeps its database connection; signals that arrive while a
-batch is being written form the next one. Each socket acknowledges its signal
+batch is being written form the next one. The thread's connection ends with the
+writer: ``writer_close()`` (or, at the latest, the loop's writer being
+collected) closes it on that thread, so no connection outlives its loop. Each socket acknowledges its signal
 only when the future it waits on is resolved, i.e. after the commit.
 
 A batch that fails as a whole (a database error) is written again one signal
@@ -17,6 +19,7 @@ socket closes, and the widget resends what was not acknowledged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -61,6 +64,19 @@ def _write(batch: list[BrowserSignal]) -> list[SignalResult | BaseException]:
     return out
 
 
+def _close_connection() -> None:
+    # Looked up on the thread it runs on: ``connection.close`` evaluated by the caller would be
+    # the caller's own connection.
+    connection.close()
+
+
+def _retire(executor: ThreadPoolExecutor) -> None:
+    """Close the writer thread's connection on that thread, then let the thread end."""
+    with contextlib.suppress(RuntimeError):  # already shut down, or the interpreter is exiting
+        executor.submit(_close_connection)
+        executor.shutdown(wait=False)
+
+
 class SignalWriter:
     """Collects one event loop's signals and writes them in batches on one thread."""
 
@@ -69,18 +85,32 @@ class SignalWriter:
         self.max_batch = max(1, settings.SIGNAL_BATCH_MAX)
         self.pending: list[tuple[BrowserSignal, asyncio.Future]] = []
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="proctorme-signals")
-        self.draining = False
+        self.draining: asyncio.Task | None = None
         self.batches = 0
         self.written = 0
+        # A writer whose loop is gone (a test's loop; a server's at exit) closes its connection.
+        self._retire = weakref.finalize(self, _retire, self.executor)
+        self._retire.atexit = False
 
     async def record(self, signal: BrowserSignal) -> SignalResult:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self.pending.append((signal, future))
-        if not self.draining:
-            self.draining = True
-            loop.create_task(self._drain())
+        if self.draining is None:
+            self.draining = loop.create_task(self._drain())
         return await future
+
+    async def close(self, timeout: float = 10.0) -> None:
+        """Finish the batch being written, close the thread's connection, end the thread.
+
+        Signals still waiting are written first (their sockets are gone by now, or they would
+        not be closing the writer). A write still running after ``timeout`` is a bug of its
+        caller (a lock held by the caller itself, say): it is reported, not waited for."""
+        if self.draining is not None:
+            done, _ = await asyncio.wait([self.draining], timeout=timeout)
+            if not done:
+                raise TimeoutError(f"a batch of signals was still being written after {timeout:.0f} s")
+        self._retire()
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
@@ -108,7 +138,7 @@ class SignalWriter:
                     else:
                         future.set_result(result)
         finally:
-            self.draining = False
+            self.draining = None
 
 
 _writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SignalWriter] = weakref.WeakKeyDictionary()
@@ -121,3 +151,10 @@ def writer() -> SignalWriter:
     if found is None:
         found = _writers[loop] = SignalWriter()
     return found
+
+
+async def writer_close() -> None:
+    """End this event loop's writer, if it has one (a test's loop, before it closes)."""
+    found = _writers.pop(asyncio.get_running_loop(), None)
+    if found is not None:
+        await found.close()

@@ -4,6 +4,7 @@ PROCTORME_REQUIRE_ALL=1 (CI), so a missing service can never pass silently."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from dataclasses import dataclass
@@ -161,13 +162,59 @@ async def _sockets_end_with_the_test(monkeypatch):
         opened.append(self)
 
     monkeypatch.setattr(ApplicationCommunicator, "__init__", init)
-    yield opened
-    for communicator in opened:
-        if not communicator.future.done():
-            await communicator.send_input({"type": "websocket.disconnect", "code": 1000})
-        await communicator.wait(timeout=3)
-    left = _layer_receivers()
-    assert not left, f"a consumer is still receiving from the channel layer: {left}"
+    async with loop_connections_closed():
+        yield opened
+        for communicator in opened:
+            if not communicator.future.done():
+                await communicator.send_input({"type": "websocket.disconnect", "code": 1000})
+            await communicator.wait(timeout=3)
+        left = _layer_receivers()
+        assert not left, f"a consumer is still receiving from the channel layer: {left}"
+
+
+@contextlib.asynccontextmanager
+async def loop_connections_closed():
+    """Close, before this event loop ends, the database connections of the threads that end with it.
+
+    Those threads (the loop's executor, where database_sync_to_async(thread_sensitive=False)
+    runs; the loop's signal writer) would keep their connections open until the garbage
+    collector found them: piled up over a run, PostgreSQL refused clients, TRUNCATE waited on
+    them and the test database could not be dropped at the end. A test running sockets on a loop
+    of its own (async_to_sync) wraps them in this; every ``async def`` test has it
+    (``_sockets_end_with_the_test``).
+    """
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sessions import signal_writer
+
+    executor = ThreadPoolExecutor(thread_name_prefix="test-loop")
+    asyncio.get_running_loop().set_default_executor(executor)
+    try:
+        yield
+    finally:
+        await signal_writer.writer_close()
+        await asyncio.gather(*(asyncio.wrap_future(f) for f in executor_connections_close(executor)))
+        executor.shutdown(wait=False)
+
+
+def executor_connections_close(executor) -> list:
+    """Run connections.close_all() once on each thread the executor has started (a barrier holds
+    each thread to one call); the futures of those calls."""
+    import threading
+
+    from django.db import connections
+
+    threads = len(executor._threads)
+    if not threads:
+        return []
+    gate = threading.Barrier(threads)
+
+    def close() -> None:
+        connections.close_all()
+        gate.wait(timeout=10)
+
+    return [executor.submit(close) for _ in range(threads)]
 
 
 def pytest_collection_modifyitems(items):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import http.server
 import json
 import os
@@ -86,15 +87,27 @@ def server_idle(timeout: float = 20.0) -> None:
                 f"the server still handles a connection {timeout:.0f} s after the browser left"
             )
         time.sleep(0.05)
+    # Each HTTP request ran its view on a thread of its own, gone now with its connection still
+    # open (persistent connections): collected here, not after PostgreSQL runs out of them.
+    gc.collect()
 
 
 @pytest.fixture(scope="session")
-def proctorme_url(django_db_setup, django_db_blocker) -> str:
+def proctorme_url(django_db_setup, django_db_blocker) -> Iterator[str]:
     """http://127.0.0.1:<port> served by daphne with the project's ASGI application."""
-    from daphne.server import Server
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import wait as futures_wait
+
+    from daphne.server import Server, twisted_loop
 
     from proctorme.asgi import application
+    from sessions import signal_writer
+    from tests.conftest import executor_connections_close
 
+    # The server loop's executor is ours, so its threads' connections can be closed at the end.
+    executor = ThreadPoolExecutor(thread_name_prefix="daphne-sync")
+    twisted_loop.set_default_executor(executor)
     port = _free_port()
     server = Server(
         application=application,
@@ -106,7 +119,10 @@ def proctorme_url(django_db_setup, django_db_blocker) -> str:
     thread.start()
     _servers.append(server)
     _wait_for_port("127.0.0.1", port)
-    return f"http://127.0.0.1:{port}"
+    yield f"http://127.0.0.1:{port}"
+    # Before the test database is dropped: the server's threads let go of their connections.
+    asyncio.run_coroutine_threadsafe(signal_writer.writer_close(), twisted_loop).result(timeout=30)
+    futures_wait(executor_connections_close(executor), timeout=30)
 
 
 # --- the institution's exam site ---------------------------------------------------------------

@@ -5,7 +5,8 @@ messages every CELERY_RESTORE_INTERVAL seconds) and gives the same flags and the
 score as an undisturbed run of the same frames.
 
 Real parts: PostgreSQL (the test database, shared with worker processes started
-here), Redis (a database of its own as the broker and cache), Celery workers.
+here), Redis (the tests' own database; the task goes through a queue named for this run, so
+nothing else's messages are taken and no database is flushed), Celery workers.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import cv2
 import pytest
@@ -104,16 +105,11 @@ def _flags(session: ProctoringSession):
     )
 
 
-def _broker_url(redis_url: str) -> str:
-    parts = urlsplit(redis_url)
-    return urlunsplit((parts.scheme, parts.netloc, "/13", "", ""))
-
-
-def _worker(env: dict, log: Path) -> subprocess.Popen:
+def _worker(env: dict, log: Path, queue: str) -> subprocess.Popen:
     with open(log, "ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "proctorme", "worker", "-l", "info", "--concurrency", "1"]
-            + ["--without-gossip", "--without-mingle", "--without-heartbeat"],
+            + ["--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", queue],
             cwd=ROOT,
             env=env,
             stdout=out,
@@ -176,8 +172,8 @@ def test_a_worker_killed_mid_batch_leaves_the_same_flags_and_score_after_redeliv
     assert [f[0] for f in expected] == ["FACE_ABSENCE"], expected
 
     victim = _session(tenant_a, "c-victim", frames, started_at)
-    broker = _broker_url(redis_url)
-    redis.Redis.from_url(broker).flushdb()
+    broker = redis_url
+    queue = f"faults-{uuid.uuid4().hex[:12]}"
     db = postgres.settings_dict
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("PYTEST")},
@@ -191,19 +187,20 @@ def test_a_worker_killed_mid_batch_leaves_the_same_flags_and_score_after_redeliv
         "KEY_ENCRYPTION_KEY": settings.KEY_ENCRYPTION_KEY,
     }
     log = tmp_path / "worker.log"
-    first = _worker(env, log)
+    first = _worker(env, log, queue)
     second = None
+    # Not the current app: later tests' tasks must not find this client (its broker, no config).
+    client = Celery(broker=broker, set_as_current=False)
     try:
         _wait(lambda: b"ready." in log.read_bytes(), 60, "the first worker to start")
-        client = Celery(broker=broker)
-        client.send_task("sessions.session_analyse", args=[str(victim.public_id)])
+        client.send_task("sessions.session_analyse", args=[str(victim.public_id)], queue=queue)
         _wait(lambda: _analysis_lock_held(victim), 60, "the first worker to start analysing")
         _stop(first, signal.SIGKILL)
         killed_at = time.monotonic()
         assert MediaChunk.objects.filter(session=victim, analysed_at__isnull=True).count() == FRAMES, (
             "the worker finished before it was killed: nothing was interrupted"
         )
-        second = _worker(env, log)
+        second = _worker(env, log, queue)
         _wait(
             lambda: not MediaChunk.objects.filter(session=victim, analysed_at__isnull=True).exists(),
             RECOVERY_BOUND,
@@ -219,4 +216,6 @@ def test_a_worker_killed_mid_batch_leaves_the_same_flags_and_score_after_redeliv
         _stop(first, signal.SIGKILL)
         if second is not None:
             _stop(second)
+        client.close()
+        redis.Redis.from_url(broker).delete(queue, f"_kombu.binding.{queue}")
         print(log.read_text(errors="replace")[-3000:])

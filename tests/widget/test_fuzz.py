@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from proctorme.errors import error_code
 from sessions.models import Assessment, Candidate, Event, Flag, MediaChunk, ProctoringSession
+from tests.conftest import loop_connections_closed
 from tests.widget.test_consumer import _connect, _open, _start
 from tests.widget.test_session_start import ORIGIN, eye_config
 from tests.widget.test_upload_refusals import _jpeg
@@ -192,6 +193,10 @@ def test_fuzz_the_socket_answers_every_frame_and_stays_up(tenant_a, sent):
     started = _start(tenant_a)
 
     async def run():
+        async with loop_connections_closed():
+            await socket_run()
+
+    async def socket_run():
         ws = await _connect(started.token)
         assert (await ws.receive_json_from(timeout=5))["type"] == "hello"
         acked: set[int] = set()
@@ -232,10 +237,13 @@ def test_fuzz_a_first_message_without_the_token_closes_the_socket_with_4401(tena
     before = _stored()
 
     async def run():
-        ws = await _open()
-        await ws.send_to(text_data=first)
-        output = await ws.receive_output(timeout=5)
-        assert output == {"type": "websocket.close", "code": 4401}, output
+        async with loop_connections_closed():
+            ws = await _open()
+            await ws.send_to(text_data=first)
+            output = await ws.receive_output(timeout=5)
+            assert output == {"type": "websocket.close", "code": 4401}, output
+            await ws.send_input({"type": "websocket.disconnect", "code": 1000})
+            await ws.wait(timeout=3)
 
     async_to_sync(run)()
     assert _stored() == before
