@@ -64,17 +64,22 @@ _servers: list = []  # the daphne server proctorme_url started (one per run)
 
 
 def server_idle(timeout: float = 20.0) -> None:
-    """Wait until every connection the browser had to the Proctorme server is closed and its
-    application (a socket's consumer, with its disconnect handler) has returned: after a closed
-    context the server still writes to the database as each socket goes away, and the test's
-    tables must not be flushed under it."""
+    """Wait until every connection the browser had to the Proctorme server is closed, its
+    application (a socket's consumer, with its disconnect handler) has returned and the signal
+    writer has committed its last batch: after a closed context the server still writes to the
+    database as each socket goes away, and the test's tables must not be flushed under it (the
+    flush's TRUNCATE and a late write deadlocked)."""
+
+    from sessions import signal_writer
 
     def idle() -> bool:
         try:
             details = [d.copy() for d in list(_servers[0].connections.values())] if _servers else []
+            writers = list(signal_writer._writers.values())
         except RuntimeError:  # the server's thread changed the dict meanwhile: look again
             return False
-        return all(
+        # A socket gone mid-batch leaves its batch to the writer, which still commits it.
+        return all(w.draining is None for w in writers) and all(
             "disconnected" in d
             and (d.get("application_instance") is None or d["application_instance"].done())
             for d in details
