@@ -99,6 +99,18 @@ def test_date_range_filter(login, tenant_a, sessions):
     assert names(response) == ["Rita Review"]
 
 
+def test_the_date_range_includes_its_first_and_last_day(login, tenant_a, sessions):
+    client = login(tenant_a.reviewer)
+    rita = sessions["review"].started_at.date().isoformat()  # 3 days ago
+    hugo = sessions["high"].started_at.date().isoformat()  # 5 days ago
+
+    def between(first, last):
+        return set(names(client.get(reverse("dashboard:sessions"), {"date_from": first, "date_to": last})))
+
+    assert between(rita, rita) == {"Rita Review"}
+    assert between(hugo, rita) == {"Hugo High", "Rita Review"}
+
+
 def test_search_by_name_email_candidate_id_and_session_id(login, tenant_a, sessions):
     client = login(tenant_a.reviewer)
     assert names(client.get(reverse("dashboard:sessions"), {"q": "hugo high"})) == ["Hugo High"]
