@@ -182,3 +182,10 @@ def test_dashboard_context_offers_only_the_users_institutions(tenant_a, tenant_b
     context = selectors.dashboard_context(user=tenant_a.reviewer, chosen=str(tenant_b.institution.public_id))
     assert context.institution == tenant_a.institution
     assert context.institutions == (tenant_a.institution,)
+
+
+def test_a_flag_comes_with_its_session_in_one_query(tenant_a, rows, django_assert_num_queries):
+    own = rows["a_done"].flags.get()
+    with django_assert_num_queries(1):
+        found = selectors.flag_get(session=rows["a_done"], public_id=own.public_id)
+        assert found.session.public_id == rows["a_done"].public_id
