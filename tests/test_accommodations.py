@@ -219,6 +219,17 @@ def test_admin_sets_and_removes_one_in_the_dashboard(client, tenant_a, candidate
     assert removed.status_code == 302 and not Accommodation.objects.exists()
 
 
+def test_removing_one_in_the_dashboard_removes_that_one_only(client, tenant_a, candidate, math):
+    general = accommodation_set(candidate=candidate, extra_seconds=600)
+    for_math = accommodation_set(candidate=candidate, assessment=math, extra_seconds=300)
+    another = CandidateFactory(institution=tenant_a.institution, external_id="cand-2")
+    other = accommodation_set(candidate=another, extra_seconds=60)
+    client.force_login(tenant_a.admin)
+    removed = client.post(reverse("dashboard:accommodation-delete", args=[for_math.public_id]))
+    assert removed.status_code == 302
+    assert set(Accommodation.objects.values_list("pk", flat=True)) == {general.pk, other.pk}
+
+
 def test_dashboard_refuses_bad_input(client, tenant_a, candidate):
     client.force_login(tenant_a.admin)
     response = client.post(
