@@ -5,6 +5,7 @@ file is removed again, while the rest of the batch is stored."""
 from __future__ import annotations
 
 import re
+import wave
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -137,3 +138,26 @@ def test_the_session_row_is_read_once_and_locked(tenant_a, django_capture_on_com
     ]
     assert len(reads) == 1, reads
     assert "FOR UPDATE" in reads[0]
+
+
+def test_audio_is_stored_as_16_khz_wav_and_a_side_view_frame_is_marked_as_the_phones(
+    tenant_a, django_capture_on_commit_callbacks
+):
+    """The widget sends bare PCM; the row says audio/wav, so the file is a WAV of those samples.
+    An aux frame (the paired phone's) is marked as such; other kinds keep the meta they came with."""
+    session = _started(tenant_a)
+    now = timezone.now()
+    items = [
+        UploadItem("a1", "audio", 1, now, PCM_HALF_SECOND, 0.5),
+        UploadItem("x1", "aux", 1, now, _jpeg(), meta={"ignored": True}),
+        UploadItem("f1", "frame", 1, now, _jpeg(), meta={"kept": 1}),
+    ]
+    with django_capture_on_commit_callbacks():
+        media_store(session=session, items=items)
+    rows = {row.kind: row for row in MediaChunk.objects.filter(session=session)}
+    with rows["audio"].file.open("rb") as handle, wave.open(handle) as wav:
+        assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 16000)
+        assert wav.readframes(wav.getnframes()) == PCM_HALF_SECOND
+    assert rows["audio"].content_type == "audio/wav"
+    assert rows["aux"].meta == {"device": "aux"}
+    assert rows["frame"].meta == {"kept": 1}
