@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import wave
+from datetime import timedelta
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -15,7 +16,7 @@ from django.utils import timezone
 
 from sessions import uploads
 from sessions.config import parse_eye
-from sessions.models import MediaChunk
+from sessions.models import MediaChunk, ProctoringSession
 from sessions.services import session_start
 from sessions.uploads import UploadItem, media_store
 from tests.widget.test_upload_refusals import PCM_HALF_SECOND, _jpeg
@@ -161,3 +162,26 @@ def test_audio_is_stored_as_16_khz_wav_and_a_side_view_frame_is_marked_as_the_ph
     assert rows["audio"].content_type == "audio/wav"
     assert rows["aux"].meta == {"device": "aux"}
     assert rows["frame"].meta == {"kept": 1}
+
+
+def test_an_accepted_batch_is_a_sign_of_life_and_is_analysed_once_committed(
+    tenant_a, django_capture_on_commit_callbacks, time_machine
+):
+    """The live dashboard counts an upload as the candidate's sign of life, and the batch's
+    analysis is queued for after the commit; a batch of duplicates only does neither."""
+    time_machine.move_to(timezone.now(), tick=False)
+    session = _started(tenant_a)
+    ProctoringSession.objects.filter(pk=session.pk).update(last_seen_at=None)
+    with django_capture_on_commit_callbacks(execute=True):
+        media_store(session=session, items=_items())
+    session.refresh_from_db()
+    assert session.last_seen_at == timezone.now()
+    stored = MediaChunk.objects.filter(session=session)
+    assert stored.count() == 4 and not stored.filter(analysed_at__isnull=True).exists()
+    first_seen = session.last_seen_at
+    time_machine.shift(timedelta(minutes=5))
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        accepted, _ = media_store(session=session, items=_items())
+    assert accepted == [] and callbacks == []
+    session.refresh_from_db()
+    assert session.last_seen_at == first_seen
