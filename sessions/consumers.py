@@ -37,6 +37,7 @@ from sessions.services import (
     BrowserSignal,
     payload_problem,
     session_end,
+    session_end_notice,
     session_is_overdue,
     session_origin_allowed,
     signal_record,
@@ -102,7 +103,9 @@ def _authorise_sync(token: str | None, origin: str | None):
         session_end(session=session, reason="time_up")
         session.refresh_from_db()
     if session.status != ProctoringSession.Status.ACTIVE:
-        return None, CLOSE_ENDED
+        # Ended while this page was away: it is told how before the close, as a connected page was.
+        session.end_notice = session_end_notice(session.pk)
+        return session, CLOSE_ENDED
     session.token_claims = claims
     # A page that (re)connects learns a pause in force and the messages it has not acknowledged.
     session.intervention = session_intervention_state(session)
@@ -183,8 +186,10 @@ class WidgetConsumer(AsyncWebsocketConsumer):
         session, close_code = await database_sync_to_async(_authorise_sync, thread_sensitive=False)(
             token, _header(self.scope, b"origin")
         )
-        if session is None:
+        if close_code is not None:
             self.closing = True
+            if close_code == CLOSE_ENDED:
+                await self._send(session.end_notice)
             await self.close(code=close_code)
             return
         self.session = session
@@ -290,7 +295,7 @@ class WidgetConsumer(AsyncWebsocketConsumer):
                 session_id=self.session.pk, seq=seq, event=event, at=message.get("at"), payload=payload
             )
         if result.ended:
-            await self._send({"type": "ended", "reason": "ended"})
+            await self._send(await database_sync_to_async(session_end_notice)(self.session.pk))
             await self.close(code=CLOSE_ENDED)
             return
         await self._send({"type": "ack", "seq": seq, **({"duplicate": True} if result.duplicate else {})})

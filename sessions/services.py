@@ -452,6 +452,25 @@ def session_push_live(session: ProctoringSession, message: dict) -> None:
     _publish_institution(session, message)
 
 
+def session_end_notice(session_id: int) -> dict:
+    """The ``ended`` message for a widget that learns of its session's end late (a signal or a
+    reconnect after it): the reason, time and proctor's message the end itself pushed, so a
+    page told by either path reports the same end ("terminated" with its reason, not "ended")."""
+    session = ProctoringSession.objects.filter(pk=session_id).only("ended_at", "end_reason").first()
+    if session is None or session.ended_at is None:
+        return {"type": "ended", "reason": "ended"}
+    notice = {"type": "ended", "reason": session.end_reason or "ended", "endedAt": iso(session.ended_at)}
+    said = (
+        Event.objects.filter(session_id=session_id, type="END_PROCTORING", source=Event.Source.SERVER)
+        .order_by("-pk")
+        .values_list("payload", flat=True)
+        .first()
+    )
+    if isinstance(said, dict) and said.get("message"):
+        notice["message"] = said["message"]
+    return notice
+
+
 def session_end(*, session: ProctoringSession, reason: str = "ended", message: str = "") -> ProctoringSession:
     """End the session once (idempotent); final analysis runs in the background."""
     with transaction.atomic():

@@ -5,6 +5,7 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from proctorme.asgi import application
+from proctorme.times import iso
 from sessions import consumers
 from sessions.config import parse_eye
 from sessions.models import Event, Flag, ProctoringSession
@@ -29,6 +30,10 @@ def _start(tenant, origin=ORIGIN, candidate="cand-1"):
         }
     )
     return session_start(request=request, origin=origin)
+
+
+async def _ended_at(session):
+    return (await sync_to_async(ProctoringSession.objects.get)(pk=session.pk)).ended_at
 
 
 async def _open(origin=ORIGIN, path="/ws/widget/"):
@@ -142,6 +147,47 @@ async def test_ended_session_is_refused_with_4409(tenant_a):
     started = await sync_to_async(_start)(tenant_a)
     await sync_to_async(session_end)(session=started.session, reason="ended")
     ws = await _connect(started.token)
+    assert await ws.receive_json_from() == {
+        "type": "ended",
+        "reason": "ended",
+        "endedAt": iso(await _ended_at(started.session)),
+    }
+    assert await _closed_with(ws) == 4409
+
+
+async def test_a_page_reconnecting_after_a_termination_is_told_it_was_terminated_and_why(tenant_a):
+    started = await sync_to_async(_start)(tenant_a)
+    await sync_to_async(session_end)(
+        session=started.session, reason="terminated", message="Identity could not be confirmed"
+    )
+    ws = await _connect(started.token)
+    assert await ws.receive_json_from() == {
+        "type": "ended",
+        "reason": "terminated",
+        "endedAt": iso(await _ended_at(started.session)),
+        "message": "Identity could not be confirmed",
+    }
+    assert await _closed_with(ws) == 4409
+
+
+async def test_a_signal_that_crosses_a_termination_is_answered_with_the_termination(tenant_a, monkeypatch):
+    """The end's own push has not reached this socket yet (it is on its way) when the page's
+    signal arrives: the answer says terminated and why, not a bare "ended"."""
+    from sessions import services
+
+    started = await sync_to_async(_start)(tenant_a)
+    ws = await _connect(started.token)
+    await ws.receive_json_from()
+    session = await sync_to_async(ProctoringSession.objects.get)(pk=started.session.pk)
+    monkeypatch.setattr(services, "broadcast", lambda group, body: None)  # the push still on its way
+    await sync_to_async(session_end)(session=session, reason="terminated", message="Phone seen on the desk")
+    await _signal(ws, 1)
+    assert await ws.receive_json_from() == {
+        "type": "ended",
+        "reason": "terminated",
+        "endedAt": iso(await _ended_at(session)),
+        "message": "Phone seen on the desk",
+    }
     assert await _closed_with(ws) == 4409
 
 

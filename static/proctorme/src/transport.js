@@ -226,6 +226,8 @@ ProctorCore.prototype.onMessage = function (raw) {
       if (message.flag) this.onFlag(message.flag);
       break;
     case "ended":
+      // Before the hello, too: a page that reconnects to an ended session is told how it ended.
+      this.rejectHello(ProctormeError("SESSION_ENDED"));
       this.finish(message.reason || "server", { fromServer: true, endedAt: message.endedAt, message: message.message });
       break;
     case "message":
