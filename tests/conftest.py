@@ -217,6 +217,22 @@ def executor_connections_close(executor) -> list:
     return [executor.submit(close) for _ in range(threads)]
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """pytest-django's, and before the test database is dropped: close the connection of
+    asgiref's one shared thread (where sync_to_async runs async tests' database calls), and
+    collect those of threads that are gone, which would keep the database from being dropped."""
+    yield
+    import asyncio
+    import gc
+
+    from asgiref.sync import sync_to_async
+    from django.db import connections
+
+    asyncio.run(sync_to_async(connections.close_all)())
+    gc.collect()
+
+
 def pytest_collection_modifyitems(items):
     import inspect
 
