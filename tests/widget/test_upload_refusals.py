@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from proctorme.errors import InvalidMedia
 from sessions.config import parse_eye
 from sessions.models import MediaChunk
-from sessions.services import session_end, session_start
-from sessions.uploads import MAX_BATCH_BYTES, MAX_ITEMS
+from sessions.services import MAX_SEQ, session_end, session_start
+from sessions.uploads import MAX_BATCH_BYTES, MAX_ITEMS, MAX_RECORDING_MS
 
 ORIGIN = "https://exams.alpha.edu"
 
@@ -324,3 +325,98 @@ def test_a_disk_that_fills_up_mid_batch_leaves_neither_rows_nor_files(client, st
     monkeypatch.undo()
     response = _batch(client, started, [_frame(1), _frame(2), _frame(3)])  # the widget's retry
     assert response.status_code == 202 and len(response.json()["accepted"]) == 3
+
+
+# --- each refusal's message and details, as the widget and integrators receive them -----------
+
+
+def _parse(items: list, files: dict[str, bytes], **kwargs):
+    from sessions.uploads import parse_upload
+
+    uploaded = {part: SimpleUploadedFile(part, data) for part, data in files.items()}
+    return parse_upload(json.dumps({"items": items}), uploaded, **kwargs)
+
+
+def _recording(**extra) -> dict:
+    return {
+        "kind": "recording",
+        "seq": 1,
+        "part": "p0",
+        "source": "camera",
+        "run": "run-camera-1",
+        "chunk": 2,
+        "durationMs": 15000,
+        **extra,
+    }
+
+
+_AUDIO = {"kind": "audio", "seq": 1, "part": "p0", "durationMs": 500}
+_WHERE = {"part": "p0", "kind": "frame", "seq": 1}
+MESSAGES = [
+    ("bad kind", [{"kind": "video", "seq": 1, "part": "p0"}], {"p0": b"x"},
+     "kind must be one of frame, snapshot, audio, screen, recording.", {**_WHERE, "kind": "video"}),
+    ("bad seq", [{"kind": "frame", "seq": 0, "part": "p0"}], {"p0": b"x"},
+     f"seq must be an integer from 1 to {MAX_SEQ}.", {**_WHERE, "seq": 0}),
+    ("repeated item", [{"kind": "frame", "seq": 1, "part": "p0"}] * 2, {"p0": _jpeg()},
+     "The same item twice in one batch.", _WHERE),
+    ("missing part", [{"kind": "frame", "seq": 1, "part": "p1"}], {"p0": b"x"},
+     "The item's file part is missing.", {**_WHERE, "part": "p1"}),
+    (None, [{"kind": "frame", "seq": 1, "part": "p0"}], {"p0": b"x" * (200 * 1024 + 1)},
+     f"A frame may be at most {200 * 1024} bytes.", _WHERE),
+    ("bad jpeg", [{"kind": "frame", "seq": 1, "part": "p0"}], {"p0": b"GIF89a"},
+     "The frame is not a valid JPEG: not a JPEG (no SOI marker).", {**_WHERE, "reason": "not a JPEG (no SOI marker)"}),
+    ("bad sample rate", [{**_AUDIO, "sampleRate": 8000}], {"p0": PCM_HALF_SECOND},
+     "Audio must be 16 kHz.", {**_WHERE, "kind": "audio"}),
+    ("odd length", [_AUDIO], {"p0": PCM_HALF_SECOND + b"\x00"},
+     "Audio must be whole 16-bit samples.", {**_WHERE, "kind": "audio"}),
+    ("length mismatch", [{**_AUDIO, "durationMs": 600}], {"p0": PCM_HALF_SECOND},
+     "The audio length does not match durationMs (truncated?).", {**_WHERE, "kind": "audio"}),
+    ("bad source", [_recording(source="mic")], {"p0": b"x"},
+     "A recording's source must be camera or screen.", {**_WHERE, "kind": "recording"}),
+    ("bad duration", [_recording(durationMs=0)], {"p0": b"x"},
+     f"A recording's durationMs must be between 1 and {MAX_RECORDING_MS}.", {**_WHERE, "kind": "recording"}),
+    ("bad run", [_recording(run="short")], {"p0": b"x"},
+     "A recording's run must be 8 to 40 letters, digits, - or _.", {**_WHERE, "kind": "recording"}),
+    ("bad chunk", [_recording(chunk=0)], {"p0": b"x"},
+     f"A recording's chunk must be an integer from 1 to {MAX_SEQ}.", {**_WHERE, "kind": "recording"}),
+    ("not webm", [_recording(chunk=1)], {"p0": b"x" * 100},
+     "The recording is not a valid WebM file: not a WebM file (no EBML header).",
+     {**_WHERE, "kind": "recording", "reason": "not a WebM file (no EBML header)"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("reason", "items", "files", "message", "details"), MESSAGES, ids=[m[0] or "frame size" for m in MESSAGES]
+)
+def test_each_refusal_has_its_message_and_names_the_item(reason, items, files, message, details):
+    from sessions.uploads import MediaTooLarge
+
+    with pytest.raises((InvalidMedia, MediaTooLarge)) as refused:
+        _parse(items, files)
+    assert refused.value.message == message
+    assert refused.value.details == (details if reason is None else {"reason": reason, **details})
+
+
+def test_the_batch_wide_refusals_have_their_messages():
+    from sessions.uploads import MediaTooLarge, parse_upload
+
+    with pytest.raises(InvalidMedia) as bad_meta:
+        parse_upload(None, {})
+    assert bad_meta.value.message == "meta must be JSON with a non-empty items list."
+    assert bad_meta.value.details == {"reason": "bad meta"}
+    with pytest.raises(MediaTooLarge) as too_many:
+        _parse([{"kind": "frame", "seq": n, "part": "p0"} for n in range(1, 66)], {"p0": _jpeg()})
+    assert too_many.value.message == "At most 64 items per upload."
+    with pytest.raises(InvalidMedia) as not_an_object:
+        _parse(["p0"], {"p0": _jpeg()})
+    assert not_an_object.value.message == "Every item must be an object."
+    assert not_an_object.value.details == {"part": None, "reason": "bad item"}
+    snapshot = _jpeg(size=900 * 1024)
+    with pytest.raises(MediaTooLarge) as batch:
+        _parse([{"kind": "snapshot", "seq": n, "part": f"p{n}"} for n in range(1, 6)],
+               {f"p{n}": snapshot for n in range(1, 6)})  # fmt: skip
+    assert batch.value.message == "The batch is too large."
+    assert batch.value.details == {"part": "p5", "kind": "snapshot", "seq": 5}
+    with pytest.raises(InvalidMedia) as not_aux:
+        _parse([{"kind": "frame", "seq": 1, "part": "p0"}], {"p0": _jpeg()}, kinds=("aux",))
+    assert not_aux.value.message == "kind must be aux."
