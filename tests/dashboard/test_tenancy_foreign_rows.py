@@ -189,3 +189,13 @@ def test_a_flag_comes_with_its_session_in_one_query(tenant_a, rows, django_asser
     with django_assert_num_queries(1):
         found = selectors.flag_get(session=rows["a_done"], public_id=own.public_id)
         assert found.session.public_id == rows["a_done"].public_id
+
+
+def test_a_session_comes_with_its_assessment_candidate_and_institution_in_one_query(
+    tenant_a, rows, django_assert_num_queries
+):
+    own = rows["a_done"]
+    with django_assert_num_queries(1):
+        found = selectors.session_get(institution=tenant_a.institution, public_id=own.public_id, courses=None)
+        shown = (found.assessment.external_id, found.candidate.first_name, found.institution.name)
+    assert shown == ("bio-101", "Abe", tenant_a.institution.name)
