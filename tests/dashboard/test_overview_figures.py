@@ -132,3 +132,11 @@ def test_a_shorter_window_starts_later(tenant_a, rows):
     assert overview["chart"]["sessions"] == [2, 2, 1]
     assert overview["totals"] == {"sessions": 5, "active": 1, "reviewed": 1, "high": 2}
     assert overview["candidate_hours"] == 1.4  # 1.0 + 0.43
+
+
+def test_a_days_hours_are_its_seconds_over_3600_to_two_places(tenant_a):
+    # 19 min 30 s = 1170 s = 0.325 h → 0.33 (with 3601 s to the hour it would be 0.3249 → 0.32)
+    make_session(tenant_a.institution, started_ago=_at(1, 12), length=timedelta(minutes=19, seconds=30))
+    overview = selectors.institution_overview(institution=tenant_a.institution, courses=None)
+    assert overview["chart"]["hours"][-2:] == [0.33, 0.0]
+    assert overview["candidate_hours"] == 0.3
