@@ -66,7 +66,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from deploy.topology import free_port  # noqa: E402
+from deploy.topology import DAPHNE_OPTIONS, free_port  # noqa: E402
 
 PG_URL = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
@@ -242,12 +242,13 @@ def _start_servers(
     for name in ("TASKS_MODE", "PROCTORME_TESTING"):
         env.pop(name, None)  # production: Celery on Redis
     daphne = str(Path(sys.executable).parent / "daphne")
+    options = _daphne_options(root)
     servers = []
     for i in range(count):
         port = free_port()
         log = open(log_dir / f"daphne-{label.split(':')[0]}-{i}.log", "wb")  # noqa: SIM115 (closed in _stop_servers)
         proc = subprocess.Popen(
-            [daphne, "-b", "127.0.0.1", "-p", str(port), ASGI_APP],
+            [daphne, *options, "-b", "127.0.0.1", "-p", str(port), ASGI_APP],
             cwd=root,
             env=env,
             stdout=log,
@@ -269,6 +270,17 @@ def _start_servers(
                     raise RuntimeError(f"daphne did not listen on {port} within 60 s") from None
                 time.sleep(0.2)
     return servers
+
+
+def _daphne_options(root: Path) -> list[str]:
+    """daphne's options as ``root`` deploys them (deploy/topology.py; none there: daphne's defaults)."""
+    if root.resolve() == ROOT:
+        return DAPHNE_OPTIONS
+    topology = root / "deploy" / "topology.py"
+    found = (
+        re.search(r"^DAPHNE_OPTIONS = (\[.*\])$", topology.read_text(), re.M) if topology.exists() else None
+    )
+    return json.loads(found.group(1)) if found else []
 
 
 def _stop_servers(servers: list[tuple]) -> None:

@@ -38,6 +38,13 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
+# daphne pings a WebSocket only after this many seconds without a frame from it. The widget
+# sends a ping every 15 s (static/proctorme/src/transport.js), so a live widget is never
+# pinged (daphne's default, 20 s, pinged every socket that missed one beat); a peer silent
+# for 30 s is pinged and closed if no pong in 15 s: a dead peer is noticed within
+# 30 + 2 (daphne checks every 2 s) + 15 = 47 s of its last frame, far inside HAProxy's
+# ``timeout tunnel`` (deploy/haproxy.cfg). The Dockerfile says the same: keep them in step.
+DAPHNE_OPTIONS = ["--ping-interval", "30", "--ping-timeout", "15"]
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/proctorme"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -286,8 +293,8 @@ class Topology:
             self.asgi_ports.append(port)
             self._spawn(
                 f"asgi-{index + 1}",
-                [self.python, "-m", "daphne", "--proxy-headers", "-b", "127.0.0.1", "-p", str(port)]
-                + ["proctorme.asgi:application"],
+                [self.python, "-m", "daphne", "--proxy-headers", *DAPHNE_OPTIONS]
+                + ["-b", "127.0.0.1", "-p", str(port), "proctorme.asgi:application"],
                 env,
             )
         for index in range(self.workers):
