@@ -140,3 +140,19 @@ def test_a_days_hours_are_its_seconds_over_3600_to_two_places(tenant_a):
     overview = selectors.institution_overview(institution=tenant_a.institution, courses=None)
     assert overview["chart"]["hours"][-2:] == [0.33, 0.0]
     assert overview["candidate_hours"] == 0.3
+
+
+def test_types_with_as_many_flags_come_by_name(tenant_a):
+    session = make_session(tenant_a.institution, started_ago=_at(1, 12))
+    tied = [
+        "SOUND_DETECTED",
+        "FACE_ABSENCE",
+        "EXIT_FULLSCREEN",
+        "COPY_PASTE",
+        "CAMERA_BLOCKED",
+        "AUX_DISCONNECTED",
+    ]
+    for n, type_ in enumerate(tied):
+        make_flag(session, type=type_, at_seconds=10 + n)
+    flags = selectors.institution_overview(institution=tenant_a.institution, courses=None)["chart"]["flags"]
+    assert flags == {"labels": sorted(tied), "counts": [1] * 6}
