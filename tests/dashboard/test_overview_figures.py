@@ -156,3 +156,14 @@ def test_types_with_as_many_flags_come_by_name(tenant_a):
         make_flag(session, type=type_, at_seconds=10 + n)
     flags = selectors.institution_overview(institution=tenant_a.institution, courses=None)["chart"]["flags"]
     assert flags == {"labels": sorted(tied), "counts": [1] * 6}
+
+
+def test_reviews_waiting_at_the_same_score_come_oldest_first_with_their_names_in_the_same_query(
+    tenant_a, django_assert_num_queries
+):
+    for name, days_ago in (("Newer", 1), ("Oldest", 3), ("Older", 2)):
+        make_session(tenant_a.institution, first=name, score=50.0, started_ago=_at(days_ago, 12))
+    overview = selectors.institution_overview(institution=tenant_a.institution, courses=None)
+    with django_assert_num_queries(0):
+        shown = [(s.candidate.first_name, s.assessment.title) for s in overview["pending"]]
+    assert shown == [("Oldest", "Biology"), ("Older", "Biology"), ("Newer", "Biology")]
