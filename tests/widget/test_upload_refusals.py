@@ -420,3 +420,10 @@ def test_the_batch_wide_refusals_have_their_messages():
     with pytest.raises(InvalidMedia) as not_aux:
         _parse([{"kind": "frame", "seq": 1, "part": "p0"}], {"p0": _jpeg()}, kinds=("aux",))
     assert not_aux.value.message == "kind must be aux."
+
+
+def test_a_batch_of_exactly_4_mib_is_accepted():
+    snapshot = _jpeg(size=1024 * 1024)
+    items = [{"kind": "snapshot", "seq": n, "part": f"p{n}"} for n in range(1, 5)]
+    assert len(snapshot) * len(items) == MAX_BATCH_BYTES
+    assert len(_parse(items, {f"p{n}": snapshot for n in range(1, 5)})) == 4
