@@ -297,18 +297,21 @@ class Topology:
                 + ["-b", "127.0.0.1", "-p", str(port), "proctorme.asgi:application"],
                 env,
             )
+        # A worker's one thread keeps its connection between tasks (proctorme/env.py: the ASGI
+        # servers may not, their views run on threads of their own).
+        worker_env = {"DATABASE_CONN_MAX_AGE": "60", **env}
         for index in range(self.workers):
             self._spawn(
                 f"worker-{index + 1}",
                 [self.python, "-m", "celery", "-A", "proctorme", "worker", "-l", "warning"]
                 + ["--concurrency", "1", "-n", f"worker{index + 1}@%h"],
-                env,
+                worker_env,
             )
         schedule = self.log_dir / "celerybeat-schedule"
         self._spawn(
             "beat",
             [self.python, "-m", "celery", "-A", "proctorme", "beat", "-l", "warning", "-s", str(schedule)],
-            env,
+            worker_env,
         )
         for port in self.asgi_ports:
             self._wait_http(f"http://127.0.0.1:{port}/healthz", what=f"daphne on port {port}")

@@ -33,6 +33,19 @@ def test_env_int_rejects_words_and_small_values(monkeypatch):
         env.env_int("X_NUM", 1, minimum=1)
 
 
+def test_database_connections_are_not_kept_unless_asked(monkeypatch):
+    """Under ASGI a kept connection outlives its request's thread: none by default, the
+    workers' 60 s when the topology asks for it."""
+    monkeypatch.delenv("DATABASE_CONN_MAX_AGE", raising=False)
+    monkeypatch.setenv("X_DB", "postgres://postgres@127.0.0.1:5432/x")
+    assert env.env_database("X_DB", {})["CONN_MAX_AGE"] == 0
+    monkeypatch.setenv("DATABASE_CONN_MAX_AGE", "60")
+    assert env.env_database("X_DB", {})["CONN_MAX_AGE"] == 60
+    monkeypatch.setenv("DATABASE_CONN_MAX_AGE", "-1")
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_CONN_MAX_AGE"):
+        env.env_database("X_DB", {})
+
+
 def test_file_variant_reads_container_secrets(monkeypatch, tmp_path):
     secret = tmp_path / "secret"
     secret.write_text("from-a-file\n")
