@@ -57,7 +57,7 @@ run: venv
 	@PORT=$(PORT) HOST=$(HOST) $(PY) manage.py demo_banner
 	DEBUG=$${DEBUG:-1} SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} $(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
-## make test: every test (in the files' order: a shuffled order can hang, see docs/testing.md), then line and branch coverage per package; parts that are absent are skipped with a reason
+## make test: every test in a shuffled order (the seed is printed; PYTEST_ARGS="--randomly-seed=N" replays it), then line and branch coverage per package; parts that are absent are skipped with a reason
 test: dev $(if $(shell command -v npm),node_modules/.installed $(LOADER)/dist/index.js)
 	$(VENV)/bin/pytest --cov --cov-report= $(PYTEST_ARGS)
 	@$(PY) .ci/coverage_by_package.py
