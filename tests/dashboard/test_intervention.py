@@ -157,7 +157,7 @@ async def test_the_widget_gets_the_message_and_the_page_its_acknowledgement(tena
 async def _widget_socket(token: str, origin: str) -> WebsocketCommunicator:
     """As the widget opens it: the token in the first message, never in the URL."""
     socket = WebsocketCommunicator(application, "/ws/widget/", headers=[(b"origin", origin.encode())])
-    assert (await socket.connect())[0]
+    assert (await socket.connect(timeout=10))[0]
     await socket.send_json_to({"type": "auth", "token": token})
     return socket
 
@@ -182,7 +182,7 @@ def live_cookie():
         cookie = await sync_to_async(cookie_for)(user)
         headers = [(b"origin", b"http://testserver"), (b"host", b"testserver"), (b"cookie", cookie.encode())]
         communicator = WebsocketCommunicator(application, "/ws/dashboard/", headers=headers)
-        connected, code = await communicator.connect()
+        connected, code = await communicator.connect(timeout=10)
         return communicator, connected, code
 
     return connect

@@ -348,7 +348,7 @@ async def test_the_live_socket_pushes_the_courses_flags_and_scores_only(
         (b"cookie", _cookie(client).encode()),
     ]
     socket = WebsocketCommunicator(_application(), "/ws/dashboard/", headers=headers)
-    connected, _ = await socket.connect()
+    connected, _ = await socket.connect(timeout=10)
     assert connected
     other, mine = rows["other_running"], rows["mine_running"]
     from channels.layers import get_channel_layer

@@ -38,7 +38,8 @@ async def _ended_at(session):
 
 async def _open(origin=ORIGIN, path="/ws/widget/"):
     communicator = WebsocketCommunicator(application, path, headers=[(b"origin", origin.encode())])
-    connected, _ = await communicator.connect()
+    # The handshake's own wait: channels' default of 1 s timed out on a loaded 2-core machine.
+    connected, _ = await communicator.connect(timeout=10)
     assert connected
     return communicator
 

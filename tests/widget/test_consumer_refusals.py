@@ -40,7 +40,7 @@ def _started(tenant):
 async def _socket(tenant):
     started = await sync_to_async(_started)(tenant)
     ws = WebsocketCommunicator(application, "/ws/widget/", headers=[(b"origin", ORIGIN.encode())])
-    connected, _ = await ws.connect()
+    connected, _ = await ws.connect(timeout=10)
     assert connected
     await ws.send_json_to({"type": "auth", "token": started.token})
     assert (await ws.receive_json_from(timeout=3))["type"] == "hello"
