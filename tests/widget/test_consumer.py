@@ -174,13 +174,15 @@ async def test_a_page_reconnecting_after_a_termination_is_told_it_was_terminated
 async def test_a_signal_that_crosses_a_termination_is_answered_with_the_termination(tenant_a, monkeypatch):
     """The end's own push has not reached this socket yet (it is on its way) when the page's
     signal arrives: the answer says terminated and why, not a bare "ended"."""
-    from sessions import services
+    from sessions import analysis_pipeline, finalise, services
 
     started = await sync_to_async(_start)(tenant_a)
     ws = await _connect(started.token)
     await ws.receive_json_from()
     session = await sync_to_async(ProctoringSession.objects.get)(pk=started.session.pk)
-    monkeypatch.setattr(services, "broadcast", lambda group, body: None)  # the push still on its way
+    # The end's pushes, and the completion's, still on their way:
+    for module in (services, finalise, analysis_pipeline):
+        monkeypatch.setattr(module, "broadcast", lambda group, body: None)
     await sync_to_async(session_end)(session=session, reason="terminated", message="Phone seen on the desk")
     await _signal(ws, 1)
     assert await ws.receive_json_from() == {
