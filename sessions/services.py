@@ -580,39 +580,26 @@ def flag_record(
     new (a browser signal's flag, keyed by its freshly stored seq).
     """
     duration = (ended_at - started_at).total_seconds() if ended_at else 0.0
+    # What a new flag of this episode holds, however it is stored.
+    fields = {
+        "institution_id": session.institution_id,
+        "started_at": started_at,
+        "ended_at": ended_at,
+        "duration_seconds": max(duration, 0.0),
+        "description": description or flag_description(type),
+        "evidence": evidence,
+        "payload": payload or {},
+    }
     unsaved = _flags_unsaved.get() if known_new else None
     if unsaved is not None:
         # Inside a batch of signals: inserted with the batch's other new flags (_flags_insert).
-        flag = Flag(
-            institution_id=session.institution_id,
-            session=session,
-            type=type,
-            episode_key=episode_key,
-            started_at=started_at,
-            ended_at=ended_at,
-            duration_seconds=max(duration, 0.0),
-            description=description or flag_description(type),
-            evidence=evidence,
-            payload=payload or {},
-            created_at=timezone.now(),
-        )
+        flag = Flag(session=session, type=type, episode_key=episode_key, created_at=timezone.now(), **fields)
         data = _flag_publish(flag) if notify else None
         unsaved.append((flag, data))
         _suspicious_activity_check(flag)
         return flag, True
     if known_new:
-        flag = Flag.objects.create(
-            institution_id=session.institution_id,
-            session=session,
-            type=type,
-            episode_key=episode_key,
-            started_at=started_at,
-            ended_at=ended_at,
-            duration_seconds=max(duration, 0.0),
-            description=description or flag_description(type),
-            evidence=evidence,
-            payload=payload or {},
-        )
+        flag = Flag.objects.create(session=session, type=type, episode_key=episode_key, **fields)
         if notify:
             _flag_publish(flag)
         transaction.on_commit(lambda: signals.flag_created.send(sender=ProctoringSession, flag=flag))
@@ -623,15 +610,7 @@ def flag_record(
             session=session,
             type=type,
             episode_key=episode_key,
-            defaults={
-                "institution_id": session.institution_id,
-                "started_at": started_at,
-                "ended_at": ended_at,
-                "duration_seconds": max(duration, 0.0),
-                "description": description or flag_description(type),
-                "evidence": evidence,
-                "payload": payload or {},
-            },
+            defaults=fields,
         )
         if not created:
             changed = (
