@@ -93,3 +93,23 @@ def session_with_evidence(institution, **kwargs):
     clip = make_media(session, kind="evidence", seq=7000, at_seconds=70, data=wav())
     sound = make_flag(session, type="SOUND_DETECTED", at_seconds=70, seconds=1.5, evidence=clip)
     return session, absence, sound, frames
+
+
+def make_lti_attempt(session, registration, *, context_id: str, user_sub: str | None = None):
+    """The LTI attempt that ties ``session`` to a course (``context_id``) of ``registration``'s
+    platform, as a launch from that course leaves it: the course dashboards select by it."""
+    from sessions.lti.models import LtiAttempt
+
+    return LtiAttempt.objects.create(
+        institution_id=registration.institution_id,
+        registration=registration,
+        session=session,
+        deployment_id="1",
+        user_sub=user_sub or f"student-{next(_counter)}",
+        context_id=context_id,
+        resource_link_id="quiz-42",
+        attempt_number=1,
+        session_data="x",
+        start_assessment_url="https://lms.test/start",
+        status=LtiAttempt.Status.ASSESSMENT,
+    )

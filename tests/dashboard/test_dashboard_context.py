@@ -13,7 +13,7 @@ from django.utils import timezone
 from sessions.dashboard.selectors import COURSE_ROLE, dashboard_context, in_courses
 from sessions.lti.models import LtiCourseAccess, LtiRegistration
 from sessions.models import ProctoringSession
-from tests.dashboard.dashboard_factories import make_session
+from tests.dashboard.dashboard_factories import make_lti_attempt, make_session
 
 pytestmark = pytest.mark.django_db
 
@@ -104,25 +104,11 @@ def test_an_institution_chosen_that_the_user_may_not_see_falls_back_to_the_first
 
 
 def test_in_courses_keeps_the_sessions_launched_from_the_courses(tenant_a, world):
-    from sessions.lti.models import LtiAttempt
-
     teacher, reg_a, reg_b = world
     sessions = {}
     for context_id in ("course-7", "course-8", "course-9"):
         session = make_session(tenant_a.institution, first=context_id)
-        LtiAttempt.objects.create(
-            institution=tenant_a.institution,
-            registration=reg_a,
-            session=session,
-            deployment_id="1",
-            user_sub=f"student-{context_id}",
-            context_id=context_id,
-            resource_link_id="quiz",
-            attempt_number=1,
-            session_data="x",
-            start_assessment_url="https://lms.test/start",
-            status=LtiAttempt.Status.ASSESSMENT,
-        )
+        make_lti_attempt(session, reg_a, context_id=context_id)
         sessions[context_id] = session.pk
     plain = make_session(tenant_a.institution, first="plain").pk
     everything = ProctoringSession.objects.filter(institution=tenant_a.institution)

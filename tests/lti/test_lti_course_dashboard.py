@@ -7,7 +7,6 @@ course filter (an institution reviewer sees it, shown first), and another instit
 
 from __future__ import annotations
 
-import itertools
 from datetime import timedelta
 
 import pytest
@@ -19,11 +18,11 @@ from django.urls import reverse
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from sessions.lti.models import LtiAttempt, LtiCourseAccess
+from sessions.lti.models import LtiCourseAccess
 from sessions.lti.registrations import lti_registration_create
 from sessions.services import flag_record
 from tenants.models import Membership
-from tests.dashboard.dashboard_factories import make_flag, make_media, make_session
+from tests.dashboard.dashboard_factories import make_flag, make_lti_attempt, make_media, make_session
 from tests.lti.conftest import launch, refused
 from tests.lti.platform import INSTRUCTOR, LEARNER, LTI
 
@@ -31,23 +30,6 @@ LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
 TA = LIS + "membership/Instructor#TeachingAssistant"
 INSTITUTION_ADMIN = LIS + "institution/person#Administrator"
 INSTITUTION_INSTRUCTOR = LIS + "institution/person#Instructor"
-_n = itertools.count(1)
-
-
-def _attach(session, registration, context_id: str) -> LtiAttempt:
-    return LtiAttempt.objects.create(
-        institution_id=registration.institution_id,
-        registration=registration,
-        session=session,
-        deployment_id="1",
-        user_sub=f"student-{next(_n)}",
-        context_id=context_id,
-        resource_link_id="quiz-42",
-        attempt_number=1,
-        session_data="x",
-        start_assessment_url="https://lms.test/start",
-        status=LtiAttempt.Status.ASSESSMENT,
-    )
 
 
 @pytest.fixture
@@ -82,14 +64,14 @@ def rows(registration, tenant_a, tenant_b, platform):
     )
     plain = make_session(a, first="Wanda", last="Widget", assessment="web")  # an exam page's session
     for session in (mine_done, mine_running):
-        _attach(session, registration, "course-7")
+        make_lti_attempt(session, registration, context_id="course-7")
     for session in (other_done, other_running):
-        _attach(session, registration, "course-8")
+        make_lti_attempt(session, registration, context_id="course-8")
     b_registration = lti_registration_create(
         institution=tenant_b.institution, name="Their LMS", **platform.urls()
     )
     foreign = make_session(tenant_b.institution, first="Bob", last="Beta", assessment="alg")
-    _attach(foreign, b_registration, "course-7")
+    make_lti_attempt(foreign, b_registration, context_id="course-7")
     return {
         "mine": {mine_done.public_id, mine_running.public_id},
         "mine_done": mine_done,
