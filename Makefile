@@ -104,7 +104,7 @@ bench: dev
 eval: dev
 	$(PY) eval/accuracy.py --card docs/accuracy.md $(EVAL_ARGS)
 
-## make run-prod: the production topology here (ASGI=2 WORKERS=1 PORT=8000): PostgreSQL and Redis as they run on this machine, HAProxy, daphne, Celery; Ctrl-C stops all
+## make run-prod: the production topology here (ASGI=2 WORKERS=1 PORT=8000): PostgreSQL and Redis as they run on this machine, HAProxy, uvicorn, Celery; Ctrl-C stops all
 run-prod: venv
 	$(PY) deploy/topology.py --asgi $${ASGI:-2} --workers $${WORKERS:-1} --port $(PORT) --bind $(HOST)
 

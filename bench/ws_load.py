@@ -1,7 +1,7 @@
 """Many concurrent widget WebSockets against the production configuration.
 
-A fresh PostgreSQL database, daphne (``proctorme.asgi:application``) with
-channels-redis, sessions made through ``sessions.services.session_start`` and
+A fresh PostgreSQL database, the production ASGI server (uvicorn, as
+``deploy/topology.py`` runs it, with ``proctorme.asgi:application``) with channels-redis, sessions made through ``sessions.services.session_start`` and
 sockets on ``/ws/widget/`` that authenticate as the widget does and send
 ``COPY_PASTE`` signals (each one an event, its flag pushed back to the widget and
 to the dashboards, the session row locked and updated: the real path) at a
@@ -11,7 +11,7 @@ fixed total rate. Three parts, each printed beside its baseline from the same ru
   thread pool (``SIGNAL_BATCHING=0``, the write path before batching), then with
   the default coalesced writes; sockets held, signals/s acknowledged, the ack
   latency (send -> ack, p50/p99/max) against one socket on the idle server, the
-  CPU of daphne, PostgreSQL, Redis and the generator, CPU ms per acknowledged
+  CPU of the ASGI servers, PostgreSQL, Redis and the generator, CPU ms per acknowledged
   signal, and the after/before ratios;
 * **reconnect storm** (after the second load): every socket cut at once with one
   signal in flight, all reconnecting at once as the widget does (authenticate,
@@ -47,6 +47,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import json
 import multiprocessing as mp
 import os
@@ -66,7 +67,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from deploy.topology import DAPHNE_OPTIONS, free_port  # noqa: E402
+from deploy.topology import asgi_server_command, free_port  # noqa: E402
 
 PG_URL = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
@@ -241,14 +242,12 @@ def _start_servers(
     }
     for name in ("TASKS_MODE", "PROCTORME_TESTING"):
         env.pop(name, None)  # production: Celery on Redis
-    daphne = str(Path(sys.executable).parent / "daphne")
-    options = _daphne_options(root)
     servers = []
     for i in range(count):
         port = free_port()
-        log = open(log_dir / f"daphne-{label.split(':')[0]}-{i}.log", "wb")  # noqa: SIM115 (closed in _stop_servers)
+        log = open(log_dir / f"asgi-{label.split(':')[0]}-{i}.log", "wb")  # noqa: SIM115 (closed in _stop_servers)
         proc = subprocess.Popen(
-            [daphne, *options, "-b", "127.0.0.1", "-p", str(port), ASGI_APP],
+            _server_command(root, port),
             cwd=root,
             env=env,
             stdout=log,
@@ -261,26 +260,35 @@ def _start_servers(
     for proc, port, log in servers:
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"daphne exited with {proc.returncode}: see {log.name}")
+                raise RuntimeError(f"the ASGI server exited with {proc.returncode}: see {log.name}")
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"daphne did not listen on {port} within 60 s") from None
+                    raise RuntimeError(f"the ASGI server did not listen on {port} within 60 s") from None
                 time.sleep(0.2)
     return servers
 
 
-def _daphne_options(root: Path) -> list[str]:
-    """daphne's options as ``root`` deploys them (deploy/topology.py; none there: daphne's defaults)."""
+def _server_command(root: Path, port: int) -> list[str]:
+    """The ASGI server as ``root`` deploys it (its deploy/topology.py), listening on ``port``.
+
+    A checkout from before ``asgi_server_command`` ran daphne with its ``DAPHNE_OPTIONS`` (none
+    there: daphne's defaults)."""
     if root.resolve() == ROOT:
-        return DAPHNE_OPTIONS
+        return asgi_server_command(sys.executable, host="127.0.0.1", port=port, app=ASGI_APP)
     topology = root / "deploy" / "topology.py"
-    found = (
-        re.search(r"^DAPHNE_OPTIONS = (\[.*\])$", topology.read_text(), re.M) if topology.exists() else None
-    )
-    return json.loads(found.group(1)) if found else []
+    text = topology.read_text() if topology.exists() else ""
+    if "def asgi_server_command(" in text:
+        spec = importlib.util.spec_from_file_location(f"_topology_{abs(hash(str(root)))}", topology)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.asgi_server_command(sys.executable, host="127.0.0.1", port=port, app=ASGI_APP)
+    found = re.search(r"^DAPHNE_OPTIONS = (\[.*\])$", text, re.M)
+    options = json.loads(found.group(1)) if found else []
+    daphne = str(Path(sys.executable).parent / "daphne")
+    return [daphne, *options, "-b", "127.0.0.1", "-p", str(port), ASGI_APP]
 
 
 def _stop_servers(servers: list[tuple]) -> None:
@@ -966,13 +974,13 @@ def _print_phase(args, r: dict) -> None:
     )
     for name, cpu in (("ramp", r["ramp_cpu"]), ("load", r["load_cpu"])):
         print(
-            f"    CPU % of a core, {name}  daphne {cpu['server']:.0f}, postgres backends "
+            f"    CPU % of a core, {name}  ASGI {cpu['server']:.0f}, postgres backends "
             f"{cpu['postgres']:.0f}, redis {cpu['redis']:.0f}, generator {cpu['client']:.0f}; "
             f"other processes {cpu['others']:.0f} (of {100 * (os.cpu_count() or 1)})"
         )
     per = r["per_ack"]
     print(
-        f"    CPU ms per ack     daphne {per['server']:.2f} + postgres {per['postgres']:.2f} = "
+        f"    CPU ms per ack     ASGI {per['server']:.2f} + postgres {per['postgres']:.2f} = "
         f"{per['server'] + per['postgres']:.2f} (redis {per['redis']:.2f}); load average {r['load_avg']:.1f}"
     )
 
@@ -986,7 +994,7 @@ def main() -> int:
         "--servers",
         type=int,
         default=os.cpu_count() or 1,
-        help="daphne processes (default: one per core, as deployed)",
+        help="ASGI server processes (default: one per core, as deployed)",
     )
     parser.add_argument("--clients", type=int, default=1, help="load-generator processes")
     parser.add_argument("--baseline", type=int, default=50, help="signals on the idle server (1 socket)")
@@ -1031,7 +1039,7 @@ def main() -> int:
             f"ephemeral ports {Path('/proc/sys/net/ipv4/ip_local_port_range').read_text().split()}"
         )
         print(
-            f"ws_load: {args.servers} daphne process(es), channels-redis, PostgreSQL; "
+            f"ws_load: {args.servers} ASGI server process(es) (uvicorn), channels-redis, PostgreSQL; "
             f"{args.clients} generator process(es); {os.cpu_count()} cores; COPY_PASTE signals"
         )
         print(f"    {'':34} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}", flush=True)
@@ -1070,8 +1078,8 @@ def main() -> int:
             print(
                 f"  after / before ({'SIGNAL_BATCHING=0' if phase == 'each' else args.before_root}, same run): "
                 f"acks/s {rate(after) / rate(before):.2f}x ({rate(before):.1f} -> {rate(after):.1f}); "
-                f"CPU per ack (daphne + postgres) {cost(after) / cost(before):.2f}x "
-                f"({cost(before):.2f} -> {cost(after):.2f} ms; daphne "
+                f"CPU per ack (ASGI + postgres) {cost(after) / cost(before):.2f}x "
+                f"({cost(before):.2f} -> {cost(after):.2f} ms; ASGI "
                 f"{after['per_ack']['server'] / max(before['per_ack']['server'], 1e-9):.2f}x, postgres "
                 f"{after['per_ack']['postgres'] / max(before['per_ack']['postgres'], 1e-9):.2f}x); "
                 f"p99 ack {p99(after) / p99(before):.2f}x ({1000 * p99(before):.0f} -> {1000 * p99(after):.0f} ms)"
@@ -1100,7 +1108,7 @@ def main() -> int:
                 f"{args.idle_seconds:g} s: {idle['still_open']} still open, {idle['unanswered']} pings unanswered; "
                 f"pong {_ms(idle['beat_merged']['pongs']).split()[0]} / {_ms(idle['beat_merged']['pongs']).split()[1]} "
                 f"ms p50/p99; server RSS {idle['rss_before']:.0f} -> {idle['rss_held']:.0f} MiB "
-                f"({per_socket:.0f} KiB per socket); CPU while idle: daphne {cpu['server']:.0f} %, redis "
+                f"({per_socket:.0f} KiB per socket); CPU while idle: ASGI {cpu['server']:.0f} %, redis "
                 f"{cpu['redis']:.0f} %, postgres {cpu['postgres']:.0f} % of a core; load average {idle['load_avg']:.1f}; "
                 f"{_problems(idle['open_merged'])} / {_problems(idle['beat_merged'])}"
             )
@@ -1121,7 +1129,7 @@ def main() -> int:
 
 
 def _report_server_log(log_dir: Path, *, keep: bool) -> None:
-    """Summarise what daphne logged besides its access log (errors, tracebacks); drop the logs."""
+    """Summarise what the servers logged besides their access logs (errors, tracebacks); drop the logs."""
     for log in sorted(log_dir.glob("*.log")):
         blocks: list[list[str]] = []
         for line in log.read_text(errors="replace").splitlines():

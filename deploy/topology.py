@@ -5,8 +5,8 @@
 
 PostgreSQL and Redis are used as they are on the machine (``DATABASE_URL``,
 ``REDIS_URL``; a clear error names whichever does not answer). Then:
-migrations, ``collectstatic``, N daphne processes (``--proxy-headers``, one per
-core by default) behind HAProxy from Debian's packages on ``--port`` (HTTP and
+migrations, ``collectstatic``, N uvicorn processes (``asgi_server_command``, one
+per core by default) behind HAProxy from Debian's packages on ``--port`` (HTTP and
 WebSockets, health-checked on ``/healthz``), M Celery workers and one Celery
 beat. Every process is a child of this one, in its own process group; on
 SIGINT/SIGTERM all of them are stopped (a child that dies is started again, as a
@@ -38,13 +38,78 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
-# daphne pings a WebSocket only after this many seconds without a frame from it. The widget
-# sends a ping every 15 s (static/proctorme/src/transport.js), so a live widget is never
-# pinged (daphne's default, 20 s, pinged every socket that missed one beat); a peer silent
-# for 30 s is pinged and closed if no pong in 15 s: a dead peer is noticed within
-# 30 + 2 (daphne checks every 2 s) + 15 = 47 s of its last frame, far inside HAProxy's
-# ``timeout tunnel`` (deploy/haproxy.cfg). The Dockerfile says the same: keep them in step.
-DAPHNE_OPTIONS = ["--ping-interval", "30", "--ping-timeout", "15"]
+# The ASGI server: uvicorn with httptools (HTTP), websockets' sans-I/O protocol (WebSockets)
+# and uvloop. daphne (Twisted and autobahn) spent about three quarters of its CPU in the server
+# itself under the widget's load; docs/operations.md has the same-run figures. ``make run``
+# (runserver) still uses daphne.
+#
+# Keepalive: a ping every 30 s to each socket, closed if no pong within 15 s, so a dead peer is
+# closed within 30 + 15 = 45 s; the widget's own heartbeat (a ping message every 15 s,
+# static/proctorme/src/transport.js) gives up on a silent server after 45 s, and HAProxy's
+# ``timeout tunnel`` (deploy/haproxy.cfg) is never the one that notices.
+WS_PING_INTERVAL_SECONDS = 30
+WS_PING_TIMEOUT_SECONDS = 15
+# A frame larger than this is refused by the server (close 1009) before the application sees
+# it: 4 x the consumer's 16 KiB limit in characters (sessions.consumers.MAX_MESSAGE_BYTES), the
+# most such a text takes in UTF-8, so every frame the consumer answers with its own refusal
+# still reaches it.
+WS_MAX_BYTES = 64 * 1024
+# Seconds a stopping server waits for its sockets' consumers and requests to finish; within
+# Topology.stop's 15 s before SIGKILL.
+GRACEFUL_SHUTDOWN_SECONDS = 10
+ASGI_APPLICATION = "proctorme.asgi:application"
+
+
+def asgi_server_command(
+    python: str,
+    *,
+    host: str,
+    port: int,
+    app: str = ASGI_APPLICATION,
+    trusted_proxies: str = "127.0.0.1,::1",
+    ping_interval: float = WS_PING_INTERVAL_SECONDS,
+    ping_timeout: float = WS_PING_TIMEOUT_SECONDS,
+) -> list[str]:
+    """The command line of one ASGI server (the Dockerfile's CMD says the same: keep them in step).
+
+    ``trusted_proxies``: the addresses whose X-Forwarded-For / X-Forwarded-Proto are believed
+    (the load balancer's); anyone else's are ignored. No permessage-deflate: the widget's
+    messages are a few hundred bytes, and each compressed socket keeps zlib's state.
+    """
+    return [
+        python,
+        "-m",
+        "uvicorn",
+        "--http",
+        "httptools",
+        "--ws",
+        "websockets-sansio",
+        "--loop",
+        "uvloop",
+        "--lifespan",
+        "off",
+        "--ws-ping-interval",
+        f"{ping_interval:g}",
+        "--ws-ping-timeout",
+        f"{ping_timeout:g}",
+        "--ws-max-size",
+        str(WS_MAX_BYTES),
+        "--ws-per-message-deflate",
+        "false",
+        "--proxy-headers",
+        "--forwarded-allow-ips",
+        trusted_proxies,
+        "--timeout-graceful-shutdown",
+        str(GRACEFUL_SHUTDOWN_SECONDS),
+        "--no-server-header",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        app,
+    ]
+
+
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/proctorme"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -292,10 +357,7 @@ class Topology:
             port = free_port()
             self.asgi_ports.append(port)
             self._spawn(
-                f"asgi-{index + 1}",
-                [self.python, "-m", "daphne", "--proxy-headers", *DAPHNE_OPTIONS]
-                + ["-b", "127.0.0.1", "-p", str(port), "proctorme.asgi:application"],
-                env,
+                f"asgi-{index + 1}", asgi_server_command(self.python, host="127.0.0.1", port=port), env
             )
         # A worker's one thread keeps its connection between tasks (proctorme/env.py: the ASGI
         # servers may not, their views run on threads of their own).
@@ -314,7 +376,7 @@ class Topology:
             worker_env,
         )
         for port in self.asgi_ports:
-            self._wait_http(f"http://127.0.0.1:{port}/healthz", what=f"daphne on port {port}")
+            self._wait_http(f"http://127.0.0.1:{port}/healthz", what=f"the ASGI server on port {port}")
         config = self.log_dir / "haproxy.cfg"
         servers = "\n".join(
             f"    server asgi{i + 1} 127.0.0.1:{port} check" for i, port in enumerate(self.asgi_ports)
@@ -446,7 +508,7 @@ class Topology:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--asgi", type=int, default=os.cpu_count() or 1, help="daphne processes (one per core)"
+        "--asgi", type=int, default=os.cpu_count() or 1, help="ASGI server processes (one per core)"
     )
     parser.add_argument("--workers", type=int, default=1, help="Celery worker processes")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
@@ -483,7 +545,8 @@ def main(argv: list[str] | None = None) -> int:
         with topology:
             print(f"Proctorme (production topology) on {topology.url}", flush=True)
             print(
-                f"  HAProxy :{topology.port} -> daphne {', '.join(map(str, topology.asgi_ports))}", flush=True
+                f"  HAProxy :{topology.port} -> uvicorn {', '.join(map(str, topology.asgi_ports))}",
+                flush=True,
             )
             print(f"  {args.workers} Celery worker(s), 1 beat; logs in {topology.log_dir}", flush=True)
             print(f"  pids: {' '.join(map(str, topology.pids()))}", flush=True)

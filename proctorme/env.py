@@ -75,7 +75,7 @@ def env_database(name: str, default: dict) -> dict:
     try:
         # Persistent connections only where they are safe: Django's ASGI handler runs each
         # request's view on a thread of its own, so a connection kept past the request stays
-        # open until that thread is collected (connections leak under daphne). The Celery
+        # open until that thread is collected (connections leak under an ASGI server). The Celery
         # workers, long-lived threads, keep theirs (deploy/topology.py sets 60 for them).
         max_age = env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0)
         config = dj_database_url.parse(value, conn_max_age=max_age, conn_health_checks=True)

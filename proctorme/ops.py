@@ -2,8 +2,8 @@
 
 A request is the operator's when it carries ``Authorization: Bearer
 <PROCTORME_OPS_TOKEN>`` or comes from one of ``PROCTORME_OPS_NETWORKS``. The
-client address is ``REMOTE_ADDR``: behind a proxy that is what daphne's
-``--proxy-headers`` takes from X-Forwarded-For, so list networks only when the
+client address is ``REMOTE_ADDR``: behind a proxy that is what the ASGI server's
+``--proxy-headers`` takes from X-Forwarded-For (deploy/topology.py), so list networks only when the
 proxy replaces a client-sent X-Forwarded-For (deploy/haproxy.cfg does); the
 token works everywhere.
 """
@@ -26,7 +26,7 @@ def client_address(request) -> str | None:
     """The client's address in its normal form, or None when there is none to trust.
 
     ``REMOTE_ADDR`` only: a proxy's X-Forwarded-For counts only where the deployment
-    configured it (daphne's ``--proxy-headers`` behind a proxy that replaces the header),
+    configured it (the ASGI server's ``--proxy-headers`` behind a proxy that replaces the header),
     never because a client sent one.
     """
     try:

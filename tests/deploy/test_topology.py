@@ -1,4 +1,4 @@
-"""`make run-prod`'s topology, started for real: HAProxy in front of two daphne
+"""`make run-prod`'s topology, started for real: HAProxy in front of two ASGI server
 processes, a Celery worker and beat, on PostgreSQL and Redis. A widget session
 is started and a signal acknowledged through the load balancer; stopping the
 topology leaves no process and (with --temporary-database) no database behind."""
@@ -138,7 +138,7 @@ def test_the_production_topology_serves_through_the_load_balancer_and_cleans_up(
             ack = asyncio.run(_signal_acknowledged(started))
             assert ack["seq"] == 1 and not ack.get("duplicate")
             pids = topology.pids()
-            assert len(pids) == 5  # 2 daphne, 1 worker, 1 beat, HAProxy
+            assert len(pids) == 5  # 2 ASGI servers, 1 worker, 1 beat, HAProxy
             assert all(_alive(pid) for pid in pids)
     finally:
         with __import__("contextlib").suppress(Exception):
