@@ -12,14 +12,16 @@ fixed total rate. Three parts, each printed beside its baseline from the same ru
   the default coalesced writes; sockets held, signals/s acknowledged, the ack
   latency (send -> ack, p50/p99/max) against one socket on the idle server, the
   CPU of the ASGI servers, PostgreSQL, Redis and the generator, CPU ms per acknowledged
-  signal, and the after/before ratios;
-* **reconnect storm** (after the second load): every socket cut at once with one
+  signal, and the after/before ratios; with ``--before-root`` also on the servers of another
+  checkout (its own ASGI server and options, as its deploy/topology.py ran them);
+* **reconnect storm** (after the coalesced load, and after the other checkout's): every socket cut at once with one
   signal in flight, all reconnecting at once as the widget does (authenticate,
   hello, resend what has no ack); how long until each resumed, and what the
   database holds: every session's signals 1..n, none lost, none doubled;
 * **idle**: ``--idle-sockets`` (10,000) sockets opened and held with the widget's
   heartbeat (a ping every 15 s), spread over generator processes of at most
-  2,500 sockets each: held, still open, pong latency, server memory per socket.
+  2,500 sockets each: held, still open, pong latency, server memory per socket (with
+  ``--before-root`` on the other checkout's servers too, and the ratio).
 
 Figures only: nothing is asserted on time. Skips (exit 0) without PostgreSQL or Redis.
 The database, the servers, the generator processes and the channel-layer keys of
@@ -28,6 +30,7 @@ the run are gone when it ends.
     .venv/bin/python bench/ws_load.py [--sockets 2000] [--rate 200] [--duration 30]
                                       [--servers 2] [--clients 1] [--no-compare] [--no-storm]
                                       [--idle-sockets 10000] [--idle-seconds 30]
+                                      [--before-root <another checkout>]
 
 Limits: each socket is a file descriptor in a generator process and in a server;
 the run raises its open-file limit to the hard limit (``ulimit -Hn``; 10,000
@@ -243,9 +246,9 @@ def _start_servers(
     for name in ("TASKS_MODE", "PROCTORME_TESTING"):
         env.pop(name, None)  # production: Celery on Redis
     servers = []
-    for i in range(count):
+    for _ in range(count):
         port = free_port()
-        log = open(log_dir / f"asgi-{label.split(':')[0]}-{i}.log", "wb")  # noqa: SIM115 (closed in _stop_servers)
+        log = open(log_dir / f"asgi-{label.split(':')[0]}-{len(STARTED_PIDS)}.log", "wb")  # noqa: SIM115 (closed in _stop_servers)
         proc = subprocess.Popen(
             _server_command(root, port),
             cwd=root,
@@ -861,9 +864,11 @@ def _load_phase(label, args, db_name, secret_key, log_dir, targets, extra_env, r
         _stop_servers(servers)
 
 
-def _idle_phase(args, db_name, secret_key, log_dir, targets) -> dict:
+def _idle_phase(args, db_name, secret_key, log_dir, targets, root=ROOT) -> dict:
     """``len(targets)`` sockets opened and held with the widget's heartbeat; memory per socket."""
-    servers = _start_servers(args.servers, db_name, secret_key, log_dir, {}, "idle")
+    servers = _start_servers(
+        args.servers, db_name, secret_key, log_dir, {}, f"idle-{len(STARTED_PIDS)}", root
+    )
     clients = None
     try:
         ports = [port for _, port, _ in servers]
@@ -1030,7 +1035,8 @@ def main() -> int:
     per_phase = args.sockets + 1
     _admin(f'CREATE DATABASE "{db_name}"')
     try:
-        made = _setup(db_name, per_phase * len(phases) + args.idle_sockets, secret_key)
+        idle_runs = 2 if args.before_root else 1
+        made = _setup(db_name, per_phase * len(phases) + idle_runs * args.idle_sockets, secret_key)
         _MADE.update(made)
         tokens = made["tokens"]
         print(
@@ -1053,7 +1059,7 @@ def main() -> int:
             }[phase]
             env = {"SIGNAL_BATCHING": "0" if phase == "each" else "1"}
             root = args.before_root.resolve() if phase == "other" else ROOT
-            storm = args.storm and phase == "batched"
+            storm = args.storm and phase in ("other", "batched")
             results.append(
                 _load_phase(
                     label,
@@ -1084,33 +1090,55 @@ def main() -> int:
                 f"{after['per_ack']['postgres'] / max(before['per_ack']['postgres'], 1e-9):.2f}x); "
                 f"p99 ack {p99(after) / p99(before):.2f}x ({1000 * p99(before):.0f} -> {1000 * p99(after):.0f} ms)"
             )
-        storm = results[-1].get("storm")
-        if storm:
+        storms = [(r["label"].split(":")[0], r["storm"]) for r in results if r.get("storm")]
+        for name, storm in storms:
             took = storm["took"]
             print(
-                f"  reconnect storm: {storm['dropped']} sockets cut at once (one signal each in flight), all "
-                f"reconnecting at once: {sum(t <= args.storm_within for t in took)} resumed (hello + every "
+                f"  reconnect storm, {name}: {storm['dropped']} sockets cut at once (one signal each in flight), "
+                f"all reconnecting at once: {sum(t <= args.storm_within for t in took)} resumed (hello + every "
                 f"unacknowledged signal acknowledged) within {args.storm_within:g} s, {len(took)} in all; "
                 f"p50 {_pct(took, 0.5):.1f} s, p99 {_pct(took, 0.99):.1f} s, "
                 f"last {max(took, default=float('nan')):.1f} s; in the database: {storm['lost']} lost, "
                 f"{storm['doubled']} doubled; {_problems(storm['merged'])}"
             )
+        if len(storms) == 2 and storms[0][1]["took"] and storms[1][1]["took"]:
+            (_, a), (_, b) = storms
+            print(
+                f"  reconnect storm after / before (same run): last resumed {max(b['took']) / max(a['took']):.2f}x "
+                f"({max(a['took']):.1f} -> {max(b['took']):.1f} s), p50 "
+                f"{_pct(b['took'], 0.5) / _pct(a['took'], 0.5):.2f}x"
+            )
         sys.stdout.flush()
-        idle = None
-        if args.idle_sockets:
-            idle = _idle_phase(args, db_name, secret_key, log_dir, tokens[len(phases) * per_phase :])
-        if idle:
-            per_socket = 1024 * (idle["rss_held"] - idle["rss_before"]) / max(idle["held"], 1)
+        idle_roots = ([("before", args.before_root.resolve())] if args.before_root else []) + [
+            ("after", ROOT)
+        ]
+        idles = []
+        for n, (name, root) in enumerate(idle_roots if args.idle_sockets else []):
+            start = len(phases) * per_phase + n * args.idle_sockets
+            idle = _idle_phase(
+                args, db_name, secret_key, log_dir, tokens[start : start + args.idle_sockets], root
+            )
+            idle["per_socket"] = 1024 * (idle["rss_held"] - idle["rss_before"]) / max(idle["held"], 1)
+            idles.append(idle)
             cpu = idle["cpu"]
             print(
-                f"  idle: {idle['held']} of {idle['wanted']} sockets held (ramp {idle['ramp']:.0f} s, "
+                f"  idle, {name}: {idle['held']} of {idle['wanted']} sockets held (ramp {idle['ramp']:.0f} s, "
                 f"{idle['processes']} generator processes), a ping each every {HEARTBEAT_SECONDS:g} s for "
                 f"{args.idle_seconds:g} s: {idle['still_open']} still open, {idle['unanswered']} pings unanswered; "
                 f"pong {_ms(idle['beat_merged']['pongs']).split()[0]} / {_ms(idle['beat_merged']['pongs']).split()[1]} "
                 f"ms p50/p99; server RSS {idle['rss_before']:.0f} -> {idle['rss_held']:.0f} MiB "
-                f"({per_socket:.0f} KiB per socket); CPU while idle: ASGI {cpu['server']:.0f} %, redis "
+                f"({idle['per_socket']:.0f} KiB per socket); CPU while idle: ASGI {cpu['server']:.0f} %, redis "
                 f"{cpu['redis']:.0f} %, postgres {cpu['postgres']:.0f} % of a core; load average {idle['load_avg']:.1f}; "
-                f"{_problems(idle['open_merged'])} / {_problems(idle['beat_merged'])}"
+                f"{_problems(idle['open_merged'])} / {_problems(idle['beat_merged'])}",
+                flush=True,
+            )
+        if len(idles) == 2:
+            a, b = idles
+            print(
+                f"  idle after / before (same run): memory per socket {b['per_socket'] / max(a['per_socket'], 1e-9):.2f}x "
+                f"({a['per_socket']:.0f} -> {b['per_socket']:.0f} KiB), ASGI CPU while idle "
+                f"{b['cpu']['server'] / max(a['cpu']['server'], 1e-9):.2f}x "
+                f"({a['cpu']['server']:.0f} -> {b['cpu']['server']:.0f} % of a core)"
             )
         if not all(r["base"]["latencies"] for r in results):
             print(f"no signal was acknowledged; server log in {log_dir}")
