@@ -83,7 +83,8 @@ CONNECT_CONCURRENCY = 50
 STORM_CONCURRENCY = 500  # sockets of one generator process in their opening handshake at once
 HEARTBEAT_SECONDS = 15.0  # the widget's ping interval (static/proctorme/src/transport.js)
 LOG_RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ ")
-ACCESS_LOG_LINE = re.compile(r'"(WSCONNECTING|WSCONNECT|WSDISCONNECT|WSREJECT|GET|POST) ')
+# daphne's access log, and uvicorn's (its access log and its own INFO lines: started, stopped, socket opened).
+ACCESS_LOG_LINE = re.compile(r'"(WSCONNECTING|WSCONNECT|WSDISCONNECT|WSREJECT|GET|POST|WebSocket) |^INFO: ')
 
 
 # --- prerequisites, database, server ---------------------------------------------------------
