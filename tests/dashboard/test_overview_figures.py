@@ -158,6 +158,19 @@ def test_types_with_as_many_flags_come_by_name(tenant_a):
     assert flags == {"labels": sorted(tied), "counts": [1] * 6}
 
 
+def test_ties_come_by_name_whatever_order_the_counts_are_sorted_from(tenant_a):
+    # Twelve types, every other one with a second flag: PostgreSQL's sort is not stable, so
+    # ordering by the count alone returns each tie in an order of its own, not by name.
+    session = make_session(tenant_a.institution, started_ago=_at(1, 12))
+    types = [f"TYPE_{letter}" for letter in "ABCDEFGHIJKL"]
+    for n, type_ in enumerate(types):
+        make_flag(session, type=type_, at_seconds=10 + n)
+        if n % 2:
+            make_flag(session, type=type_, at_seconds=100 + n)
+    flags = selectors.institution_overview(institution=tenant_a.institution, courses=None)["chart"]["flags"]
+    assert flags == {"labels": types[1::2] + types[0::2], "counts": [2] * 6 + [1] * 6}
+
+
 def test_reviews_waiting_at_the_same_score_come_oldest_first_with_their_names_in_the_same_query(
     tenant_a, django_assert_num_queries
 ):
