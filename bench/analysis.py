@@ -6,9 +6,9 @@ widget's choice of frames is played as the widget makes it: a frame whose
 thumbnail has not changed since the last changed frame sent (camera noise
 is not change; the widget's ``stillThreshold``, read from its capture
 source) is not sent, but one goes at least every 2 s. What is sent is
-uploaded in 5-second batches through ``media_store`` (JPEG quality 0.4 / 0.5
-as the widget sends them; the scenes are detailed photographs, so the volume
-is higher than a real webcam's) and analysed by the real Celery task body
+uploaded in 5-second batches through ``media_store`` (at the widget's JPEG
+qualities, the frames' read from its capture source; the scenes are detailed
+photographs, so the volume is higher than a real webcam's) and analysed by the real Celery task body
 (decode, detect, state machine, database writes) — then the bare mediapipe
 full-range call on every captured frame in the same run, as the baseline.
 The models are loaded before the clock starts (a worker serves many
@@ -61,6 +61,7 @@ from analysis.frames import (  # noqa: E402
     decode_jpeg,
     raw_full_range_detections,
 )
+from eval.corpus import widget_capture  # noqa: E402
 from eval.unchanged import widget_sends, widget_threshold  # noqa: E402
 from sessions import analysis_pipeline as pipeline  # noqa: E402
 from sessions.config import parse_eye  # noqa: E402
@@ -92,7 +93,7 @@ def _scenes(rng) -> dict[str, list[tuple[np.ndarray, bytes]]]:
             moved = np.roll(image, tuple(shift), axis=(0, 1)).astype(np.float32)
             noisy = moved * rng.normal(1.0, 0.005) + rng.normal(0, 2.5, moved.shape)
             noisy = np.clip(noisy, 0, 255).astype(np.uint8)
-            variants.append((noisy, material.jpeg_bytes(noisy, quality=40)))  # the widget's default
+            variants.append((noisy, material.jpeg_bytes(noisy, quality=widget_capture()[2])))
         out[name] = variants
     return out
 

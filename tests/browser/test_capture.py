@@ -314,6 +314,29 @@ def test_a_candidate_at_the_desk_raises_nothing_within_the_bandwidth_budget(stea
     # At the default cadence: frames every second, a snapshot every 30 s (this short run has
     # relatively more snapshots than an hour would), gated audio.
     assert usage["mb_per_hour_total"] <= 30
+    # A candidate at the desk stays inside the frames' share of the budget: every frame at full quality.
+    assert stats["lowQualityFrames"] == 0
+
+
+def test_frames_go_at_the_lower_quality_while_the_last_minute_is_over_its_bytes(steady_page, exam_page):
+    """A view that changes every second would send every frame: once the frames sent in the last
+    minute pass their share of the hour's budget (24 MB), the next go at JPEG quality 0.4."""
+    page = steady_page
+    _start(page, exam_page("eye", query="consent=accepted"))
+    page.wait_for_function("window.Proctorme.capture.stats.captured.frame >= 2")
+    qualities = page.evaluate(
+        """() => {
+        const c = window.Proctorme.capture, now = Date.now();
+        const calm = c.frameQuality(now);
+        const sent = c.recentFrames.reduce((n, f) => n + f.size, 0);
+        c.recentFrames.push({at: now, size: 400000 - sent + 1});  // the minute's frames just over
+        return {calm, over: c.frameQuality(now), aMinuteOn: c.frameQuality(now + 60000)};
+    }"""
+    )
+    assert qualities == {"calm": 0.6, "over": 0.4, "aMinuteOn": 0.6}
+    page.evaluate("window.Proctorme.capture.recentFrames.push({at: Date.now(), size: 10 ** 6})")
+    page.wait_for_function("window.Proctorme.capture.stats.lowQualityFrames >= 1", timeout=10_000)
+    _end(page)
 
 
 def test_failed_uploads_are_retried_and_nothing_is_lost(steady_page, exam_page):
