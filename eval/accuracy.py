@@ -231,6 +231,20 @@ one scene share a group. A frame is composed from one half's sources only.
 * Few distinct adults with large faces ship in packages: the report half has
   {report_people} people with large faces and {report_lfw} small LFW faces;
   a per-condition figure rests on tens of frames, not thousands.
+* As uploaded is at the widget's frame quality. While the frames it sent in
+  the last minute are over their share of the upload budget (a view that
+  changes every second), it sends them at quality 0.4 instead, which loses
+  small faces: on the tune half, two-or-more recall as uploaded is ~0.80 at
+  0.4 against ~0.83 at 0.6 (`static/proctorme/src/capture.js`, docs/widget.md).
+* A face can be invented on a view with nobody in it: on the tune half (3,600
+  frames at quality 0.6) 4 of 1,012 empty views, each a box found by one of
+  the two tiles alone, 3 of them 14-18 px wide (below the promised size), on
+  a window, a screen or a calibration target, that short range confirmed at
+  0.62-0.74 or that scored over the verification limit. A stricter check of
+  such lone finds (confirming at 0.62 or 0.65, verifying every find under
+  24 px) took away 1-2 of them and lost as many or more frames with two or
+  more people (1-5 of 839), so it was not made: no-face recall there is
+  0.996 beside the bare call's 0.994.
 * Faces narrower than {promised} px in the 320x240 view are in the corpus and
   in the size table, but outside the floors: the product does not promise to
   see them.
