@@ -1,22 +1,28 @@
 """N candidates at the widget's real cadence against the production topology.
 
-Starts what `make run-prod` starts (HAProxy, daphne, Celery workers and beat, a
-temporary PostgreSQL database, a Redis database of its own), then plays N
+Starts what `make run-prod` starts (HAProxy, the ASGI servers, Celery workers and
+beat, a temporary PostgreSQL database, a Redis database of its own), then plays N
 candidates for ``--seconds`` each: a session started through the load balancer,
-one WebSocket, a 320x240 JPEG frame every second uploaded in 5-frame batches
-every 5 s, a 640x480 snapshot every 30 s, a gated 5-s audio window (16 kHz PCM,
-160 kB) every 30 s, a tab switch (two signals) every 60 s,
-a reconnect of the socket once a minute; every candidate steps out of view for
-15 s once, so each run has FACE_ABSENCE flags whose latency from capture to the
+one WebSocket, a 320x240 JPEG camera view every second (quality 0.6, each with
+its own sensor noise) of which only what the widget sends goes up: a seated
+candidate's view does not change, so capture.js ``frameUnchanged`` keeps it back
+but for one frame every 2 s (``--every-frame`` sends them all, as the widget did
+before), uploaded with the rest every 5 s; a 640x480 snapshot every 30 s, a
+gated 5-s audio window (16 kHz PCM, 160 kB) every 30 s, a tab switch (two
+signals) every 60 s, a reconnect of the socket once a minute; every candidate
+steps out of view for 15 s once (a changed view: sent at once), so each run has
+FACE_ABSENCE flags whose latency from capture to the
 widget is measured. Reported per N: sockets held, upload and signal-ack
 latency, flag latency from capture (p50/p99), the Celery queue's depth over the
 run (growing or not), and CPU seconds per candidate-minute by component
-(daphne, Celery, HAProxy, PostgreSQL, Redis, the load generator). The baseline,
+(ASGI, Celery, HAProxy, PostgreSQL, Redis, the load generator), and Celery's
+CPU-seconds per candidate-hour (the analysis). The baseline,
 from the same run: the bare mediapipe full-range call on the same frame, which
 bounds the candidates a core could analyse if analysis were all there is.
 
     .venv/bin/python bench/pipeline_load.py [--candidates 5,10,20,40,80] [--seconds 60]
                                             [--asgi 2] [--workers 1] [--no-stop-at-bend]
+                                            [--every-frame]
 
 The curve: N goes up until analysis stops keeping up (flag latency from capture
 p99 above 10 s, or the queue still not empty 10 s after the candidates stopped),
@@ -48,6 +54,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from deploy.topology import Topology, TopologyError, free_port  # noqa: E402
+from eval.unchanged import widget_threshold  # noqa: E402
 
 # The sync client is opened and closed by hand: a candidate's socket outlives any one block.
 warnings.filterwarnings("ignore", message="connect\\(\\) must be used as a context manager")
@@ -85,28 +92,67 @@ def _pcts_s(values: list[float]) -> str:
 # --- media ---------------------------------------------------------------------------------
 
 
-def _media() -> dict[str, bytes]:
+VARIANTS = 6  # encodings of each view, each with its own sensor noise, played in turn
+HOLD_SECONDS = 2  # capture.js CAP.frameHoldMs: a still view still goes every 2 s
+
+
+def _media() -> dict:
     import cv2
     import numpy as np
     from skimage import data
+
+    from analysis.frames import _thumbnail
 
     face = cv2.cvtColor(cv2.resize(data.astronaut()[:300, 100:400], (320, 240)), cv2.COLOR_RGB2BGR)
     room = cv2.cvtColor(cv2.resize(data.coffee(), (320, 240)), cv2.COLOR_RGB2BGR)
     rng = np.random.default_rng(1)
 
+    def noisy(image):
+        return np.clip(image + rng.normal(0, 2, image.shape), 0, 255).astype(np.uint8)
+
     def jpeg(image, quality):
-        noisy = np.clip(image + rng.normal(0, 2, image.shape), 0, 255).astype(np.uint8)
-        return cv2.imencode(".jpg", noisy, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
+        return cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
+
+    def views(image):
+        # A seated candidate: the same view with fresh sensor noise in every frame, each with
+        # the grey thumbnail the widget's still check compares (capture.js frameUnchanged).
+        out = []
+        for _ in range(VARIANTS):
+            frame = noisy(image)
+            out.append((jpeg(frame, 60), _thumbnail(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))))
+        return out
 
     # A gated 5-s audio window as the widget sends it: 16-kHz 16-bit little-endian mono PCM.
     t = np.arange(5 * 16000) / 16000
     speech = (np.sin(2 * np.pi * 180 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t)) * 8000).astype("<i2")
     return {
         "audio": speech.tobytes(),
-        "present": jpeg(face, 40),  # the widget's frame quality (0.4)
-        "absent": jpeg(room, 40),
-        "snapshot": jpeg(cv2.resize(face, (640, 480)), 50),
+        "present": views(face),  # the widget's frame quality (0.6)
+        "absent": views(room),
+        "snapshot": jpeg(noisy(cv2.resize(face, (640, 480))), 50),
+        "still_threshold": widget_threshold(),
     }
+
+
+class WidgetStill:
+    """capture.js ``frameUnchanged``: a frame is not sent when its thumbnail is within the
+    widget's ``stillThreshold`` of the last changed frame sent, unless ``HOLD_SECONDS``
+    have passed since the last frame sent."""
+
+    def __init__(self, threshold: float) -> None:
+        self.threshold, self.ref, self.sent_at = threshold, None, None
+
+    def send(self, thumb, now: float) -> bool:
+        from analysis.frames import frame_change
+
+        same = self.ref is not None and frame_change(self.ref, thumb) < self.threshold
+        due = self.sent_at is None or now - self.sent_at >= HOLD_SECONDS - 0.5
+        if same and not due:
+            return False
+        if not same:
+            self.ref = thumb
+        self.sent_at = now
+        return True
 
 
 def _bare_ms_per_frame(frame: bytes, n: int = 60) -> float:
@@ -125,12 +171,21 @@ def _bare_ms_per_frame(frame: bytes, n: int = 60) -> float:
 
 class Candidate(threading.Thread):
     def __init__(
-        self, run: int, index: int, url: str, key: str, media: dict, seconds: float, results: dict
+        self,
+        run: int,
+        index: int,
+        url: str,
+        key: str,
+        media: dict,
+        seconds: float,
+        results: dict,
+        every_frame: bool = False,
     ) -> None:
         super().__init__(daemon=True, name=f"candidate-{index}")
         self.round = run  # each N plays new candidates: a repeated id would be a resume (409)
         self.index, self.url, self.key, self.media, self.seconds = index, url, key, media, seconds
         self.results = results
+        self.every_frame = every_frame
         # Each candidate steps out of view for 15 s at its own moment.
         self.absent_from = 10 + (index * 7) % max(1, int(seconds) - 30)
         self.absent_to = self.absent_from + 15
@@ -174,13 +229,14 @@ class Candidate(threading.Thread):
         wall0 = datetime.now(UTC)
         seq = 0
         pending_frames: list[tuple[dict, bytes]] = []
-        frame_seq = snap_seq = audio_seq = 0
+        tick = frame_seq = snap_seq = audio_seq = 0  # seconds of capture; frames sent (numbered in turn)
         next_frame = begin
         next_upload = begin + 5
         next_reconnect = begin + 40  # then once a minute
         signals_sent: dict[int, float] = {}
         absent_capture_at: float | None = None
         socket = None
+        still = WidgetStill(self.media["still_threshold"])
 
         def open_socket():
             nonlocal socket
@@ -219,18 +275,29 @@ class Candidate(threading.Thread):
             now = time.monotonic()
             elapsed = now - begin
             if now >= next_frame:
-                frame_seq += 1
+                tick += 1
                 absent = self.absent_from <= elapsed < self.absent_to
                 if absent and absent_capture_at is None:
                     absent_capture_at = now
                 captured = (wall0 + timedelta(seconds=elapsed)).isoformat()
-                pending_frames.append(
-                    (
-                        {"part": f"f{frame_seq}", "kind": "frame", "seq": frame_seq, "capturedAt": captured},
-                        self.media["absent" if absent else "present"],
+                jpeg, thumb = self.media["absent" if absent else "present"][tick % VARIANTS]
+                if self.every_frame or still.send(thumb, now):
+                    frame_seq += 1
+                    pending_frames.append(
+                        (
+                            {
+                                "part": f"f{frame_seq}",
+                                "kind": "frame",
+                                "seq": frame_seq,
+                                "capturedAt": captured,
+                            },
+                            jpeg,
+                        )
                     )
-                )
-                if frame_seq % 30 == 1:
+                    r["frames_sent"] += 1
+                else:
+                    r["frames_unchanged"] += 1
+                if tick % 30 == 1:
                     snap_seq += 1
                     pending_frames.append(
                         (
@@ -243,7 +310,7 @@ class Candidate(threading.Thread):
                             self.media["snapshot"],
                         )
                     )
-                if frame_seq % 30 == 15:
+                if tick % 30 == 15:
                     # Someone speaks: one gated 5-s audio window every 30 s.
                     audio_seq += 1
                     pending_frames.append(
@@ -369,9 +436,9 @@ def _backends(database_url: str) -> list[int]:
 
 
 def _components(topology: Topology) -> dict[str, list[int]]:
-    groups: dict[str, list[int]] = {"daphne": [], "celery": [], "haproxy": []}
+    groups: dict[str, list[int]] = {"asgi": [], "celery": [], "haproxy": []}
     for name, proc in topology.procs:
-        kind = "daphne" if name.startswith("asgi") else "haproxy" if name == "haproxy" else "celery"
+        kind = "asgi" if name.startswith("asgi") else "haproxy" if name == "haproxy" else "celery"
         groups[kind] += _tree(proc.pid)
     # PostgreSQL: this run's backends. Redis: the whole server (anything else using it meanwhile too).
     groups["postgres"] = _backends(topology.database_url)
@@ -400,7 +467,7 @@ class CpuByComponent:
                 ticks = _cpu_ticks(pid)
                 if ticks:
                     self.last[pid] = (kind, max(ticks, self.last.get(pid, (kind, 0))[1]))
-        out = dict.fromkeys(("daphne", "celery", "haproxy", "postgres", "redis", "load generator"), 0.0)
+        out = dict.fromkeys(("asgi", "celery", "haproxy", "postgres", "redis", "load generator"), 0.0)
         for pid, (kind, ticks) in self.last.items():
             out[kind] += (ticks - self.start.get(pid, 0)) / CLK_TCK
         return out
@@ -418,12 +485,22 @@ def _queue_depth(redis_url: str) -> int:
         return -1
 
 
-def run_at(n: int, seconds: float, topology: Topology, key: str, media: dict, redis_url: str) -> dict:
+def run_at(
+    n: int,
+    seconds: float,
+    topology: Topology,
+    key: str,
+    media: dict,
+    redis_url: str,
+    every_frame: bool = False,
+) -> dict:
     results = {
         "ack": [],
         "upload": [],
         "flag": [],
         "bytes": 0,
+        "frames_sent": 0,
+        "frames_unchanged": 0,
         "sockets": 0,
         "reconnects": 0,
         "socket_failures": 0,
@@ -432,7 +509,7 @@ def run_at(n: int, seconds: float, topology: Topology, key: str, media: dict, re
     }
     meter = CpuByComponent(topology)
     depth: list[int] = []
-    candidates = [Candidate(n, i, topology.url, key, media, seconds, results) for i in range(n)]
+    candidates = [Candidate(n, i, topology.url, key, media, seconds, results, every_frame) for i in range(n)]
     for index, candidate in enumerate(candidates):
         candidate.start()
         if index % 10 == 9:
@@ -469,6 +546,11 @@ def main() -> int:
     parser.add_argument("--asgi", type=int, default=2)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--log-dir", type=Path, help="keep the topology's logs here")
+    parser.add_argument(
+        "--every-frame",
+        action="store_true",
+        help="send every frame (the widget before it kept unchanged frames back)",
+    )
     args = parser.parse_args()
     counts = [int(x) for x in args.candidates.split(",") if x.strip()]
     if not (shutil.which("haproxy") or Path("/usr/sbin/haproxy").exists()):
@@ -481,7 +563,7 @@ def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proctorme.settings")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     media = _media()
-    bare_ms = _bare_ms_per_frame(media["present"])
+    bare_ms = _bare_ms_per_frame(media["present"][0][0])
     cores = os.cpu_count() or 1
     parts = urlsplit(PG_URL)
     database_url = urlunsplit(("postgres", parts.netloc, f"/{DB_PREFIX}_{uuid.uuid4().hex[:8]}", "", ""))
@@ -513,7 +595,7 @@ def main() -> int:
                 line.split(": ", 1)[1] for line in created.splitlines() if line.startswith("publishable_key")
             )
             print(
-                f"topology: HAProxy -> {args.asgi} daphne, {args.workers} Celery worker(s) + beat, "
+                f"topology: HAProxy -> {args.asgi} ASGI servers, {args.workers} Celery worker(s) + beat, "
                 f"PostgreSQL, Redis, on {cores} cores shared with the load generator"
             )
             print(
@@ -530,7 +612,7 @@ def main() -> int:
             rows = []
             sustained = None
             for n in counts:
-                result = run_at(n, args.seconds, topology, key, media, REDIS_URL)
+                result = run_at(n, args.seconds, topology, key, media, REDIS_URL, args.every_frame)
                 cpu = result["cpu"]
                 total = sum(cpu.values()) - cpu.get("load generator", 0)
                 per_cand_min = total / max(1, n) / (args.seconds / 60)
@@ -560,6 +642,9 @@ def main() -> int:
                 )
                 print(
                     f"N={n}: CPU over {result['wall']:.0f} s: {parts_cpu}; {result['bytes'] / 1e6:.1f} MB uploaded; "
+                    f"{result['frames_sent']} frames sent, {result['frames_unchanged']} kept back unchanged; "
+                    f"Celery (analysis) {cpu['celery'] / max(1, n) / (args.seconds / 3600):.1f} "
+                    f"CPU-s per candidate-hour; "
                     f"{result['reconnects']} reconnects; {failures} failed calls"
                     + (
                         f" (uploads {sorted(set(result['upload_failures']))}, starts {result['start_failures']}, "
