@@ -13,15 +13,19 @@ of the institution.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
+import threading
 import time
 from urllib.parse import parse_qs
 
+from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from proctorme import logs
@@ -75,6 +79,38 @@ class TokenBucket:
             self.tokens -= 1
             return True
         return False
+
+
+# How often a sign-in thread lets Django check and recycle its database connection.
+CONNECTION_CHECK_SECONDS = 1.0
+_thread_state = threading.local()
+
+
+def _on_pool_keeping_connection(fn):
+    """``fn`` on the event loop's thread pool, on a connection that thread keeps between calls.
+
+    channels' database_sync_to_async closes the thread's connection before and after every
+    call when connections are not kept (``DATABASE_CONN_MAX_AGE=0``, the ASGI servers'
+    default), so each sign-in opened a connection of its own: about a third of a reconnect
+    storm's CPU. The pool's threads live as long as the server (no thread per request, which is
+    what that default is for), so each one keeps its connection and lets Django check it at
+    most once a second, as the signal writer's thread does; one that fails is closed if it is
+    no longer usable.
+    """
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        now = time.monotonic()
+        if now - getattr(_thread_state, "checked", 0.0) > CONNECTION_CHECK_SECONDS:
+            close_old_connections()
+            _thread_state.checked = now
+        try:
+            return fn(*args, **kwargs)
+        except Exception:
+            connection.close_if_unusable_or_obsolete()
+            raise
+
+    return sync_to_async(run, thread_sensitive=False)
 
 
 def _header(scope, name: bytes) -> str | None:
@@ -138,7 +174,7 @@ async def _key_active(claims: dict) -> bool:
         return seen[1]
     # The sockets that ask while this check runs go on with the last verdict.
     _key_verdicts[key] = (now, seen[1] if seen is not None else True)
-    active = await database_sync_to_async(_key_still_active, thread_sensitive=False)(claims)
+    active = await _on_pool_keeping_connection(_key_still_active)(claims)
     _key_verdicts[key] = (time.monotonic(), active)
     return active
 
@@ -183,7 +219,7 @@ class WidgetConsumer(AsyncWebsocketConsumer):
                 and isinstance(message.get("token"), str)
             ):
                 token = message["token"]
-        session, close_code = await database_sync_to_async(_authorise_sync, thread_sensitive=False)(
+        session, close_code = await _on_pool_keeping_connection(_authorise_sync)(
             token, _header(self.scope, b"origin")
         )
         if close_code is not None:
