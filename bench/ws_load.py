@@ -30,7 +30,11 @@ the run are gone when it ends.
     .venv/bin/python bench/ws_load.py [--sockets 2000] [--rate 200] [--duration 30]
                                       [--servers 2] [--clients 1] [--no-compare] [--no-storm]
                                       [--idle-sockets 10000] [--idle-seconds 30]
-                                      [--before-root <another checkout>]
+                                      [--before-root <another checkout>] [--before-server none]
+
+By default the load, the storm and the idle sockets also run on this checkout served by daphne,
+the production server before uvicorn (``--before-server daphne``), and print uvicorn's figures
+as ratios against it.
 
 Limits: each socket is a file descriptor in a generator process and in a server;
 the run raises its open-file limit to the hard limit (``ulimit -Hn``; 10,000
@@ -231,7 +235,14 @@ def _redis_forget(before: set[bytes]) -> None:
 
 
 def _start_servers(
-    count: int, db_name: str, secret_key: str, log_dir: Path, extra_env: dict, label: str, root: Path = ROOT
+    count: int,
+    db_name: str,
+    secret_key: str,
+    log_dir: Path,
+    extra_env: dict,
+    label: str,
+    root: Path = ROOT,
+    server: str = "topology",
 ) -> list[tuple]:
     env = {
         **os.environ,
@@ -251,7 +262,7 @@ def _start_servers(
         port = free_port()
         log = open(log_dir / f"asgi-{label.split(':')[0]}-{len(STARTED_PIDS)}.log", "wb")  # noqa: SIM115 (closed in _stop_servers)
         proc = subprocess.Popen(
-            _server_command(root, port),
+            _server_command(root, port, server),
             cwd=root,
             env=env,
             stdout=log,
@@ -275,11 +286,21 @@ def _start_servers(
     return servers
 
 
-def _server_command(root: Path, port: int) -> list[str]:
-    """The ASGI server as ``root`` deploys it (its deploy/topology.py), listening on ``port``.
+# How the storm and idle lines name each side.
+SIDE = {"other": "the other checkout", "daphne": "daphne", "batched": "after (uvicorn)"}
+# daphne as the production topology ran it before uvicorn (``--before-server daphne``).
+DAPHNE_OPTIONS = ["--ping-interval", "30", "--ping-timeout", "15"]
+
+
+def _server_command(root: Path, port: int, server: str = "topology") -> list[str]:
+    """The ASGI server as ``root`` deploys it (its deploy/topology.py), listening on ``port``;
+    ``server="daphne"``: daphne with the options production ran it with before uvicorn.
 
     A checkout from before ``asgi_server_command`` ran daphne with its ``DAPHNE_OPTIONS`` (none
     there: daphne's defaults)."""
+    if server == "daphne":
+        daphne = str(Path(sys.executable).parent / "daphne")
+        return [daphne, *DAPHNE_OPTIONS, "-b", "127.0.0.1", "-p", str(port), ASGI_APP]
     if root.resolve() == ROOT:
         return asgi_server_command(sys.executable, host="127.0.0.1", port=port, app=ASGI_APP)
     topology = root / "deploy" / "topology.py"
@@ -772,9 +793,11 @@ def _stored_check(session_ids: list[int], expected: list[int]) -> dict:
     return {"lost": lost, "doubled": doubled}
 
 
-def _load_phase(label, args, db_name, secret_key, log_dir, targets, extra_env, root=ROOT) -> dict:
+def _load_phase(
+    label, args, db_name, secret_key, log_dir, targets, extra_env, root=ROOT, server="topology"
+) -> dict:
     """Servers started with ``extra_env``; 1 socket idle-server baseline, then the sockets and the load."""
-    servers = _start_servers(args.servers, db_name, secret_key, log_dir, extra_env, label, root)
+    servers = _start_servers(args.servers, db_name, secret_key, log_dir, extra_env, label, root, server)
     clients = base = None
     try:
         ports = [port for _, port, _ in servers]
@@ -865,10 +888,10 @@ def _load_phase(label, args, db_name, secret_key, log_dir, targets, extra_env, r
         _stop_servers(servers)
 
 
-def _idle_phase(args, db_name, secret_key, log_dir, targets, root=ROOT) -> dict:
+def _idle_phase(args, db_name, secret_key, log_dir, targets, root=ROOT, server="topology") -> dict:
     """``len(targets)`` sockets opened and held with the widget's heartbeat; memory per socket."""
     servers = _start_servers(
-        args.servers, db_name, secret_key, log_dir, {}, f"idle-{len(STARTED_PIDS)}", root
+        args.servers, db_name, secret_key, log_dir, {}, f"idle-{len(STARTED_PIDS)}", root, server
     )
     clients = None
     try:
@@ -1019,6 +1042,13 @@ def main() -> int:
         help="also the same load on servers run from another checkout of the project (e.g. the "
         "previous release, same database schema), as a baseline of a change to the code",
     )
+    parser.add_argument(
+        "--before-server",
+        choices=["daphne", "none"],
+        default="daphne",
+        help="also the same load, storm and idle sockets on this checkout served by daphne, the "
+        "production server before uvicorn, as the server's baseline (none: not)",
+    )
     parser.add_argument("--storm", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--storm-within", type=float, default=30.0, help="seconds the storm may take")
     parser.add_argument("--idle-sockets", type=int, default=10000, help="0: no idle phase")
@@ -1032,11 +1062,16 @@ def main() -> int:
     log_dir = Path(tempfile.mkdtemp(prefix="ws_load_"))
     redis_before = _redis_asgi_keys()
     failed = True
-    phases = (["each"] if args.compare else []) + (["other"] if args.before_root else []) + ["batched"]
+    phases = (
+        (["each"] if args.compare else [])
+        + (["other"] if args.before_root else [])
+        + (["daphne"] if args.before_server == "daphne" else [])
+        + ["batched"]
+    )
     per_phase = args.sockets + 1
     _admin(f'CREATE DATABASE "{db_name}"')
     try:
-        idle_runs = 2 if args.before_root else 1
+        idle_runs = 1 + bool(args.before_root) + (args.before_server == "daphne")
         made = _setup(db_name, per_phase * len(phases) + idle_runs * args.idle_sockets, secret_key)
         _MADE.update(made)
         tokens = made["tokens"]
@@ -1056,11 +1091,13 @@ def main() -> int:
             label = {
                 "each": "before: one transaction per signal on the thread pool (SIGNAL_BATCHING=0)",
                 "other": f"before: the checkout in {args.before_root} (its defaults)",
+                "daphne": "before: this checkout on daphne (--ping-interval 30 --ping-timeout 15), as "
+                "production ran before uvicorn",
                 "batched": "after: coalesced writes, one transaction per few ms per process (the default)",
             }[phase]
             env = {"SIGNAL_BATCHING": "0" if phase == "each" else "1"}
             root = args.before_root.resolve() if phase == "other" else ROOT
-            storm = args.storm and phase in ("other", "batched")
+            storm = args.storm and phase in ("other", "daphne", "batched")
             results.append(
                 _load_phase(
                     label,
@@ -1071,6 +1108,7 @@ def main() -> int:
                     targets,
                     env,
                     root,
+                    "daphne" if phase == "daphne" else "topology",
                 )
             )
             _print_phase(args, results[-1])
@@ -1083,7 +1121,7 @@ def main() -> int:
             p99 = lambda r: _pct(r["load_merged"]["latencies"], 0.99)  # noqa: E731
             rate = lambda r: sum(x["acked"] for x in r["loads"]) / max(x["ack_span"] for x in r["loads"])  # noqa: E731
             print(
-                f"  after / before ({'SIGNAL_BATCHING=0' if phase == 'each' else args.before_root}, same run): "
+                f"  after / before ({ {'each': 'SIGNAL_BATCHING=0', 'daphne': 'daphne'}.get(phase, args.before_root) }, same run): "
                 f"acks/s {rate(after) / rate(before):.2f}x ({rate(before):.1f} -> {rate(after):.1f}); "
                 f"CPU per ack (ASGI + postgres) {cost(after) / cost(before):.2f}x "
                 f"({cost(before):.2f} -> {cost(after):.2f} ms; ASGI "
@@ -1091,39 +1129,44 @@ def main() -> int:
                 f"{after['per_ack']['postgres'] / max(before['per_ack']['postgres'], 1e-9):.2f}x); "
                 f"p99 ack {p99(after) / p99(before):.2f}x ({1000 * p99(before):.0f} -> {1000 * p99(after):.0f} ms)"
             )
-        storms = [(r["label"].split(":")[0], r["storm"]) for r in results if r.get("storm")]
+        storms = [(phase, r["storm"]) for phase, r in zip(phases, results, strict=True) if r.get("storm")]
         for name, storm in storms:
             took = storm["took"]
             print(
-                f"  reconnect storm, {name}: {storm['dropped']} sockets cut at once (one signal each in flight), "
+                f"  reconnect storm, {SIDE[name]}: {storm['dropped']} sockets cut at once (one signal each in flight), "
                 f"all reconnecting at once: {sum(t <= args.storm_within for t in took)} resumed (hello + every "
                 f"unacknowledged signal acknowledged) within {args.storm_within:g} s, {len(took)} in all; "
                 f"p50 {_pct(took, 0.5):.1f} s, p99 {_pct(took, 0.99):.1f} s, "
                 f"last {max(took, default=float('nan')):.1f} s; in the database: {storm['lost']} lost, "
                 f"{storm['doubled']} doubled; {_problems(storm['merged'])}"
             )
-        if len(storms) == 2 and storms[0][1]["took"] and storms[1][1]["took"]:
-            (_, a), (_, b) = storms
+        for name, a in storms[:-1]:
+            b = storms[-1][1]
+            if not (a["took"] and b["took"]):
+                continue
             print(
-                f"  reconnect storm after / before (same run): last resumed {max(b['took']) / max(a['took']):.2f}x "
+                f"  reconnect storm after / {SIDE[name]} (same run): last resumed {max(b['took']) / max(a['took']):.2f}x "
                 f"({max(a['took']):.1f} -> {max(b['took']):.1f} s), p50 "
                 f"{_pct(b['took'], 0.5) / _pct(a['took'], 0.5):.2f}x"
             )
         sys.stdout.flush()
-        idle_roots = ([("before", args.before_root.resolve())] if args.before_root else []) + [
-            ("after", ROOT)
-        ]
+        idle_roots = (
+            ([("other", args.before_root.resolve(), "topology")] if args.before_root else [])
+            + ([("daphne", ROOT, "daphne")] if args.before_server == "daphne" else [])
+            + [("batched", ROOT, "topology")]
+        )
         idles = []
-        for n, (name, root) in enumerate(idle_roots if args.idle_sockets else []):
+        for n, (name, root, server) in enumerate(idle_roots if args.idle_sockets else []):
             start = len(phases) * per_phase + n * args.idle_sockets
             idle = _idle_phase(
-                args, db_name, secret_key, log_dir, tokens[start : start + args.idle_sockets], root
+                args, db_name, secret_key, log_dir, tokens[start : start + args.idle_sockets], root, server
             )
+            idle["name"] = name
             idle["per_socket"] = 1024 * (idle["rss_held"] - idle["rss_before"]) / max(idle["held"], 1)
             idles.append(idle)
             cpu = idle["cpu"]
             print(
-                f"  idle, {name}: {idle['held']} of {idle['wanted']} sockets held (ramp {idle['ramp']:.0f} s, "
+                f"  idle, {SIDE[name]}: {idle['held']} of {idle['wanted']} sockets held (ramp {idle['ramp']:.0f} s, "
                 f"{idle['processes']} generator processes), a ping each every {HEARTBEAT_SECONDS:g} s for "
                 f"{args.idle_seconds:g} s: {idle['still_open']} still open, {idle['unanswered']} pings unanswered; "
                 f"pong {_ms(idle['beat_merged']['pongs']).split()[0]} / {_ms(idle['beat_merged']['pongs']).split()[1]} "
@@ -1133,10 +1176,10 @@ def main() -> int:
                 f"{_problems(idle['open_merged'])} / {_problems(idle['beat_merged'])}",
                 flush=True,
             )
-        if len(idles) == 2:
-            a, b = idles
+        for a in idles[:-1]:
+            b = idles[-1]
             print(
-                f"  idle after / before (same run): memory per socket {b['per_socket'] / max(a['per_socket'], 1e-9):.2f}x "
+                f"  idle after / {SIDE[a['name']]} (same run): memory per socket {b['per_socket'] / max(a['per_socket'], 1e-9):.2f}x "
                 f"({a['per_socket']:.0f} -> {b['per_socket']:.0f} KiB), ASGI CPU while idle "
                 f"{b['cpu']['server'] / max(a['cpu']['server'], 1e-9):.2f}x "
                 f"({a['cpu']['server']:.0f} -> {b['cpu']['server']:.0f} % of a core)"
