@@ -269,6 +269,28 @@ def test_a_recording_with_a_bad_source_duration_run_or_chunk_is_refused(client, 
     _refused(_post(client, started, [(item, data)]), 400, "INVALID_MEDIA", reason)
 
 
+@pytest.mark.parametrize(
+    ("extra", "past"),
+    [
+        ({"chunk": uploads.MAX_SEQ}, {"chunk": uploads.MAX_SEQ + 1}),
+        ({"durationMs": 120000}, {"durationMs": 120000.5}),
+        ({"durationMs": 1}, {"durationMs": 0.0}),
+        ({"run": "r" * 8}, {"run": "r" * 7}),
+        ({"run": "R_-9" * 10}, {"run": "R_-9" * 10 + "x"}),
+    ],
+    ids=["last-chunk", "longest", "shortest", "shortest-run", "longest-run"],
+)
+def test_a_recordings_chunk_duration_and_run_are_accepted_up_to_their_limits(client, started, extra, past):
+    item, data = _segment(1, chunk=2)
+    sent = {**item, **extra}
+    assert _post(client, started, [(sent, data)]).status_code == 202
+    stored = MediaChunk.objects.get(session=started.session, kind="recording", seq=1)
+    assert stored.meta == {"source": "camera", "run": sent["run"], "chunk": sent["chunk"]}
+    assert stored.duration_seconds == sent["durationMs"] / 1000
+    reason = {"chunk": "bad chunk", "durationMs": "bad duration", "run": "bad run"}[next(iter(past))]
+    _refused(_post(client, started, [({**item, "seq": 2, **past}, data)]), 400, "INVALID_MEDIA", reason)
+
+
 def test_a_recording_segment_over_3_mib_is_too_large_and_3_mib_is_not(client, started):
     error = _refused(
         _post(client, started, [_segment(1, data=_webm(3 * 1024 * 1024 + 1))]), 413, "MEDIA_TOO_LARGE"

@@ -154,6 +154,14 @@ def test_a_bad_seq_is_refused(client, started, seq):
     )
 
 
+def test_the_first_and_last_seq_are_accepted_and_one_past_the_last_is_not(client, started):
+    response = _batch(client, started, [_frame(1), _frame(MAX_SEQ)])
+    assert response.status_code == 202
+    assert response.json()["accepted"] == [{"kind": "frame", "seq": 1}, {"kind": "frame", "seq": MAX_SEQ}]
+    past = _batch(client, started, [({"kind": "frame", "seq": MAX_SEQ + 1}, _jpeg())])
+    assert past.status_code == 400 and past.json()["error"]["details"]["reason"] == "bad seq"
+
+
 def test_the_same_item_twice_in_one_batch_is_refused(client, started):
     error = _refused(
         _batch(client, started, [_frame(3), _frame(4), _frame(3)]), 400, "INVALID_MEDIA", "repeated item"
