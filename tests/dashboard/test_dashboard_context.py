@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from sessions.dashboard.selectors import COURSE_ROLE, dashboard_context, in_courses
+from sessions.dashboard.selectors import COURSE_ROLE, assessments_for, dashboard_context, in_courses
 from sessions.lti.models import LtiCourseAccess, LtiRegistration
 from sessions.models import ProctoringSession
 from tests.dashboard.dashboard_factories import make_lti_attempt, make_session
@@ -124,3 +124,33 @@ def test_in_courses_keeps_the_sessions_launched_from_the_courses(tenant_a, world
         sessions["course-9"],
     }
     assert pks(((reg_b.pk, "course-7"),)) == set()  # the same course name on another registration
+
+
+def test_a_courses_assessment_filter_lists_the_assessments_taken_in_it(tenant_a, world):
+    teacher, reg_a, reg_b = world
+    taken = {}
+    for context_id, external_id, title in (
+        ("course-7", "c-2", "Chemistry"),
+        ("course-8", "c-3", "Algebra"),
+        ("course-8", "c-2", "Chemistry"),
+    ):
+        session = make_session(tenant_a.institution, assessment=external_id, title=title)
+        make_lti_attempt(session, reg_a, context_id=context_id)
+        taken[title] = str(session.assessment.public_id)
+    make_session(tenant_a.institution, assessment="c-1", title="Zoology")  # no course; ids not in title order
+    a = tenant_a.institution
+
+    assert assessments_for(institution=a, courses=((reg_a.pk, "course-7"),)) == [
+        (taken["Chemistry"], "Chemistry")
+    ]
+    assert assessments_for(institution=a, courses=((reg_a.pk, "course-8"),)) == [
+        (taken["Algebra"], "Algebra"),
+        (taken["Chemistry"], "Chemistry"),
+    ]
+    assert assessments_for(institution=a, courses=((reg_b.pk, "course-7"),)) == []
+    assert assessments_for(institution=a, courses=()) == []
+    assert [title for _, title in assessments_for(institution=a, courses=None)] == [
+        "Algebra",
+        "Chemistry",
+        "Zoology",
+    ]
