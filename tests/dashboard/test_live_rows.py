@@ -167,3 +167,13 @@ def test_the_rows_and_all_they_show_take_two_queries_whatever_their_number(
         ]
     assert [(title, flags, frames) for title, _, flags, _, frames in shown] == [("Biology", 1, 1)] * rows
     assert all(frame is not None for *_, frame, _ in shown)
+
+
+def test_violations_that_start_at_once_come_last_recorded_first(tenant_a):
+    # Seven at the same second: the five shown are the last five recorded, the last first (the
+    # start alone leaves a tie in whatever order the database returns it).
+    a = tenant_a.institution
+    session = _running(a, started_ago=timedelta(minutes=10))
+    flags = [make_flag(session, type="TAB_NOT_FOCUS", at_seconds=30) for _ in range(7)]
+    row = _row(a, session)
+    assert [f.pk for f in row.recent_flags] == [f.pk for f in reversed(flags[2:])]
