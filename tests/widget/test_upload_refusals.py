@@ -174,7 +174,7 @@ def test_the_same_seq_of_two_kinds_in_one_batch_is_fine(client, started):
     assert response.status_code == 202 and len(response.json()["accepted"]) == 2
 
 
-@pytest.mark.parametrize("part", ["p9", None, 7])
+@pytest.mark.parametrize("part", ["p9", None, 7, ["p0"], {"p0": "p0"}])
 def test_a_missing_file_part_is_refused(client, started, part):
     item, data = _frame(1)
     response = _post(
