@@ -435,3 +435,23 @@ def test_a_batch_of_exactly_4_mib_is_accepted():
     items = [{"kind": "snapshot", "seq": n, "part": f"p{n}"} for n in range(1, 5)]
     assert len(snapshot) * len(items) == MAX_BATCH_BYTES
     assert len(_parse(items, {f"p{n}": snapshot for n in range(1, 5)})) == 4
+
+
+def test_a_phones_side_view_is_checked_as_a_jpeg_of_at_most_1280_by_960():
+    # kinds=("aux",) is the phone's own endpoint (sessions.aux)
+    item = {"kind": "aux", "seq": 1, "part": "p0"}
+    (stored,) = _parse([item], {"p0": _jpeg()}, kinds=("aux",))
+    assert (stored.kind, stored.seq, stored.data, stored.duration_seconds) == ("aux", 1, _jpeg(), 0.0)
+    with pytest.raises(InvalidMedia) as not_a_jpeg:
+        _parse([item], {"p0": b"GIF89a"}, kinds=("aux",))
+    assert not_a_jpeg.value.message == "The aux is not a valid JPEG: not a JPEG (no SOI marker)."
+    ok, too_big = cv2.imencode(".jpg", np.zeros((961, 1280, 3), np.uint8))
+    assert ok
+    with pytest.raises(InvalidMedia) as too_many_pixels:
+        _parse([item], {"p0": too_big.tobytes()}, kinds=("aux",))
+    assert too_many_pixels.value.details == {
+        "part": "p0",
+        "kind": "aux",
+        "seq": 1,
+        "reason": f"JPEG too large: 1280x961 > {1280 * 960} pixels",
+    }
