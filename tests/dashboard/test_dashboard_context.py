@@ -138,6 +138,10 @@ def test_a_courses_assessment_filter_lists_the_assessments_taken_in_it(tenant_a,
         make_lti_attempt(session, reg_a, context_id=context_id)
         taken[title] = str(session.assessment.public_id)
     make_session(tenant_a.institution, assessment="c-1", title="Zoology")  # no course; ids not in title order
+    # a second "Chemistry", made after c-2 but before it by id
+    other_chemistry = str(
+        make_session(tenant_a.institution, assessment="c-0", title="Chemistry").assessment.public_id
+    )
     a = tenant_a.institution
 
     assert assessments_for(institution=a, courses=((reg_a.pk, "course-7"),)) == [
@@ -149,8 +153,9 @@ def test_a_courses_assessment_filter_lists_the_assessments_taken_in_it(tenant_a,
     ]
     assert assessments_for(institution=a, courses=((reg_b.pk, "course-7"),)) == []
     assert assessments_for(institution=a, courses=()) == []
-    assert [title for _, title in assessments_for(institution=a, courses=None)] == [
-        "Algebra",
-        "Chemistry",
-        "Zoology",
+    assert [public_id for public_id, _ in assessments_for(institution=a, courses=None)] == [
+        taken["Algebra"],
+        other_chemistry,
+        taken["Chemistry"],
+        str(a.assessments.get(external_id="c-1").public_id),
     ]
