@@ -159,3 +159,11 @@ def test_a_courses_assessment_filter_lists_the_assessments_taken_in_it(tenant_a,
         taken["Chemistry"],
         str(a.assessments.get(external_id="c-1").public_id),
     ]
+
+
+def test_a_course_instructors_context_is_two_queries(tenant_a, tenant_b, world, django_assert_num_queries):
+    teacher, reg_a, reg_b = world
+    with django_assert_num_queries(2):  # the memberships, the course access with its institutions
+        context = dashboard_context(user=teacher, chosen=None)
+        names = [institution.name for institution in context.institutions]
+    assert names == sorted(names) and len(names) == 2

@@ -199,3 +199,16 @@ def test_overview_figures(login, tenant_a, sessions):
     assert overview["chart"]["flags"] == {"labels": ["MULTIPLE_FACE", "TAB_NOT_FOCUS"], "counts": [2, 1]}
     assert sum(overview["chart"]["distribution"]["counts"]) == 3
     assert overview["candidate_hours"] == pytest.approx(0.5, abs=0.02)  # three ended sessions of 10 minutes
+
+
+def test_an_unknown_sort_lists_the_newest_first(tenant_a):
+    from sessions.dashboard.selectors import SessionFilters, session_list
+
+    old = make_session(tenant_a.institution, first="Old", started_ago=timedelta(hours=3))
+    new = make_session(tenant_a.institution, first="New", started_ago=timedelta(hours=1))
+    mid = make_session(tenant_a.institution, first="Mid", started_ago=timedelta(hours=2))
+    for sort in ("no-such-sort", "-started_at"):
+        listed = session_list(
+            institution=tenant_a.institution, filters=SessionFilters(sort=sort), courses=None
+        )
+        assert [s.pk for s in listed] == [new.pk, mid.pk, old.pk]
