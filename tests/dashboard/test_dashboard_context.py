@@ -167,3 +167,10 @@ def test_a_course_instructors_context_is_two_queries(tenant_a, tenant_b, world, 
         context = dashboard_context(user=teacher, chosen=None)
         names = [institution.name for institution in context.institutions]
     assert names == sorted(names) and len(names) == 2
+
+
+def test_no_user_or_an_anonymous_one_has_no_context(db):
+    from django.contrib.auth.models import AnonymousUser
+
+    assert dashboard_context(user=AnonymousUser(), chosen=None) is None
+    assert dashboard_context(user=None, chosen=None) is None  # a request without the auth middleware
