@@ -455,3 +455,9 @@ def test_a_phones_side_view_is_checked_as_a_jpeg_of_at_most_1280_by_960():
         "seq": 1,
         "reason": f"JPEG too large: 1280x961 > {1280 * 960} pixels",
     }
+
+
+def test_an_audio_items_duration_is_its_samples_over_16_khz():
+    # 8,000 samples; durationMs only has to agree within 20 ms
+    (audio,) = _parse([{**_AUDIO, "durationMs": 510}], {"p0": PCM_HALF_SECOND})
+    assert (audio.kind, audio.duration_seconds, audio.data) == ("audio", 0.5, PCM_HALF_SECOND)
