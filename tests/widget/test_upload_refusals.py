@@ -5,6 +5,7 @@ Also: idempotency is on (kind, seq), not seq alone."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import cv2
 import numpy as np
@@ -461,3 +462,13 @@ def test_an_audio_items_duration_is_its_samples_over_16_khz():
     # 8,000 samples; durationMs only has to agree within 20 ms
     (audio,) = _parse([{**_AUDIO, "durationMs": 510}], {"p0": PCM_HALF_SECOND})
     assert (audio.kind, audio.duration_seconds, audio.data) == ("audio", 0.5, PCM_HALF_SECOND)
+
+
+def test_an_item_keeps_the_time_the_browser_captured_it():
+    from django.utils import timezone
+
+    captured = timezone.now() - timedelta(seconds=3)
+    (frame,) = _parse(
+        [{"kind": "frame", "seq": 1, "part": "p0", "capturedAt": captured.isoformat()}], {"p0": _jpeg()}
+    )
+    assert frame.captured_at == captured
