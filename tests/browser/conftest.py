@@ -252,6 +252,22 @@ def browser(chromium_path) -> Iterator[object]:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
+@contextlib.contextmanager
+def own_chromium(browser, chromium_path: str, *args: str, shared: list[str] = CHROMIUM_ARGS):
+    """A Chromium of its own beside the shared one, for other fake devices (a video file, a
+    window instead of a screen): ``shared`` and then ``args`` are its flags. Its pages' sockets
+    go away when it closes, as a closed context's do, so the test then waits for the server to
+    be done with them (server_idle) before its tables are flushed."""
+    launched = browser.browser_type.launch(
+        executable_path=chromium_path, headless=True, args=[*shared, *args]
+    )
+    try:
+        yield launched
+    finally:
+        launched.close()
+        server_idle()
+
+
 def _read_without_locks() -> None:
     """SQLite's in-memory test database is shared between threads through its shared cache,
     where a reader's table lock makes the server's concurrent write fail at once ("database

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import cv2
@@ -19,7 +20,7 @@ import pytest
 
 from tests.conftest import require
 
-from .conftest import CHROMIUM_ARGS, _read_without_locks
+from .conftest import _read_without_locks, own_chromium
 from .helpers import event_types, session_for, wait_for_event, wait_until
 
 pytestmark = [pytest.mark.browser]
@@ -39,16 +40,13 @@ def card_videos(tmp_path_factory) -> dict[str, Path]:
         require(False, str(exc))
 
 
+@contextlib.contextmanager
 def _card_page(browser, chromium_path, video: Path):
-    launched = browser.browser_type.launch(
-        executable_path=chromium_path,
-        headless=True,
-        args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={video}"],
-    )
-    _read_without_locks()
-    context = launched.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(30_000)
-    return launched, context.new_page()
+    with own_chromium(browser, chromium_path, f"--use-file-for-fake-video-capture={video}") as launched:
+        _read_without_locks()
+        context = launched.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(30_000)
+        yield context.new_page()
 
 
 def _start(page, exam_page, tracking: dict, **options):
@@ -72,8 +70,7 @@ def test_the_candidates_own_photo_id_passes_and_is_evidence(browser, chromium_pa
     from sessions.models import Flag, MediaChunk
     from sessions.reports import report_for_page
 
-    launched, page = _card_page(browser, chromium_path, card_videos["astronaut"])
-    try:
+    with _card_page(browser, chromium_path, card_videos["astronaut"]) as page:
         exam = _start(page, exam_page, {"idCardVerification": {"face": True}})
         page.wait_for_selector("[data-proctorme=idcard]")  # the step, before the test
         assert "apSetupCompleted" not in event_types(page)
@@ -91,8 +88,6 @@ def test_the_candidates_own_photo_id_passes_and_is_evidence(browser, chromium_pa
             report["idCard"]["status"] == "passed"
             and report["idCard"]["image"]["contentType"] == "image/jpeg"
         )
-    finally:
-        launched.close()
 
 
 def test_someone_elses_photo_id_fails_every_try_and_the_test_goes_on_flagged(
@@ -100,8 +95,7 @@ def test_someone_elses_photo_id_fails_every_try_and_the_test_goes_on_flagged(
 ):
     from sessions.models import Flag, MediaChunk
 
-    launched, page = _card_page(browser, chromium_path, card_videos["man_a"])
-    try:
+    with _card_page(browser, chromium_path, card_videos["man_a"]) as page:
         exam = _start(page, exam_page, {"idCardVerification": True})
         # Five tries (taken by themselves when the card is seen), then the candidate goes on.
         page.click("[data-proctorme=idcard-continue]", timeout=90_000)
@@ -112,8 +106,6 @@ def test_someone_elses_photo_id_fails_every_try_and_the_test_goes_on_flagged(
         flag = Flag.objects.get(session=session, type="ID_CARD_MISMATCH")
         assert flag.evidence.kind == "idcard" and flag.payload["attempts"] == 5
         assert page.evaluate("window.demoWidget.idCardResult.passed") is False
-    finally:
-        launched.close()
 
 
 def test_a_card_without_a_photo_is_never_taken_by_itself_and_each_click_is_a_failed_try(
@@ -121,8 +113,7 @@ def test_a_card_without_a_photo_is_never_taken_by_itself_and_each_click_is_a_fai
 ):
     from sessions.models import Flag, MediaChunk
 
-    launched, page = _card_page(browser, chromium_path, card_videos["None"])
-    try:
+    with _card_page(browser, chromium_path, card_videos["None"]) as page:
         exam = _start(page, exam_page, {"idCardVerification": True})
         take = page.wait_for_selector("[data-proctorme=idcard-take]")
         page.wait_for_function(
@@ -147,8 +138,6 @@ def test_a_card_without_a_photo_is_never_taken_by_itself_and_each_click_is_a_fai
         assert [(t.meta["outcome"], t.meta["auto"]) for t in tries] == [("no_face_on_card", False)] * 5
         flag = Flag.objects.get(session=session, type="ID_CARD_MISMATCH")
         assert flag.payload["outcome"] == "no_face_on_card" and flag.payload["attempts"] == 5
-    finally:
-        launched.close()
 
 
 @pytest.mark.usefixtures("failure_report")

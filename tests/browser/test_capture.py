@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import require
 
-from .conftest import CHROMIUM_ARGS, _read_without_locks, server_idle
+from .conftest import _read_without_locks, own_chromium, server_idle
 from .helpers import session_for, wait_for_event
 
 pytestmark = [pytest.mark.browser]
@@ -71,29 +71,24 @@ def steady_media(media_dir) -> tuple[Path, Path]:
 
 
 def _launch(browser, chromium_path, video: Path, audio: Path):
-    return browser.browser_type.launch(
-        executable_path=chromium_path,
-        headless=True,
-        args=[
-            *CHROMIUM_ARGS,
-            f"--use-file-for-fake-video-capture={video}",
-            f"--use-file-for-fake-audio-capture={audio}",
-        ],
+    return own_chromium(
+        browser,
+        chromium_path,
+        f"--use-file-for-fake-video-capture={video}",
+        f"--use-file-for-fake-audio-capture={audio}",
     )
 
 
 @pytest.fixture(scope="module")
 def scripted_browser(browser, chromium_path, scripted_media):
-    launched = _launch(browser, chromium_path, *scripted_media)
-    yield launched
-    launched.close()
+    with _launch(browser, chromium_path, *scripted_media) as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")
 def steady_browser(browser, chromium_path, steady_media):
-    launched = _launch(browser, chromium_path, *steady_media)
-    yield launched
-    launched.close()
+    with _launch(browser, chromium_path, *steady_media) as launched:
+        yield launched
 
 
 def _page(request, launched):

@@ -23,7 +23,7 @@ import pytest
 
 from tests.conftest import require
 
-from .conftest import CHROMIUM_ARGS, _read_without_locks
+from .conftest import _read_without_locks, own_chromium
 from .dashboard_support import PASSWORD, sign_in
 from .helpers import session_for, wait_for_event, wait_until
 
@@ -236,17 +236,13 @@ def leaving_media(tmp_path_factory) -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def leaving_browser(browser, chromium_path, leaving_media):
     video, audio = leaving_media
-    launched = browser.browser_type.launch(
-        executable_path=chromium_path,
-        headless=True,
-        args=[
-            *CHROMIUM_ARGS,
-            f"--use-file-for-fake-video-capture={video}",
-            f"--use-file-for-fake-audio-capture={audio}",
-        ],
-    )
-    yield launched
-    launched.close()
+    with own_chromium(
+        browser,
+        chromium_path,
+        f"--use-file-for-fake-video-capture={video}",
+        f"--use-file-for-fake-audio-capture={audio}",
+    ) as launched:
+        yield launched
 
 
 def test_a_candidate_who_steps_out_of_view_is_warned_within_5_seconds(

@@ -208,22 +208,16 @@ def test_a_refused_share_is_4011_and_its_flag_arrives_when_the_page_is_back(page
 
 
 def test_a_window_instead_of_the_entire_screen_is_4014(browser, chromium_path, exam_page):
-    from .conftest import CHROMIUM_ARGS
+    from .conftest import CHROMIUM_ARGS, own_chromium
 
-    args = [a for a in CHROMIUM_ARGS if a != "--use-fake-device-for-media-stream"]
-    window_share = browser.browser_type.launch(
-        executable_path=chromium_path,
-        args=[*args, "--use-fake-device-for-media-stream=display-media-type=window"],
-        headless=True,
-    )
-    try:
+    shared = [a for a in CHROMIUM_ARGS if a != "--use-fake-device-for-media-stream"]
+    window = "--use-fake-device-for-media-stream=display-media-type=window"
+    with own_chromium(browser, chromium_path, window, shared=shared) as window_share:
         page = window_share.new_page()
         _open(page, exam_page, {}, query="consent=accepted&nohint=1")
         error = wait_for_event(page, "apErrorEvent")[0]["payload"]
         assert error["errorCode"] == 4014 and error["code"] == "SCREEN_NOT_SHARED"
         assert page.evaluate("window.__screen.calls") == 1
-    finally:
-        window_share.close()
 
 
 def test_a_share_stopped_during_the_test_is_4011_and_flagged_and_the_test_goes_on(page, exam_page):
