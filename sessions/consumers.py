@@ -16,7 +16,6 @@ import asyncio
 import functools
 import json
 import logging
-import threading
 import time
 from urllib.parse import parse_qs
 
@@ -25,7 +24,7 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.utils import timezone
 
 from proctorme import logs
@@ -81,11 +80,6 @@ class TokenBucket:
         return False
 
 
-# How often a sign-in thread lets Django check and recycle its database connection.
-CONNECTION_CHECK_SECONDS = 1.0
-_thread_state = threading.local()
-
-
 def _on_pool_keeping_connection(fn):
     """``fn`` on the event loop's thread pool, on a connection that thread keeps between calls.
 
@@ -100,10 +94,7 @@ def _on_pool_keeping_connection(fn):
 
     @functools.wraps(fn)
     def run(*args, **kwargs):
-        now = time.monotonic()
-        if now - getattr(_thread_state, "checked", 0.0) > CONNECTION_CHECK_SECONDS:
-            close_old_connections()
-            _thread_state.checked = now
+        signal_writer.connection_check()
         try:
             return fn(*args, **kwargs)
         except Exception:

@@ -33,18 +33,24 @@ from sessions.services import BrowserSignal, SignalResult, signal_record, signal
 
 log = logging.getLogger(__name__)
 
-# How often the writer thread lets Django check and recycle its connection (max age, health).
+# How often a thread that keeps its connection lets Django check and recycle it (max age, health).
 CONNECTION_CHECK_SECONDS = 1.0
 
 _thread_state = threading.local()
 
 
-def _write(batch: list[BrowserSignal]) -> list[SignalResult | BaseException]:
-    """Runs on the writer's thread: the batch in one transaction, else each signal alone."""
+def connection_check() -> None:
+    """On a long-lived thread that keeps its connection between calls (the writer's, the event
+    loop's pool): let Django check and recycle it (max age, health) at most once a second."""
     now = time.monotonic()
     if now - getattr(_thread_state, "checked", 0.0) > CONNECTION_CHECK_SECONDS:
         close_old_connections()
         _thread_state.checked = now
+
+
+def _write(batch: list[BrowserSignal]) -> list[SignalResult | BaseException]:
+    """Runs on the writer's thread: the batch in one transaction, else each signal alone."""
+    connection_check()
     try:
         return list(signals_record(batch))
     except Exception:
