@@ -39,9 +39,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 # The ASGI server: uvicorn with httptools (HTTP), websockets' sans-I/O protocol (WebSockets)
-# and uvloop. daphne (Twisted and autobahn) spent about three quarters of its CPU in the server
-# itself under the widget's load; docs/operations.md has the same-run figures. ``make run``
-# (runserver) still uses daphne.
+# and uvloop, in place of daphne (Twisted and autobahn): beside daphne in the same run it holds
+# idle sockets for half the CPU and resumes a reconnect storm in two thirds of the time, though a
+# signal's CPU fell only ~6 % (most of that is the write path's, not the server's); the figures
+# and commands are in docs/operations.md. ``make run`` (runserver) still uses daphne.
 #
 # Keepalive: a ping every 30 s to each socket, closed if no pong within 15 s, so a dead peer is
 # closed within 30 + 15 = 45 s; the widget's own heartbeat (a ping message every 15 s,
