@@ -4,7 +4,9 @@ Two phases, so that re-running is always safe (``acks_late`` redelivery, a
 batch uploaded twice, batches arriving out of order):
 
 1. *Observe* every chunk not analysed yet (decode, detect). The observation
-   is a pure function of the chunk, stored on it.
+   is a pure function of the chunk, stored on it. Snapshots, audio and the
+   phone's frames are observed before the session's row is locked, frames
+   while they are folded; one query reads what a run needs of both.
 2. *Fold* observations into flags, strictly in capture order per kind, from
    cursors and tracker states kept on the session, inside one transaction
    that locks the session row. A missing ``seq`` holds the cursor back until
@@ -206,14 +208,11 @@ def _observe_audio(chunk: MediaChunk) -> dict:
     return {"segments": [[s.start_s, s.end_s] for s in segments]}
 
 
-def _observe_pending(session: ProctoringSession, settings: dict, enabled: set[str]) -> int:
-    pending = list(
-        MediaChunk.objects.filter(
-            session=session,
-            analysed_at__isnull=True,
-            kind__in=[MediaChunk.Kind.SNAPSHOT, MediaChunk.Kind.AUDIO, MediaChunk.Kind.AUX],
-        ).order_by("kind", "seq")
-    )
+def _observe_pending(
+    session: ProctoringSession, settings: dict, enabled: set[str], pending: list[MediaChunk]
+) -> int:
+    """Observe the snapshots, audio windows and phone frames not analysed yet (``pending``,
+    from the run's one query, ``_unfolded``); frames are analysed as they are folded."""
     # Snapshots and the phone's frames never feed LOOKING_AWAY: no face-mesh call for the eyes.
     sensitivity = _sensitivity(settings, eyes=False)
     identity = "FACE_MISMATCH" in enabled
@@ -243,23 +242,44 @@ def _observe_pending(session: ProctoringSession, settings: dict, enabled: set[st
 FOLDED_KINDS = (MediaChunk.Kind.FRAME, MediaChunk.Kind.SNAPSHOT, MediaChunk.Kind.AUDIO, MediaChunk.Kind.AUX)
 
 
-def _unfolded(session, state: dict) -> dict[str, list[MediaChunk]]:
-    """Every chunk of the folded kinds after its kind's cursor, in seq order, in one query
-    (a run used to make one per kind). Frames are analysed while they are folded; the other
-    kinds are folded once phase 1 has observed them."""
-    after = Q()
+OBSERVED_KINDS = (MediaChunk.Kind.SNAPSHOT, MediaChunk.Kind.AUDIO, MediaChunk.Kind.AUX)
+
+
+def _unfolded(session, state: dict) -> tuple[dict[str, list[MediaChunk]], list[MediaChunk]]:
+    """What a run reads, in one query (it used to take two: the chunks still to observe, then
+    those to fold): every chunk of the folded kinds after its kind's cursor, in seq order, and
+    every snapshot, audio window and phone frame not analysed yet (one that came after its
+    cursor had passed it is observed for the replay, never folded). Returns the chunks to fold
+    by kind, and those to observe first (frames are analysed while they are folded)."""
+    after = Q(analysed_at__isnull=True, kind__in=OBSERVED_KINDS)
     for kind in FOLDED_KINDS:
         after |= Q(kind=kind, seq__gt=state.get(kind, {}).get("cursor", 0))
     chunks = (
         MediaChunk.objects.filter(after, session=session)
-        .filter(Q(kind=MediaChunk.Kind.FRAME) | Q(analysed_at__isnull=False))
         .order_by("kind", "seq")
-        .only("id", "kind", "seq", "captured_at", "meta", "duration_seconds", "file", "analysed_at")
+        .only(
+            "id",
+            "kind",
+            "seq",
+            "captured_at",
+            "meta",
+            "duration_seconds",
+            "file",
+            "analysed_at",
+        )
     )
     out: dict[str, list[MediaChunk]] = {kind: [] for kind in FOLDED_KINDS}
+    pending = []
     for chunk in chunks:
-        out[chunk.kind].append(chunk)
-    return out
+        if chunk.kind != MediaChunk.Kind.FRAME and chunk.analysed_at is None:
+            pending.append(chunk)
+        if chunk.seq > state.get(chunk.kind, {}).get("cursor", 0):
+            out[chunk.kind].append(chunk)
+    return out, pending
+
+
+def _cursors(state: dict) -> list:
+    return [state.get(kind, {}).get("cursor", 0) for kind in FOLDED_KINDS]
 
 
 def _in_order(chunks: list[MediaChunk], state: dict, final: bool):
@@ -306,14 +326,21 @@ def _observations_save(chunks: list[MediaChunk]) -> None:
 
 
 class _Folder:
-    def __init__(self, session: ProctoringSession, settings: dict, enabled: set[str]) -> None:
+    def __init__(
+        self,
+        session: ProctoringSession,
+        settings: dict,
+        enabled: set[str],
+        chunks: dict[str, list[MediaChunk]],
+    ) -> None:
         self.session = session
         self.settings = settings
         self.enabled = enabled
         self.state = session.analysis_state or {}
         self.flag_count = 0
+        self.flag_writes = 0  # flags recorded or closed by this run: the score may have moved
         self.frames_analysed = 0
-        self.chunks = _unfolded(session, self.state)
+        self.chunks = chunks
 
     def tracker(self, type_: str, *, device: str = "") -> EpisodeTracker:
         states = self.state.setdefault("trackers", {})
@@ -347,6 +374,7 @@ class _Folder:
                 payload=payload(run) if payload else None,
             )
             self.flag_count += kind == "open"
+            self.flag_writes += 1
 
     def frames(self, final: bool) -> None:
         """Frames are analysed here, in capture order, so the stream analyser's reuse of
@@ -420,6 +448,7 @@ class _Folder:
                     ended_at=chunk.captured_at,
                     evidence=chunk,
                 )
+                self.flag_writes += 1
             descriptor = obs.get("descriptor")
             if "FACE_MISMATCH" not in self.enabled or descriptor is None:
                 continue
@@ -593,11 +622,23 @@ def _locked(session: ProctoringSession) -> ProctoringSession:
     return session
 
 
+# A running session's score moves with the clock too (an open flag grows, the exam gets
+# longer), and flags raised by the widget's signals count in it: a run that recorded or closed
+# no flag scores the session again only when its live score is this old.
+LIVE_SCORE_SECONDS = 10.0
+
+
 def session_analyse(*, session: ProctoringSession, final: bool = False) -> dict:
     """Analyse what is pending and fold it into flags. Safe to run any number of times."""
     settings = detector_settings_for(session)
     enabled = enabled_detectors(session, settings)
-    observed = _observe_pending(session, settings, enabled)
+    # Read and observe before the session's row is locked (an upload meanwhile is not held up
+    # by a snapshot's analysis; one committed from now on has queued the next run, which takes
+    # it). The cursors are those the session was loaded with: should another run have moved
+    # them since, the chunks are read again under the lock.
+    cursors = _cursors(session.analysis_state or {})
+    chunks, pending = _unfolded(session, session.analysis_state or {})
+    observed = _observe_pending(session, settings, enabled, pending)
     if "FACE_MISMATCH" in enabled and session.candidate.image_url:
         identity = dict((session.analysis_state or {}).get("identity", {}))
         if "reference" not in identity and not identity.get("url_tried"):
@@ -611,7 +652,10 @@ def session_analyse(*, session: ProctoringSession, final: bool = False) -> dict:
                 locked.save(update_fields=["analysis_state"])
     with transaction.atomic():
         locked = _locked(session)
-        folder = _Folder(locked, settings, enabled)
+        if _cursors(locked.analysis_state or {}) != cursors:
+            chunks, pending = _unfolded(locked, locked.analysis_state or {})
+            observed += _observe_pending(locked, settings, enabled, pending)
+        folder = _Folder(locked, settings, enabled, chunks)
         folder.frames(final)
         folder.snapshots(final)
         folder.audio(final)
@@ -621,21 +665,30 @@ def session_analyse(*, session: ProctoringSession, final: bool = False) -> dict:
         locked.analysis_state = folder.state
         fields = ["analysis_state"]
         if not final and locked.status == ProctoringSession.Status.ACTIVE:
-            result = session_score_compute(session=locked)
-            if result.score != locked.trust_score:
-                locked.trust_score = result.score
-                fields.append("trust_score")
-                message = {
-                    "type": "institution.message",
-                    "message": {
-                        "type": "score",
-                        "sessionId": str(locked.public_id),
-                        "trustScore": result.score,
-                        "band": result.band,
-                    },
-                }
-                group = institution_group(locked.institution.public_id)
-                transaction.on_commit(lambda: broadcast(group, message))
+            now = timezone.now().timestamp()
+            scored_at = folder.state.get("scored_at")
+            if (
+                folder.flag_writes
+                or locked.trust_score is None
+                or not isinstance(scored_at, int | float)
+                or not 0 <= now - scored_at < LIVE_SCORE_SECONDS
+            ):
+                folder.state["scored_at"] = now
+                result = session_score_compute(session=locked)
+                if result.score != locked.trust_score:
+                    locked.trust_score = result.score
+                    fields.append("trust_score")
+                    message = {
+                        "type": "institution.message",
+                        "message": {
+                            "type": "score",
+                            "sessionId": str(locked.public_id),
+                            "trustScore": result.score,
+                            "band": result.band,
+                        },
+                    }
+                    group = institution_group(locked.institution.public_id)
+                    transaction.on_commit(lambda: broadcast(group, message))
         locked.save(update_fields=fields)
     return {"observed": observed + folder.frames_analysed, "flags": folder.flag_count}
 

@@ -344,3 +344,46 @@ def test_reference_photo_is_used_when_allowed_and_a_different_face_is_flagged(
     assert session.analysis_state["identity"]["source"] == "candidateImageUrl"
     flag = Flag.objects.get(session=session, type="FACE_MISMATCH")
     assert flag.payload["reference"] == "candidateImageUrl"
+
+
+def test_a_run_that_records_no_flag_scores_again_only_once_the_live_score_is_old(started):
+    from django.utils import timezone
+
+    from sessions.analysis_pipeline import LIVE_SCORE_SECONDS
+    from sessions.services import flag_record
+
+    session = ProctoringSession.objects.get(pk=started.session.pk)
+    session_analyse(session=session)  # the first run scores the session
+    session.refresh_from_db()
+    assert session.trust_score == 100.0
+    # A flag from the widget's signals (not from this analysis), closed after a minute.
+    flag_record(
+        session=session,
+        type="TAB_NOT_FOCUS",
+        episode_key="TAB_NOT_FOCUS@1",
+        started_at=session.started_at + timedelta(minutes=1),
+        ended_at=session.started_at + timedelta(minutes=2),
+    )
+    session_analyse(session=session)  # nothing new for analysis, the live score is fresh
+    session.refresh_from_db()
+    assert session.trust_score == 100.0
+    # Once the live score is older than LIVE_SCORE_SECONDS, a run scores again.
+    state = session.analysis_state
+    state["scored_at"] = timezone.now().timestamp() - LIVE_SCORE_SECONDS - 1
+    ProctoringSession.objects.filter(pk=session.pk).update(analysis_state=state)
+    session_analyse(session=session)
+    session.refresh_from_db()
+    assert session.trust_score < 100.0
+
+
+def test_a_run_that_records_a_flag_scores_at_once(client, started, django_capture_on_commit_callbacks):
+    # The first batches score the session; the stretch without a face records a flag, and the
+    # run that records it scores again however fresh the live score is.
+    scores = []
+    for batch in _batches(TIMELINE[:20]):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert _upload(client, started, batch).status_code == 202
+        scores.append(ProctoringSession.objects.get(pk=started.session.pk).trust_score)
+    assert scores[0] == 100.0
+    assert Flag.objects.filter(session=started.session, type="FACE_ABSENCE").exists()
+    assert scores[-1] < 100.0

@@ -139,10 +139,10 @@ def test_an_upload_while_a_run_is_in_progress_queues_the_next_run(started, broke
     real = analysis_pipeline._observe_pending
     during: list[int] = []
 
-    def observe_then_upload(session, settings, enabled):
+    def observe_then_upload(session, settings, enabled, pending):
         # The run has started and read the pending snapshots: an upload arrives now, from
         # another request (its own thread and connection), and commits before the run folds.
-        out = real(session, settings, enabled)
+        out = real(session, settings, enabled, pending)
         if not during:
             during.append(len(broker))
 
