@@ -16,7 +16,7 @@ from datetime import datetime
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from analysis.audio import pcm_to_wav
@@ -273,11 +273,6 @@ def _rows_insert(chunks: list[MediaChunk], duplicates: list[dict]) -> list[Media
 def _media_store(
     *, session: ProctoringSession, items: list[UploadItem], written: list[MediaChunk]
 ) -> tuple[list[dict], list[dict]]:
-    existing = set(
-        MediaChunk.objects.filter(
-            session=session, kind__in={i.kind for i in items}, seq__in={i.seq for i in items}
-        ).values_list("kind", "seq")
-    )
     accepted, duplicates = [], []
     with transaction.atomic():
         # Locked like session_end locks it: an upload either commits before the end (and the
@@ -289,12 +284,28 @@ def _media_store(
         )
         if locked.status != ProctoringSession.Status.ACTIVE:
             raise SessionEnded()
-        new_by_kind = Counter(item.kind for item in items if (item.kind, item.seq) not in existing)
-        stored_by_kind = dict(
-            MediaChunk.objects.filter(session=session, kind__in=list(new_by_kind))
+        # The items stored per kind and, in the same query, how many of them carry one of the
+        # batch's seqs: only then (a batch sent again) are the stored ones looked up by seq.
+        kinds, seqs = {i.kind for i in items}, {i.seq for i in items}
+        counted = (
+            MediaChunk.objects.filter(session=session, kind__in=kinds)
             .values_list("kind")
-            .annotate(n=Count("id"))
+            .annotate(n=Count("id"), clash=Count("id", filter=Q(seq__in=seqs)))
         )
+        stored_by_kind, clashes = {}, 0
+        for kind, n, clash in counted:
+            stored_by_kind[kind] = n
+            clashes += clash
+        existing = (
+            set(
+                MediaChunk.objects.filter(session=session, kind__in=kinds, seq__in=seqs).values_list(
+                    "kind", "seq"
+                )
+            )
+            if clashes
+            else set()
+        )
+        new_by_kind = Counter(item.kind for item in items if (item.kind, item.seq) not in existing)
         for kind, new in new_by_kind.items():
             stored = stored_by_kind.get(kind, 0)
             if stored + new > session_media_limit(locked, kind):
