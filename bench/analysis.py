@@ -6,7 +6,9 @@ widget's choice of frames is played as the widget makes it: a frame whose
 thumbnail has not changed since the last changed frame sent (camera noise
 is not change; the widget's ``stillThreshold``, read from its capture
 source) is not sent, but one goes at least every 2 s. What is sent is
-uploaded in 5-second batches through ``media_store`` (at the widget's JPEG
+uploaded through ``media_store`` at the session's upload interval (every 2 s:
+candidate warnings are on by default, ``sessions.services.WARNING_UPLOAD_INTERVAL_MS``;
+5 s with them off, ``--upload-seconds 5``; each upload queues a run) (at the widget's JPEG
 qualities, the frames' read from its capture source; the scenes are detailed
 photographs, so the volume is higher than a real webcam's) and analysed by the real Celery task body
 (decode, detect, state machine, database writes) — then the bare mediapipe
@@ -14,7 +16,7 @@ full-range call on every captured frame in the same run, as the baseline.
 The models are loaded before the clock starts (a worker serves many
 candidates; loading them is not a per-candidate cost).
 
-    .venv/bin/python bench/analysis.py [--minutes 60] [--every-frame]
+    .venv/bin/python bench/analysis.py [--minutes 60] [--every-frame] [--upload-seconds N]
 
 ``--every-frame`` sends every frame (the widget before it skipped unchanged
 ones). Prints the whole pipeline's CPU-seconds per candidate-hour beside the
@@ -35,6 +37,7 @@ import os
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
@@ -183,13 +186,17 @@ def _session(publishable: str, seconds: int, candidate: str) -> ProctoringSessio
     return session
 
 
-def _play(session, span: range, sent_at: dict, snapshot: bytes, audio: dict, store) -> tuple[int, int]:
-    """Upload the seconds ``span`` of the material in 5-s batches as the widget does (each batch
-    analysed as its commit queues it), end the session and run its final pass."""
-    snap_seq = audio_seq = 0
-    for batch_start in range(span.start, span.stop, 5):
+def _play(
+    session, span: range, sent_at: dict, snapshot: bytes, audio: dict, store, every: int
+) -> tuple[int, int, int]:
+    """Upload the seconds ``span`` of the material in ``every``-second batches as the widget
+    does (each batch analysed as its commit queues it; an audio window goes in the first batch
+    after it ends), end the session and run its final pass."""
+    snap_seq = audio_seq = batches = 0
+    for batch_start in range(span.start, span.stop, every):
+        batch_end = min(batch_start + every, span.stop)
         items = []
-        for t in range(batch_start, min(batch_start + 5, span.stop)):
+        for t in range(batch_start, batch_end):
             at = session.started_at + timedelta(seconds=t - span.start)
             if t in sent_at:
                 seq, jpeg = sent_at[t]
@@ -197,32 +204,41 @@ def _play(session, span: range, sent_at: dict, snapshot: bytes, audio: dict, sto
             if t % 30 == 29:
                 snap_seq += 1
                 items.append(UploadItem("s", "snapshot", snap_seq, at, snapshot))
-        window = batch_start // 5
-        if window in audio:
-            audio_seq += 1
-            items.append(
-                UploadItem(
-                    "a",
-                    "audio",
-                    audio_seq,
-                    session.started_at + timedelta(seconds=batch_start - span.start),
-                    audio[window],
-                    5.0,
+        for window in range(batch_start // 5, batch_end // 5 + 1):
+            if window in audio and batch_start < 5 * window + 5 <= batch_end:
+                audio_seq += 1
+                items.append(
+                    UploadItem(
+                        "a",
+                        "audio",
+                        audio_seq,
+                        session.started_at + timedelta(seconds=5 * window - span.start),
+                        audio[window],
+                        5.0,
+                    )
                 )
-            )
+        if not items:
+            continue
+        batches += 1
         # The session as the upload view loads it (sessions.widget_views.session_from_token).
         loaded = ProctoringSession.objects.select_related("institution", "assessment", "candidate")
         with transaction.atomic():  # commit → the analysis task runs (TASKS_MODE=sync)
             store(session=loaded.get(pk=session.pk), items=items)
     session_end(session=ProctoringSession.objects.get(pk=session.pk))
     session_finalise(session=ProctoringSession.objects.get(pk=session.pk))
-    return snap_seq, audio_seq
+    return snap_seq, audio_seq, batches
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=int, default=60)
     parser.add_argument("--every-frame", action="store_true", help="send every frame, unchanged or not")
+    parser.add_argument(
+        "--upload-seconds",
+        type=int,
+        default=None,
+        help="seconds between uploads (default: the session's uploadIntervalMs, 2 s with warnings on)",
+    )
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
@@ -259,8 +275,10 @@ def main() -> None:
     # a flag is recorded and published), through the same code, before the clock starts.
     warm = range(290, min(410, seconds)) if seconds >= 410 else range(0, min(120, seconds))
     warm_sent = {t: (seq, sent_at[t][1]) for seq, t in enumerate((t for t in warm if t in sent_at), 1)}
-    _play(_session(publishable, len(warm), "warm"), warm, warm_sent, snapshot, audio, media_store)
     session = _session(publishable, seconds, "c")
+    every = args.upload_seconds or max(round(session.config["capture"]["uploadIntervalMs"] / 1000), 1)
+    warm_session = _session(publishable, len(warm), "warm")
+    _play(warm_session, warm, warm_sent, snapshot, audio, media_store, every)
 
     meter = Meter()
     for component, owner, name in (
@@ -275,7 +293,7 @@ def main() -> None:
     store = meter.wrap("storage", media_store)
 
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    snap_seq, audio_seq = _play(session, range(seconds), sent_at, snapshot, audio, store)
+    snap_seq, audio_seq, batches = _play(session, range(seconds), sent_at, snapshot, audio, store, every)
     cpu = time.process_time() - cpu0
     wall = time.perf_counter() - wall0
 
@@ -298,7 +316,8 @@ def main() -> None:
     frames = len(frames_bytes)
     per_hour = cpu * 3600 / seconds
     print(
-        f"one candidate, {args.minutes} min: {frames} frames, {snap_seq} snapshots, {audio_seq} audio windows"
+        f"one candidate, {args.minutes} min: {frames} frames, {snap_seq} snapshots, {audio_seq} audio windows; "
+        f"an upload every {every} s ({batches} uploads, each analysed)"
     )
     print(
         f"  pipeline CPU                      : {cpu:7.1f} s  ({per_hour:.1f} CPU-s per candidate-hour; wall {wall:.1f} s)"
@@ -338,8 +357,10 @@ def main() -> None:
         f"  upload volume at these defaults   : {sum(mb.values()):7.1f} MB per candidate-hour "
         f"(frames {mb['frames']:.1f}, snapshots {mb['snapshots']:.1f}, audio {mb['audio']:.1f})"
     )
-    flags = Flag.objects.filter(session=session).values_list("type", flat=True)
-    print(f"  flags: {sorted(set(flags))} ({len(flags)}), trust score {session.trust_score}")
+    flags = Counter(Flag.objects.filter(session=session).values_list("type", flat=True))
+    print(
+        f"  flags: {dict(sorted(flags.items()))} ({sum(flags.values())}), trust score {session.trust_score}"
+    )
     print(f"  media rows: {MediaChunk.objects.filter(session=session).count()}")
 
 
