@@ -308,6 +308,8 @@ def _server_command(root: Path, port: int, server: str = "topology") -> list[str
     if "def asgi_server_command(" in text:
         spec = importlib.util.spec_from_file_location(f"_topology_{abs(hash(str(root)))}", topology)
         module = importlib.util.module_from_spec(spec)
+        # Registered first: its dataclasses look their module up in sys.modules as they are made.
+        sys.modules[spec.name] = module
         spec.loader.exec_module(module)
         return module.asgi_server_command(sys.executable, host="127.0.0.1", port=port, app=ASGI_APP)
     found = re.search(r"^DAPHNE_OPTIONS = (\[.*\])$", text, re.M)

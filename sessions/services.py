@@ -408,7 +408,14 @@ def _flags_insert() -> None:
     unsaved = _flags_unsaved.get()
     if not unsaved:
         return
-    Flag.objects.bulk_create([flag for flag, _ in unsaved])
+    flags = [flag for flag, _ in unsaved]
+    sql, params = _rows_insert_sql(Flag, flags)
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} RETURNING {connection.ops.quote_name(Flag._meta.pk.column)}", params)
+        ids = [row[0] for row in cursor.fetchall()]
+    for flag, pk in zip(flags, ids, strict=True):  # PostgreSQL returns the rows in VALUES order
+        flag.pk = pk
+        flag._state.adding, flag._state.db = False, connection.alias
     for flag, data in unsaved:
         if data is not None:  # the pushed message was built before the row: it gets the row's time
             data["createdAt"] = iso(flag.created_at)
@@ -827,8 +834,9 @@ def signals_record(signals_in: list[BrowserSignal]) -> list[SignalResult]:
     whole batch: the sessions are locked in one query (in primary-key order, so
     two batches never deadlock), only sequence numbers at or below a session's
     ``last_client_seq`` are looked up as possible duplicates (one query), the
-    new events go in with one INSERT and the sessions' ``last_client_seq`` and
-    ``last_seen_at`` with one UPDATE. A repeat of a seq inside the batch is a
+    new events, the sessions' ``last_client_seq`` and ``last_seen_at`` and the
+    read of their flag types go in one statement, and the new flags in one
+    multi-row INSERT, both written out as SQL (``_events_store``). A repeat of a seq inside the batch is a
     duplicate of the first. Flags are derived per signal, in arrival order; a new
     flag goes to the dashboards as always, and to the widget in the signal's
     result (``pushes``: its socket sends them after the ack) rather than through
@@ -897,7 +905,7 @@ def _signals_record(signals_in: list[BrowserSignal], fanout: dict[str, list[dict
                 fresh.append((i, x, when, ended_at))
         if not fresh:
             return results  # type: ignore[return-value]
-        Event.objects.bulk_create(
+        events = [
             Event(
                 institution_id=sessions[x.session_id].institution_id,
                 session_id=x.session_id,
@@ -909,24 +917,18 @@ def _signals_record(signals_in: list[BrowserSignal], fanout: dict[str, list[dict
                 payload=x.payload or {},
             )
             for _, x, when, ended_at in fresh
-        )
+        ]
         touched = {}
         for _, x, _, _ in fresh:
             session = touched[x.session_id] = sessions[x.session_id]
             session.last_client_seq = max(session.last_client_seq, x.seq)
             session.last_seen_at = now
-        _sessions_seen_save(list(touched.values()), now)
-        flags_for: dict[int, list[dict]] = {pk: [] for pk in touched}
-        # Each session's flag types so far (one query for the batch), for the summary flag's count.
+        # Each session's flag types so far, for the summary flag's count; read by the statement
+        # that stores the events and the sessions' seqs (one round trip and statement for three).
         types_known: dict[int, set[str]] = {pk: set() for pk in touched}
-        for session_pk, type_ in (
-            Flag.objects.filter(session_id__in=list(touched))
-            .exclude(type__in=_NOT_COUNTED_FOR_SUMMARY)
-            .order_by()  # the model's ordering would make the distinct one row per flag
-            .values_list("session_id", "type")
-            .distinct()
-        ):
+        for session_pk, type_ in _events_store(events, list(touched.values()), now):
             types_known[session_pk].add(type_)
+        flags_for: dict[int, list[dict]] = {pk: [] for pk in touched}
         collecting = _widget_flags.set(flags_for)
         knowing = _flag_types_known.set(types_known)
         unsaved = _flags_unsaved.set([])
@@ -968,24 +970,56 @@ def _signals_record(signals_in: list[BrowserSignal], fanout: dict[str, list[dict
     return results  # type: ignore[return-value]
 
 
-def _sessions_seen_save(sessions: list[ProctoringSession], now: datetime) -> None:
-    """The batch's sessions' last_client_seq and last_seen_at in one UPDATE statement, written
-    out here: bulk_update builds a CASE of ORM expressions per row and field, which cost more
-    CPU than the rest of a small batch."""
+def _rows_insert_sql(model, objs: list) -> tuple[str, list]:
+    """One multi-row ``INSERT`` of ``objs`` (new rows of ``model``), written out here: bulk_create
+    compiles every value of every row through the ORM's expressions, which cost more CPU than
+    the database's own work for a small batch. Each field prepares its values as the ORM does
+    (``pre_save``: auto_now_add; ``get_db_prep_save``: JSON, foreign keys)."""
+    meta = model._meta
+    quote = connection.ops.quote_name
+    fields = [f for f in meta.concrete_fields if f is not meta.auto_field]
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    params: list = []
+    for obj in objs:
+        params += [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    columns = ", ".join(quote(f.column) for f in fields)
+    # Only the model's own table and column names are formatted in; the values are parameters.
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {', '.join([row] * len(objs))}"  # noqa: S608
+    return sql, params
+
+
+def _events_store(events: list[Event], sessions: list[ProctoringSession], now: datetime) -> list[tuple]:
+    """The batch's new events, and its sessions' last_client_seq and last_seen_at, in one
+    statement, which also reads back the sessions' flag types counted towards the summary flag
+    (``(session_id, type)`` rows; the flags table is not written by this statement, so its
+    snapshot is the same as a separate SELECT's). bulk_update would build a CASE of ORM
+    expressions per row and field, which cost more CPU than the rest of a small batch."""
+    insert, params = _rows_insert_sql(Event, events)
     meta = ProctoringSession._meta
     quote = connection.ops.quote_name
     table, pk = quote(meta.db_table), quote(meta.pk.column)
     seq, seen = quote(meta.get_field("last_client_seq").column), quote(meta.get_field("last_seen_at").column)
     cases = " ".join(["WHEN %s THEN %s"] * len(sessions))
     marks = ", ".join(["%s"] * len(sessions))
-    # Only the model's own table and column names are formatted in; the values are parameters.
-    sql = f"UPDATE {table} SET {seen} = %s, {seq} = CASE {pk} {cases} END WHERE {pk} IN ({marks})"  # noqa: S608
-    params: list = [meta.get_field("last_seen_at").get_db_prep_save(now, connection)]
+    flags = Flag._meta
+    f_session, f_type = quote(flags.get_field("session").column), quote(flags.get_field("type").column)
+    types = ", ".join(["%s"] * len(_NOT_COUNTED_FOR_SUMMARY))
+    # Only the models' own table and column names are formatted in; the values are parameters.
+    sql = (
+        f"WITH stored AS ({insert}), "  # noqa: S608
+        f"seen AS (UPDATE {table} SET {seen} = %s, {seq} = CASE {pk} {cases} END WHERE {pk} IN ({marks})) "
+        f"SELECT DISTINCT {f_session}, {f_type} FROM {quote(flags.db_table)} "
+        f"WHERE {f_session} IN ({marks}) AND {f_type} NOT IN ({types})"
+    )
+    params.append(meta.get_field("last_seen_at").get_db_prep_save(now, connection))
     for session in sessions:
         params += [session.pk, session.last_client_seq]
     params += [session.pk for session in sessions]
+    params += [session.pk for session in sessions]
+    params += sorted(_NOT_COUNTED_FOR_SUMMARY)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def _new_flag(**fields) -> bool:
