@@ -131,6 +131,19 @@ def test_rows_come_by_deadline_then_by_start(tenant_a):
     assert order == [soon.pk, same_earlier_start.pk, same_later_start.pk, late_deadline.pk]
 
 
+def test_rows_with_one_deadline_come_earliest_start_first_whatever_order_they_were_stored_in(tenant_a):
+    # Six candidates with the same deadline, stored in an order that is neither their start order
+    # nor its reverse: only the start time can put them in order (a tie left to the database
+    # comes back in whatever order it keeps them).
+    a = tenant_a.institution
+    deadline = timezone.now() + timedelta(minutes=45)
+    minutes_ago = [5, 20, 10, 30, 15, 25]
+    sessions = {m: _running(a, started_ago=timedelta(minutes=m)) for m in minutes_ago}
+    ProctoringSession.objects.filter(pk__in=[s.pk for s in sessions.values()]).update(deadline_at=deadline)
+    order = [s.pk for s in live_sessions(institution=a, courses=None)]
+    assert order == [sessions[m].pk for m in sorted(minutes_ago, reverse=True)]
+
+
 def test_a_row_shows_its_five_newest_violations_newest_first(tenant_a):
     a = tenant_a.institution
     session = _running(a, started_ago=timedelta(minutes=10))
