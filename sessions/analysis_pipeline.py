@@ -29,7 +29,6 @@ from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from analysis.audio import InvalidAudio, clip, pcm_to_wav, voice_segments
@@ -245,32 +244,48 @@ FOLDED_KINDS = (MediaChunk.Kind.FRAME, MediaChunk.Kind.SNAPSHOT, MediaChunk.Kind
 OBSERVED_KINDS = (MediaChunk.Kind.SNAPSHOT, MediaChunk.Kind.AUDIO, MediaChunk.Kind.AUX)
 
 
+_UNFOLDED_COLUMNS = ("id", "kind", "seq", "captured_at", "meta", "duration_seconds", "file", "analysed_at")
+_unfolded_sql_by_vendor: dict[str, str] = {}
+
+
+def _unfolded_sql() -> str:
+    """The run's one read, as SQL written once per database vendor: the ORM built and
+    compiled the same five-way OR afresh on every run, which cost more CPU than running it.
+    Only the model's own table and column names are formatted in; the values are parameters."""
+    sql = _unfolded_sql_by_vendor.get(connection.vendor)
+    if sql is None:
+        quote = connection.ops.quote_name
+        meta = MediaChunk._meta
+
+        def column(name: str) -> str:
+            return quote(meta.get_field(name).column)
+
+        kind, seq = column("kind"), column("seq")
+        observed = ", ".join(["%s"] * len(OBSERVED_KINDS))
+        after = " OR ".join([f"({kind} = %s AND {seq} > %s)"] * len(FOLDED_KINDS))
+        sql = (
+            f"SELECT {', '.join(column(name) for name in _UNFOLDED_COLUMNS)} "  # noqa: S608
+            f"FROM {quote(meta.db_table)} WHERE {column('session')} = %s "
+            f"AND (({column('analysed_at')} IS NULL AND {kind} IN ({observed})) OR {after}) "
+            f"ORDER BY {kind}, {seq}"
+        )
+        _unfolded_sql_by_vendor[connection.vendor] = sql
+    return sql
+
+
 def _unfolded(session, state: dict) -> tuple[dict[str, list[MediaChunk]], list[MediaChunk]]:
     """What a run reads, in one query (it used to take two: the chunks still to observe, then
     those to fold): every chunk of the folded kinds after its kind's cursor, in seq order, and
     every snapshot, audio window and phone frame not analysed yet (one that came after its
     cursor had passed it is observed for the replay, never folded). Returns the chunks to fold
-    by kind, and those to observe first (frames are analysed while they are folded)."""
-    after = Q(analysed_at__isnull=True, kind__in=OBSERVED_KINDS)
+    by kind, and those to observe first (frames are analysed while they are folded). The
+    chunks carry only ``_UNFOLDED_COLUMNS`` (any other is read when first used)."""
+    params: list = [session.pk, *OBSERVED_KINDS]
     for kind in FOLDED_KINDS:
-        after |= Q(kind=kind, seq__gt=state.get(kind, {}).get("cursor", 0))
-    chunks = (
-        MediaChunk.objects.filter(after, session=session)
-        .order_by("kind", "seq")
-        .only(
-            "id",
-            "kind",
-            "seq",
-            "captured_at",
-            "meta",
-            "duration_seconds",
-            "file",
-            "analysed_at",
-        )
-    )
+        params += [kind, state.get(kind, {}).get("cursor", 0)]
     out: dict[str, list[MediaChunk]] = {kind: [] for kind in FOLDED_KINDS}
     pending = []
-    for chunk in chunks:
+    for chunk in MediaChunk.objects.raw(_unfolded_sql(), params):
         if chunk.kind != MediaChunk.Kind.FRAME and chunk.analysed_at is None:
             pending.append(chunk)
         if chunk.seq > state.get(chunk.kind, {}).get("cursor", 0):
@@ -394,7 +409,6 @@ class _Folder:
                 chunk.meta = {**chunk.meta, "obs": obs}
                 chunk.analysed_at = timezone.now()
                 observed.append(chunk)
-            frame_state["analyser"] = analyser.state
             seen.append((chunk.captured_at, obs))
             if "error" in obs:
                 continue
@@ -405,6 +419,10 @@ class _Folder:
                 )
                 if events:
                     self.apply(type_, events, evidence=_chunk_by_pk)
+        if seen:
+            # Once for the run (the analyser's state is the same after its last frame whether
+            # it is written after each one or at the end; a run that fails writes nothing).
+            frame_state["analyser"] = analyser.state
         _observations_save(observed)
         self.frames_analysed = len(observed)
         if not final and self.session.status == ProctoringSession.Status.ACTIVE:
@@ -609,16 +627,33 @@ def _reference_from_url(session: ProctoringSession, identity: dict) -> None:
 # What a run reads again under the session's row lock: every column but the foreign keys,
 # whose objects (institution, assessment, candidate) never change and stay as loaded.
 _LOCKED_FIELDS = [
-    f.attname for f in ProctoringSession._meta.concrete_fields if not f.is_relation and not f.primary_key
+    f for f in ProctoringSession._meta.concrete_fields if not f.is_relation and not f.primary_key
 ]
+_locked_sql_by_vendor: dict[str, str] = {}
+
+
+def _locked_sql() -> str:
+    """The locking read as SQL written once per database vendor (refresh_from_db built and
+    compiled it afresh on every run). Only the model's own names are formatted in."""
+    sql = _locked_sql_by_vendor.get(connection.vendor)
+    if sql is None:
+        quote = connection.ops.quote_name
+        meta = ProctoringSession._meta
+        columns = ", ".join(quote(f.column) for f in [meta.pk, *_LOCKED_FIELDS])
+        lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+        sql = f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {quote(meta.pk.column)} = %s{lock}"  # noqa: S608
+        _locked_sql_by_vendor[connection.vendor] = sql
+    return sql
 
 
 def _locked(session: ProctoringSession) -> ProctoringSession:
     """``session`` with its row locked and its columns read again under the lock (the task
     loaded it with its institution, assessment and candidate: they are kept, not built again)."""
-    session.refresh_from_db(
-        fields=_LOCKED_FIELDS, from_queryset=ProctoringSession.objects.select_for_update()
-    )
+    fresh = next(iter(ProctoringSession.objects.raw(_locked_sql(), [session.pk])), None)
+    if fresh is None:
+        raise ProctoringSession.DoesNotExist("the session is gone")
+    for field in _LOCKED_FIELDS:
+        setattr(session, field.attname, getattr(fresh, field.attname))
     return session
 
 
@@ -741,15 +776,17 @@ def session_analyse_serialised(*, session: ProctoringSession, final: bool = Fals
     _queued_clear(str(session.public_id))
     # The lock dies with its holder (proctorme.locks): a worker killed mid-run does not
     # leave its redelivered task locked out.
+    # A run that finds the lock held marks "again"; the holder, once done, runs once more if
+    # the mark was there (cache.delete says so: one cache call per run, not a delete and a get).
+    # A mark left from before the holder started costs one run that finds little to do.
     again_key = f"analyse:again:{session.pk}"
     while True:
         with exclusive(f"analyse:{session.pk}") as held:
             if not held:
                 cache.set(again_key, 1, timeout=600)
                 return
-            cache.delete(again_key)
             session_analyse(session=session, final=final)
-        if not cache.get(again_key):
+        if not cache.delete(again_key):
             return
 
 
