@@ -356,7 +356,13 @@ def main(argv: list[str] | None = None) -> int:
         "--only-detectors", action="store_true", help="only the blocked, pose and speech tables"
     )
     parser.add_argument(
-        "--clean-minutes", type=int, default=20, help="minutes per simulated clean session (0: none)"
+        "--clean-minutes",
+        type=int,
+        default=clean_sessions.MINUTES,
+        help="minutes per simulated clean session, one per report-half candidate (0: none)",
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=os.cpu_count() or 1, help="processes for the clean sessions"
     )
     args = parser.parse_args(argv)
     if args.card and args.half != "report":
@@ -384,7 +390,10 @@ def main(argv: list[str] | None = None) -> int:
             "drifting, a cup raised to the mouth, a hand on the chin, leaning back "
             "(`eval/clean_sessions.py`). Frames go through `FrameAnalyser`, the frame rules and "
             "the episode trackers at their default timing; the baseline is the bare call's count "
-            "through the same rules.\n\n" + "\n".join(clean_sessions.run(args.clean_minutes))
+            "through the same rules. Every report-half candidate whose face is in view sits one "
+            "session; the pipeline's choices for these sessions were made on the tune half's "
+            "(`eval/clean_sessions.py --half tune`).\n\n"
+            + "\n".join(clean_sessions.run(args.clean_minutes, jobs=args.jobs))
         )
     values = unchanged.measure(600)
     server = FrameAnalyser().still_threshold

@@ -1,16 +1,24 @@
 """False flags per candidate-hour on simulated clean sessions, beside the bare call.
 
-    .venv/bin/python eval/clean_sessions.py [--minutes 20] [--candidates 3]
+    .venv/bin/python eval/clean_sessions.py [--half report|tune] [--minutes 100] [--candidates N] [--jobs 2]
 
-Each session is one candidate from the report half of the evaluation corpus
-(people no threshold was chosen on) alone at a desk for ``--minutes`` at one
-frame a second, sent as the widget sends them (a frame whose view did not
-change stays in the browser, one goes at least every 2 s): natural sway, exposure drifting
-slowly, a cup raised to the mouth, a hand on the chin, leaning back in the
-chair. Nothing in it should raise a frame flag. The frames go through the
-pipeline's own pieces — ``FrameAnalyser`` (with its reuse of still frames),
-the frame rules and the episode trackers at their default timing — and, as
-the baseline, the bare full-range call's face count through the same rules.
+Each session is one candidate of a half of the evaluation corpus alone at a
+desk for ``--minutes`` at one frame a second, sent as the widget sends them
+(a frame whose view did not change stays in the browser, one goes at least
+every 2 s): natural sway, exposure drifting slowly, a cup raised to the
+mouth, a hand on the chin, leaning back in the chair. Nothing in it should
+raise a frame flag. The frames go through the pipeline's own pieces —
+``FrameAnalyser`` (with its reuse of still frames), the frame rules and the
+episode trackers at their default timing — and, as the baseline, the bare
+full-range call's face count through the same rules.
+
+Every candidate of the half whose face is in view sits one session (the
+report half's six for 100 minutes each: 10 candidate-hours, enough to show
+at most one false flag per 10 candidate-hours). ``--half tune`` runs the tune
+half's people in the tune half's rooms: what the pipeline's choices are made
+on; the report half is only scored. ``--flags`` lists every false flag with
+what the candidate was doing when it began. ``--jobs`` runs sessions in
+parallel processes.
 """
 
 from __future__ import annotations
@@ -18,7 +26,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import zlib
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -26,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from analysis.frames import FrameAnalyser  # noqa: E402
@@ -42,15 +54,17 @@ RULES = {
     "MULTIPLE_FACE": lambda faces, away, hidden=False: faces >= 2,
     "LOOKING_AWAY": lambda faces, away, hidden=False: faces == 1 and away,
 }
+MINUTES = 100  # per candidate: the report half's six make 10 candidate-hours
 
 
-def session_frames(candidate: corpus.Cutout, seconds: int, seed: int):
-    """One clean session, frame by frame (as uploaded), with what happens in it."""
+def session_frames(candidate: corpus.Cutout, seconds: int, seed: int, half: str = "report"):
+    """One clean session, frame by frame (raw, as uploaded), with what happens in it."""
     rng = np.random.default_rng(seed)
-    pools = corpus._pools("report")
+    pools = corpus._pools(half)
     backdrop = corpus._backdrop(str(rng.choice(["wall", "room", "window"])), pools.scenes, rng)
     w, h = corpus.VIEW
     home = np.array([w * 0.5, h * 0.42, min(95.0, candidate.face_w * candidate.max_scale)])
+    candidate = _reduced(candidate, 1.5 * home[2])
     pos = home.copy()
     for t in range(seconds):
         # Natural motion: a slow random walk pulled back to the usual place.
@@ -72,66 +86,173 @@ def session_frames(candidate: corpus.Cutout, seconds: int, seed: int):
         yield frame, corpus.as_uploaded(frame), event
 
 
-def count_flags(observations: list[tuple[float, int, bool, bool]]) -> Counter:
-    flags: Counter = Counter()
+def _reduced(cut: corpus.Cutout, face_px: float) -> corpus.Cutout:
+    """``cut`` shrunk once so that its face is about ``face_px`` wide (when it is wider): the
+    session pastes it at that size every second, and a large photo made each paste slow."""
+    if cut.face_w <= face_px:
+        return cut
+    scale = face_px / cut.face_w
+    ih, iw = cut.image.shape[:2]
+    size = (max(int(round(iw * scale)), 2), max(int(round(ih * scale)), 2))
+    image = cv2.resize(cut.image, size, interpolation=cv2.INTER_AREA)
+    sx, sy = size[0] / iw, size[1] / ih
+    return replace(
+        cut,
+        image=image,
+        face_x=cut.face_x * sx,
+        face_y=cut.face_y * sy,
+        face_w=cut.face_w * sx,
+        max_scale=cut.max_scale / sx,
+    )
+
+
+@dataclass
+class Flag:
+    type: str
+    start: float
+    end: float
+    events: tuple[str, ...]  # what the candidate was doing, from 8 s before it began to its end
+
+
+@dataclass
+class Session:
+    person: str
+    minutes: int
+    analysed: int = 0
+    reused: int = 0
+    unsent: int = 0
+    events: Counter = field(default_factory=Counter)
+    lost: Counter = field(default_factory=Counter)  # (event, hidden): frames with no face found
+    ours: list[Flag] = field(default_factory=list)
+    bare: list[Flag] = field(default_factory=list)
+
+
+def flags_of(observations: list[tuple[float, int, bool, bool]], doing: list[str]) -> list[Flag]:
+    flags = []
     for type_, rule in RULES.items():
         tracker = EpisodeTracker(*TIMING[type_])
-        for t, faces, away, hidden in observations:
-            flags[type_] += sum(1 for kind, _ in tracker.feed(t, rule(faces, away, hidden)) if kind == "open")
+        events = [
+            (kind, run)
+            for t, faces, away, hidden in observations
+            for kind, run in tracker.feed(t, rule(faces, away, hidden))
+        ]
+        for kind, run in events:
+            if kind == "open":
+                lo, hi = max(int(run["start"]) - 8, 0), int(run["end"]) + 1
+                flags.append(Flag(type_, run["start"], run["end"], tuple(dict.fromkeys(doing[lo:hi]))))
     return flags
 
 
-def run(minutes: int = 20, candidates: int = 3) -> list[str]:
-    """The sessions, and the false flags per candidate-hour as markdown lines."""
-    people = [p for p in corpus.PEOPLE if p.half == "report" and p.face_visible][:candidates]
+def count_flags(observations: list[tuple[float, int, bool, bool]]) -> Counter:
+    return Counter(f.type for f in flags_of(observations, ["seated"] * (len(observations) + 10)))
+
+
+def sit(half: str, index: int, minutes: int) -> Session:
+    """The ``index``-th candidate of ``half`` (whose face is in view) for ``minutes``."""
+    person = candidates(half)[index]
+    analyser = FrameAnalyser()
+    result = Session(person.id, minutes)
+    seed = zlib.crc32(person.id.encode())  # the same session for a person whoever else sits
+    session = list(session_frames(corpus.cutout(person), minutes * 60, seed, half))
+    doing = [event for _, _, event in session]
+    sends = widget_sends([raw for raw, _, _ in session])
+    ours, bare = [], []
+    for t, ((_, frame, event), sent) in enumerate(zip(session, sends, strict=True)):
+        result.events[event] += 1
+        bare.append((float(t), bare_count(frame), False, False))  # the bare call sees every frame
+        if not sent:  # unchanged: stays in the browser
+            continue
+        obs = analyser.analyse(frame, at=float(t))
+        if obs.face_count == 0 and event != "seated":
+            result.lost[(event, obs.face_hidden)] += 1
+        ours.append((float(t), obs.face_count, obs.looking_away, obs.face_hidden))
+    result.unsent = len(sends) - sum(sends)
+    result.analysed, result.reused = analyser.analysed, analyser.reused
+    result.ours, result.bare = flags_of(ours, doing), flags_of(bare, doing)
+    return result
+
+
+def candidates(half: str) -> list[corpus.Person]:
+    """The half's people who can sit a session: a face in view, facing the camera (a head in
+    profile, like the cameraman's, is looking away for as long as it stays so)."""
+    return [p for p in corpus.PEOPLE if p.half == half and p.face_visible and not p.turned]
+
+
+def simulate(
+    half: str = "report", minutes: int = MINUTES, count: int | None = None, jobs: int = 1
+) -> list[Session]:
+    n = len(candidates(half)) if count is None else min(count, len(candidates(half)))
+    if jobs <= 1 or n <= 1:
+        return [sit(half, i, minutes) for i in range(n)]
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(sit, [half] * n, range(n), [minutes] * n))
+
+
+def lines(sessions: list[Session], *, flags: bool = False) -> list[str]:
+    """The false flags per candidate-hour as markdown lines."""
+    out = []
     ours_total: Counter = Counter()
     bare_total: Counter = Counter()
     events: Counter = Counter()
-    lines = []
-    unsent = captured = 0
-    for i, person in enumerate(people):
-        analyser = FrameAnalyser()
-        ours, bare = [], []
-        session = list(session_frames(corpus.cutout(person), minutes * 60, i))
-        sends = widget_sends([raw for raw, _, _ in session])
-        for t, ((_, frame, event), sent) in enumerate(zip(session, sends, strict=True)):
-            events[event] += 1
-            bare.append((float(t), bare_count(frame), False, False))  # the bare call sees every frame
-            if not sent:  # unchanged: stays in the browser
-                continue
-            obs = analyser.analyse(frame, at=float(t))
-            ours.append((float(t), obs.face_count, obs.looking_away, obs.face_hidden))
-        unsent += len(sends) - sum(sends)
-        captured += len(sends)
-        o, b = count_flags(ours), count_flags(bare)
-        ours_total += o
-        bare_total += b
-        lines.append(
-            f"* `{person.id}`, {minutes} min: {analyser.analysed} frames analysed, {analyser.reused} reused; "
-            f"flags {sum(o.values())} (bare {sum(b.values())})"
+    for s in sessions:
+        ours_total.update(f.type for f in s.ours)
+        bare_total.update(f.type for f in s.bare)
+        events += s.events
+        out.append(
+            f"* `{s.person}`, {s.minutes} min: {s.analysed} frames analysed, {s.reused} reused; "
+            f"flags {len(s.ours)} (bare {len(s.bare)})"
         )
-    hours = len(people) * minutes / 60
+    hours = sum(s.minutes for s in sessions) / 60
+    captured = sum(events.values())
+    unsent = sum(s.unsent for s in sessions)
     seconds = ", ".join(f"{k} {v} s" for k, v in sorted(events.items()))
-    lines += [
+    out += [
         "",
-        f"{len(people)} candidates, {hours:.2f} candidate-hours ({seconds}); "
+        f"{len(sessions)} candidates, {hours:.2f} candidate-hours ({seconds}); "
         f"{unsent} of {captured} frames unchanged and not sent by the widget.",
         "",
-        "| flag | analyse_frame, per candidate-hour | bare full range, per candidate-hour |",
-        "|---|---|---|",
+        "| flag | analyse_frame: flags | per 10 candidate-hours | bare full range: flags | per 10 candidate-hours |",
+        "|---|---|---|---|---|",
     ]
-    for type_ in RULES:
-        lines.append(f"| {type_} | {ours_total[type_] / hours:.2f} | {bare_total[type_] / hours:.2f} |")
-    lines.append(f"| all | {sum(ours_total.values()) / hours:.2f} | {sum(bare_total.values()) / hours:.2f} |")
-    return lines
+    for type_ in [*RULES, "all"]:
+        o = sum(ours_total.values()) if type_ == "all" else ours_total[type_]
+        b = sum(bare_total.values()) if type_ == "all" else bare_total[type_]
+        out.append(f"| {type_} | {o} | {o * 10 / hours:.2f} | {b} | {b * 10 / hours:.2f} |")
+    if flags:
+        lost: Counter = Counter()
+        for s in sessions:
+            lost += s.lost
+        out += [
+            "",
+            "No face found: "
+            + ", ".join(f"{e} {'hidden' if h else 'absent'} {n}" for (e, h), n in sorted(lost.items())),
+            "",
+        ]
+        for s in sessions:
+            for who, found in (("analyse_frame", s.ours), ("bare", s.bare)):
+                for f in found:
+                    out.append(
+                        f"* {who}: `{s.person}` {f.type} at {f.start:.0f}-{f.end:.0f} s ({', '.join(f.events)})"
+                    )
+    return out
+
+
+def run(
+    minutes: int = MINUTES, candidates: int | None = None, half: str = "report", jobs: int = 1
+) -> list[str]:
+    return lines(simulate(half, minutes, candidates, jobs))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=int, default=20)
-    parser.add_argument("--candidates", type=int, default=3)
+    parser.add_argument("--half", choices=corpus.HALVES, default="report")
+    parser.add_argument("--minutes", type=int, default=MINUTES)
+    parser.add_argument("--candidates", type=int, help="the first N candidates of the half (default: all)")
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--flags", action="store_true", help="list every flag raised")
     args = parser.parse_args(argv)
-    print("\n".join(run(args.minutes, args.candidates)))
+    sessions = simulate(args.half, args.minutes, args.candidates, args.jobs)
+    print("\n".join(lines(sessions, flags=args.flags)))
     return 0
 
 
