@@ -674,20 +674,34 @@ def _blocked_seen(small_gray: np.ndarray, s: FrameSensitivity, *, face_in_view: 
     return replace(info, blocked=False, reason=None) if face_in_view and info.blocked else info
 
 
-def _pose(rgb: np.ndarray, face: FaceBox, s: FrameSensitivity) -> tuple[HeadPose | None, EyesReading | None]:
-    """Head pose and the eyes' reading. The keypoint estimate of the pose when it is well inside
-    the limits and the eyes are not looked at; otherwise one face-mesh call gives both."""
-    cheap = keypoint_pose(face)
-    near_limit = cheap is None or not (
+def head_may_turn(face: FaceBox, s: FrameSensitivity, cheap: HeadPose | None = None) -> bool:
+    """Does the keypoint estimate of ``face``'s pose come within ``pose_confirm_margin_deg`` of
+    the looking-away limits (or is there none)? Only then may head pose make it looking away."""
+    cheap = cheap or keypoint_pose(face)
+    return cheap is None or not (
         abs(cheap.yaw) < s.max_yaw_deg - s.pose_confirm_margin_deg
         and abs(cheap.pitch) < s.max_pitch_deg - s.pose_confirm_margin_deg
     )
+
+
+def _pose(
+    rgb: np.ndarray, face: FaceBox, s: FrameSensitivity
+) -> tuple[HeadPose | None, EyesReading | None, bool]:
+    """Head pose, the eyes' reading, and whether the head may be turned past the limits. The
+    keypoint estimate of the pose when it is well inside the limits and the eyes are not looked
+    at; otherwise one face-mesh call gives both. A head whose keypoint estimate is well inside
+    the limits is not turned away, whether face mesh ran for the eyes or not (a face under
+    ``eyes_min_face_px`` never gets that far): the same verdict at every face size, and a cup
+    or a hand over the mouth, which tips face mesh's whole fit by ~9° of pitch while the
+    keypoints stay put, does not make a glance."""
+    cheap = keypoint_pose(face)
+    near_limit = head_may_turn(face, s, cheap)
     eyes_wanted = bool(s.eyes_check) and face.w >= s.eyes_min_face_px
     if not near_limit and not eyes_wanted:
-        return cheap, None
+        return cheap, None, False
     crop, scale, result = _face_mesh_on(rgb, face)
     pose = _mesh_pose(crop, scale, result) or cheap
-    return pose, read_eyes(crop, scale, result) if eyes_wanted else None
+    return pose, read_eyes(crop, scale, result) if eyes_wanted else None, near_limit
 
 
 def analyse_frame(rgb: np.ndarray, *, sensitivity: FrameSensitivity | None = None) -> FrameObservation:
@@ -707,10 +721,10 @@ def analyse_frame(rgb: np.ndarray, *, sensitivity: FrameSensitivity | None = Non
     yaw = pitch = eyes_yaw = None
     looking_away = False
     if faces:
-        pose, eyes = _pose(rgb, faces[0], s)
+        pose, eyes, may_turn = _pose(rgb, faces[0], s)
         if pose is not None:
             yaw, pitch = pose.yaw, pose.pitch
-            looking_away = abs(yaw) > s.max_yaw_deg or abs(pitch) > s.max_pitch_deg
+            looking_away = may_turn and (abs(yaw) > s.max_yaw_deg or abs(pitch) > s.max_pitch_deg)
             if eyes is not None:  # the eyes turned sideways in the head, whatever the head does
                 eyes_yaw = eyes.yaw
                 looking_away = looking_away or abs(eyes_yaw) > s.max_eyes_yaw_deg

@@ -282,6 +282,11 @@ one scene share a group. A frame is composed from one half's sources only.
   the eyes change a frame too little for the still check: a candidate whose
   only movement is the eyes is analysed again at least every 20 s, so a
   glance shorter than that is missed; a sustained one is flagged.
+* Head pose flags a face as looking away only where the detector's keypoints
+  also put it near the limits: face mesh's pitch moves ~9° when a cup or a
+  hand covers the mouth (the tune half's clean sessions). A head turned past
+  the limits that the keypoints read as near frontal (by more than 15°) is
+  missed; on the test material none is (`tests/analysis/test_frames.py`).
 * The report half's `face_swapped` is opencv's face-swap result: the tune
   half's `man_b`'s face on `man_a`'s photo. The halves share a face there
   (and so the eyes of half the report half's composed looking-away views);

@@ -48,6 +48,7 @@ from analysis.frames import (
     FrameSensitivity,
     analyse_frame,
     camera_blocked,
+    head_may_turn,
     raw_full_range_detections,
 )
 
@@ -289,8 +290,13 @@ def looking_items(frames: Sequence[corpus.Frame], which: str, eyes_per_class: in
 
 
 def head_only(obs: FrameObservation, s: FrameSensitivity) -> bool:
-    """The looking-away verdict of head pose alone (the check before the eyes were read)."""
-    return obs.yaw is not None and (abs(obs.yaw) > s.max_yaw_deg or abs(obs.pitch) > s.max_pitch_deg)
+    """The looking-away verdict of head pose alone (the check before the eyes were read), as
+    ``analyse_frame`` gives it: past the limits, with the keypoints near them."""
+    return (
+        obs.yaw is not None
+        and (abs(obs.yaw) > s.max_yaw_deg or abs(obs.pitch) > s.max_pitch_deg)
+        and (not obs.faces or head_may_turn(obs.faces[0], s))
+    )
 
 
 def eyes_score(obs: FrameObservation) -> float | None:

@@ -281,3 +281,25 @@ def test_sensitivity_is_applied():
     assert analyse_frame(img, sensitivity=strict).looking_away
     dark = np.full((240, 320, 3), 60, np.uint8)
     assert analyse_frame(dark, sensitivity=FrameSensitivity(dark_threshold=80)).blocked_reason == "dark"
+
+
+def test_a_head_the_keypoints_see_level_is_not_turned_by_face_mesh_alone(monkeypatch):
+    # Face mesh runs on a face of 40 px or more for the eyes; a cup or a hand over the mouth tips
+    # its whole fit by ~9° of pitch (the tune half's clean sessions) while the detector's
+    # keypoints stay put. Its pose decides looking away only where the keypoints come near the
+    # limits, as on a face too small for the eyes.
+    img = material.portrait(material.PEOPLE[0])
+    face = detect_faces(img)[0]
+    s = FrameSensitivity()
+    cheap = keypoint_pose(face)
+    assert face.w >= s.eyes_min_face_px
+    assert abs(cheap.yaw) < s.max_yaw_deg - s.pose_confirm_margin_deg
+    assert abs(cheap.pitch) < s.max_pitch_deg - s.pose_confirm_margin_deg
+    tipped = frames.HeadPose(yaw=cheap.yaw, pitch=s.max_pitch_deg + 5)
+    monkeypatch.setattr(frames, "_mesh_pose", lambda crop, scale, result: tipped)
+    obs = analyse_frame(img)
+    assert obs.pitch == tipped.pitch and not obs.looking_away
+    # Where the keypoints come near a limit, face mesh's reading decides.
+    near = FrameSensitivity(max_pitch_deg=abs(cheap.pitch) + s.pose_confirm_margin_deg - 1)
+    tipped = frames.HeadPose(yaw=cheap.yaw, pitch=near.max_pitch_deg + 5)
+    assert analyse_frame(img, sensitivity=near).looking_away
