@@ -123,9 +123,7 @@ def test_rate_limit_is_shared_through_redis(settings, redis_url, tenant_a, api_a
     from django.core.cache import caches
     from django.core.cache.backends.redis import RedisCache
 
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}
-    }
+    settings.CACHES = {"default": {"BACKEND": "proctorme.cache.ReusingRedisCache", "LOCATION": redis_url}}
     cache = caches["default"]
     assert isinstance(cache, RedisCache)
     cache.clear()
