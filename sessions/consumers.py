@@ -120,7 +120,9 @@ def _authorise_sync(token: str | None, origin: str | None):
     except ProctormeError:
         return None, CLOSE_BAD_TOKEN
     session = (
-        ProctoringSession.objects.select_related("institution").filter(public_id=claims["session"]).first()
+        ProctoringSession.objects.select_related("institution", "assessment", "candidate")
+        .filter(public_id=claims["session"])
+        .first()
     )
     if session is None:
         return None, CLOSE_BAD_TOKEN
@@ -314,7 +316,12 @@ class WidgetConsumer(AsyncWebsocketConsumer):
             # Coalesced with the other sockets' signals of this process; resolved after the commit.
             result = await signal_writer.writer().record(
                 BrowserSignal(
-                    session_id=self.session.pk, seq=seq, event=event, at=message.get("at"), payload=payload
+                    session_id=self.session.pk,
+                    seq=seq,
+                    event=event,
+                    at=message.get("at"),
+                    payload=payload,
+                    signed_in=self.session,
                 )
             )
         else:

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import logging
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
@@ -29,6 +29,7 @@ from sessions.config import StartRequest, rules_apply
 from sessions.models import Assessment, Candidate, Event, Flag, MediaChunk, ProctoringSession
 from sessions.scoring import detector_settings_merge
 from sessions.tokens import session_token_make
+from tenants.models import WebhookEndpoint
 from tenants.services import attempt_signature_verify, origin_allowed, widget_key_check
 
 log = logging.getLogger(__name__)
@@ -823,6 +824,10 @@ class BrowserSignal:
     event: str
     at: object = None
     payload: dict | None = None
+    # The socket's session as it signed in, with its assessment, candidate and institution rows:
+    # a batch takes those from it instead of joining them to the locked session rows again (its
+    # signals never change them; the session's own row is always read fresh, under its lock).
+    signed_in: ProctoringSession | None = field(default=None, compare=False, repr=False)
 
 
 def signals_record(signals_in: list[BrowserSignal]) -> list[SignalResult]:
@@ -857,18 +862,32 @@ def signals_record(signals_in: list[BrowserSignal]) -> list[SignalResult]:
 
 
 def _signals_record(signals_in: list[BrowserSignal], fanout: dict[str, list[dict]]) -> list[SignalResult]:
+    from sessions.webhooks import endpoints_known
+
     now = timezone.now()
     results: list[SignalResult | None] = [None] * len(signals_in)
     with transaction.atomic():
         # After the commit, one channel-layer message per institution for the whole batch.
         transaction.on_commit(lambda: _institution_batch_send(fanout))
-        sessions = {
-            s.pk: s
-            for s in ProctoringSession.objects.select_for_update(of=("self",))
-            .select_related("assessment", "candidate", "institution")
-            .filter(pk__in={x.session_id for x in signals_in})
-            .order_by("pk")
-        }
+        wanted = sorted({x.session_id for x in signals_in})
+        signed_in = {x.session_id: x.signed_in for x in signals_in if x.signed_in is not None}
+        if len(signed_in) < len(wanted):  # a caller that has not loaded them: joined, as always
+            sessions = {
+                s.pk: s
+                for s in ProctoringSession.objects.select_for_update(of=("self",))
+                .select_related("assessment", "candidate", "institution")
+                .filter(pk__in=wanted)
+                .order_by("pk")
+            }
+        else:
+            sessions = _sessions_lock(wanted)
+            for pk, row in sessions.items():
+                known = signed_in[pk]
+                row.assessment, row.candidate, row.institution = (
+                    known.assessment,
+                    known.candidate,
+                    known.institution,
+                )
         for session in sessions.values():
             if session_is_overdue(session, now):
                 _session_end_locked(session, reason="time_up")
@@ -926,8 +945,16 @@ def _signals_record(signals_in: list[BrowserSignal], fanout: dict[str, list[dict
         # Each session's flag types so far, for the summary flag's count; read by the statement
         # that stores the events and the sessions' seqs (one round trip and statement for three).
         types_known: dict[int, set[str]] = {pk: set() for pk in touched}
-        for session_pk, type_ in _events_store(events, list(touched.values()), now):
-            types_known[session_pk].add(type_)
+        institutions = {s.institution_id for s in touched.values()}
+        hooked = set()
+        for what, pk, type_ in _events_store(events, list(touched.values()), institutions, now):
+            if what == "flag":
+                types_known[pk].add(type_)
+            else:
+                hooked.add(pk)
+        # The commit hooks' webhooks then ask nothing more (read under the batch's transaction,
+        # a few milliseconds before its commit rather than right after it).
+        endpoints_known(dict.fromkeys(institutions, False) | dict.fromkeys(hooked, True))
         flags_for: dict[int, list[dict]] = {pk: [] for pk in touched}
         collecting = _widget_flags.set(flags_for)
         knowing = _flag_types_known.set(types_known)
@@ -970,6 +997,37 @@ def _signals_record(signals_in: list[BrowserSignal], fanout: dict[str, list[dict
     return results  # type: ignore[return-value]
 
 
+def _sessions_lock(pks: list[int]) -> dict[int, ProctoringSession]:
+    """The session rows ``pks`` locked (``FOR UPDATE``, in primary-key order, so two batches never
+    deadlock) and read whole, with one statement written out here: the ORM's compilation of the
+    same SELECT cost more CPU than the rest of a small batch's statements together."""
+    meta = ProctoringSession._meta
+    quote = connection.ops.quote_name
+    fields = meta.concrete_fields
+    columns = ", ".join(quote(f.column) for f in fields)
+    pk = quote(meta.pk.column)
+    # Only the model's own table and column names are formatted in; the values are parameters.
+    sql = f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {pk} = ANY(%s) ORDER BY {pk} FOR UPDATE"  # noqa: S608
+    names = [f.attname for f in fields]
+    cols = [f.get_col(meta.db_table) for f in fields]
+    converters = [
+        (i, [*connection.ops.get_db_converters(col), *col.get_db_converters(connection)], col)
+        for i, col in enumerate(cols)
+    ]
+    converters = [(i, found, col) for i, found, col in converters if found]
+    out = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [pks])
+        for row in cursor.fetchall():
+            values = list(row)
+            for i, found, col in converters:  # what the ORM does to a value read (JSON, say)
+                for convert in found:
+                    values[i] = convert(values[i], col, connection)
+            session = ProctoringSession.from_db(connection.alias, names, values)
+            out[session.pk] = session
+    return out
+
+
 def _rows_insert_sql(model, objs: list) -> tuple[str, list]:
     """One multi-row ``INSERT`` of ``objs`` (new rows of ``model``), written out here: bulk_create
     compiles every value of every row through the ORM's expressions, which cost more CPU than
@@ -988,11 +1046,14 @@ def _rows_insert_sql(model, objs: list) -> tuple[str, list]:
     return sql, params
 
 
-def _events_store(events: list[Event], sessions: list[ProctoringSession], now: datetime) -> list[tuple]:
+def _events_store(
+    events: list[Event], sessions: list[ProctoringSession], institutions: set[int], now: datetime
+) -> list[tuple]:
     """The batch's new events, and its sessions' last_client_seq and last_seen_at, in one
     statement, which also reads back the sessions' flag types counted towards the summary flag
-    (``(session_id, type)`` rows; the flags table is not written by this statement, so its
-    snapshot is the same as a separate SELECT's). bulk_update would build a CASE of ORM
+    (``("flag", session_id, type)`` rows; the flags table is not written by this statement, so
+    its snapshot is the same as a separate SELECT's) and which of ``institutions`` have an active
+    webhook endpoint (``("hook", institution_id, None)`` rows). bulk_update would build a CASE of ORM
     expressions per row and field, which cost more CPU than the rest of a small batch."""
     insert, params = _rows_insert_sql(Event, events)
     meta = ProctoringSession._meta
@@ -1004,12 +1065,19 @@ def _events_store(events: list[Event], sessions: list[ProctoringSession], now: d
     flags = Flag._meta
     f_session, f_type = quote(flags.get_field("session").column), quote(flags.get_field("type").column)
     types = ", ".join(["%s"] * len(_NOT_COUNTED_FOR_SUMMARY))
+    hooks = WebhookEndpoint._meta
+    h_institution, h_active = (
+        quote(hooks.get_field("institution").column),
+        quote(hooks.get_field("is_active").column),
+    )
     # Only the models' own table and column names are formatted in; the values are parameters.
     sql = (
         f"WITH stored AS ({insert}), "  # noqa: S608
         f"seen AS (UPDATE {table} SET {seen} = %s, {seq} = CASE {pk} {cases} END WHERE {pk} IN ({marks})) "
-        f"SELECT DISTINCT {f_session}, {f_type} FROM {quote(flags.db_table)} "
-        f"WHERE {f_session} IN ({marks}) AND {f_type} NOT IN ({types})"
+        f"SELECT DISTINCT 'flag', {f_session}, {f_type} FROM {quote(flags.db_table)} "
+        f"WHERE {f_session} IN ({marks}) AND {f_type} NOT IN ({types}) "
+        f"UNION ALL SELECT DISTINCT 'hook', {h_institution}, NULL FROM {quote(hooks.db_table)} "
+        f"WHERE {h_institution} IN ({', '.join(['%s'] * len(institutions))}) AND {h_active}"
     )
     params.append(meta.get_field("last_seen_at").get_db_prep_save(now, connection))
     for session in sessions:
@@ -1017,6 +1085,7 @@ def _events_store(events: list[Event], sessions: list[ProctoringSession], now: d
     params += [session.pk for session in sessions]
     params += [session.pk for session in sessions]
     params += sorted(_NOT_COUNTED_FOR_SUMMARY)
+    params += sorted(institutions)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()

@@ -481,6 +481,14 @@ def endpoints_memo():
         _endpoints_known.reset(token)
 
 
+def endpoints_known(found: dict[int, bool]) -> None:
+    """Within an ``endpoints_memo`` block: whether these institutions have an active endpoint,
+    already read by the caller (the signal batch reads it with its other statements)."""
+    known = _endpoints_known.get()
+    if known is not None:
+        known.update(found)
+
+
 def _has_endpoints(institution_id: int) -> bool:
     known = _endpoints_known.get()
     if known is not None and institution_id in known:

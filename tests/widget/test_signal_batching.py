@@ -300,3 +300,70 @@ def test_a_batch_inserts_its_flags_once_and_pushes_them_as_stored(postgres, tena
     insert = f"INSERT INTO {conn.ops.quote_name(Flag._meta.db_table)}"
     inserts = [q["sql"] for q in queries.captured_queries if q["sql"].startswith(insert)]
     assert len(inserts) == 2
+
+
+def test_a_batch_queues_webhooks_only_for_institutions_with_an_active_endpoint(
+    postgres, tenant_a, tenant_b, monkeypatch
+):
+    """A batch reads which of its institutions have an active endpoint with its other statements:
+    each flag of an institution with one is queued for delivery, after the commit, and the
+    flags of one whose endpoint is switched off (or that has none) are not, with no further
+    lookup of its endpoints."""
+    from django.db import connection as conn
+    from django.test.utils import CaptureQueriesContext
+
+    from sessions import webhooks
+    from tenants.models import WebhookDelivery, WebhookEndpoint
+    from tenants.services import webhook_endpoint_create
+
+    sent = []  # queued for delivery (not sent here: no outbound connection from a test)
+    monkeypatch.setattr(webhooks, "_enqueue", lambda delivery, manual: sent.append(delivery.pk))
+
+    webhook_endpoint_create(institution=tenant_a.institution, url="https://93.184.216.34/hook")
+    off, _ = webhook_endpoint_create(institution=tenant_b.institution, url="https://93.184.216.34/off")
+    WebhookEndpoint.objects.filter(pk=off.pk).update(is_active=False)
+    a = _start(tenant_a, candidate="hooked").session
+    b = _start(tenant_b, origin="https://exams.beta.edu", candidate="unhooked").session
+    WebhookDelivery.objects.all().delete()  # session.started's
+    sent.clear()
+    batch = [
+        BrowserSignal(session.pk, seq, "COPY_PASTE", payload={"action": "copy"})
+        for seq in (1, 2)
+        for session in (a, b)
+    ]
+    with CaptureQueriesContext(conn) as queries:
+        results = signals_record(batch)
+    assert all(r.stored for r in results)
+    flags_a = {str(f.public_id) for f in Flag.objects.filter(session=a)}
+    assert len(flags_a) == 2 and Flag.objects.filter(session=b).count() == 2
+    queued = list(WebhookDelivery.objects.filter(event="flag.created"))
+    assert sorted(d.payload["flagId"] for d in queued) == sorted(flags_a)
+    assert sorted(sent) == sorted(d.pk for d in queued)
+    assert {d.institution_id for d in queued} == {tenant_a.institution.pk}
+    # Looked up on their own only to queue a's two deliveries (webhook_event_emit's, per flag).
+    table = conn.ops.quote_name(WebhookEndpoint._meta.db_table)
+    lookups = [q["sql"] for q in queries if table in q["sql"] and not q["sql"].startswith("WITH")]
+    assert len(lookups) == 2, lookups
+
+
+def test_the_batchs_locked_session_rows_read_as_the_orms(postgres, tenant_a):
+    """The batch reads its sessions with SQL of its own: every field as the ORM reads it (JSON
+    config, times, enums), and the signed-in socket's assessment, candidate and institution."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from sessions.services import _sessions_lock
+
+    started = [_start(tenant_a, candidate=f"lock{i}").session for i in range(3)]
+    ProctoringSession.objects.filter(pk=started[1].pk).update(paused_at=timezone.now(), last_client_seq=7)
+    with transaction.atomic():
+        locked = _sessions_lock([s.pk for s in reversed(started)])
+    assert list(locked) == sorted(s.pk for s in started)  # locked in primary-key order
+    for s in started:
+        fresh = ProctoringSession.objects.get(pk=s.pk)
+        row = locked[s.pk]
+        for f in ProctoringSession._meta.concrete_fields:
+            mine, orms = getattr(row, f.attname), getattr(fresh, f.attname)
+            assert (mine, type(mine)) == (orms, type(orms)), f.name
+        assert isinstance(row.config, dict) and row.config == fresh.config and row.config
+        assert not row._state.adding
