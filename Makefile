@@ -11,7 +11,7 @@ SUPPORTED_PY := import sys; sys.exit(sys.version_info[:2] not in ((3, 11), (3, 1
 PYTHON ?= $(firstword $(foreach p,python3.11 python3.12 python3,$(shell command -v $(p) >/dev/null 2>&1 && $(p) -c '$(SUPPORTED_PY)' 2>/dev/null && command -v $(p))))
 NEED_PY := Proctorme needs Python 3.11 or 3.12 (mediapipe 0.10.21 and numpy 1.26 have no wheels for other versions): install one of them, or name it with make PYTHON=/path/to/python3.12
 
-.PHONY: help lock run run-prod test mutate lint format bench eval venv dev worker clean loader
+.PHONY: help lock run run-prod test mutate escapes lint format bench eval venv dev worker clean loader
 
 ## make help: this list
 help:
@@ -65,6 +65,10 @@ test: dev $(if $(shell command -v npm),node_modules/.installed $(LOADER)/dist/in
 ## make mutate: mutation testing (mutmut) of signing, tenancy, upload, episode and score modules, one module at a time against its own tests (MODULES="sessions.uploads analysis.trust" for some); docs/testing.md
 mutate: dev
 	$(PY) .ci/mutate.py $(MODULES)
+
+## make escapes: the deliberate bugs that once escaped the tests (tenancy filters, signatures, the upload duplicate check, a minimum duration), put in one at a time: each must be caught (CI runs it)
+escapes: dev
+	$(PY) .ci/escapes.py
 
 # Node packages are development tools only (eslint, axe-core for the browser tests): the server never needs them.
 node_modules/.installed: package.json package-lock.json
