@@ -34,7 +34,9 @@ detector's cost on the frames sent alone (those the server receives; a stricter 
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -46,6 +48,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "analysis")]
 _tmp = tempfile.mkdtemp(prefix="proctorme-bench-")
+atexit.register(shutil.rmtree, _tmp, ignore_errors=True)  # its database and media go with it
 os.environ.setdefault("SQLITE_PATH", f"{_tmp}/bench.sqlite3")
 os.environ["MEDIA_ROOT"] = f"{_tmp}/media"
 os.environ["TASKS_MODE"] = "sync"  # the task body runs inline, as a worker would run it

@@ -23,8 +23,10 @@ on SQLite).
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -53,6 +55,7 @@ LAST = [
 
 def _setup(database_url: str | None) -> None:
     tmp = tempfile.mkdtemp(prefix="bench-dashboard-")
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)  # its database and media go with it
     os.environ.pop("DATABASE_URL", None)
     os.environ.pop("REDIS_URL", None)
     if database_url:
