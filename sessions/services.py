@@ -410,13 +410,16 @@ def _flags_insert() -> None:
     if not unsaved:
         return
     flags = [flag for flag, _ in unsaved]
-    sql, params = _rows_insert_sql(Flag, flags)
-    with connection.cursor() as cursor:
-        cursor.execute(f"{sql} RETURNING {connection.ops.quote_name(Flag._meta.pk.column)}", params)
-        ids = [row[0] for row in cursor.fetchall()]
-    for flag, pk in zip(flags, ids, strict=True):  # PostgreSQL returns the rows in VALUES order
-        flag.pk = pk
-        flag._state.adding, flag._state.db = False, connection.alias
+    if connection.vendor == "postgresql":
+        sql, params = _rows_insert_sql(Flag, flags)
+        with connection.cursor() as cursor:
+            cursor.execute(f"{sql} RETURNING {connection.ops.quote_name(Flag._meta.pk.column)}", params)
+            ids = [row[0] for row in cursor.fetchall()]
+        for flag, pk in zip(flags, ids, strict=True):  # PostgreSQL returns the rows in VALUES order
+            flag.pk = pk
+            flag._state.adding, flag._state.db = False, connection.alias
+    else:  # the embedded default (SQLite): the ORM's own INSERT
+        Flag.objects.bulk_create(flags)
     for flag, data in unsaved:
         if data is not None:  # the pushed message was built before the row: it gets the row's time
             data["createdAt"] = iso(flag.created_at)
@@ -1007,7 +1010,15 @@ def _sessions_lock(pks: list[int]) -> dict[int, ProctoringSession]:
     columns = ", ".join(quote(f.column) for f in fields)
     pk = quote(meta.pk.column)
     # Only the model's own table and column names are formatted in; the values are parameters.
-    sql = f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {pk} = ANY(%s) ORDER BY {pk} FOR UPDATE"  # noqa: S608
+    # PostgreSQL takes the keys as one array (the same statement text for any number of them);
+    # the embedded default (SQLite) takes a list of them and has no FOR UPDATE (it lets one
+    # writer in at a time, so the transaction holds the lock).
+    if connection.vendor == "postgresql":
+        where, params = f"{pk} = ANY(%s)", [pks]
+    else:
+        where, params = f"{pk} IN ({', '.join(['%s'] * len(pks))})", list(pks)
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    sql = f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {where} ORDER BY {pk}{lock}"  # noqa: S608
     names = [f.attname for f in fields]
     cols = [f.get_col(meta.db_table) for f in fields]
     converters = [
@@ -1017,7 +1028,7 @@ def _sessions_lock(pks: list[int]) -> dict[int, ProctoringSession]:
     converters = [(i, found, col) for i, found, col in converters if found]
     out = {}
     with connection.cursor() as cursor:
-        cursor.execute(sql, [pks])
+        cursor.execute(sql, params)
         for row in cursor.fetchall():
             values = list(row)
             for i, found, col in converters:  # what the ORM does to a value read (JSON, say)
@@ -1071,23 +1082,32 @@ def _events_store(
         quote(hooks.get_field("is_active").column),
     )
     # Only the models' own table and column names are formatted in; the values are parameters.
-    sql = (
-        f"WITH stored AS ({insert}), "  # noqa: S608
-        f"seen AS (UPDATE {table} SET {seen} = %s, {seq} = CASE {pk} {cases} END WHERE {pk} IN ({marks})) "
-        f"SELECT DISTINCT 'flag', {f_session}, {f_type} FROM {quote(flags.db_table)} "
+    update = f"UPDATE {table} SET {seen} = %s, {seq} = CASE {pk} {cases} END WHERE {pk} IN ({marks})"  # noqa: S608
+    update_params = [meta.get_field("last_seen_at").get_db_prep_save(now, connection)]
+    for session in sessions:
+        update_params += [session.pk, session.last_client_seq]
+    update_params += [session.pk for session in sessions]
+    select = (
+        f"SELECT DISTINCT 'flag', {f_session}, {f_type} FROM {quote(flags.db_table)} "  # noqa: S608
         f"WHERE {f_session} IN ({marks}) AND {f_type} NOT IN ({types}) "
         f"UNION ALL SELECT DISTINCT 'hook', {h_institution}, NULL FROM {quote(hooks.db_table)} "
         f"WHERE {h_institution} IN ({', '.join(['%s'] * len(institutions))}) AND {h_active}"
     )
-    params.append(meta.get_field("last_seen_at").get_db_prep_save(now, connection))
-    for session in sessions:
-        params += [session.pk, session.last_client_seq]
-    params += [session.pk for session in sessions]
-    params += [session.pk for session in sessions]
-    params += sorted(_NOT_COUNTED_FOR_SUMMARY)
-    params += sorted(institutions)
+    select_params = [
+        *(session.pk for session in sessions),
+        *sorted(_NOT_COUNTED_FOR_SUMMARY),
+        *sorted(institutions),
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        if connection.vendor == "postgresql":  # one statement: data-modifying WITH is PostgreSQL's
+            cursor.execute(
+                f"WITH stored AS ({insert}), seen AS ({update}) {select}",
+                [*params, *update_params, *select_params],
+            )
+        else:  # the embedded default (SQLite): the same three statements, one after another
+            cursor.execute(insert, params)
+            cursor.execute(update, update_params)
+            cursor.execute(select, select_params)
         return cursor.fetchall()
 
 
