@@ -22,14 +22,14 @@ from sessions.uploads import UploadItem, media_store
 from tests.widget.test_upload_refusals import PCM_HALF_SECOND, _jpeg
 
 
-def _started(tenant):
+def _started(tenant, candidate="c-store"):
     request = parse_eye(
         {
             "apiKey": tenant.publishable_key,
             "assessmentId": "chem",
             "assessmentTitle": "Chemistry",
-            "candidateId": "c-store",
-            "candidateEmail": "store@alpha.edu",
+            "candidateId": candidate,
+            "candidateEmail": f"{candidate}@alpha.edu",
             "candidateFirstName": "C",
             "candidateLastName": "Store",
             "institutionName": "Alpha",
@@ -186,3 +186,55 @@ def test_an_accepted_batch_is_a_sign_of_life_and_is_analysed_once_committed(
     assert accepted == [] and callbacks == []
     session.refresh_from_db()
     assert session.last_seen_at == first_seen
+
+
+def test_a_batch_sent_again_is_checked_against_its_own_sessions_items_only(
+    tenant_a, django_capture_on_commit_callbacks
+):
+    """A batch sent again holds a stored seq (so the stored ones are looked up); another
+    session's item of the same kind and seq is no duplicate of this session's new one."""
+    other, session = _started(tenant_a, "c-other"), _started(tenant_a)
+    now = timezone.now()
+    with django_capture_on_commit_callbacks():
+        media_store(
+            session=other,
+            items=[UploadItem("o1", "frame", 1, now, _jpeg()), UploadItem("o2", "frame", 2, now, _jpeg())],
+        )
+        media_store(session=session, items=[UploadItem("f1", "frame", 1, now, _jpeg())])
+        accepted, duplicates = media_store(
+            session=session,
+            items=[UploadItem("f1", "frame", 1, now, _jpeg()), UploadItem("f2", "frame", 2, now, _jpeg())],
+        )
+    assert accepted == [{"kind": "frame", "seq": 2}]
+    assert duplicates == [{"kind": "frame", "seq": 1}]
+    assert sorted(MediaChunk.objects.filter(session=session).values_list("seq", flat=True)) == [1, 2]
+
+
+def test_a_duplicate_of_one_kind_beside_a_new_item_of_another_uses_no_room_at_the_limit(
+    tenant_a, django_capture_on_commit_callbacks, monkeypatch
+):
+    """At its audio limit, a batch sent again with a stored audio chunk and a new frame: the
+    audio chunk is a duplicate (no room needed), the frame is stored. Every kind's clash with
+    the batch's seqs counts, not only the last kind's."""
+    monkeypatch.setattr(uploads, "PER_SESSION_SLACK", 0)
+    monkeypatch.setattr(uploads, "PER_SECOND", {**uploads.PER_SECOND, "audio": 2 / 3720})
+    session = _started(tenant_a)
+    now = timezone.now()
+    with django_capture_on_commit_callbacks():
+        media_store(
+            session=session,
+            items=[
+                UploadItem("a1", "audio", 1, now, PCM_HALF_SECOND, 0.5),
+                UploadItem("a2", "audio", 2, now, PCM_HALF_SECOND, 0.5),
+                UploadItem("f1", "frame", 1, now, _jpeg()),
+            ],
+        )
+        accepted, duplicates = media_store(
+            session=session,
+            items=[
+                UploadItem("a2", "audio", 2, now, PCM_HALF_SECOND, 0.5),
+                UploadItem("f5", "frame", 5, now, _jpeg()),
+            ],
+        )
+    assert accepted == [{"kind": "frame", "seq": 5}]
+    assert duplicates == [{"kind": "audio", "seq": 2}]
