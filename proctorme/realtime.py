@@ -83,13 +83,43 @@ MAX_IN_FLIGHT = 64
 _limits: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
 
 
+class _GroupOrder:
+    """One group's sends on one loop, one at a time in the order they were scheduled.
+
+    A channel-layer send is several round trips (channels-redis looks the group up,
+    then writes to each member), so two sends to one group in flight at once can
+    arrive in either order: a dashboard would show a later flag before an earlier
+    one. asyncio.Lock wakes its waiters first in, first out, and tasks start in the
+    order they were scheduled, so taking the group's lock first keeps the order.
+    """
+
+    __slots__ = ("lock", "pending")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.pending = 0
+
+
+_orders: dict[tuple[asyncio.AbstractEventLoop, str], _GroupOrder] = {}
+
+
 async def _send(layer, group: str, message: dict) -> None:
     loop = asyncio.get_running_loop()
     limit = _limits.get(loop)
     if limit is None:
         limit = _limits[loop] = asyncio.Semaphore(MAX_IN_FLIGHT)
-    async with limit:
-        await layer.group_send(group, message)
+    key = (loop, group)
+    order = _orders.get(key)
+    if order is None:
+        order = _orders[key] = _GroupOrder()
+    order.pending += 1
+    try:
+        async with order.lock, limit:
+            await layer.group_send(group, message)
+    finally:
+        order.pending -= 1
+        if not order.pending:  # nothing else queued for this group: forget it
+            del _orders[key]
 
 
 def broadcast(group: str, message: dict) -> None:
