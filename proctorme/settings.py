@@ -131,6 +131,16 @@ DATABASES = {
         },
     )
 }
+# PostgreSQL: a statement that binds its parameters on the server (the signal batch's, one text
+# for any batch size: sessions/signal_sql.py) runs prepared from its DATABASE_PREPARE_THRESHOLD-th
+# execution on a connection, planned once. Django's own queries bind on the client and are never
+# prepared. "off" prepares nothing (a pooler that cannot keep prepared statements: PgBouncer
+# before 1.21 in transaction pooling, or without max_prepared_statements).
+if DATABASES["default"]["ENGINE"] == "proctorme.postgresql":
+    _prepare = (env_str("DATABASE_PREPARE_THRESHOLD", "2") or "").strip().lower()
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "prepare_threshold", None if _prepare in {"", "off", "none"} else max(0, int(_prepare))
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_redis_url("REDIS_URL")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -9,7 +10,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
 from proctorme.errors import AttemptInUse, InvalidSignature, RateLimited, SessionEnded
@@ -17,7 +18,7 @@ from proctorme.flag_types import NOT_VIOLATIONS, SUMMARY_TYPE, flag_description
 from proctorme.realtime import broadcast, institution_group, session_group
 from proctorme.tasks import enqueue
 from proctorme.times import client_time, iso
-from sessions import signals
+from sessions import signal_sql, signals
 from sessions.accommodations import (
     accommodated_seconds,
     accommodation_data,
@@ -411,13 +412,18 @@ def _flags_insert() -> None:
         return
     flags = [flag for flag, _ in unsaved]
     if connection.vendor == "postgresql":
-        sql, params = _rows_insert_sql(Flag, flags)
-        with connection.cursor() as cursor:
-            cursor.execute(f"{sql} RETURNING {connection.ops.quote_name(Flag._meta.pk.column)}", params)
-            ids = [row[0] for row in cursor.fetchall()]
-        for flag, pk in zip(flags, ids, strict=True):  # PostgreSQL returns the rows in VALUES order
-            flag.pk = pk
-            flag._state.adding, flag._state.db = False, connection.alias
+        # One statement text for any number of flags (sessions.signal_sql); each row's id is
+        # matched to its flag by the row's public_id, whatever order the rows come back in.
+        conn = connections[DEFAULT_DB_ALIAS]
+        sql, rows = signal_sql.rows_insert(Flag, flags)
+        quote = conn.ops.quote_name
+        returning = f"{quote(Flag._meta.pk.column)}, {quote(Flag._meta.get_field('public_id').column)}"
+        with signal_sql.cursor(conn) as cursor:
+            cursor.execute(f"{sql} RETURNING {returning}", [rows])
+            ids = {str(public_id): pk for pk, public_id in cursor.fetchall()}
+        for flag in flags:
+            flag.pk = ids[str(flag.public_id)]
+            flag._state.adding, flag._state.db = False, conn.alias
     else:  # the embedded default (SQLite): the ORM's own INSERT
         Flag.objects.bulk_create(flags)
     for flag, data in unsaved:
@@ -1004,6 +1010,32 @@ def _sessions_lock(pks: list[int]) -> dict[int, ProctoringSession]:
     """The session rows ``pks`` locked (``FOR UPDATE``, in primary-key order, so two batches never
     deadlock) and read whole, with one statement written out here: the ORM's compilation of the
     same SELECT cost more CPU than the rest of a small batch's statements together."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    sql, names, converters = _sessions_lock_parts(conn.vendor)
+    out = {}
+    # PostgreSQL takes the keys as one array, bound and prepared on the server (sessions.signal_sql);
+    # the embedded default (SQLite) takes a list of them (see _sessions_lock_parts).
+    if conn.vendor == "postgresql":
+        opened, params = signal_sql.cursor(conn), [list(pks)]
+    else:
+        opened, params = conn.cursor(), list(pks)
+        sql = sql.replace("(%s)", f"({', '.join(['%s'] * len(pks))})")
+    with opened as cursor:
+        cursor.execute(sql, params)
+        for row in cursor.fetchall():
+            values = list(row)
+            for i, found, col in converters:  # what the ORM does to a value read (JSON, say)
+                for convert in found:
+                    values[i] = convert(values[i], col, conn)
+            session = ProctoringSession.from_db(conn.alias, names, values)
+            out[session.pk] = session
+    return out
+
+
+@functools.cache
+def _sessions_lock_parts(vendor: str) -> tuple[str, list[str], list]:
+    """The locking SELECT of _sessions_lock, the fields' names and the converters of the values
+    read, worked out once per process (they depend only on the model and the database)."""
     meta = ProctoringSession._meta
     quote = connection.ops.quote_name
     fields = meta.concrete_fields
@@ -1011,12 +1043,9 @@ def _sessions_lock(pks: list[int]) -> dict[int, ProctoringSession]:
     pk = quote(meta.pk.column)
     # Only the model's own table and column names are formatted in; the values are parameters.
     # PostgreSQL takes the keys as one array (the same statement text for any number of them);
-    # the embedded default (SQLite) takes a list of them and has no FOR UPDATE (it lets one
-    # writer in at a time, so the transaction holds the lock).
-    if connection.vendor == "postgresql":
-        where, params = f"{pk} = ANY(%s)", [pks]
-    else:
-        where, params = f"{pk} IN ({', '.join(['%s'] * len(pks))})", list(pks)
+    # the embedded default (SQLite) takes a list of them, "(%s)" widened to one mark per key,
+    # and has no FOR UPDATE (it lets one writer in at a time, so the transaction holds the lock).
+    where = f"{pk} = ANY(%s::bigint[])" if vendor == "postgresql" else f"{pk} IN (%s)"
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     sql = f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {where} ORDER BY {pk}{lock}"  # noqa: S608
     names = [f.attname for f in fields]
@@ -1025,18 +1054,7 @@ def _sessions_lock(pks: list[int]) -> dict[int, ProctoringSession]:
         (i, [*connection.ops.get_db_converters(col), *col.get_db_converters(connection)], col)
         for i, col in enumerate(cols)
     ]
-    converters = [(i, found, col) for i, found, col in converters if found]
-    out = {}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for row in cursor.fetchall():
-            values = list(row)
-            for i, found, col in converters:  # what the ORM does to a value read (JSON, say)
-                for convert in found:
-                    values[i] = convert(values[i], col, connection)
-            session = ProctoringSession.from_db(connection.alias, names, values)
-            out[session.pk] = session
-    return out
+    return sql, names, [(i, found, col) for i, found, col in converters if found]
 
 
 def _rows_insert_sql(model, objs: list) -> tuple[str, list]:
@@ -1066,6 +1084,25 @@ def _events_store(
     its snapshot is the same as a separate SELECT's) and which of ``institutions`` have an active
     webhook endpoint (``("hook", institution_id, None)`` rows). bulk_update would build a CASE of ORM
     expressions per row and field, which cost more CPU than the rest of a small batch."""
+    if connection.vendor == "postgresql":  # one statement text for any batch (sessions.signal_sql)
+        conn = connections[DEFAULT_DB_ALIAS]
+        _, rows = signal_sql.rows_insert(Event, events)
+        seen_at = ProctoringSession._meta.get_field("last_seen_at").get_db_prep_save(now, conn)
+        with signal_sql.cursor(conn) as cursor:
+            cursor.execute(
+                signal_sql.events_store_sql(),
+                [
+                    rows,
+                    seen_at,
+                    [session.pk for session in sessions],
+                    [session.last_client_seq for session in sessions],
+                    [session.pk for session in sessions],
+                    sorted(_NOT_COUNTED_FOR_SUMMARY),
+                    sorted(institutions),
+                ],
+            )
+            return cursor.fetchall()
+    # The embedded default (SQLite): the same three statements, one after another.
     insert, params = _rows_insert_sql(Event, events)
     meta = ProctoringSession._meta
     quote = connection.ops.quote_name
@@ -1099,15 +1136,9 @@ def _events_store(
         *sorted(institutions),
     ]
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":  # one statement: data-modifying WITH is PostgreSQL's
-            cursor.execute(
-                f"WITH stored AS ({insert}), seen AS ({update}) {select}",
-                [*params, *update_params, *select_params],
-            )
-        else:  # the embedded default (SQLite): the same three statements, one after another
-            cursor.execute(insert, params)
-            cursor.execute(update, update_params)
-            cursor.execute(select, select_params)
+        cursor.execute(insert, params)
+        cursor.execute(update, update_params)
+        cursor.execute(select, select_params)
         return cursor.fetchall()
 
 

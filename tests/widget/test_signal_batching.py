@@ -367,3 +367,64 @@ def test_the_batchs_locked_session_rows_read_as_the_orms(postgres, tenant_a):
             assert (mine, type(mine)) == (orms, type(orms)), f.name
         assert isinstance(row.config, dict) and row.config == fresh.config and row.config
         assert not row._state.adding
+
+
+def test_batches_of_any_size_share_one_prepared_statement_per_kind_and_store_what_was_sent(
+    postgres, tenant_a
+):
+    """On PostgreSQL the batch's statements have one text whatever the number of its signals
+    (rows as JSON, keys as arrays), so the connection prepares each once and runs it again for
+    every size; the rows stored are the values sent (nested, quoted and non-ASCII payloads, a
+    CONNECTION_LOST's span), each flag gets its own row's id and the sessions their seqs."""
+    from datetime import UTC, datetime, timedelta
+
+    from sessions.services import iso
+
+    assert postgres.settings_dict["OPTIONS"]["prepare_threshold"] == 2  # the default
+    started = [_start(tenant_a, candidate=f"prep{i}").session for i in range(4)]
+    odd = {
+        "action": "paste",
+        "note": "é \"quoted\" 'single' {braces} \\ back",
+        "nested": {"a": [1, 2.5, None]},
+    }
+    seq = dict.fromkeys((s.pk for s in started), 0)
+    sent = []
+    for size in (1, 4, 2, 3, 1):
+        batch = []
+        for s in started[:size]:
+            seq[s.pk] += 1
+            payload = {**odd, "n": seq[s.pk]}
+            batch.append(BrowserSignal(s.pk, seq[s.pk], "COPY_PASTE", payload=payload, signed_in=s))
+        sent += batch
+        assert all(r.stored for r in signals_record(batch))
+    offline_from = datetime.now(UTC).replace(microsecond=123000) - timedelta(seconds=10)
+    offline_to = offline_from + timedelta(seconds=4, microseconds=377000)
+    lost = BrowserSignal(
+        started[0].pk,
+        seq[started[0].pk] + 1,
+        "CONNECTION_LOST",
+        payload={"offlineFrom": iso(offline_from), "offlineTo": iso(offline_to)},
+        signed_in=started[0],
+    )
+    [result] = signals_record([lost])
+    with postgres.cursor() as cursor:
+        cursor.execute("SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements")
+        prepared = cursor.fetchall()
+    for start in ("WITH stored AS (INSERT INTO", 'INSERT INTO "proctoring_flag"', 'SELECT "id"'):
+        runs = [n for text, n in prepared if text.startswith(start)]
+        # One statement for all six batches: run twice as it is, then prepared and run prepared.
+        assert runs == [4], (start, prepared)
+    for x in sent:
+        event = Event.objects.get(session_id=x.session_id, client_seq=x.seq)
+        assert (event.type, event.payload, event.source) == ("COPY_PASTE", x.payload, "browser")
+        assert event.public_id and event.created_at and event.institution_id == tenant_a.institution.pk
+    flag = Flag.objects.get(session_id=started[0].pk, type="CONNECTION_LOST")
+    assert (flag.started_at, flag.ended_at) == (offline_from, offline_to)
+    assert flag.duration_seconds == 4.377 and flag.payload == {}
+    [push] = result.pushes
+    assert push["flag"]["flagId"] == str(flag.public_id) and push["flag"]["createdAt"] == iso(flag.created_at)
+    copies = Flag.objects.filter(session_id__in=seq, type="COPY_PASTE")
+    assert copies.count() == len(sent) and {f.payload["action"] for f in copies} == {"paste"}
+    for s in started:
+        s.refresh_from_db()
+        assert s.last_client_seq == seq[s.pk] + (s.pk == started[0].pk)
