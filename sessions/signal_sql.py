@@ -31,7 +31,13 @@ def cursor(conn):
     return conn.make_debug_cursor(raw) if conn.queries_logged else conn.make_cursor(raw)
 
 
-def _json_value(value):
+# How rows_insert reads a field's value: the attribute as it is, or pre_save (a field that sets
+# its value when the row is saved: auto_now_add); and a JSON field with an encoder of its own.
+_ATTRIBUTE, _PRE_SAVE, _ENCODED = range(3)
+_JSON_NATIVE = frozenset({str, int, float, bool, type(None), dict, list})
+
+
+def _as_text(value):
     if isinstance(value, datetime.datetime):
         return value.isoformat()
     if isinstance(value, uuid.UUID):
@@ -41,13 +47,22 @@ def _json_value(value):
 
 @cache
 def _insert_parts(model) -> tuple[list, str]:
-    """The fields a new row of ``model`` sets (all but the auto primary key) and the text of
-    its multi-row INSERT, which takes the rows as one JSON array of objects keyed by column."""
+    """How each field a new row of ``model`` sets (all but the auto primary key) is read, and the
+    text of its multi-row INSERT, which takes the rows as one JSON array of objects keyed by column."""
     from django.db import connection
 
     meta = model._meta
     quote = connection.ops.quote_name
     fields = [f for f in meta.concrete_fields if f is not meta.auto_field]
+    plan = []
+    for f in fields:
+        if isinstance(f, models.JSONField) and f.encoder is not None:
+            how = _ENCODED
+        elif type(f).pre_save is not models.Field.pre_save:  # Field's own is the attribute's value
+            how = _PRE_SAVE
+        else:
+            how = _ATTRIBUTE
+        plan.append((f.column, f.attname, f, how))
     columns = ", ".join(quote(f.column) for f in fields)
     record = ", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in fields)
     # Only the model's own table and column names and types are formatted in; the rows are a parameter.
@@ -55,22 +70,27 @@ def _insert_parts(model) -> tuple[list, str]:
         f"INSERT INTO {quote(meta.db_table)} ({columns}) SELECT {columns} "  # noqa: S608
         f"FROM jsonb_to_recordset(%s::jsonb) AS r({record})"
     )
-    return fields, sql
+    return plan, sql
 
 
 def rows_insert(model, objs: list) -> tuple[str, str]:
     """One INSERT of ``objs`` (new rows of ``model``) and its one parameter, the rows as JSON.
     Each field's value is what the ORM would store: ``pre_save`` (auto_now_add, defaults
     already set), a JSON field's value as JSON (with its encoder), datetimes and UUIDs as text."""
-    fields, sql = _insert_parts(model)
+    plan, sql = _insert_parts(model)
     rows = []
     for obj in objs:
         row = {}
-        for f in fields:
-            value = f.pre_save(obj, True)
-            if isinstance(f, models.JSONField) and f.encoder is not None:
-                value = json.loads(json.dumps(value, cls=f.encoder))
-            row[f.column] = _json_value(value)
+        for column, attname, f, how in plan:
+            if how == _ATTRIBUTE:
+                value = getattr(obj, attname)
+            elif how == _PRE_SAVE:
+                value = f.pre_save(obj, True)
+            else:
+                value = json.loads(json.dumps(getattr(obj, attname), cls=f.encoder))
+            if value.__class__ not in _JSON_NATIVE:
+                value = _as_text(value)
+            row[column] = value
         rows.append(row)
     return sql, json.dumps(rows, separators=(",", ":"), allow_nan=False)
 
