@@ -31,6 +31,11 @@ the run are gone when it ends.
                                       [--servers 2] [--clients 1] [--no-compare] [--no-storm]
                                       [--idle-sockets 10000] [--idle-seconds 30]
                                       [--before-root <another checkout>] [--before-server none]
+                                      [--after-first]
+
+The baselines' loads run first and this checkout's last; ``--after-first`` runs this checkout
+first (the same ratios, the other way round in time), to see that a change's ratio does not come
+from the order on a machine whose other work changes from minute to minute.
 
 By default the load, the storm and the idle sockets also run on this checkout served by daphne,
 the production server before uvicorn (``--before-server daphne``), and print uvicorn's figures
@@ -1051,6 +1056,11 @@ def main() -> int:
         help="also the same load, storm and idle sockets on this checkout served by daphne, the "
         "production server before uvicorn, as the server's baseline (none: not)",
     )
+    parser.add_argument(
+        "--after-first",
+        action="store_true",
+        help="load this checkout first, then the baselines (the ratios are printed as always)",
+    )
     parser.add_argument("--storm", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--storm-within", type=float, default=30.0, help="seconds the storm may take")
     parser.add_argument("--idle-sockets", type=int, default=10000, help="0: no idle phase")
@@ -1087,8 +1097,11 @@ def main() -> int:
             f"{args.clients} generator process(es); {os.cpu_count()} cores; COPY_PASTE signals"
         )
         print(f"    {'':34} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}", flush=True)
-        results = []
-        for n, phase in enumerate(phases):
+        by_phase = {}
+        # --after-first: this checkout's load first, then the baselines (the ratios as always).
+        order = [phases[-1], *phases[:-1]] if args.after_first else phases
+        for phase in order:
+            n = phases.index(phase)
             targets = tokens[n * per_phase : (n + 1) * per_phase]
             label = {
                 "each": "before: one transaction per signal on the thread pool (SIGNAL_BATCHING=0)",
@@ -1100,21 +1113,20 @@ def main() -> int:
             env = {"SIGNAL_BATCHING": "0" if phase == "each" else "1"}
             root = args.before_root.resolve() if phase == "other" else ROOT
             storm = args.storm and phase in ("other", "daphne", "batched")
-            results.append(
-                _load_phase(
-                    label,
-                    argparse.Namespace(**{**vars(args), "storm": storm}),
-                    db_name,
-                    secret_key,
-                    log_dir,
-                    targets,
-                    env,
-                    root,
-                    "daphne" if phase == "daphne" else "topology",
-                )
+            by_phase[phase] = _load_phase(
+                label,
+                argparse.Namespace(**{**vars(args), "storm": storm}),
+                db_name,
+                secret_key,
+                log_dir,
+                targets,
+                env,
+                root,
+                "daphne" if phase == "daphne" else "topology",
             )
-            _print_phase(args, results[-1])
+            _print_phase(args, by_phase[phase])
             sys.stdout.flush()
+        results = [by_phase[phase] for phase in phases]
         after = results[-1]
         for phase, before in zip(phases[:-1], results[:-1], strict=True):
             if not ("per_ack" in before and "per_ack" in after):
