@@ -139,7 +139,8 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "proctorme.postgresql":
     _prepare = (env_str("DATABASE_PREPARE_THRESHOLD", "2") or "").strip().lower()
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
-        "prepare_threshold", None if _prepare in {"", "off", "none"} else max(0, int(_prepare))
+        "prepare_threshold",
+        None if _prepare in {"", "off", "none"} else env_int("DATABASE_PREPARE_THRESHOLD", 2, minimum=0),
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -85,6 +85,17 @@ def test_bad_value_stops_start_up_naming_the_variable(variable, value):
     assert "ImproperlyConfigured" in result.stderr
 
 
+def test_bad_prepare_threshold_stops_start_up_naming_the_variable():
+    result = _start(
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres",
+        DATABASE_PREPARE_THRESHOLD="soon",
+        SECRET_KEY="k" * 50,
+    )
+    assert result.returncode != 0
+    assert "DATABASE_PREPARE_THRESHOLD='soon' is not an integer" in result.stderr
+    assert "ImproperlyConfigured" in result.stderr
+
+
 def test_production_database_without_secret_key_refuses_to_start():
     environment = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG"}}
     environment["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/postgres"
