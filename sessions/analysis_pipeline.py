@@ -47,6 +47,7 @@ from proctorme.outbound import OutboundError, outbound_request
 from proctorme.realtime import broadcast, institution_group
 from sessions.candidate_warnings import warnings_apply
 from sessions.models import MediaChunk, ProctoringSession
+from sessions.rows import model_rows
 from sessions.scoring import detector_settings_for, session_score_compute
 from sessions.services import flag_record
 
@@ -285,7 +286,7 @@ def _unfolded(session, state: dict) -> tuple[dict[str, list[MediaChunk]], list[M
         params += [kind, state.get(kind, {}).get("cursor", 0)]
     out: dict[str, list[MediaChunk]] = {kind: [] for kind in FOLDED_KINDS}
     pending = []
-    for chunk in MediaChunk.objects.raw(_unfolded_sql(), params):
+    for chunk in model_rows(_unfolded_sql(), params, MediaChunk, _UNFOLDED_COLUMNS):
         if chunk.kind != MediaChunk.Kind.FRAME and chunk.analysed_at is None:
             pending.append(chunk)
         if chunk.seq > state.get(chunk.kind, {}).get("cursor", 0):
@@ -629,6 +630,7 @@ def _reference_from_url(session: ProctoringSession, identity: dict) -> None:
 _LOCKED_FIELDS = [
     f for f in ProctoringSession._meta.concrete_fields if not f.is_relation and not f.primary_key
 ]
+_LOCKED_NAMES = tuple(f.name for f in [ProctoringSession._meta.pk, *_LOCKED_FIELDS])
 _locked_sql_by_vendor: dict[str, str] = {}
 
 
@@ -649,12 +651,34 @@ def _locked_sql() -> str:
 def _locked(session: ProctoringSession) -> ProctoringSession:
     """``session`` with its row locked and its columns read again under the lock (the task
     loaded it with its institution, assessment and candidate: they are kept, not built again)."""
-    fresh = next(iter(ProctoringSession.objects.raw(_locked_sql(), [session.pk])), None)
+    fresh = next(iter(model_rows(_locked_sql(), [session.pk], ProctoringSession, _LOCKED_NAMES)), None)
     if fresh is None:
         raise ProctoringSession.DoesNotExist("the session is gone")
     for field in _LOCKED_FIELDS:
         setattr(session, field.attname, getattr(fresh, field.attname))
     return session
+
+
+_fields_save_sql: dict[tuple, str] = {}
+
+
+def _session_fields_save(session: ProctoringSession, names: list[str]) -> None:
+    """``session.save(update_fields=names)`` as one UPDATE written once per vendor and fields
+    (the ORM compiled it afresh on every run; nothing listens to the session's saves)."""
+    meta = ProctoringSession._meta
+    fields = [meta.get_field(name) for name in names]
+    key = (connection.vendor, *names)
+    sql = _fields_save_sql.get(key)
+    if sql is None:
+        quote = connection.ops.quote_name
+        columns = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+        # Only the model's own table and column names are formatted in; the values are parameters.
+        sql = _fields_save_sql[key] = (
+            f"UPDATE {quote(meta.db_table)} SET {columns} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
+        )
+    params = [f.get_db_prep_save(getattr(session, f.attname), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, session.pk])
 
 
 # A running session's score moves with the clock too (an open flag grows, the exam gets
@@ -724,7 +748,7 @@ def session_analyse(*, session: ProctoringSession, final: bool = False) -> dict:
                     }
                     group = institution_group(locked.institution.public_id)
                     transaction.on_commit(lambda: broadcast(group, message))
-        locked.save(update_fields=fields)
+        _session_fields_save(locked, fields)
     return {"observed": observed + folder.frames_analysed, "flags": folder.flag_count}
 
 

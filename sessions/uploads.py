@@ -24,6 +24,7 @@ from analysis.frames import InvalidImage, jpeg_check
 from proctorme.errors import InvalidMedia, ProctormeError, SessionEnded
 from proctorme.times import client_time
 from sessions.models import MediaChunk, ProctoringSession
+from sessions.rows import rows_insert, session_upload_locked
 from sessions.services import MAX_SEQ, screen_evidence_link
 
 MAX_ITEMS = 64
@@ -252,7 +253,8 @@ def _rows_insert(chunks: list[MediaChunk], duplicates: list[dict]) -> list[Media
         return []
     try:
         with transaction.atomic():
-            return MediaChunk.objects.bulk_create(chunks)
+            rows_insert(MediaChunk, chunks)
+            return chunks
     except IntegrityError:
         for chunk in chunks:
             chunk.pk = None  # the failed INSERT may have set them
@@ -291,6 +293,18 @@ def _stored_counts(session_pk: int, kinds: set[str], seqs: set[int]) -> list[tup
         return [(k, int(n), int(clash or 0)) for k, n, clash in cursor.fetchall()]
 
 
+def _seen_save(session_pk: int, now: datetime) -> None:
+    """``ProctoringSession.objects.filter(pk=...).update(last_seen_at=now)`` as one UPDATE
+    statement written out here (the ORM compiled it afresh on every upload). Only the model's
+    own table and column names are formatted in; the values are parameters."""
+    meta = ProctoringSession._meta
+    field = meta.get_field("last_seen_at")
+    quote = connection.ops.quote_name
+    sql = f"UPDATE {quote(meta.db_table)} SET {quote(field.column)} = %s WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [field.get_db_prep_save(now, connection), session_pk])
+
+
 def _media_store(
     *, session: ProctoringSession, items: list[UploadItem], written: list[MediaChunk]
 ) -> tuple[list[dict], list[dict]]:
@@ -298,11 +312,9 @@ def _media_store(
     with transaction.atomic():
         # Locked like session_end locks it: an upload either commits before the end (and the
         # final analysis sees it) or finds the session ended; never stored and then left unread.
-        locked = (
-            ProctoringSession.objects.select_for_update(of=("self",))
-            .only("status", "config")
-            .get(pk=session.pk)
-        )
+        locked = session_upload_locked(session.pk)  # its status and config, as one statement written once
+        if locked is None:
+            raise ProctoringSession.DoesNotExist("the session is gone")
         if locked.status != ProctoringSession.Status.ACTIVE:
             raise SessionEnded()
         # The items stored per kind and, in the same query, how many of them carry one of the
@@ -384,7 +396,7 @@ def _media_store(
                 screen_evidence_link(session=session, chunk=chunk)
         if accepted:
             # Uploads count as a sign of life for the live dashboard's connection state.
-            ProctoringSession.objects.filter(pk=session.pk).update(last_seen_at=timezone.now())
+            _seen_save(session.pk, timezone.now())
             from sessions.analysis_pipeline import session_analysis_queue
 
             session_analysis_queue(session)  # unless a run of it is queued and not started yet
