@@ -23,9 +23,10 @@ ones). Prints the whole pipeline's CPU-seconds per candidate-hour beside the
 bare detector's on every captured frame (the baseline, same run), and where
 they go: frames (the stream analyser), snapshots (decode and face count),
 identity (the dlib descriptor), audio (voice detection, speech episodes and
-their clips), storage (the upload's files and rows) and bookkeeping (the
-rest: loading chunks, folding them into flags, the score, the session's
-state). Each component's time is its own (CPU of the calls it makes to
+their clips), storage (the upload's files and rows), view (the session as the
+upload view loads it, before it stores the upload) and bookkeeping (the
+rest: the analysis run's reads and writes, folding chunks into flags, the
+flags' rows, the score, the session's state, the transactions). Each component's time is its own (CPU of the calls it makes to
 another component is that one's). Also frames per second per core and the
 ratio of the pipeline's cost per captured frame to the bare detector's, and the bare
 detector's cost on the frames sent alone (those the server receives; a stricter baseline).
@@ -190,8 +191,13 @@ def _session(publishable: str, seconds: int, candidate: str) -> ProctoringSessio
     return session
 
 
+def _view_load(pk: int) -> ProctoringSession:
+    """The session as the upload view loads it (sessions.widget_views.session_from_token)."""
+    return ProctoringSession.objects.select_related("institution", "assessment", "candidate").get(pk=pk)
+
+
 def _play(
-    session, span: range, sent_at: dict, snapshot: bytes, audio: dict, store, every: int
+    session, span: range, sent_at: dict, snapshot: bytes, audio: dict, store, every: int, view_load=_view_load
 ) -> tuple[int, int, int]:
     """Upload the seconds ``span`` of the material in ``every``-second batches as the widget
     does (each batch analysed as its commit queues it; an audio window goes in the first batch
@@ -224,10 +230,8 @@ def _play(
         if not items:
             continue
         batches += 1
-        # The session as the upload view loads it (sessions.widget_views.session_from_token).
-        loaded = ProctoringSession.objects.select_related("institution", "assessment", "candidate")
         with transaction.atomic():  # commit → the analysis task runs (TASKS_MODE=sync)
-            store(session=loaded.get(pk=session.pk), items=items)
+            store(session=view_load(session.pk), items=items)
     session_end(session=ProctoringSession.objects.get(pk=session.pk))
     session_finalise(session=ProctoringSession.objects.get(pk=session.pk))
     return snap_seq, audio_seq, batches
@@ -297,7 +301,10 @@ def main() -> None:
     store = meter.wrap("storage", media_store)
 
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    snap_seq, audio_seq, batches = _play(session, range(seconds), sent_at, snapshot, audio, store, every)
+    view_load = meter.wrap("view", _view_load)
+    snap_seq, audio_seq, batches = _play(
+        session, range(seconds), sent_at, snapshot, audio, store, every, view_load
+    )
     cpu = time.process_time() - cpu0
     wall = time.perf_counter() - wall0
 
@@ -356,7 +363,7 @@ def main() -> None:
     )
     parts = dict(meter.cpu)
     parts["bookkeeping"] = cpu - sum(parts.values())
-    for component in ("frames", "snapshots", "identity", "audio", "storage", "bookkeeping"):
+    for component in ("frames", "snapshots", "identity", "audio", "storage", "view", "bookkeeping"):
         part = parts.get(component, 0.0)
         calls = meter.calls.get(component)
         print(
