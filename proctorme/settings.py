@@ -226,6 +226,11 @@ PROCTORME_ANALYSIS_PENDING_GRACE = env_int("PROCTORME_ANALYSIS_PENDING_GRACE", 3
 SIGNAL_BATCHING = env_bool("SIGNAL_BATCHING", True)
 # 20 ms: at 100 signals/s per process a batch holds a few signals, not one (bench/ws_load.py).
 SIGNAL_BATCH_WINDOW_MS = env_int("SIGNAL_BATCH_WINDOW_MS", 20, minimum=0)
+# Under load the window adapts (sessions.signal_writer.BatchWindow): while batches keep holding
+# more than one signal, or signals arrive while one is being written, each next window doubles,
+# up to SIGNAL_BATCH_WINDOW_MAX_MS; a batch of one signal with none waiting (a quiet server)
+# goes back to SIGNAL_BATCH_WINDOW_MS. Equal to it: a fixed window, as before.
+SIGNAL_BATCH_WINDOW_MAX_MS = env_int("SIGNAL_BATCH_WINDOW_MAX_MS", 80, minimum=0)
 SIGNAL_BATCH_MAX = env_int("SIGNAL_BATCH_MAX", 200, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "expire-overdue-sessions": {"task": "sessions.expire_overdue", "schedule": PROCTORME_SWEEP_SECONDS},

@@ -1,9 +1,10 @@
 """Coalesced writes of the widget sockets' signals: one transaction per few milliseconds.
 
 Every socket of a server process hands its signals to the process's writer
-(one per event loop). The writer waits ``SIGNAL_BATCH_WINDOW_MS`` after the
-first signal of a batch, takes everything that arrived meanwhile (at most
-``SIGNAL_BATCH_MAX``) and stores it with one ``signals_record`` call on its
+(one per event loop). The writer waits a window after the first signal of a
+batch (``SIGNAL_BATCH_WINDOW_MS`` on a quiet server, up to
+``SIGNAL_BATCH_WINDOW_MAX_MS`` while signals keep coming: ``BatchWindow``),
+takes everything that arrived meanwhile (at most ``SIGNAL_BATCH_MAX``) and stores it with one ``signals_record`` call on its
 own thread, which keeps its database connection; signals that arrive while a
 batch is being written form the next one. The thread's connection ends with the
 writer: ``writer_close()`` (or, at the latest, the loop's writer being
@@ -24,6 +25,7 @@ import logging
 import threading
 import time
 import weakref
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
@@ -83,17 +85,58 @@ def _retire(executor: ThreadPoolExecutor) -> None:
         executor.shutdown(wait=False)
 
 
+class BatchWindow:
+    """How long the next batch of a writer gathers signals: short when the server is quiet,
+    longer while signals keep coming.
+
+    ``after(taken, waiting)`` is told, once a batch is written, how many signals it held and how
+    many arrived while it was being written; it returns the window of the next batch. A batch of
+    more than one signal, or signals waiting for the next one, doubles the window (up to
+    ``longest``): one transaction's fixed cost (lock, commit, the fan-out) is then shared by
+    more signals. A batch of one signal with none waiting returns to ``base``. ``start(now)``
+    gives the window of the first batch after the writer was idle: ``base`` once it has been idle
+    longer than ``longest`` (a lone signal on a quiet server waits no more than it did with a
+    fixed window), else the window it had.
+    """
+
+    def __init__(self, base: float, longest: float) -> None:
+        self.base = max(0.0, base)
+        self.longest = max(self.base, longest) if self.base else 0.0  # no window: none grows
+        self.current = self.base
+        self.idle_since: float | None = None
+
+    def start(self, now: float) -> float:
+        if self.idle_since is not None and now - self.idle_since > self.longest:
+            self.current = self.base
+        self.idle_since = None
+        return self.current
+
+    def after(self, taken: int, waiting: int) -> float:
+        if taken > 1 or waiting:
+            self.current = min(self.longest, self.current * 2)
+        else:
+            self.current = self.base
+        return self.current
+
+    def idle(self, now: float) -> None:
+        self.idle_since = now
+
+
 class SignalWriter:
     """Collects one event loop's signals and writes them in batches on one thread."""
 
     def __init__(self) -> None:
-        self.window = max(0.0, settings.SIGNAL_BATCH_WINDOW_MS / 1000)
+        self.window = BatchWindow(
+            settings.SIGNAL_BATCH_WINDOW_MS / 1000, settings.SIGNAL_BATCH_WINDOW_MAX_MS / 1000
+        )
         self.max_batch = max(1, settings.SIGNAL_BATCH_MAX)
         self.pending: list[tuple[BrowserSignal, asyncio.Future]] = []
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="proctorme-signals")
         self.draining: asyncio.Task | None = None
         self.batches = 0
         self.written = 0
+        self.sizes: Counter[int] = Counter()  # batches written, by their number of signals
+        self.clock = time.monotonic  # when the writer went idle, for the next batch's window
         # A writer whose loop is gone (a test's loop; a server's at exit) closes its connection.
         self._retire = weakref.finalize(self, _retire, self.executor)
         self._retire.atexit = False
@@ -120,10 +163,11 @@ class SignalWriter:
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
+        window = self.window.start(self.clock())
         try:
             while self.pending:
-                if self.window:
-                    await asyncio.sleep(self.window)
+                if window:
+                    await asyncio.sleep(window)
                 batch, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch :]
                 try:
                     results = await loop.run_in_executor(self.executor, _write, [s for s, _ in batch])
@@ -136,6 +180,8 @@ class SignalWriter:
                     results = [exc] * len(batch)
                 self.batches += 1
                 self.written += len(batch)
+                self.sizes[len(batch)] += 1
+                window = self.window.after(len(batch), len(self.pending))
                 for (_, future), result in zip(batch, results, strict=True):
                     if future.done():  # its socket went away meanwhile
                         continue
@@ -144,6 +190,7 @@ class SignalWriter:
                     else:
                         future.set_result(result)
         finally:
+            self.window.idle(self.clock())
             self.draining = None
 
 
