@@ -10,7 +10,6 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import DataError
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from sessions.models import Event, MediaChunk, ProctoringSession
@@ -48,16 +47,18 @@ def test_finding11_an_upload_seq_past_the_limit_is_refused_and_nothing_is_writte
 
 
 def test_finding11_a_failed_insert_leaves_no_file_behind(client, started, monkeypatch):
+    from sessions import uploads
+
     before = set(_files_on_disk())
-    real_bulk_create = QuerySet.bulk_create
+    real_rows_insert = uploads.rows_insert
 
-    def bulk_create(self, objs, *args, **kwargs):
+    def rows_insert(model, objs):
         # The batch's rows go in one INSERT; one row PostgreSQL cannot take fails all of it.
-        if self.model is MediaChunk and any(chunk.seq == 2 for chunk in objs):
+        if model is MediaChunk and any(chunk.seq == 2 for chunk in objs):
             raise DataError("value out of range")
-        return real_bulk_create(self, objs, *args, **kwargs)
+        return real_rows_insert(model, objs)
 
-    monkeypatch.setattr(QuerySet, "bulk_create", bulk_create)
+    monkeypatch.setattr(uploads, "rows_insert", rows_insert)
     items = parse_upload(
         '{"items": [{"kind": "frame", "seq": 1, "part": "a"}, {"kind": "frame", "seq": 2, "part": "b"}]}',
         {"a": _upload_file(), "b": _upload_file()},
