@@ -24,8 +24,8 @@ bare detector's on every captured frame (the baseline, same run), and where
 they go: frames (the stream analyser), snapshots (decode and face count),
 identity (the dlib descriptor), audio (voice detection, speech episodes and
 their clips), storage (the upload's files and rows), view (the session as the
-upload view loads it, before it stores the upload) and bookkeeping (the
-rest: the analysis run's reads and writes, folding chunks into flags, the
+upload view loads it, before it stores the upload: ``sessions.rows.session_with_related``,
+as ``sessions.widget_views.session_from_token`` calls it) and bookkeeping (the rest: the analysis run's reads and writes, folding chunks into flags, the
 flags' rows, the score, the session's state, the transactions). Each component's time is its own (CPU of the calls it makes to
 another component is that one's). Also frames per second per core and the
 ratio of the pipeline's cost per captured frame to the bare detector's, and the bare
@@ -75,6 +75,7 @@ from sessions import analysis_pipeline as pipeline  # noqa: E402
 from sessions.config import parse_eye  # noqa: E402
 from sessions.finalise import session_finalise  # noqa: E402
 from sessions.models import Flag, MediaChunk, ProctoringSession  # noqa: E402
+from sessions.rows import session_with_related  # noqa: E402
 from sessions.services import session_end, session_start  # noqa: E402
 from sessions.uploads import UploadItem, media_store  # noqa: E402
 from tenants.services import institution_create  # noqa: E402
@@ -191,9 +192,9 @@ def _session(publishable: str, seconds: int, candidate: str) -> ProctoringSessio
     return session
 
 
-def _view_load(pk: int) -> ProctoringSession:
+def _view_load(public_id) -> ProctoringSession:
     """The session as the upload view loads it (sessions.widget_views.session_from_token)."""
-    return ProctoringSession.objects.select_related("institution", "assessment", "candidate").get(pk=pk)
+    return session_with_related(public_id)
 
 
 def _play(
@@ -231,7 +232,7 @@ def _play(
             continue
         batches += 1
         with transaction.atomic():  # commit → the analysis task runs (TASKS_MODE=sync)
-            store(session=view_load(session.pk), items=items)
+            store(session=view_load(session.public_id), items=items)
     session_end(session=ProctoringSession.objects.get(pk=session.pk))
     session_finalise(session=ProctoringSession.objects.get(pk=session.pk))
     return snap_seq, audio_seq, batches

@@ -14,7 +14,8 @@ from django.db import connection
 
 from sessions.models import ProctoringSession
 
-# The related rows the analysis run reads with its session: never null, so an inner join.
+# The related rows the analysis run and the token-checked widget views read with the session:
+# never null, so an inner join.
 ANALYSIS_RELATED = ("institution", "assessment", "candidate")
 
 _analysis_by_vendor: dict[str, tuple] = {}
@@ -47,9 +48,11 @@ def _converted(row, converters) -> list:
     return values
 
 
-def session_for_analysis(public_id) -> ProctoringSession | None:
+def session_with_related(public_id) -> ProctoringSession | None:
     """The session ``public_id`` with its institution, assessment and candidate, in one
-    statement: what ``select_related(*ANALYSIS_RELATED).get(public_id=...)`` reads."""
+    statement: what ``select_related(*ANALYSIS_RELATED).get(public_id=...)`` reads (None for
+    no such session). The analysis task's load and the upload view's (and every view that
+    checks a widget token, ``sessions.widget_views.session_from_token``)."""
     cached = _analysis_by_vendor.get(connection.vendor)
     meta = ProctoringSession._meta
     if cached is None:

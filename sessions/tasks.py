@@ -45,12 +45,12 @@ def session_finalise_task(session_public_id: str) -> None:
 @shared_task(name="sessions.session_analyse", acks_late=True)
 def session_analyse_task(session_public_id: str) -> None:
     from sessions.analysis_pipeline import session_analyse_serialised
-    from sessions.rows import session_for_analysis
+    from sessions.rows import session_with_related
 
     with log_context(session_id=session_public_id):
         # With its institution, assessment and candidate, in one statement written once (the
         # ORM compiled the same joined SELECT afresh on every run: 1,800 an hour per candidate).
-        session = session_for_analysis(session_public_id)
+        session = session_with_related(session_public_id)
         if session is not None and session.status == ProctoringSession.Status.ACTIVE:
             session_analyse_serialised(session=session)
 

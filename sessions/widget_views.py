@@ -36,6 +36,7 @@ from proctorme.ops import client_address
 from proctorme.times import iso
 from sessions.config import parse_autoproctor, parse_eye, parse_resume_secret
 from sessions.models import ProctoringSession
+from sessions.rows import session_with_related
 from sessions.services import session_end, session_origin_allowed, session_start
 from sessions.tokens import session_token_key_check, session_token_read
 from sessions.uploads import MediaTooLarge, media_store, parse_upload
@@ -171,11 +172,9 @@ def session_from_token(request, session_public_id) -> ProctoringSession:
         raise InvalidToken("The token is for another session.")
     session_token_key_check(claims)
     origin = request.headers.get("Origin")
-    session = (
-        ProctoringSession.objects.select_related("institution", "assessment", "candidate")
-        .filter(public_id=session_public_id)
-        .first()
-    )
+    # One joined statement written once (the ORM compiled the same select_related afresh on
+    # every upload: 1,800 an hour per candidate at the widget's 2-s cadence).
+    session = session_with_related(session_public_id)
     if session is None:
         raise InvalidToken("The token is for another session.")
     logs.bind(session_id=session.public_id)

@@ -16,8 +16,8 @@ from sessions.rows import (
     ANALYSIS_RELATED,
     model_rows,
     rows_insert,
-    session_for_analysis,
     session_upload_locked,
+    session_with_related,
 )
 from tests.widget.test_upload_store import _started
 
@@ -37,7 +37,7 @@ def test_the_analysis_read_is_the_orms_select_related(tenant_a):
     session.institution.save(update_fields=["detector_settings"])
     expected = ProctoringSession.objects.select_related(*ANALYSIS_RELATED).get(pk=session.pk)
 
-    read = session_for_analysis(str(session.public_id))
+    read = session_with_related(str(session.public_id))
 
     assert _values(read) == _values(expected)
     assert read.analysis_state == {"frame": {"cursor": 3}, "list": [1, 2.5, None]}
@@ -47,7 +47,7 @@ def test_the_analysis_read_is_the_orms_select_related(tenant_a):
         assert ProctoringSession._meta.get_field(name).is_cached(read)
         assert _values(getattr(read, name)) == _values(getattr(expected, name))
     assert read.institution.detector_settings == {"disabled": ["LOOKING_AWAY"]}
-    assert session_for_analysis(str(uuid.uuid4())) is None
+    assert session_with_related(str(uuid.uuid4())) is None
 
 
 def test_the_upload_lock_reads_status_and_config(tenant_a):
