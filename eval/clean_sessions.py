@@ -18,12 +18,14 @@ at most one false flag per 10 candidate-hours). ``--half tune`` runs the tune
 half's people in the tune half's rooms: what the pipeline's choices are made
 on; the report half is only scored. ``--flags`` lists every false flag with
 what the candidate was doing when it began. ``--jobs`` runs sessions in
-parallel processes.
+parallel processes. ``--half tune --mouth`` chooses the limit under which a
+face's mouth counts as covered (``FrameSensitivity.mouth_covered_below``).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 import zlib
@@ -40,11 +42,11 @@ if str(ROOT) not in sys.path:
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from analysis.frames import FrameAnalyser  # noqa: E402
+from analysis.frames import FrameAnalyser, analyse_frame, mouth_detail  # noqa: E402
 from analysis.tracker import EpisodeTracker  # noqa: E402
 from eval import corpus  # noqa: E402
 from eval.scoring import bare_count  # noqa: E402
-from eval.unchanged import widget_sends  # noqa: E402
+from eval.unchanged import widget_sends_iter  # noqa: E402
 
 # The pipeline's rules and timing (sessions.analysis_pipeline.FRAME_RULES / DEFAULT_TIMING),
 # restated for the face-based flags so this runs without Django; tests keep them equal.
@@ -123,6 +125,7 @@ class Session:
     unsent: int = 0
     events: Counter = field(default_factory=Counter)
     lost: Counter = field(default_factory=Counter)  # (event, hidden): frames with no face found
+    absent: list[tuple[int, str]] = field(default_factory=list)  # (second, event) of those not hidden
     ours: list[Flag] = field(default_factory=list)
     bare: list[Flag] = field(default_factory=list)
 
@@ -153,20 +156,27 @@ def sit(half: str, index: int, minutes: int) -> Session:
     analyser = FrameAnalyser()
     result = Session(person.id, minutes)
     seed = zlib.crc32(person.id.encode())  # the same session for a person whoever else sits
-    session = list(session_frames(corpus.cutout(person), minutes * 60, seed, half))
-    doing = [event for _, _, event in session]
-    sends = widget_sends([raw for raw, _, _ in session])
+    # One frame at a time: the widget's choice of each is made from the frames before it, so a
+    # session of 100 minutes is never held in memory.
+    views, seen = itertools.tee(session_frames(corpus.cutout(person), minutes * 60, seed, half))
+    sends = widget_sends_iter(raw for raw, _, _ in seen)
+    doing: list[str] = []
     ours, bare = [], []
-    for t, ((_, frame, event), sent) in enumerate(zip(session, sends, strict=True)):
+    unsent = 0
+    for t, ((_, frame, event), sent) in enumerate(zip(views, sends, strict=True)):
+        doing.append(event)
         result.events[event] += 1
         bare.append((float(t), bare_count(frame), False, False))  # the bare call sees every frame
         if not sent:  # unchanged: stays in the browser
+            unsent += 1
             continue
         obs = analyser.analyse(frame, at=float(t))
         if obs.face_count == 0 and event != "seated":
             result.lost[(event, obs.face_hidden)] += 1
+            if not obs.face_hidden:
+                result.absent.append((t, event))
         ours.append((float(t), obs.face_count, obs.looking_away, obs.face_hidden))
-    result.unsent = len(sends) - sum(sends)
+    result.unsent = unsent
     result.analysed, result.reused = analyser.analysed, analyser.reused
     result.ours, result.bare = flags_of(ours, doing), flags_of(bare, doing)
     return result
@@ -186,6 +196,52 @@ def simulate(
         return [sit(half, i, minutes) for i in range(n)]
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         return list(pool.map(sit, [half] * n, range(n), [minutes] * n))
+
+
+MOUTH_MINUTES = 12  # per tune-half candidate: three cups and two hands on the chin each
+MOUTH_MAX_UNCOVERED = 0.02  # the share of uncovered faces the mouth check may call covered
+
+
+def mouth_details(minutes: int = MOUTH_MINUTES, half: str = "tune") -> dict[str, list[float]]:
+    """``mouth_detail`` on one face found in the frames of each candidate of ``half``'s clean
+    sessions, as uploaded, by what the candidate was doing (every frame of a cup or a hand on
+    the chin, every fifth while leaning back, every twentieth while seated)."""
+    out: dict[str, list[float]] = {}
+    for person in candidates(half):
+        seed = zlib.crc32(person.id.encode())
+        for t, (_, frame, event) in enumerate(
+            session_frames(corpus.cutout(person), minutes * 60, seed, half)
+        ):
+            if (event == "seated" and t % 20) or (event == "leaning back" and t % 5):
+                continue
+            faces = analyse_frame(frame).faces
+            if len(faces) == 1 and (detail := mouth_detail(frame, faces[0])) is not None:
+                out.setdefault(event, []).append(detail)
+    return out
+
+
+def choose_mouth_limit(details: dict[str, list[float]]) -> float:
+    """The highest limit (a step of 0.05) under which at most ``MOUTH_MAX_UNCOVERED`` of the
+    uncovered faces (seated, leaning back) fall: as many cups as can be told from a mouth."""
+    uncovered = np.array(details.get("seated", []) + details.get("leaning back", []))
+    best = 0.0
+    for cut in np.arange(0.05, 1.51, 0.05):
+        if uncovered.size and float((uncovered < cut).mean()) <= MOUTH_MAX_UNCOVERED:
+            best = float(round(cut, 2))
+    return best
+
+
+def mouth_lines(details: dict[str, list[float]]) -> list[str]:
+    limit = choose_mouth_limit(details)
+    out = [f"mouth detail by what the candidate does (tune half); chosen limit {limit:.2f}"]
+    for event, values in sorted(details.items()):
+        v = np.array(values)
+        p5, p50, p95 = np.percentile(v, [5, 50, 95])
+        out.append(
+            f"* {event}: {v.size} faces, 5/50/95th percentile {p5:.2f} / {p50:.2f} / {p95:.2f}; "
+            f"under the limit {float((v < limit).mean()):.3f}"
+        )
+    return out
 
 
 def lines(sessions: list[Session], *, flags: bool = False) -> list[str]:
@@ -229,6 +285,10 @@ def lines(sessions: list[Session], *, flags: bool = False) -> list[str]:
             "",
         ]
         for s in sessions:
+            if s.absent:
+                out.append(
+                    f"* `{s.person}` no face, not hidden: " + ", ".join(f"{t} s ({e})" for t, e in s.absent)
+                )
             for who, found in (("analyse_frame", s.ours), ("bare", s.bare)):
                 for f in found:
                     out.append(
@@ -250,7 +310,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--candidates", type=int, help="the first N candidates of the half (default: all)")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--flags", action="store_true", help="list every flag raised")
+    parser.add_argument(
+        "--mouth",
+        action="store_true",
+        help="choose the mouth-covered limit on the tune half's sessions (analysis.frames.mouth_detail)",
+    )
     args = parser.parse_args(argv)
+    if args.mouth:
+        if args.half != "tune":
+            parser.error("the mouth-covered limit is chosen on the tune half only")
+        print("\n".join(mouth_lines(mouth_details(min(args.minutes, MOUTH_MINUTES)))))
+        return 0
     sessions = simulate(args.half, args.minutes, args.candidates, args.jobs)
     print("\n".join(lines(sessions, flags=args.flags)))
     return 0

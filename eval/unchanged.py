@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -42,23 +43,29 @@ def widget_threshold() -> float:
     return float(m.group(1))
 
 
-def widget_sends(views: list[np.ndarray], threshold: float | None = None, hold_s: int = 2) -> list[bool]:
+def widget_sends(views: Iterable[np.ndarray], threshold: float | None = None, hold_s: int = 2) -> list[bool]:
     """Which of a camera's one-a-second views the widget sends (capture.js
     ``frameUnchanged``): a view that changed since the last changed view sent,
     or any view once ``hold_s`` seconds have passed since the last one sent."""
+    return list(widget_sends_iter(views, threshold, hold_s))
+
+
+def widget_sends_iter(
+    views: Iterable[np.ndarray], threshold: float | None = None, hold_s: int = 2
+) -> Iterator[bool]:
+    """``widget_sends`` one view at a time (a long session need not be held in memory)."""
     threshold = widget_threshold() if threshold is None else threshold
-    sent, ref, last = [], None, None
+    ref, last = None, None
     for t, view in enumerate(views):
         thumb = _thumbnail(view)
         same = ref is not None and frame_change(ref, thumb) < threshold
         if same and last is not None and t - last < hold_s:
-            sent.append(False)
+            yield False
             continue
         if not same:
             ref = thumb
         last = t
-        sent.append(True)
-    return sent
+        yield True
 
 
 def _noisy(view: np.ndarray, rng: np.random.Generator) -> np.ndarray:
