@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import multiprocessing
 import os
 import sys
 import zlib
@@ -194,7 +195,11 @@ def simulate(
     n = len(candidates(half)) if count is None else min(count, len(candidates(half)))
     if jobs <= 1 or n <= 1:
         return [sit(half, i, minutes) for i in range(n)]
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    # Started afresh, not forked: make eval runs mediapipe in this process before the clean
+    # sessions, and a child forked from a process whose model threads have run can crash in
+    # the allocator ("malloc(): unaligned tcache chunk detected", seen in make eval).
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=spawn) as pool:
         return list(pool.map(sit, [half] * n, range(n), [minutes] * n))
 
 
