@@ -95,6 +95,14 @@ MODULES: dict[str, tuple[list[str], list[str] | None]] = {
         ],
         None,
     ),
+    "sessions.rows": (
+        [
+            "tests/widget/test_session_rows.py",
+            "tests/widget/test_upload_store.py",
+            "tests/widget/test_upload_refusals.py",
+        ],
+        None,
+    ),
     "analysis.tracker": (["tests/analysis/test_tracker.py", "tests/analysis/test_tracker_edges.py"], None),
     "analysis.episodes": (["tests/analysis/test_episodes.py"], None),
     "analysis.trust": (["tests/analysis/test_trust.py"], None),
