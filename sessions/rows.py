@@ -145,29 +145,35 @@ def model_rows(sql: str, params: list, model, names: tuple[str, ...]) -> list:
     return out
 
 
-def rows_insert(model, objs: list) -> None:
-    """``model.objects.bulk_create(objs)`` as one multi-row INSERT written out here, the new
-    primary keys read back with RETURNING (both databases have it): bulk_create compiled every
-    value of every row through the ORM's expressions, which cost more CPU than the database's
-    own work for an upload's few rows. Each field prepares its value as the ORM does
-    (``pre_save``: auto_now_add, defaults; ``get_db_prep_save``: JSON, foreign keys). Raises
-    IntegrityError as bulk_create does, having stored none of them."""
-    if not objs:
-        return
+def rows_insert_sql(model, objs: list) -> tuple[str, list]:
+    """One multi-row ``INSERT`` of ``objs`` (new rows of ``model``), written out here: bulk_create
+    compiles every value of every row through the ORM's expressions, which cost more CPU than
+    the database's own work for a small batch. Each field prepares its values as the ORM does
+    (``pre_save``: auto_now_add, defaults; ``get_db_prep_save``: JSON, foreign keys)."""
     meta = model._meta
-    if not connection.features.can_return_rows_from_bulk_insert:  # neither of ours, but say so
-        model.objects.bulk_create(objs)
-        return
     quote = connection.ops.quote_name
     fields = [f for f in meta.concrete_fields if f is not meta.auto_field]
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     params: list = []
     for obj in objs:
         params += [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
-        f"VALUES {', '.join([row] * len(objs))} RETURNING {quote(meta.pk.column)}"
-    )
+    columns = ", ".join(quote(f.column) for f in fields)
+    # Only the model's own table and column names are formatted in; the values are parameters.
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {', '.join([row] * len(objs))}"  # noqa: S608
+    return sql, params
+
+
+def rows_insert(model, objs: list) -> None:
+    """``model.objects.bulk_create(objs)`` as one multi-row INSERT (``rows_insert_sql``), the new
+    primary keys read back with RETURNING (both databases have it). Raises IntegrityError as
+    bulk_create does, having stored none of them."""
+    if not objs:
+        return
+    if not connection.features.can_return_rows_from_bulk_insert:  # neither of ours, but say so
+        model.objects.bulk_create(objs)
+        return
+    insert, params = rows_insert_sql(model, objs)
+    sql = f"{insert} RETURNING {connection.ops.quote_name(model._meta.pk.column)}"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         keys = [key for (key,) in cursor.fetchall()]

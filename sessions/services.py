@@ -28,6 +28,7 @@ from sessions.accommodations import (
 )
 from sessions.config import StartRequest, rules_apply
 from sessions.models import Assessment, Candidate, Event, Flag, MediaChunk, ProctoringSession
+from sessions.rows import rows_insert_sql
 from sessions.scoring import detector_settings_merge
 from sessions.tokens import session_token_make
 from tenants.models import WebhookEndpoint
@@ -1057,24 +1058,6 @@ def _sessions_lock_parts(vendor: str) -> tuple[str, list[str], list]:
     return sql, names, [(i, found, col) for i, found, col in converters if found]
 
 
-def _rows_insert_sql(model, objs: list) -> tuple[str, list]:
-    """One multi-row ``INSERT`` of ``objs`` (new rows of ``model``), written out here: bulk_create
-    compiles every value of every row through the ORM's expressions, which cost more CPU than
-    the database's own work for a small batch. Each field prepares its values as the ORM does
-    (``pre_save``: auto_now_add; ``get_db_prep_save``: JSON, foreign keys)."""
-    meta = model._meta
-    quote = connection.ops.quote_name
-    fields = [f for f in meta.concrete_fields if f is not meta.auto_field]
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    params: list = []
-    for obj in objs:
-        params += [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    columns = ", ".join(quote(f.column) for f in fields)
-    # Only the model's own table and column names are formatted in; the values are parameters.
-    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {', '.join([row] * len(objs))}"  # noqa: S608
-    return sql, params
-
-
 def _events_store(
     events: list[Event], sessions: list[ProctoringSession], institutions: set[int], now: datetime
 ) -> list[tuple]:
@@ -1103,7 +1086,7 @@ def _events_store(
             )
             return cursor.fetchall()
     # The embedded default (SQLite): the same three statements, one after another.
-    insert, params = _rows_insert_sql(Event, events)
+    insert, params = rows_insert_sql(Event, events)
     meta = ProctoringSession._meta
     quote = connection.ops.quote_name
     table, pk = quote(meta.db_table), quote(meta.pk.column)
