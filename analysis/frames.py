@@ -23,7 +23,9 @@ looking-away limits, so a frontal face never pays for face mesh.
 For a stream of frames from one webcam, ``FrameAnalyser`` / ``analyse_stream``
 skip detection on a frame that is nearly identical to the last analysed one
 and reuse its faces and pose (the blocked-camera check still runs on every
-frame); their state is a small JSON-able dict.
+frame), and give a frame that changed only around a steady single face a
+tracked look (one full-range call on a square around that face) instead of
+the whole cascade; their state is a small JSON-able dict.
 """
 
 from __future__ import annotations
@@ -779,6 +781,12 @@ def analyse_frame(rgb: np.ndarray, *, sensitivity: FrameSensitivity | None = Non
         tile_confidence=s.tile_face_confidence,
         verify_below=s.verify_below,
     )
+    return _observed(rgb, faces, s)
+
+
+def _observed(rgb: np.ndarray, faces: list[FaceBox], s: FrameSensitivity) -> FrameObservation:
+    """What ``analyse_frame`` makes of the faces found in ``rgb``: the blocked check, the head
+    pose and the eyes of the largest face (``FrameAnalyser``'s tracked look shares it)."""
     blocked = _blocked_seen(_small_gray(rgb), s, face_in_view=bool(faces))
     yaw = pitch = eyes_yaw = None
     looking_away = False
@@ -889,6 +897,66 @@ def change_confined(
     return True
 
 
+# The tracked look (``FrameAnalyser``): full range once, on a square around the last face this
+# many face sides wide, instead of the whole cascade (three full-range calls and the second
+# looks). A 100-px face's square is ~200 px, seen by the detector at about the tiles' scale.
+TRACK_CONTEXT = 2.0
+# The whole cascade again after this many analysed frames in a row were tracked looks, or once
+# the last whole look is this old (frames with capture times): a face the tracked look could
+# not see (the view outside its square did not change, yet the cascade missed it then) waits
+# no longer than this.
+TRACK_WIDE_EVERY = 4
+TRACK_WIDE_SECONDS = 60.0
+
+
+def track_square(box: FaceBox, shape: tuple[int, int]) -> tuple[int, int, int]:
+    """The tracked look's square (x0, y0, side) in a frame of ``shape`` (height, width): centred
+    on the region ``change_confined`` watches (a quarter of a face to either side, from the top
+    of the face to three quarters of one below it), ``TRACK_CONTEXT`` face sides wide, moved
+    inside the frame and no larger than its shorter side."""
+    height, width = shape
+    side = int(round(min(max(box.w, box.h) * TRACK_CONTEXT, height, width)))
+    cx, cy = box.x + box.w / 2, box.y + 0.875 * box.h
+    x0 = int(round(min(max(cx - side / 2, 0), width - side)))
+    y0 = int(round(min(max(cy - side / 2, 0), height - side)))
+    return x0, y0, side
+
+
+def changed_within(
+    a: np.ndarray, b: np.ndarray, square: tuple[int, int, int], shape: tuple[int, int], threshold: float
+) -> bool:
+    """Did the view change (``cell_changes`` by ``threshold`` or more) only inside ``square``
+    (x0, y0, side in a frame of ``shape``): every changed cell's centre in it?"""
+    cells = cell_changes(a, b)
+    height, width = shape
+    cell_w, cell_h = width / cells.shape[1], height / cells.shape[0]
+    x0, y0, side = square
+    for row, col in zip(*np.nonzero(cells >= threshold), strict=True):
+        cx, cy = (col + 0.5) * cell_w, (row + 0.5) * cell_h
+        if not (x0 <= cx <= x0 + side and y0 <= cy <= y0 + side):
+            return False
+    return True
+
+
+def tracked_face(rgb: np.ndarray, last: FaceBox, s: FrameSensitivity) -> FaceBox | None:
+    """The one face in the tracked look's square around ``last`` (``track_square``), or None
+    when that look is not sure: no face, more than one, or one under ``verify_below``
+    or not where ``last`` was. None sends the frame to the whole cascade."""
+    rgb = contiguous(rgb)
+    h, w = rgb.shape[:2]
+    x0, y0, side = track_square(last, (h, w))
+    crop = np.ascontiguousarray(rgb[y0 : y0 + side, x0 : x0 + side])
+    min_side = max(s.min_face_px, s.min_relative_face_size * min(h, w))
+    found = _candidates(
+        list(_FULL.run(crop).detections or []), side, side, s.min_face_confidence, min_side, (x0, y0)
+    )
+    faces = [f for f in found if f.score >= s.sure_face_confidence or not any(_ear_of(f, g) for g in found)]
+    if len(faces) != 1 or faces[0].score < s.verify_below:
+        return None
+    face = faces[0]
+    return face if _same_face(face, last) or _same_face(last, face) else None
+
+
 def _verdict(obs: FrameObservation) -> tuple[int, bool]:
     return obs.face_count, obs.looking_away
 
@@ -912,6 +980,15 @@ class FrameAnalyser:
     JSON-able dict) carries all this between calls, e.g. between Celery
     tasks: the same frames in the same order from the same state give the
     same observations.
+
+    A frame that is analysed while the last two analysed frames agreed on one face (scoring
+    at least ``verify_below``, not turned away) gets the tracked look when every cell that
+    changed since the last whole look (``cell_changes`` at ``still_threshold``) is inside
+    the square around that face (``track_square``): full range once on that square
+    (``tracked_face``), the same pose, eyes and blocked checks. Anything else the tracked
+    look sees (no face, two, a weak one) sends the frame to the whole cascade, as does a
+    change outside the square (someone arriving anywhere else), the ``TRACK_WIDE_EVERY``-th
+    analysed frame in a row and a whole look older than ``TRACK_WIDE_SECONDS``.
 
     ``analyse_jpeg`` takes the uploaded bytes and decodes them in full only
     when the frame is analysed; a reused frame is decoded at a half or a quarter
@@ -942,6 +1019,10 @@ class FrameAnalyser:
         # The last analysed frame with one face: thumbnail, face, shape, capture time.
         self._face_ref: tuple[np.ndarray, FaceBox, tuple[int, int], float | None] | None = None
         self._since_face = 0  # analysed frames since then
+        # The last frame given the whole cascade: thumbnail, capture time; tracked looks since.
+        self._wide: tuple[np.ndarray, float | None] | None = None
+        self._since_wide = 0
+        self.tracked = 0  # analysed frames given the tracked look
         if (
             state
             and state.get("version") == STATE_VERSION
@@ -972,6 +1053,16 @@ class FrameAnalyser:
                 self._since_face = int(face["since"])
             except (KeyError, IndexError, TypeError, ValueError):
                 self._face_ref, self._since_face = None, 0
+            try:
+                wide = state["wide"]
+                wide_thumb = np.frombuffer(base64.b64decode(wide["thumb"]), dtype=np.uint8)
+                self._wide = (
+                    wide_thumb.reshape(THUMB_SIZE[1], THUMB_SIZE[0]).copy(),
+                    None if wide["at"] is None else float(wide["at"]),
+                )
+                self._since_wide = int(wide["since"])
+            except (KeyError, IndexError, TypeError, ValueError):
+                self._wide, self._since_wide = None, 0
 
     @property
     def state(self) -> dict[str, Any]:
@@ -994,6 +1085,13 @@ class FrameAnalyser:
                 "shape": list(self._face_ref[2]),
                 "at": self._face_ref[3],
                 "since": self._since_face,
+            },
+            "wide": None
+            if self._wide is None
+            else {
+                "thumb": base64.b64encode(self._wide[0].tobytes()).decode("ascii"),
+                "at": self._wide[1],
+                "since": self._since_wide,
             },
         }
 
@@ -1032,9 +1130,36 @@ class FrameAnalyser:
             brightness=blocked.brightness,
         )
 
+    def _trackable(self, thumb: np.ndarray, shape: tuple[int, int], at: float | None) -> FaceBox | None:
+        """The last face, when this frame may have the tracked look: the last two analysed
+        frames agreed on one sure face in view, the last whole look is recent
+        (``TRACK_WIDE_EVERY``, ``TRACK_WIDE_SECONDS``) and since then the view changed only
+        inside the tracked look's square, so whatever the cascade saw outside it is still so."""
+        ref = self._ref_obs
+        if ref is None or self._wide is None or not self._steady or self._ref_shape != shape:
+            return None
+        if ref.face_count != 1 or ref.face_hidden or ref.blocked or ref.looking_away:
+            return None
+        last = ref.faces[0]
+        if last.score < self.sensitivity.verify_below or self._since_wide + 1 >= TRACK_WIDE_EVERY:
+            return None
+        wide_thumb, wide_at = self._wide
+        if at is not None and wide_at is not None and not 0 <= at - wide_at < TRACK_WIDE_SECONDS:
+            return None
+        square = track_square(last, shape)
+        return last if changed_within(wide_thumb, thumb, square, shape, self.still_threshold) else None
+
     def _analysed(self, rgb: np.ndarray, thumb: np.ndarray, at: float | None) -> FrameObservation:
-        obs = analyse_frame(rgb, sensitivity=self.sensitivity)
         shape = (rgb.shape[0], rgb.shape[1])
+        last = self._trackable(thumb, shape, at)
+        face = None if last is None else tracked_face(rgb, last, self.sensitivity)
+        if face is not None:
+            obs = _observed(rgb, [face], self.sensitivity)
+            self._since_wide += 1
+            self.tracked += 1
+        else:
+            obs = analyse_frame(rgb, sensitivity=self.sensitivity)
+            self._wide, self._since_wide = (thumb, at), 0
         if obs.face_count == 1:
             self._face_ref = (thumb, obs.faces[0], shape, at)
             self._since_face = 0

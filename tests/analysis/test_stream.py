@@ -117,19 +117,19 @@ def test_a_miss_on_one_analysed_frame_is_not_reused(monkeypatch):
     def flaky(rgb, *, sensitivity=None):
         calls.append(1)
         obs = real(rgb, sensitivity=sensitivity)
-        return FrameObservation(face_count=0, brightness=obs.brightness) if len(calls) == 4 else obs
+        return FrameObservation(face_count=0, brightness=obs.brightness) if len(calls) == 2 else obs
 
     monkeypatch.setattr(frames, "analyse_frame", flaky)
     analyser = FrameAnalyser()
     out = []
     for img in images:
         out.append(analyser.analyse(img))
-        if len(calls) == 4:
+        if len(calls) == 2:
             break
     missed_at = len(out) - 1
     assert out[missed_at].face_count == 0
     # The next frame, however similar, is analysed again rather than given the miss.
-    assert analyser.analyse(images[missed_at + 1]).face_count == 1 and len(calls) == 5
+    assert analyser.analyse(images[missed_at + 1]).face_count == 1 and len(calls) == 3
 
 
 def test_reused_frames_get_their_own_brightness_and_blocked_check():
@@ -149,7 +149,9 @@ def test_state_is_small_json_and_batches_give_the_same_observations_as_one_run()
     whole, state = analyse_stream(frames, state=None)
     again, state_again = analyse_stream(frames, state={})
     assert again == whole and state_again == state
-    assert len(json.dumps(state)) < 4000
+    # Three 32x24 thumbnails (the last analysed frame's, the last with one face, the last whole
+    # look's; 1,024 characters each in base64) and one observation.
+    assert len(json.dumps(state)) < 5000
     batched, st = [], None
     for i in range(0, len(frames), 37):
         out, st = analyse_stream(frames[i : i + 37], state=st)
@@ -237,3 +239,36 @@ def test_an_exposure_gain_is_not_change():
     assert frame_change(_thumbnail(still), _thumbnail(brighter)) < 2.0
     much = np.clip(still.astype(np.float32) * 1.25, 0, 255).astype(np.uint8)
     assert frame_change(_thumbnail(still), _thumbnail(much)) > 5.0
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_seated_candidate_gets_the_tracked_look_but_an_arrival_the_whole_cascade(seed, monkeypatch):
+    from analysis import frames
+
+    frames_ = material.webcam_stream((("still", 12), ("moving", 12), ("two", 3)), seed=seed)
+    wide = []
+    real = frames.analyse_frame
+    monkeypatch.setattr(frames, "analyse_frame", lambda rgb, **kw: wide.append(1) or real(rgb, **kw))
+    analyser = FrameAnalyser()
+    observations = []
+    for i, f in enumerate(frames_):
+        before = len(wide)
+        observations.append(analyser.analyse(f.image, at=float(i)))
+        if i == 24:  # the second person arrives: outside the tracked square, the whole cascade
+            assert len(wide) == before + 1
+    assert analyser.tracked > 0
+    # The tracked look never runs twice more than TRACK_WIDE_EVERY allows between whole looks.
+    assert analyser.tracked <= (frames.TRACK_WIDE_EVERY - 1) * len(wide)
+    for f, o in zip(frames_, observations, strict=True):
+        assert _key(o) == _key(real(f.image))
+    assert all(o.face_count == 2 for o in observations[24:])
+
+
+def test_the_tracked_look_finds_the_face_it_follows_and_nothing_where_it_left():
+    from analysis.frames import FrameSensitivity, tracked_face
+
+    one, empty = (f.image for f in material.webcam_stream((("still", 1), ("absent", 1)), seed=0))
+    face = analyse_frame(one).faces[0]
+    found = tracked_face(one, face, FrameSensitivity())
+    assert found is not None and abs(found.x - face.x) < face.w * 0.2
+    assert tracked_face(empty, face, FrameSensitivity()) is None  # gone: the whole cascade decides
