@@ -902,11 +902,11 @@ def change_confined(
 # looks). A 100-px face's square is ~200 px, seen by the detector at about the tiles' scale.
 TRACK_CONTEXT = 2.0
 # The whole cascade again after this many analysed frames in a row were tracked looks, or once
-# the last whole look is this old (frames with capture times): a face the tracked look could
-# not see (the view outside its square did not change, yet the cascade missed it then) waits
-# no longer than this.
+# the last whole look is ``max_still_seconds`` old (frames with capture times): a face the
+# tracked look could not see (the view outside its square changed too little for the still
+# check, or the cascade missed it then) waits no longer for the whole cascade than a still
+# view waits to be analysed again.
 TRACK_WIDE_EVERY = 4
-TRACK_WIDE_SECONDS = 60.0
 
 
 def track_square(box: FaceBox, shape: tuple[int, int]) -> tuple[int, int, int]:
@@ -988,7 +988,7 @@ class FrameAnalyser:
     (``tracked_face``), the same pose, eyes and blocked checks. Anything else the tracked
     look sees (no face, two, a weak one) sends the frame to the whole cascade, as does a
     change outside the square (someone arriving anywhere else), the ``TRACK_WIDE_EVERY``-th
-    analysed frame in a row and a whole look older than ``TRACK_WIDE_SECONDS``.
+    analysed frame in a row and a whole look ``max_still_seconds`` old.
 
     ``analyse_jpeg`` takes the uploaded bytes and decodes them in full only
     when the frame is analysed; a reused frame is decoded at a half or a quarter
@@ -1133,7 +1133,7 @@ class FrameAnalyser:
     def _trackable(self, thumb: np.ndarray, shape: tuple[int, int], at: float | None) -> FaceBox | None:
         """The last face, when this frame may have the tracked look: the last two analysed
         frames agreed on one sure face in view, the last whole look is recent
-        (``TRACK_WIDE_EVERY``, ``TRACK_WIDE_SECONDS``) and since then the view changed only
+        (``TRACK_WIDE_EVERY``, ``max_still_seconds``) and since then the view changed only
         inside the tracked look's square, so whatever the cascade saw outside it is still so."""
         ref = self._ref_obs
         if ref is None or self._wide is None or not self._steady or self._ref_shape != shape:
@@ -1144,7 +1144,7 @@ class FrameAnalyser:
         if last.score < self.sensitivity.verify_below or self._since_wide + 1 >= TRACK_WIDE_EVERY:
             return None
         wide_thumb, wide_at = self._wide
-        if at is not None and wide_at is not None and not 0 <= at - wide_at < TRACK_WIDE_SECONDS:
+        if at is not None and wide_at is not None and not 0 <= at - wide_at < self.max_still_seconds:
             return None
         square = track_square(last, shape)
         return last if changed_within(wide_thumb, thumb, square, shape, self.still_threshold) else None
