@@ -1021,6 +1021,12 @@ def _print_phase(args, r: dict) -> None:
     )
 
 
+def _times(after: float, before: float) -> str:
+    """after / before as a ratio, or "n/a" when the baseline read no CPU at all (a ratio to
+    zero says nothing)."""
+    return f"{after / before:.2f}x" if before > 0.005 else "n/a (baseline read 0)"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sockets", type=int, default=2000)
@@ -1140,7 +1146,7 @@ def main() -> int:
                 f"CPU per ack (ASGI + postgres) {cost(after) / cost(before):.2f}x "
                 f"({cost(before):.2f} -> {cost(after):.2f} ms; ASGI "
                 f"{after['per_ack']['server'] / max(before['per_ack']['server'], 1e-9):.2f}x, postgres "
-                f"{after['per_ack']['postgres'] / max(before['per_ack']['postgres'], 1e-9):.2f}x); "
+                f"{_times(after['per_ack']['postgres'], before['per_ack']['postgres'])}); "
                 f"p99 ack {p99(after) / p99(before):.2f}x ({1000 * p99(before):.0f} -> {1000 * p99(after):.0f} ms)"
             )
         storms = [(phase, r["storm"]) for phase, r in zip(phases, results, strict=True) if r.get("storm")]
