@@ -13,7 +13,7 @@ import base64
 from datetime import datetime
 
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from proctorme.flag_types import NOT_VIOLATIONS, flag_description
 from sessions.dashboard.selectors import audit_log, score_view
@@ -25,6 +25,10 @@ MAX_EMBEDDED_IMAGES = 40
 MAX_IMAGE_BYTES = 2 * 1024 * 1024
 MAX_TIMELINE_ROWS = 400
 EMBEDDABLE = ("image/jpeg", "image/png")
+# The report's template is written in English and not translated yet: it is rendered in English
+# whatever language the reviewer's pages are in, so its dates, numbers ("72.5", not "72,5") and
+# band labels agree with its headings.
+REPORT_LANGUAGE = "en"
 
 
 def _clock(seconds: float) -> str:
@@ -147,7 +151,8 @@ def session_report_pdf(*, session: ProctoringSession) -> bytes:
     from weasyprint import HTML
     from weasyprint.urls import URLFetcher
 
-    html = render_to_string("reports/session_report.html", session_report_context(session=session))
+    with translation.override(REPORT_LANGUAGE):
+        html = render_to_string("reports/session_report.html", session_report_context(session=session))
     # data: URIs only: the report never fetches a file or a URL.
     fetcher = URLFetcher(allowed_protocols={"data"})
     return HTML(string=html, url_fetcher=fetcher).write_pdf()

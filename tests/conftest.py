@@ -32,6 +32,16 @@ def _media_in_a_temporary_folder(tmp_path_factory):
         yield
 
 
+@pytest.fixture(autouse=True)
+def _default_language_after_each_test():
+    """A test-client request runs LocaleMiddleware in the test's own thread and leaves its language
+    active; without this, a test after one that asked for French pages would render in French."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
+
+
 def pytest_collection_finish(session):
     if not session.items and not session.config.option.collectonly:
         raise pytest.UsageError("no test was collected: refusing to pass an empty run")

@@ -3,11 +3,13 @@ checked for every section and flag, its evidence images embedded (poppler-utils 
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from django.utils import translation
 
 from sessions.models import Flag
 from sessions.report_pdf import session_report_pdf
@@ -75,6 +77,22 @@ def test_the_pdf_report_has_every_section_the_flags_and_their_evidence(tenant_a,
     # The evidence frame (160×120) and the candidate's reference photo (64×48) are embedded images.
     sizes = {(int(row[3]), int(row[4])) for row in _images(pdf)}
     assert (160, 120) in sizes and (64, 48) in sizes
+
+
+def test_the_report_is_in_english_whatever_the_reviewers_pages_are_in(tenant_a, tmp_path, poppler):
+    # The template is English: a reviewer reading French pages gets the report's dates, numbers and
+    # band labels in English too, never "72,5" beside "Trust score".
+    seeded = seed_candidate(tenant_a, "QZFRX", seed=7)
+    pdf = tmp_path / "report.pdf"
+    with translation.override("fr"):
+        pdf.write_bytes(session_report_pdf(session=seeded.sessions[0]))
+        assert translation.get_language() == "fr"
+    text = _text(pdf)
+    assert "72.5" in text and "72,5" not in text
+    assert "Needs review" in text and "À examiner" not in text
+    generated = next(line for line in text.splitlines() if "generated" in line)
+    assert re.search(r"generated \d{1,2} [A-Z][a-z]{2} \d{4}", generated), generated
+    assert "Déc" not in generated and "déc" not in generated
 
 
 def test_an_arabic_name_is_rendered_as_text(tenant_a, tmp_path, poppler):
