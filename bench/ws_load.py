@@ -364,15 +364,17 @@ def _machine_busy_seconds() -> float:
     return (sum(fields[:8]) - idle) / CLK_TCK
 
 
-def _backend_pids(db_name: str) -> list[int]:
-    import psycopg
-
+def _reaped_cpu_seconds(pid: int) -> float:
+    """CPU seconds of ``pid`` itself and of its children that have exited (cutime + cstime)."""
     try:
-        with psycopg.connect(f"{PG_URL}/postgres", autocommit=True, connect_timeout=3) as conn:
-            rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (db_name,)).fetchall()
-    except psycopg.OperationalError:  # the server is full for a moment: the next poll counts them
-        return []
-    return [row[0] for row in rows]
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / CLK_TCK
+
+
+def _parent_pid(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
 def _redis_cpu() -> float:
@@ -383,21 +385,47 @@ def _redis_cpu() -> float:
 
 
 class CpuMeter:
-    """CPU seconds of the servers, their PostgreSQL backends, Redis and the generator."""
+    """CPU seconds of the servers, their PostgreSQL backends, Redis and the generator.
+
+    PostgreSQL's figure is the bench database's backends alive at a sample plus what the
+    postmaster has reaped (its own CPU and that of every child that exited: ``cutime`` and
+    ``cstime``). A backend that lives for one query (``SIGNAL_BATCHING=0`` opens a connection per
+    signal, ``CONN_MAX_AGE`` 0) exits between two samples and is counted only by the second term,
+    which also takes its fork and start-up; polling live backends alone missed it and read 0.00 ms.
+    Backends of other databases that exit during a measurement are counted too: measure on a quiet
+    machine. The meter queries ``pg_stat_activity`` over one connection of its own, held for the
+    meter's life, so the polling adds no backend that exits.
+    """
 
     def __init__(self, server_pids: list[int], db_name: str, client_pids: list[int]) -> None:
+        import psycopg
+
         self.server_pids, self.db_name, self.client_pids = server_pids, db_name, client_pids
-        self.backends: dict[int, float] = {}  # pid -> last CPU seen; a backend that exits keeps it
+        self.conn = psycopg.connect(f"{PG_URL}/postgres", autocommit=True, connect_timeout=3)
+        self.postmaster = _parent_pid(self.conn.info.backend_pid)
+        self.live: dict[int, float] = {}  # the bench database's backends at the last poll
+
+    def close(self) -> None:
+        self.conn.close()
 
     def poll_backends(self) -> float:
-        for pid in _backend_pids(self.db_name):
-            self.backends[pid] = max(self.backends.get(pid, 0.0), _cpu_seconds(pid))
-        return sum(self.backends.values())
+        import psycopg
+
+        try:
+            rows = self.conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.db_name,)
+            ).fetchall()
+        except psycopg.Error:  # keep the last poll's view; the next one counts them
+            return sum(self.live.values())
+        self.live = {pid: _cpu_seconds(pid) for (pid,) in rows}
+        return sum(self.live.values())
 
     def sample(self) -> dict[str, float]:
+        live, reaped = self.poll_backends(), _reaped_cpu_seconds(self.postmaster)
         return {
             "server": sum(_cpu_seconds(p) for p in self.server_pids),
-            "postgres": self.poll_backends(),
+            "postgres": live + reaped,
+            "pg_exited": reaped,
             "redis": _redis_cpu(),
             "client": sum(_cpu_seconds(p) for p in self.client_pids),
             "machine": _machine_busy_seconds(),
@@ -805,7 +833,7 @@ def _load_phase(
 ) -> dict:
     """Servers started with ``extra_env``; 1 socket idle-server baseline, then the sockets and the load."""
     servers = _start_servers(args.servers, db_name, secret_key, log_dir, extra_env, label, root, server)
-    clients = base = None
+    clients = base = meter = None
     try:
         ports = [port for _, port, _ in servers]
         server_pids = [proc.pid for proc, _, _ in servers]
@@ -851,7 +879,6 @@ def _load_phase(
         def sample_rss() -> None:
             while not stop_sampling.is_set():
                 rss_peak.append(sum(_rss_mib(p) for p in server_pids))
-                meter.poll_backends()
                 time.sleep(0.5)
 
         sampler = threading.Thread(target=sample_rss, daemon=True)
@@ -869,7 +896,10 @@ def _load_phase(
             load_merged=load_merged,
             rss_peak=max(rss_peak),
             load_cpu=load_cpu,
-            per_ack={k: 10 * load_cpu[k] * wall / max(acked, 1) for k in ("server", "postgres", "redis")},
+            per_ack={
+                k: 10 * load_cpu[k] * wall / max(acked, 1)
+                for k in ("server", "postgres", "pg_exited", "redis")
+            },
             load_avg=os.getloadavg()[0],
         )
         if args.storm:
@@ -892,6 +922,8 @@ def _load_phase(
         for c in (base, clients):
             if c is not None:
                 c.stop()
+        if meter is not None:
+            meter.close()
         _stop_servers(servers)
 
 
@@ -900,7 +932,7 @@ def _idle_phase(args, db_name, secret_key, log_dir, targets, root=ROOT, server="
     servers = _start_servers(
         args.servers, db_name, secret_key, log_dir, {}, f"idle-{len(STARTED_PIDS)}", root, server
     )
-    clients = None
+    clients = meter = None
     try:
         ports = [port for _, port, _ in servers]
         server_pids = [proc.pid for proc, _, _ in servers]
@@ -934,6 +966,8 @@ def _idle_phase(args, db_name, secret_key, log_dir, targets, root=ROOT, server="
     finally:
         if clients is not None:
             clients.stop()
+        if meter is not None:
+            meter.close()
         _stop_servers(servers)
 
 
@@ -1010,14 +1044,15 @@ def _print_phase(args, r: dict) -> None:
     )
     for name, cpu in (("ramp", r["ramp_cpu"]), ("load", r["load_cpu"])):
         print(
-            f"    CPU % of a core, {name}  ASGI {cpu['server']:.0f}, postgres backends "
-            f"{cpu['postgres']:.0f}, redis {cpu['redis']:.0f}, generator {cpu['client']:.0f}; "
+            f"    CPU % of a core, {name}  ASGI {cpu['server']:.0f}, postgres "
+            f"{cpu['postgres']:.0f} (exited backends {cpu['pg_exited']:.0f}), redis {cpu['redis']:.0f}, generator {cpu['client']:.0f}; "
             f"other processes {cpu['others']:.0f} (of {100 * (os.cpu_count() or 1)})"
         )
     per = r["per_ack"]
     print(
         f"    CPU ms per ack     ASGI {per['server']:.2f} + postgres {per['postgres']:.2f} = "
-        f"{per['server'] + per['postgres']:.2f} (redis {per['redis']:.2f}); load average {r['load_avg']:.1f}"
+        f"{per['server'] + per['postgres']:.2f} (of postgres, backends that exited during the load "
+        f"{per['pg_exited']:.2f}; redis {per['redis']:.2f}); load average {r['load_avg']:.1f}"
     )
 
 
