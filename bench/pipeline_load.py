@@ -421,19 +421,13 @@ def _pids_named(name: str) -> list[int]:
     return pids
 
 
-def _backends(database_url: str) -> list[int]:
-    """The PostgreSQL backends serving this run's database (not the server's other users)."""
-    import psycopg
-
-    name = urlsplit(database_url).path.lstrip("/")
+def _reaped_ticks(pid: int) -> int:
+    """CPU ticks of ``pid`` itself and of its children that have exited (cutime + cstime)."""
     try:
-        with psycopg.connect(f"{PG_URL}/postgres", autocommit=True, connect_timeout=3) as conn:
-            rows = conn.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (name,)
-            ).fetchall()
-    except psycopg.Error:
-        return []
-    return [row[0] for row in rows]
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return sum(int(fields[i]) for i in (11, 12, 13, 14))
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 def _components(topology: Topology) -> dict[str, list[int]]:
@@ -441,8 +435,7 @@ def _components(topology: Topology) -> dict[str, list[int]]:
     for name, proc in topology.procs:
         kind = "asgi" if name.startswith("asgi") else "haproxy" if name == "haproxy" else "celery"
         groups[kind] += _tree(proc.pid)
-    # PostgreSQL: this run's backends. Redis: the whole server (anything else using it meanwhile too).
-    groups["postgres"] = _backends(topology.database_url)
+    # Redis: the whole server (anything else using it meanwhile too). PostgreSQL: CpuByComponent.
     groups["redis"] = _pids_named("redis-server")
     groups["load generator"] = [os.getpid()]
     return groups
@@ -450,17 +443,46 @@ def _components(topology: Topology) -> dict[str, list[int]]:
 
 class CpuByComponent:
     """CPU seconds per component since it was made, polled often enough to count processes
-    that come and go meanwhile (PostgreSQL backends, Celery pool children): each process's
-    CPU at its last sighting, less what it had at the start."""
+    that come and go meanwhile (Celery pool children): each process's CPU at its last sighting,
+    less what it had at the start.
+
+    PostgreSQL: the backends of this run's database alive at a poll, plus what the postmaster
+    has reaped since the start (its own CPU and that of every child that exited, cutime +
+    cstime), less what the backends alive at the start had then. A backend that serves one
+    request and exits (``CONN_MAX_AGE`` 0: each upload's request opens a connection) lives
+    between two polls and is counted by the second term, its fork and start-up included; polling
+    live backends alone missed it. Backends of other databases that exit meanwhile are counted
+    too: measure on a quiet machine. ``pg_stat_activity`` is read over one connection held for
+    the meter's life, so the polling adds no backend that exits."""
 
     def __init__(self, topology: Topology) -> None:
+        import psycopg
+
         self.topology = topology
+        self.database = urlsplit(topology.database_url).path.lstrip("/")
+        self.conn = psycopg.connect(f"{PG_URL}/postgres", autocommit=True, connect_timeout=3)
+        backend = self.conn.info.backend_pid
+        self.postmaster = int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
         self.start: dict[int, int] = {}
         self.last: dict[int, tuple[str, int]] = {}
         for kind, pids in _components(topology).items():
             for pid in pids:
                 self.start[pid] = _cpu_ticks(pid)
                 self.last[pid] = (kind, self.start[pid])
+        self.live_backends = self._backends()
+        self.backends_start = sum(self.live_backends.values())
+        self.reaped_start = _reaped_ticks(self.postmaster)
+
+    def _backends(self) -> dict[int, int]:
+        import psycopg
+
+        try:
+            rows = self.conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.database,)
+            ).fetchall()
+        except psycopg.Error:  # keep the last poll's view
+            return self.live_backends
+        return {pid: _cpu_ticks(pid) for (pid,) in rows}
 
     def poll(self) -> dict[str, float]:
         for kind, pids in _components(self.topology).items():
@@ -471,7 +493,13 @@ class CpuByComponent:
         out = dict.fromkeys(("asgi", "celery", "haproxy", "postgres", "redis", "load generator"), 0.0)
         for pid, (kind, ticks) in self.last.items():
             out[kind] += (ticks - self.start.get(pid, 0)) / CLK_TCK
+        self.live_backends = self._backends()
+        reaped = _reaped_ticks(self.postmaster) - self.reaped_start
+        out["postgres"] = (sum(self.live_backends.values()) - self.backends_start + reaped) / CLK_TCK
         return out
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 # --- a run at N --------------------------------------------------------------------------
@@ -534,6 +562,7 @@ def run_at(
     drain = time.monotonic() - drain_started
     wall = time.monotonic() - started
     results["cpu"] = meter.poll()
+    meter.close()
     results["depth"] = depth
     results["drain"] = drain
     results["wall"] = wall
