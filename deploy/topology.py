@@ -59,6 +59,10 @@ WS_MAX_BYTES = 64 * 1024
 # Topology.stop's 15 s before SIGKILL.
 GRACEFUL_SHUTDOWN_SECONDS = 10
 ASGI_APPLICATION = "proctorme.asgi:application"
+# Connections in each ASGI server's pool (DATABASE_POOL): at most this many of its requests hold
+# one at once, the others wait for one (up to DATABASE_POOL_TIMEOUT, 10 s). Two servers and a
+# worker stay well inside PostgreSQL's default max_connections (100).
+ASGI_DATABASE_POOL = 20
 
 
 def asgi_server_command(
@@ -354,11 +358,14 @@ class Topology:
             )
             if done.returncode:
                 raise TopologyError(f"manage.py {step[0]} failed:\n{done.stderr.strip()[-2000:]}")
+        # An ASGI server's requests take a connection from its pool and give it back at the end,
+        # rather than each opening one (a PostgreSQL backend forked per upload; proctorme/env.py).
+        asgi_env = {"DATABASE_POOL": str(ASGI_DATABASE_POOL), **env}
         for index in range(self.asgi):
             port = free_port()
             self.asgi_ports.append(port)
             self._spawn(
-                f"asgi-{index + 1}", asgi_server_command(self.python, host="127.0.0.1", port=port), env
+                f"asgi-{index + 1}", asgi_server_command(self.python, host="127.0.0.1", port=port), asgi_env
             )
         # A worker's one thread keeps its connection between tasks (proctorme/env.py: the ASGI
         # servers may not, their views run on threads of their own).

@@ -85,6 +85,19 @@ def env_database(name: str, default: dict) -> dict:
         raise ImproperlyConfigured(f"{name}={value!r} names no database engine and database")
     if config["ENGINE"] == "django.db.backends.postgresql":
         config["ENGINE"] = "proctorme.postgresql"  # Django's, with short bulk INSERTs as VALUES
+        # A pool of connections per process (psycopg_pool, Django's "pool" option): a request takes
+        # one and gives it back when it ends, instead of opening a connection of its own (a
+        # PostgreSQL backend forked and started for each upload). Safe under an ASGI server, where
+        # CONN_MAX_AGE is not; Django requires CONN_MAX_AGE 0 beside it.
+        pool = env_int("DATABASE_POOL", 0, minimum=0)
+        if pool:
+            if max_age:
+                raise ImproperlyConfigured(
+                    "DATABASE_POOL and DATABASE_CONN_MAX_AGE exclude each other: a pooled connection "
+                    "goes back to the pool when its request ends (set DATABASE_CONN_MAX_AGE=0)"
+                )
+            timeout = env_int("DATABASE_POOL_TIMEOUT", 10, minimum=1)
+            config.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": pool, "timeout": timeout}
     return config
 
 

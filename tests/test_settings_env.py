@@ -46,6 +46,31 @@ def test_database_connections_are_not_kept_unless_asked(monkeypatch):
         env.env_database("X_DB", {})
 
 
+def test_a_connection_pool_only_when_asked_and_never_beside_kept_connections(monkeypatch):
+    monkeypatch.delenv("DATABASE_CONN_MAX_AGE", raising=False)
+    monkeypatch.delenv("DATABASE_POOL", raising=False)
+    monkeypatch.delenv("DATABASE_POOL_TIMEOUT", raising=False)
+    monkeypatch.setenv("X_DB", "postgres://postgres@127.0.0.1:5432/x")
+    assert "pool" not in env.env_database("X_DB", {}).get("OPTIONS", {})
+    monkeypatch.setenv("DATABASE_POOL", "20")
+    config = env.env_database("X_DB", {})
+    assert config["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 20, "timeout": 10}
+    assert config["CONN_MAX_AGE"] == 0
+    monkeypatch.setenv("DATABASE_POOL_TIMEOUT", "3")
+    assert env.env_database("X_DB", {})["OPTIONS"]["pool"]["timeout"] == 3
+    # SQLite has no pool: the variable changes nothing there.
+    monkeypatch.setenv("X_DB", "sqlite:////tmp/x.sqlite3")
+    assert "pool" not in env.env_database("X_DB", {}).get("OPTIONS", {})
+    monkeypatch.setenv("X_DB", "postgres://postgres@127.0.0.1:5432/x")
+    monkeypatch.setenv("DATABASE_CONN_MAX_AGE", "60")
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_POOL and DATABASE_CONN_MAX_AGE"):
+        env.env_database("X_DB", {})
+    monkeypatch.delenv("DATABASE_CONN_MAX_AGE")
+    monkeypatch.setenv("DATABASE_POOL", "-1")
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_POOL"):
+        env.env_database("X_DB", {})
+
+
 def test_file_variant_reads_container_secrets(monkeypatch, tmp_path):
     secret = tmp_path / "secret"
     secret.write_text("from-a-file\n")

@@ -74,6 +74,37 @@ async def _signal_acknowledged(started: dict) -> dict:
                 return message
 
 
+def _eye_config(key: str, candidate: str) -> dict:
+    return {
+        "dialect": "eye",
+        "config": {
+            "apiKey": key,
+            "assessmentId": "final",
+            "assessmentTitle": "Final",
+            "candidateId": candidate,
+            "candidateEmail": f"{candidate}@topology.test",
+            "candidateFirstName": "C",
+            "candidateLastName": candidate,
+            "institutionName": "Topology U",
+            "examDuration": 600,
+        },
+    }
+
+
+def _sessions_established(database_url: str) -> int:
+    """PostgreSQL sessions ever opened on the topology's database (pg_stat_database, 14+), read
+    from another database so that reading them opens none there."""
+    import psycopg
+
+    admin = urlunsplit(("postgresql", urlsplit(database_url).netloc, "/postgres", "", ""))
+    name = urlsplit(database_url).path.lstrip("/")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_force_next_flush()")
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        row = conn.execute("SELECT sessions FROM pg_stat_database WHERE datname = %s", [name]).fetchone()
+    return int(row[0])
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -86,7 +117,7 @@ def _alive(pid: int) -> bool:
 
 def test_the_production_topology_serves_through_the_load_balancer_and_cleans_up():
     require(bool(shutil.which("haproxy") or Path("/usr/sbin/haproxy").exists()), "HAProxy is not installed")
-    from deploy.topology import Topology, drop_database, free_port
+    from deploy.topology import ASGI_DATABASE_POOL, Topology, drop_database, free_port
 
     database_url = _database_url()
     topology = Topology(
@@ -116,27 +147,19 @@ def test_the_production_topology_serves_through_the_load_balancer_and_cleans_up(
                 check=True,
             ).stdout
             key = re.search(r"publishable_key: (pk_\S+)", created).group(1)
-            started = _post(
-                f"{topology.url}/widget/v1/sessions",
-                {
-                    "dialect": "eye",
-                    "config": {
-                        "apiKey": key,
-                        "assessmentId": "final",
-                        "assessmentTitle": "Final",
-                        "candidateId": "c-1",
-                        "candidateEmail": "c1@topology.test",
-                        "candidateFirstName": "C",
-                        "candidateLastName": "One",
-                        "institutionName": "Topology U",
-                        "examDuration": 600,
-                    },
-                },
-            )
+            started = _post(f"{topology.url}/widget/v1/sessions", _eye_config(key, "c-1"))
             # The server saw the load balancer's address and port, not its own.
             assert started["wsUrl"].startswith(f"ws://127.0.0.1:{topology.port}/")
             ack = asyncio.run(_signal_acknowledged(started))
             assert ack["seq"] == 1 and not ack.get("duplicate")
+
+            # The ASGI servers' requests share each server's connection pool: 30 more session
+            # starts open a handful of PostgreSQL sessions, not one each (DATABASE_POOL).
+            before = _sessions_established(database_url)
+            for index in range(30):
+                _post(f"{topology.url}/widget/v1/sessions", _eye_config(key, f"c-{index + 2}"))
+            opened = _sessions_established(database_url) - before
+            assert opened <= 2 * ASGI_DATABASE_POOL and opened < 10, opened
             pids = topology.pids()
             assert len(pids) == 5  # 2 ASGI servers, 1 worker, 1 beat, HAProxy
             assert all(_alive(pid) for pid in pids)
