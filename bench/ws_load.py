@@ -79,7 +79,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from deploy.topology import asgi_server_command, free_port  # noqa: E402
+from deploy.topology import ASGI_DATABASE_POOL, asgi_server_command, free_port  # noqa: E402
 
 PG_URL = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
@@ -258,6 +258,9 @@ def _start_servers(
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DEBUG": "0",
         "LOG_LEVEL": "WARNING",
+        # As make run-prod runs them: each server's requests and consumers share a connection pool.
+        "DATABASE_POOL": os.environ.get("BENCH_DATABASE_POOL", str(ASGI_DATABASE_POOL)),
+        "DATABASE_CONN_MAX_AGE": "0",
         **extra_env,
     }
     for name in ("TASKS_MODE", "PROCTORME_TESTING"):
