@@ -181,3 +181,37 @@ def rows_insert(model, objs: list) -> None:
         obj.pk = key
         obj._state.adding = False
         obj._state.db = connection.alias
+
+
+def rows_insert_new(model, objs: list, unique: tuple[str, ...]) -> list:
+    """Insert ``objs`` (new rows of ``model``) in one statement, skipping any whose ``unique``
+    fields (a unique constraint's, in its order) match a stored row: ``INSERT … ON CONFLICT
+    (…) DO NOTHING RETURNING`` (PostgreSQL, SQLite ≥ 3.35). Returns the objects stored, their
+    primary keys set; a skipped one is left unsaved. No savepoint is needed around it, as one
+    was around ``rows_insert`` to recover from the IntegrityError a clash raised, and none is
+    raised: a row another transaction is inserting is waited for (PostgreSQL) and skipped."""
+    if not objs:
+        return []
+    meta = model._meta
+    quote = connection.ops.quote_name
+    insert, params = rows_insert_sql(model, objs)
+    fields = [meta.get_field(name) for name in unique]
+    sql = (
+        f"{insert} ON CONFLICT ({', '.join(quote(f.column) for f in fields)}) DO NOTHING "
+        f"RETURNING {quote(meta.pk.column)}, {', '.join(quote(f.column) for f in fields)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        keys = {tuple(rest): key for key, *rest in cursor.fetchall()}
+    stored = []
+    for obj in objs:
+        # The unique values as the database holds them (a foreign key by its id).
+        found = tuple(f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields)
+        key = keys.pop(found, None)  # popped: a second object with the same values is skipped
+        if key is None:
+            continue
+        obj.pk = key
+        obj._state.adding = False
+        obj._state.db = connection.alias
+        stored.append(obj)
+    return stored

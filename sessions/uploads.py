@@ -15,7 +15,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -24,7 +24,7 @@ from analysis.frames import InvalidImage, jpeg_check
 from proctorme.errors import InvalidMedia, ProctormeError, SessionEnded
 from proctorme.times import client_time
 from sessions.models import MediaChunk, ProctoringSession
-from sessions.rows import rows_insert, session_upload_locked
+from sessions.rows import rows_insert_new, session_upload_locked
 from sessions.services import MAX_SEQ, screen_evidence_link
 
 MAX_ITEMS = 64
@@ -246,29 +246,17 @@ def media_store(*, session: ProctoringSession, items: list[UploadItem]) -> tuple
 
 
 def _rows_insert(chunks: list[MediaChunk], duplicates: list[dict]) -> list[MediaChunk]:
-    """The batch's rows in one INSERT; should a concurrent retry have stored one of them first
-    (a unique (session, kind, seq) clash), row by row, each such one a duplicate whose file is
-    removed again."""
-    if not chunks:
-        return []
-    try:
-        with transaction.atomic():
-            rows_insert(MediaChunk, chunks)
-            return chunks
-    except IntegrityError:
+    """The batch's rows in one INSERT that skips any another upload stored first (a concurrent
+    retry committed between this batch's duplicate check and its INSERT: the unique (session,
+    kind, seq)), each such one a duplicate whose file is removed again. One statement, where a
+    savepoint, the INSERT and its release were three (and a clash took a row-by-row retry)."""
+    stored = rows_insert_new(MediaChunk, chunks, ("session", "kind", "seq"))
+    if len(stored) < len(chunks):
+        kept = {id(chunk) for chunk in stored}
         for chunk in chunks:
-            chunk.pk = None  # the failed INSERT may have set them
-            chunk._state.adding = True
-    stored = []
-    for chunk in chunks:
-        try:
-            with transaction.atomic():
-                chunk.save()
-        except IntegrityError:
-            chunk.file.delete(save=False)
-            duplicates.append({"kind": chunk.kind, "seq": chunk.seq})
-            continue
-        stored.append(chunk)
+            if id(chunk) not in kept:
+                chunk.file.delete(save=False)
+                duplicates.append({"kind": chunk.kind, "seq": chunk.seq})
     return stored
 
 

@@ -238,3 +238,20 @@ def test_a_duplicate_of_one_kind_beside_a_new_item_of_another_uses_no_room_at_th
         )
     assert accepted == [{"kind": "frame", "seq": 5}]
     assert duplicates == [{"kind": "audio", "seq": 2}]
+
+
+def test_a_new_batch_is_four_statements_and_no_savepoint_of_its_own(
+    tenant_a, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    """The session locked, the stored items counted, the rows inserted (a row another upload
+    stored first is skipped by the INSERT itself, not caught in a savepoint), the sign of life;
+    and the upload's own transaction (here a savepoint in the test's)."""
+    session = _started(tenant_a)
+    media_store(session=session, items=_items()[:1])  # the session's first item, before counting
+    now = timezone.now()
+    batch = [UploadItem("f9", "frame", 9, now, _jpeg()), UploadItem("s9", "snapshot", 9, now, _jpeg())]
+    with django_capture_on_commit_callbacks(), django_assert_num_queries(6) as queries:
+        accepted, duplicates = media_store(session=session, items=batch)
+    assert len(accepted) == 2 and duplicates == []
+    statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    assert statements == ["SAVEPOINT", "SELECT", "SELECT", "INSERT", "UPDATE", "RELEASE"], statements
