@@ -8,9 +8,11 @@ neither is sure of any face — the short-range detector on the whole frame,
 which sees the faces close to the camera that full range misses. A face only
 one look found, with a middling score, is confirmed by short range on an
 enlarged crop around it: full range also fires on apples, chessboards and
-other round or regular patterns, which do not survive that. The design and
-its thresholds were chosen on the tune half of the evaluation corpus
-(``make eval``, docs/accuracy.md).
+other round or regular patterns, which do not survive that. When all that
+finds no face, dlib's HOG detector looks once more, and what it finds counts
+only where short range confirms it (``_recovered``). The design and its
+thresholds were chosen on the tune half of the evaluation corpus (``make
+eval``, docs/accuracy.md).
 
 Head pose: ``yaw`` > 0 when the face points towards the image's right-hand side
 (the candidate's left in a non-mirrored frame), ``pitch`` > 0 when it points
@@ -234,22 +236,30 @@ def _square_crop(rgb: np.ndarray, cx: float, cy: float, side: float) -> tuple[np
     return out, x0, y0, side_i
 
 
-def _confirmed(rgb: np.ndarray, box: FaceBox, min_score: float) -> float | None:
-    """Short-range score of a face at the crop centre, or None."""
+def _confirming(rgb: np.ndarray, box: FaceBox, min_score: float) -> FaceBox | None:
+    """Short range's best face at the centre of an enlarged crop around ``box``, scoring at
+    least ``min_score``, as a box (with keypoints) in the frame; None if it sees none there."""
     side = max(box.w, box.h) * VERIFY_CONTEXT
-    crop, _, _, side_i = _square_crop(rgb, box.x + box.w / 2, box.y + box.h / 2, side)
+    crop, x0, y0, side_i = _square_crop(rgb, box.x + box.w / 2, box.y + box.h / 2, side)
     interp = cv2.INTER_AREA if side_i > VERIFY_CROP_SIZE else cv2.INTER_LINEAR
     crop = cv2.resize(crop, (VERIFY_CROP_SIZE, VERIFY_CROP_SIZE), interpolation=interp)
     result = _SHORT.run(crop)
-    best: float | None = None
+    best: FaceBox | None = None
     for det in result.detections or []:
         score = float(det.score[0])
         b = det.location_data.relative_bounding_box
         cx, cy = b.xmin + b.width / 2, b.ymin + b.height / 2
         # The same face: centred in the crop, about half its size.
-        if abs(cx - 0.5) < 0.2 and abs(cy - 0.5) < 0.2 and 0.25 < b.width < 0.9 and score >= min_score:
-            best = score if best is None else max(best, score)
+        centred = abs(cx - 0.5) < 0.2 and abs(cy - 0.5) < 0.2 and 0.25 < b.width < 0.9
+        if centred and score >= min_score and (best is None or score > best.score):
+            best = _candidates([det], side_i, side_i, min_score, 0, (x0, y0))[0]
     return best
+
+
+def _confirmed(rgb: np.ndarray, box: FaceBox, min_score: float) -> float | None:
+    """Short-range score of a face at the crop centre, or None."""
+    found = _confirming(rgb, box, min_score)
+    return None if found is None else found.score
 
 
 def _iou(a: FaceBox, b: FaceBox) -> float:
@@ -312,6 +322,73 @@ def _same_face(a: FaceBox, b: FaceBox) -> bool:
     return _iou(a, b) > 0.3 or (b.x <= cx <= b.x + b.w and b.y <= cy <= b.y + b.h)
 
 
+# Two boxes that overlap little (IoU <= 0.3) but with one's centre inside the other are one
+# face only if their nose tips are closer than this share of the narrower box's width: a
+# face right behind the candidate's, its box's centre inside the candidate's, has its nose
+# elsewhere. Chosen on the tune half.
+NOSE_APART = 0.35
+
+
+def _within(a: FaceBox, b: FaceBox) -> bool:
+    """Is box ``a`` inside box ``b``, to within a tenth of ``a``'s width?"""
+    m = 0.1 * a.w
+    return b.x - m <= a.x and a.x + a.w <= b.x + b.w + m and b.y - m <= a.y and a.y + a.h <= b.y + b.h + m
+
+
+def _one_face(a: FaceBox, b: FaceBox) -> bool:
+    """Are two looks' boxes the same face (``detect_faces``' merge)? ``_same_face`` either
+    way round, and where that rests on a centre inside the other box alone, the nose tips
+    (keypoint 2) closer than ``NOSE_APART`` of the narrower width (boxes without keypoints:
+    the centre suffices)."""
+    if _iou(a, b) > 0.3:
+        return True
+    if not (_same_face(a, b) or _same_face(b, a)):
+        return False
+    if len(a.keypoints) < 3 or len(b.keypoints) < 3 or _within(a, b) or _within(b, a):
+        return True
+    (ax, ay), (bx, by) = a.keypoints[2], b.keypoints[2]
+    return math.hypot(ax - bx, ay - by) < NOSE_APART * min(a.w, b.w)
+
+
+# The recovery look when the cascade finds no face: dlib's HOG frontal face detector on the
+# whole frame, upsampled once (faces from ~40 px down to ~20 px) with its threshold lowered
+# by 0.2, each box kept only if short range confirms a face on a crop around it
+# (``_confirming``). HOG sees some frontal faces in low light, blur and JPEG blocking that
+# mediapipe misses; it fires on patterns too, which the confirmation removes.
+HOG_UPSAMPLE = 1
+HOG_ADJUST_THRESHOLD = -0.2
+
+
+class _Hog:
+    def __init__(self) -> None:
+        import dlib
+
+        self._detector = dlib.get_frontal_face_detector()
+
+    def process(self, rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
+        rects, _, _ = self._detector.run(rgb, HOG_UPSAMPLE, HOG_ADJUST_THRESHOLD)
+        return [(r.left(), r.top(), r.right(), r.bottom()) for r in rects]
+
+
+_HOG = PerProcess(_Hog)
+
+
+def _recovered(rgb: np.ndarray, min_side: float, verify_confidence: float) -> list[FaceBox]:
+    """Faces for a frame the cascade found none in: HOG's boxes (``_HOG``), clipped to the
+    frame, that short range confirms at ``verify_confidence``, as short range saw them."""
+    h, w = rgb.shape[:2]
+    faces: list[FaceBox] = []
+    for left, top, right, bottom in _HOG.run(rgb):
+        x0, y0, x1, y1 = max(left, 0), max(top, 0), min(right + 1, w), min(bottom + 1, h)
+        if min(x1 - x0, y1 - y0) < min_side:
+            continue
+        box = FaceBox(x=x0, y=y0, w=x1 - x0, h=y1 - y0, score=0.0)
+        found = _confirming(rgb, box, verify_confidence)
+        if found is not None and not any(_one_face(found, f) for f in faces):
+            faces.append(found)
+    return faces
+
+
 def detect_faces(
     rgb: np.ndarray,
     *,
@@ -337,7 +414,12 @@ def detect_faces(
     ``verify_confidence`` (full range also fires on apples, chessboards and
     other round or regular patterns, which do not survive it). A small box
     right beside a larger face, at its height and not sure, is that face's
-    ear, not a second face.
+    ear, not a second face. Two looks' boxes are one face when they overlap
+    (IoU over 0.3), or when one's centre is inside the other and their nose
+    tips are closer than ``NOSE_APART`` of the narrower width or one box is
+    inside the other (``_one_face``): someone right behind the candidate is
+    a second face. When none of this finds a face, HOG's boxes that short
+    range confirms at ``verify_confidence`` are the faces (``_recovered``).
 
     ``min_confidence`` and ``tile_confidence`` gate the full-range looks;
     faces narrower than ``min_face_px`` pixels or than ``min_relative_size``
@@ -361,7 +443,7 @@ def detect_faces(
     merged: list[tuple[FaceBox, int]] = []  # best box of each face, how many looks saw it
     for box in sorted((b for look in looks for b in look), key=lambda b: (-b.score, b.x, b.y)):
         for i, (kept, seen) in enumerate(merged):
-            if _same_face(box, kept) or _same_face(kept, box):
+            if _one_face(box, kept):
                 merged[i] = (kept, seen + 1)
                 break
         else:
@@ -372,6 +454,8 @@ def detect_faces(
         if seen > 1 or box.score >= verify_below or _confirmed(rgb, box, verify_confidence) is not None
     ]
     faces = [f for f in faces if f.score >= sure_confidence or not any(_ear_of(f, g) for g in faces)]
+    if not faces:
+        faces = _recovered(rgb, min_side, verify_confidence)
     faces.sort(key=lambda b: (-b.area, b.x, b.y))
     return faces
 

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
+import cv2
 import numpy as np
 import pytest
 
@@ -161,6 +164,84 @@ def test_a_small_face_behind_the_candidate_is_found_in_the_tiles():
     assert len(faces) == 2 and min(f.w for f in faces) >= 24
     bare = [d for d in frames.raw_full_range_detections(frame) if d.score[0] >= 0.5]
     assert len(bare) == 1
+
+
+def test_a_second_face_right_beside_the_candidate_is_not_merged_into_theirs():
+    # Someone leaning in right beside the candidate: the boxes overlap little (IoU <= 0.3), but
+    # the candidate's box's centre is inside the other's, which alone made them one face. The
+    # nose tips are far apart: two faces, as the bare call also counts.
+    canvas = material._plain_wall((320, 240), np.random.default_rng(2))
+    material._paste(canvas, material.portrait("glasses"), 90, 10, 180)
+    material._paste(canvas, material.portrait("astronaut"), 140, 50, 130)
+    frame = material.jpeg_roundtrip(canvas, quality=60)
+    faces = detect_faces(frame)
+    assert len(faces) == 2 and min(f.w for f in faces) >= 24
+    big, small = faces
+    assert frames._iou(big, small) <= 0.3 and frames._same_face(small, big)
+    (bx, by), (sx, sy) = big.keypoints[2], small.keypoints[2]
+    assert np.hypot(bx - sx, by - sy) >= frames.NOSE_APART * small.w
+    assert analyse_frame(frame).face_count == 2
+    bare = [d for d in frames.raw_full_range_detections(frame) if d.score[0] >= 0.5]
+    assert len(bare) == 2
+
+
+def test_a_small_box_inside_a_face_is_part_of_it_whatever_its_nose():
+    # Full range also finds half a face (an eye and the glasses) inside the whole one, with its
+    # "nose" elsewhere: a box wholly inside another is that face (the tune half's one face
+    # counted two by the nose rule alone, under a hand over the mouth).
+    face = FaceBox(131, 56, 110, 110, 0.76, keypoints=((164, 89), (208, 91), (187, 114)))
+    part = FaceBox(188, 66, 53, 53, 0.61, keypoints=((204, 83), (225, 82), (222, 92)))
+    assert frames._one_face(part, face) and frames._one_face(face, part)
+    beside = replace(part, x=200, keypoints=((216, 83), (237, 82), (234, 92)))  # sticks out
+    assert not frames._one_face(beside, face)
+    # Without keypoints (a box built by hand) the centre inside is enough, as before.
+    assert frames._one_face(replace(beside, keypoints=()), face)
+
+
+def _recoverable(who: str, cast: tuple[float, float, float], height: float, cx: float, top: float):
+    canvas = material._plain_wall((320, 240), np.random.default_rng(0))
+    material._paste(canvas, material.portrait(who), cx, top, height)
+    lit = np.clip(canvas.astype(np.float32) * np.array(cast, np.float32), 0, 255).astype(np.uint8)
+    return material.jpeg_roundtrip(lit, quality=60)
+
+
+@pytest.mark.parametrize(
+    "frame_args",
+    [
+        ("cameraman", (1.3, 1.0, 0.7), 360, 150, -10),  # a colour cast: a head half turned
+        ("glasses", (1.8, 1.8, 1.8), 400, 130, -30),  # over-exposed, HOG's box out of the frame
+    ],
+    ids=["colour-cast", "bright-close"],
+)
+def test_a_face_the_cascade_misses_is_recovered_by_hog_and_short_range(monkeypatch, frame_args):
+    frame = _recoverable(*frame_args)
+    h, w = frame.shape[:2]
+    faces = detect_faces(frame)
+    assert len(faces) == 1 and analyse_frame(frame).face_count == 1
+    face = faces[0]
+    # As short range saw it on the crop: its score, its keypoints, inside the frame.
+    assert face.score >= FrameSensitivity().verify_confidence and len(face.keypoints) == 6
+    assert -face.w < face.x < w and -face.h < face.y < h
+    # The recovery look found it: without it, the cascade sees nothing.
+    monkeypatch.setattr(frames, "_recovered", lambda *args: [])
+    assert detect_faces(frame) == []
+
+
+def test_a_hog_box_short_range_does_not_confirm_leaves_the_view_empty():
+    # HOG fires on a painting's swirl; short range sees no face on a crop around it.
+    img = cv2.resize(dict(material.scenes())["starry_night.jpg"], (320, 240), interpolation=cv2.INTER_AREA)
+    assert len(frames._HOG.run(img)) == 1
+    assert detect_faces(img) == [] and analyse_frame(img).face_count == 0
+
+
+def test_the_recovery_look_runs_only_when_the_cascade_finds_no_face(monkeypatch):
+    ran = []
+    real = frames._HOG.run
+    monkeypatch.setattr(frames._HOG, "run", lambda *args: ran.append(1) or real(*args))
+    assert len(detect_faces(material.compose(["astronaut"], (320, 240), np.random.default_rng(1)))) == 1
+    assert ran == []
+    assert detect_faces(np.full((240, 320, 3), 128, np.uint8)) == []
+    assert ran == [1]
 
 
 # --- blocked camera ---------------------------------------------------------------
