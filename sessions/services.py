@@ -28,7 +28,7 @@ from sessions.accommodations import (
 )
 from sessions.config import StartRequest, rules_apply
 from sessions.models import Assessment, Candidate, Event, Flag, MediaChunk, ProctoringSession
-from sessions.rows import rows_insert_sql
+from sessions.rows import model_rows, rows_insert_sql
 from sessions.scoring import detector_settings_merge
 from sessions.tokens import session_token_make
 from tenants.models import WebhookEndpoint
@@ -623,37 +623,63 @@ def flag_record(
         transaction.on_commit(lambda: signals.flag_created.send(sender=ProctoringSession, flag=flag))
         _suspicious_activity_check(flag)
         return flag, True
-    with transaction.atomic():
-        flag, created = Flag.objects.get_or_create(
-            session=session,
-            type=type,
-            episode_key=episode_key,
-            defaults=fields,
-        )
-        if not created:
-            changed = (
-                flag.started_at != started_at
-                or flag.ended_at != ended_at
-                or (evidence is not None and flag.evidence_id != evidence.pk)
-                or (payload is not None and flag.payload != payload)
-            )
-            if changed:
-                flag.started_at = started_at
-                flag.ended_at = ended_at
-                flag.duration_seconds = max(duration, 0.0)
-                if evidence is not None:
-                    flag.evidence = evidence
-                if payload is not None:
-                    flag.payload = payload
-                flag.save()
-                transaction.on_commit(lambda: signals.flag_updated.send(sender=ProctoringSession, flag=flag))
-            return flag, False
-    flag.session = session
+    # One statement: the episode's row inserted, or, when it is stored, updated where it
+    # changed (get_or_create was a SELECT, then a savepoint, an INSERT and its release, or a
+    # whole-row UPDATE: the analysis records and closes its episodes 100-200 times an hour).
+    flag = Flag(session=session, type=type, episode_key=episode_key, **fields)
+    stored = _flag_upsert(flag, evidence=evidence is not None, payload=payload is not None)
+    if stored is None:  # stored already, and nothing changed
+        return Flag.objects.get(session=session, type=type, episode_key=episode_key), False
+    stored.session = session
+    if evidence is not None and stored.evidence_id == evidence.pk:
+        stored.evidence = evidence  # as given, not read again when the flag is published
+    if stored.public_id != flag.public_id:  # the stored row, updated
+        transaction.on_commit(lambda: signals.flag_updated.send(sender=ProctoringSession, flag=stored))
+        return stored, False
+    flag = stored
     if notify:
         _flag_publish(flag)
     transaction.on_commit(lambda: signals.flag_created.send(sender=ProctoringSession, flag=flag))
     _suspicious_activity_check(flag)
     return flag, True
+
+
+_FLAG_COLUMNS = tuple(f.name for f in Flag._meta.concrete_fields)
+_flag_upsert_sql: dict[tuple, str] = {}
+
+
+def _flag_upsert(flag: Flag, *, evidence: bool, payload: bool) -> Flag | None:
+    """``flag`` (a new episode's row) inserted, or the stored row of its episode (session,
+    type, episode_key) updated to its times, and to its evidence and payload when ``evidence``
+    and ``payload`` say they were given: ``INSERT … ON CONFLICT … DO UPDATE … WHERE`` (the
+    row changed) ``RETURNING``, on PostgreSQL and SQLite alike. Returns the row as stored now
+    (its ``public_id`` is ``flag``'s when it was inserted), or None when it was stored and
+    nothing changed (no row is written then)."""
+    key = (connection.vendor, evidence, payload)
+    tail = _flag_upsert_sql.get(key)
+    if tail is None:
+        meta = Flag._meta
+        quote = connection.ops.quote_name
+        table = quote(meta.db_table)
+        # Null-safe "differs": both have it; SQLite's older spelling is IS NOT.
+        differs = "IS NOT" if connection.vendor == "sqlite" else "IS DISTINCT FROM"
+        names = ["started_at", "ended_at", "duration_seconds"]
+        names += ["evidence"] * evidence + ["payload"] * payload
+        columns = [quote(meta.get_field(name).column) for name in names]
+        changed = [c for c in columns if c != quote("duration_seconds")]  # it follows the times
+        unique = ", ".join(quote(meta.get_field(n).column) for n in ("session", "type", "episode_key"))
+        # Only the model's own table and column names are formatted in; the values are parameters.
+        tail = _flag_upsert_sql[key] = (
+            f" ON CONFLICT ({unique}) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in columns)
+            + " WHERE "
+            + " OR ".join(f"{table}.{c} {differs} excluded.{c}" for c in changed)
+            + " RETURNING "
+            + ", ".join(quote(meta.get_field(name).column) for name in _FLAG_COLUMNS)
+        )
+    insert, params = rows_insert_sql(Flag, [flag])
+    rows = model_rows(insert + tail, params, Flag, _FLAG_COLUMNS)
+    return rows[0] if rows else None
 
 
 SUSPICIOUS_AFTER_TYPES = 5
