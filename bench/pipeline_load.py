@@ -7,7 +7,8 @@ one WebSocket, a 320x240 JPEG camera view every second (quality 0.6, each with
 its own sensor noise) of which only what the widget sends goes up: a seated
 candidate's view does not change, so capture.js ``frameUnchanged`` keeps it back
 but for one frame every 2 s (``--every-frame`` sends them all, as the widget did
-before), uploaded with the rest every 5 s; a 640x480 snapshot every 30 s, a
+before), uploaded with the rest at the widget's cadence as the session start hands it out
+(every 2 s while candidate warnings are on, the default; 5 s without); a 640x480 snapshot every 30 s, a
 gated 5-s audio window (16 kHz PCM, 160 kB) every 30 s, a tab switch (two
 signals) every 60 s, a reconnect of the socket once a minute; every candidate
 steps out of view for 15 s once (a changed view: sent at once), so each run has
@@ -232,7 +233,11 @@ class Candidate(threading.Thread):
         pending_frames: list[tuple[dict, bytes]] = []
         tick = frame_seq = snap_seq = audio_seq = 0  # seconds of capture; frames sent (numbered in turn)
         next_frame = begin
-        next_upload = begin + 5
+        # The widget's own cadence, as the server set it for this session (every 2 s while
+        # candidate warnings are on, the default; else 5 s).
+        upload_every = started["settings"]["capture"]["uploadIntervalMs"] / 1000
+        r["upload_every"] = upload_every
+        next_upload = begin + upload_every
         next_reconnect = begin + 40  # then once a minute
         signals_sent: dict[int, float] = {}
         absent_capture_at: float | None = None
@@ -341,7 +346,7 @@ class Candidate(threading.Thread):
                     pending_frames = []
                 else:
                     r["upload_failures"].append(status)
-                next_upload = now + 5
+                next_upload = now + upload_every
             if int(elapsed) % 60 in (30, 31) and socket is not None and not signals_sent:
                 for focused in (False, True):
                     seq += 1
@@ -681,7 +686,8 @@ def main() -> int:
                 )
                 print(
                     f"N={n}: CPU over {result['wall']:.0f} s: {parts_cpu}; {result['bytes'] / 1e6:.1f} MB uploaded; "
-                    f"{result['frames_sent']} frames sent, {result['frames_unchanged']} kept back unchanged; "
+                    f"{result['frames_sent']} frames sent, {result['frames_unchanged']} kept back unchanged, "
+                    f"uploaded every {result.get('upload_every', 0):g} s; "
                     f"Celery (analysis) {cpu['celery'] / max(1, n) / (args.seconds / 3600):.1f} "
                     f"CPU-s per candidate-hour; "
                     f"{result['reconnects']} reconnects; {failures} failed calls"
