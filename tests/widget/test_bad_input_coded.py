@@ -50,15 +50,15 @@ def test_finding11_a_failed_insert_leaves_no_file_behind(client, started, monkey
     from sessions import uploads
 
     before = set(_files_on_disk())
-    real_rows_insert = uploads.rows_insert
+    real_rows_insert = uploads.rows_insert_new
 
-    def rows_insert(model, objs):
+    def rows_insert_new(model, objs, unique):
         # The batch's rows go in one INSERT; one row PostgreSQL cannot take fails all of it.
         if model is MediaChunk and any(chunk.seq == 2 for chunk in objs):
             raise DataError("value out of range")
-        return real_rows_insert(model, objs)
+        return real_rows_insert(model, objs, unique)
 
-    monkeypatch.setattr(uploads, "rows_insert", rows_insert)
+    monkeypatch.setattr(uploads, "rows_insert_new", rows_insert_new)
     items = parse_upload(
         '{"items": [{"kind": "frame", "seq": 1, "part": "a"}, {"kind": "frame", "seq": 2, "part": "b"}]}',
         {"a": _upload_file(), "b": _upload_file()},
