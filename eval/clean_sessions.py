@@ -5,7 +5,11 @@
 Each session is one candidate of a half of the evaluation corpus alone at a
 desk for ``--minutes`` at one frame a second, sent as the widget sends them
 (a frame whose view did not change stays in the browser, one goes at least
-every 2 s): natural sway, exposure drifting slowly, a cup raised to the
+every 2 s): natural sway, the head rolling slowly a few degrees either way,
+the eyes moving over the screen as a reader's do (dwelling a few seconds on
+one part of it, then another, never further from where they are in the
+photo than ``eval/eyes.py``'s "eyes ahead", ~11° of eye rotation; only for
+people with eye marks there), exposure drifting slowly, a cup raised to the
 mouth, a hand on the chin, leaning back in the chair. Nothing in it should
 raise a frame flag. The frames go through the pipeline's own pieces —
 ``FrameAnalyser`` (with its reuse of still frames), the frame rules and the
@@ -45,7 +49,7 @@ import numpy as np  # noqa: E402
 
 from analysis.frames import FrameAnalyser, analyse_frame, mouth_detail  # noqa: E402
 from analysis.tracker import EpisodeTracker  # noqa: E402
-from eval import corpus  # noqa: E402
+from eval import corpus, eyes  # noqa: E402
 from eval.scoring import bare_count  # noqa: E402
 from eval.unchanged import widget_sends_iter  # noqa: E402
 
@@ -60,24 +64,66 @@ RULES = {
 MINUTES = 100  # per candidate: the report half's six make 10 candidate-hours
 
 
-def session_frames(candidate: corpus.Cutout, seconds: int, seed: int, half: str = "report"):
-    """One clean session, frame by frame (raw, as uploaded), with what happens in it."""
+# How a seated candidate's eyes move while reading the screen: the irises dwell on one part of
+# it for a few seconds, then go to another, never past eval/eyes.py's "eyes ahead" limit (an
+# iris within AHEAD_SHIFTS[1], ~11° of eye rotation, of where it is in the photo).
+READING_SHIFTS = tuple(
+    float(round(x, 4)) for x in np.linspace(-eyes.AHEAD_SHIFTS[1], eyes.AHEAD_SHIFTS[1], 5)
+)
+READING_DWELL = (3, 15)  # seconds on one part of the screen
+MAX_ROLL_DEG = 8.0  # the head's slow sideways tilt (roll), either way
+
+
+def reading_cutouts(person: corpus.Person) -> dict[float, corpus.Cutout]:
+    """``person``'s cutout with the irises at each of ``READING_SHIFTS`` (the eyes on the screen);
+    only the photo's own eyes for someone without eye marks (``eval/eyes.py``)."""
+    if person.id not in eyes.EYE_MARKS:
+        return {0.0: corpus.cutout(person)}
+    return {
+        shift: eyes._averted_cutout(person.id, shift) if shift else corpus.cutout(person)
+        for shift in READING_SHIFTS
+    }
+
+
+def session_frames(
+    candidate: corpus.Cutout | dict[float, corpus.Cutout], seconds: int, seed: int, half: str = "report"
+):
+    """One clean session, frame by frame (raw, as uploaded, what the candidate is doing).
+
+    ``candidate`` is a cutout, or cutouts by iris shift (``reading_cutouts``): the eyes then
+    move over the screen as a reader's do. The head rolls slowly either way (up to
+    ``MAX_ROLL_DEG``). The eyes' motion and the roll come from a random stream of their own:
+    the place, sway, light and cups are those of the sessions before either existed, and a
+    session whose eyes move is the same session as one whose do not, frame for frame, but for
+    the eyes.
+    """
     rng = np.random.default_rng(seed)
+    look = np.random.default_rng([seed, 1])
     pools = corpus._pools(half)
     backdrop = corpus._backdrop(str(rng.choice(["wall", "room", "window"])), pools.scenes, rng)
     w, h = corpus.VIEW
-    home = np.array([w * 0.5, h * 0.42, min(95.0, candidate.face_w * candidate.max_scale)])
-    candidate = _reduced(candidate, 1.5 * home[2])
+    views = candidate if isinstance(candidate, dict) else {0.0: candidate}
+    first = views[0.0] if 0.0 in views else next(iter(views.values()))
+    home = np.array([w * 0.5, h * 0.42, min(95.0, first.face_w * first.max_scale)])
+    views = {k: _reduced(v, 1.5 * home[2]) for k, v in views.items()}
+    shifts = sorted(views)
     pos = home.copy()
+    shift, dwell_until, roll = (0.0 if 0.0 in views else shifts[0]), 0, 0.0
     for t in range(seconds):
         # Natural motion: a slow random walk pulled back to the usual place.
         pos = pos + rng.normal(0, [1.2, 0.8, 0.6]) + (home - pos) * 0.05
+        roll = float(np.clip(roll + look.normal(0, 0.6) - roll * 0.03, -MAX_ROLL_DEG, MAX_ROLL_DEG))
+        if t >= dwell_until:  # the eyes go to another part of the screen
+            # One draw whatever the number of places (integers(1) draws nothing): the roll that
+            # follows is the same with or without the eyes' motion.
+            shift = shifts[min(int(look.random() * len(shifts)), len(shifts) - 1)]
+            dwell_until = t + int(look.integers(READING_DWELL[0], READING_DWELL[1] + 1))
         cx, cy, face = pos
         event = "seated"
         if t % 360 < 20:  # leaning back in the chair
             face, cy, event = face * 0.75, cy - 8, "leaning back"
         canvas = backdrop.copy()
-        corpus._paste(canvas, candidate, face, cx, cy, 0.0)
+        corpus._paste(canvas, views[shift], face, cx, cy, roll)
         if 100 <= t % 240 < 108:  # a cup raised to the mouth
             corpus._hand_over_mouth(canvas, cx, cy, face, np.random.default_rng(t // 240))
             event = "cup"
@@ -159,7 +205,7 @@ def sit(half: str, index: int, minutes: int) -> Session:
     seed = zlib.crc32(person.id.encode())  # the same session for a person whoever else sits
     # One frame at a time: the widget's choice of each is made from the frames before it, so a
     # session of 100 minutes is never held in memory.
-    views, seen = itertools.tee(session_frames(corpus.cutout(person), minutes * 60, seed, half))
+    views, seen = itertools.tee(session_frames(reading_cutouts(person), minutes * 60, seed, half))
     sends = widget_sends_iter(raw for raw, _, _ in seen)
     doing: list[str] = []
     ours, bare = [], []
