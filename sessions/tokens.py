@@ -48,11 +48,11 @@ def session_token_read(token: str | None) -> dict:
 
 
 def session_token_key_check(claims: dict) -> None:
-    """Raise InvalidToken when the key that issued the token is revoked or expired."""
-    from tenants.models import ApiKey
+    """Raise InvalidToken when the key that issued the token is revoked or expired (a revocation
+    is seen within ``tenants.services.TENANT_CACHE_SECONDS``, at once in the revoking process)."""
+    from tenants.services import api_key_active
 
     if not claims["key"]:
         return  # an LMS launch: no key issued it
-    key = ApiKey.objects.filter(public_id=claims["key"]).only("revoked_at", "expires_at").first()
-    if key is None or not key.is_active:
+    if not api_key_active(claims["key"]):
         raise InvalidToken("The key this session was started with has been revoked.")

@@ -5,6 +5,7 @@ import binascii
 import hashlib
 import hmac
 import secrets
+import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -12,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models.signals import post_delete, post_save
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.text import slugify
@@ -193,14 +195,86 @@ def host_matches(pattern: str, host: str, port: int) -> bool:
     return host == pattern_host
 
 
+# --- per-process caches of what every widget request re-reads --------------------------------
+#
+# Each token-checked widget request (an upload every 2 s per candidate, and every socket) read
+# its institution's domains and its key's revocation afresh. Both are kept here per process for
+# at most TENANT_CACHE_SECONDS: keyed by the institution's primary key / the key's public id, so
+# one institution's entry is never read for another's request. A change saved through the ORM
+# (admin, services, signals) drops the entry in the process that made it at once and when its
+# transaction commits; other processes see it within TENANT_CACHE_SECONDS. A key's expiry is not
+# cached: its expires_at is, and is compared with the clock on every use.
+
+TENANT_CACHE_SECONDS = 10.0
+_domain_hosts: dict[int, tuple[float, tuple[str, ...]]] = {}
+_key_states: dict[str, tuple[float, tuple | None]] = {}
+_clock = time.monotonic
+
+
+def tenant_caches_clear() -> None:
+    _domain_hosts.clear()
+    _key_states.clear()
+
+
+def _institution_hosts(institution_id: int) -> tuple[str, ...]:
+    now = _clock()
+    cached = _domain_hosts.get(institution_id)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    hosts = tuple(Domain.objects.filter(institution_id=institution_id).values_list("host", flat=True))
+    _domain_hosts[institution_id] = (now + TENANT_CACHE_SECONDS, hosts)
+    return hosts
+
+
+def api_key_active(public_id: str) -> bool:
+    """Is the key ``public_id`` neither revoked (as of at most TENANT_CACHE_SECONDS ago, or at
+    once in the process that revoked it) nor expired (by the clock now)?"""
+    now = _clock()
+    cached = _key_states.get(public_id)
+    if cached is None or cached[0] <= now:
+        row = ApiKey.objects.filter(public_id=public_id).values_list("revoked_at", "expires_at").first()
+        cached = _key_states[public_id] = (now + TENANT_CACHE_SECONDS, row)
+    row = cached[1]
+    if row is None:
+        return False
+    revoked_at, expires_at = row
+    return revoked_at is None and (expires_at is None or expires_at > timezone.now())
+
+
+def _domain_changed(sender, instance, **kwargs) -> None:
+    institution_id = instance.institution_id
+    _domain_hosts.pop(institution_id, None)
+    transaction.on_commit(lambda: _domain_hosts.pop(institution_id, None))
+
+
+def _institution_changed(sender, instance, **kwargs) -> None:
+    # A primary key used again (SQLite after a rollback) must not find the entry of the old row.
+    pk = instance.pk
+    _domain_hosts.pop(pk, None)
+    transaction.on_commit(lambda: _domain_hosts.pop(pk, None))
+
+
+def _key_changed(sender, instance, **kwargs) -> None:
+    public_id = str(instance.public_id)
+    _key_states.pop(public_id, None)
+    transaction.on_commit(lambda: _key_states.pop(public_id, None))
+
+
+for _signal in (post_save, post_delete):
+    _signal.connect(_domain_changed, sender=Domain, dispatch_uid=f"domain-cache-{_signal is post_save}")
+    _signal.connect(
+        _institution_changed, sender=Institution, dispatch_uid=f"institution-cache-{_signal is post_save}"
+    )
+    _signal.connect(_key_changed, sender=ApiKey, dispatch_uid=f"key-cache-{_signal is post_save}")
+
+
 def origin_allowed(*, institution: Institution, origin: str | None) -> bool:
     parsed = parse_origin(origin)
     if parsed is None:
         return False
     if institution.require_https and not origin.lower().startswith("https://"):
         return False
-    hosts = Domain.objects.filter(institution=institution).values_list("host", flat=True)
-    return any(host_matches(pattern, *parsed) for pattern in hosts)
+    return any(host_matches(pattern, *parsed) for pattern in _institution_hosts(institution.pk))
 
 
 def widget_key_check(*, key: str, origin: str | None) -> ApiKey:
