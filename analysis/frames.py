@@ -9,10 +9,10 @@ which sees the faces close to the camera that full range misses. A face only
 one look found, with a middling score, is confirmed by short range on an
 enlarged crop around it: full range also fires on apples, chessboards and
 other round or regular patterns, which do not survive that. When all that
-finds no face, dlib's HOG detector looks once more, and what it finds counts
-only where short range confirms it (``_recovered``). The design and its
-thresholds were chosen on the tune half of the evaluation corpus (``make
-eval``, docs/accuracy.md).
+finds no face, dlib's HOG detector looks once more (not on a view the blocked
+check calls covered), and what it finds counts only where short range confirms
+it (``_recovered``). The design and its thresholds were chosen on the tune
+half of the evaluation corpus (``make eval``, docs/accuracy.md).
 
 Head pose: ``yaw`` > 0 when the face points towards the image's right-hand side
 (the candidate's left in a non-mirrored frame), ``pitch`` > 0 when it points
@@ -400,6 +400,7 @@ def detect_faces(
     tile_confidence: float = 0.5,
     verify_below: float = 0.7,
     thorough: bool = False,
+    recover: bool = True,
 ) -> list[FaceBox]:
     """Faces in an RGB frame, largest first.
 
@@ -419,7 +420,10 @@ def detect_faces(
     tips are closer than ``NOSE_APART`` of the narrower width or one box is
     inside the other (``_one_face``): someone right behind the candidate is
     a second face. When none of this finds a face, HOG's boxes that short
-    range confirms at ``verify_confidence`` are the faces (``_recovered``).
+    range confirms at ``verify_confidence`` are the faces (``_recovered``),
+    unless ``recover`` is false (``analyse_frame`` on a view the blocked
+    check calls covered: HOG costs about seven full-range calls, and on the
+    tune half it recovered no face on such a view).
 
     ``min_confidence`` and ``tile_confidence`` gate the full-range looks;
     faces narrower than ``min_face_px`` pixels or than ``min_relative_size``
@@ -454,7 +458,7 @@ def detect_faces(
         if seen > 1 or box.score >= verify_below or _confirmed(rgb, box, verify_confidence) is not None
     ]
     faces = [f for f in faces if f.score >= sure_confidence or not any(_ear_of(f, g) for g in faces)]
-    if not faces:
+    if not faces and recover:
         faces = _recovered(rgb, min_side, verify_confidence)
     faces.sort(key=lambda b: (-b.area, b.x, b.y))
     return faces
@@ -855,6 +859,8 @@ def _mouth_covered(rgb: np.ndarray, face: FaceBox, s: FrameSensitivity) -> bool:
 def analyse_frame(rgb: np.ndarray, *, sensitivity: FrameSensitivity | None = None) -> FrameObservation:
     s = sensitivity or FrameSensitivity()
     rgb = contiguous(rgb)
+    # The blocked check first: a covered view gets no HOG recovery look (``detect_faces``).
+    seen = _blocked_seen(_small_gray(rgb), s, face_in_view=False)
     faces = detect_faces(
         rgb,
         min_confidence=s.min_face_confidence,
@@ -864,14 +870,20 @@ def analyse_frame(rgb: np.ndarray, *, sensitivity: FrameSensitivity | None = Non
         sure_confidence=s.sure_face_confidence,
         tile_confidence=s.tile_face_confidence,
         verify_below=s.verify_below,
+        recover=not seen.blocked,
     )
-    return _observed(rgb, faces, s)
+    return _observed(rgb, faces, s, seen)
 
 
-def _observed(rgb: np.ndarray, faces: list[FaceBox], s: FrameSensitivity) -> FrameObservation:
-    """What ``analyse_frame`` makes of the faces found in ``rgb``: the blocked check, the head
-    pose and the eyes of the largest face (``FrameAnalyser``'s tracked look shares it)."""
-    blocked = _blocked_seen(_small_gray(rgb), s, face_in_view=bool(faces))
+def _observed(
+    rgb: np.ndarray, faces: list[FaceBox], s: FrameSensitivity, seen: BlockedInfo | None = None
+) -> FrameObservation:
+    """What ``analyse_frame`` makes of the faces found in ``rgb``: the blocked check (``seen``,
+    the check made without regard to faces, when the caller has it), the head pose and the
+    eyes of the largest face (``FrameAnalyser``'s tracked look shares it)."""
+    if seen is None:
+        seen = _blocked_seen(_small_gray(rgb), s, face_in_view=False)
+    blocked = replace(seen, blocked=False, reason=None) if faces and seen.blocked else seen
     yaw = pitch = eyes_yaw = None
     looking_away = False
     if faces:

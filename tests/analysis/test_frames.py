@@ -244,6 +244,24 @@ def test_the_recovery_look_runs_only_when_the_cascade_finds_no_face(monkeypatch)
     assert ran == [1]
 
 
+def test_analyse_frame_gives_a_covered_view_no_recovery_look(monkeypatch):
+    ran = []
+    real = frames._HOG.run
+    monkeypatch.setattr(frames._HOG, "run", lambda *args: ran.append(1) or real(*args))
+    grey, black = np.full((240, 320, 3), 128, np.uint8), np.full((240, 320, 3), 5, np.uint8)
+    for covered, reason in ((grey, "uniform"), (black, "dark")):
+        obs = analyse_frame(covered)
+        assert obs.blocked and obs.blocked_reason == reason and obs.face_count == 0
+    assert ran == []
+    # An empty view the camera sees (HOG fires on the painting; short range does not confirm).
+    painting = cv2.resize(
+        dict(material.scenes())["starry_night.jpg"], (320, 240), interpolation=cv2.INTER_AREA
+    )
+    obs = analyse_frame(painting)
+    assert not obs.blocked and obs.face_count == 0
+    assert ran == [1]
+
+
 # --- blocked camera ---------------------------------------------------------------
 
 
