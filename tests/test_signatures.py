@@ -410,20 +410,26 @@ def test_a_session_token_names_the_key_that_issued_it_and_dies_with_it(tenant_a)
 def test_a_widget_requests_key_check_is_one_query_whether_the_key_is_active_or_not(
     tenant_a, django_assert_num_queries
 ):
-    """It runs on every widget request: the row is read once with both fields is_active needs
-    (a deferred revoked_at or expires_at would cost a second query per request)."""
+    """It runs on every widget request: when the process has not seen the key in the last
+    TENANT_CACHE_SECONDS, the row is read once with both fields is_active needs (a deferred
+    revoked_at or expires_at would cost a second query per request); then none."""
     from sessions.tokens import session_token_key_check, session_token_make, session_token_read
+    from tenants.services import tenant_caches_clear
 
     key, _ = api_key_create(institution=tenant_a.institution, kind=ApiKey.Kind.PUBLISHABLE)
     claims = session_token_read(
         session_token_make(session=_bare_session(tenant_a), origin="https://a", api_key=key)
     )
+    tenant_caches_clear()
     with django_assert_num_queries(1):
         session_token_key_check(claims)
-    api_key_revoke(api_key=key)
+    with django_assert_num_queries(0):
+        session_token_key_check(claims)
+    api_key_revoke(api_key=key)  # drops this process's entry: read again, refused
     with django_assert_num_queries(1), pytest.raises(InvalidToken):
         session_token_key_check(claims)
     ApiKey.objects.filter(pk=key.pk).update(revoked_at=None, expires_at=timezone.now() - timedelta(seconds=1))
+    tenant_caches_clear()  # as another process would find it, its entry gone
     with django_assert_num_queries(1), pytest.raises(InvalidToken):
         session_token_key_check(claims)
 
