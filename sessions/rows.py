@@ -163,33 +163,13 @@ def rows_insert_sql(model, objs: list) -> tuple[str, list]:
     return sql, params
 
 
-def rows_insert(model, objs: list) -> None:
-    """``model.objects.bulk_create(objs)`` as one multi-row INSERT (``rows_insert_sql``), the new
-    primary keys read back with RETURNING (both databases have it). Raises IntegrityError as
-    bulk_create does, having stored none of them."""
-    if not objs:
-        return
-    if not connection.features.can_return_rows_from_bulk_insert:  # neither of ours, but say so
-        model.objects.bulk_create(objs)
-        return
-    insert, params = rows_insert_sql(model, objs)
-    sql = f"{insert} RETURNING {connection.ops.quote_name(model._meta.pk.column)}"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        keys = [key for (key,) in cursor.fetchall()]
-    for obj, key in zip(objs, keys, strict=True):
-        obj.pk = key
-        obj._state.adding = False
-        obj._state.db = connection.alias
-
-
 def rows_insert_new(model, objs: list, unique: tuple[str, ...]) -> list:
     """Insert ``objs`` (new rows of ``model``) in one statement, skipping any whose ``unique``
     fields (a unique constraint's, in its order) match a stored row: ``INSERT … ON CONFLICT
-    (…) DO NOTHING RETURNING`` (PostgreSQL, SQLite ≥ 3.35). Returns the objects stored, their
-    primary keys set; a skipped one is left unsaved. No savepoint is needed around it, as one
-    was around ``rows_insert`` to recover from the IntegrityError a clash raised, and none is
-    raised: a row another transaction is inserting is waited for (PostgreSQL) and skipped."""
+    (…) DO NOTHING RETURNING`` (PostgreSQL, SQLite ≥ 3.35) of ``rows_insert_sql``. Returns the
+    objects stored, their primary keys set; a skipped one is left unsaved. No savepoint is needed
+    around it: no IntegrityError is raised for a clash, and a row another transaction is
+    inserting is waited for (PostgreSQL) and skipped."""
     if not objs:
         return []
     meta = model._meta

@@ -15,7 +15,7 @@ from sessions.models import MediaChunk, ProctoringSession
 from sessions.rows import (
     ANALYSIS_RELATED,
     model_rows,
-    rows_insert,
+    rows_insert_new,
     session_upload_locked,
     session_with_related,
 )
@@ -79,7 +79,7 @@ def test_rows_out_of_the_models_order_and_new_keys(tenant_a):
         )
         for seq in (1, 2, 3)
     ]
-    rows_insert(MediaChunk, chunks)
+    assert rows_insert_new(MediaChunk, chunks, ("session", "kind", "seq")) == chunks
     stored = {c.pk: c for c in MediaChunk.objects.filter(session=session)}
     assert sorted(stored) == sorted(c.pk for c in chunks)
     for chunk in chunks:
