@@ -10,31 +10,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from sessions.config import parse_eye
-from sessions.services import session_start
 from tenants import services
 from tenants.models import ApiKey, Domain
 from tenants.services import api_key_revoke, domain_add, origin_allowed
+from tests.widget.test_consumer import _start
 from tests.widget.test_upload_refusals import ORIGIN, _batch, _frame
 
 pytestmark = pytest.mark.django_db
-
-
-def _start(tenant, origin=ORIGIN, candidate="c-1"):
-    request = parse_eye(
-        {
-            "apiKey": tenant.publishable_key,
-            "assessmentId": "chem",
-            "assessmentTitle": "Chemistry",
-            "candidateId": candidate,
-            "candidateEmail": f"{candidate}@x.edu",
-            "candidateFirstName": "C",
-            "candidateLastName": "D",
-            "institutionName": "X",
-            "examDuration": 3600,
-        }
-    )
-    return session_start(request=request, origin=origin)
 
 
 @pytest.fixture(autouse=True)
