@@ -32,6 +32,50 @@ def _media_in_a_temporary_folder(tmp_path_factory):
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _a_redis_channel_layer_per_thread():
+    """One channels-redis layer object per thread, as a deployed process has one per event loop.
+
+    A layer object serves one event loop: its receive lock (``specific.`` channels) binds to the
+    loop that first waits on it. The browser tests' daphne thread and the test thread run loops
+    of their own in this one process; sharing the object, a test's WebSocket communicator that
+    received while a daphne consumer was waiting failed with "Lock ... is bound to a different
+    event loop", and so did every such test after it. Messages still cross between the threads'
+    layers through Redis, as between processes. The in-memory layer (no Redis) carries messages
+    inside its object, so it stays one for all threads.
+    """
+    import threading
+
+    from channels.layers import ChannelLayerManager, channel_layers
+    from django.conf import settings
+
+    backend = getattr(settings, "CHANNEL_LAYERS", {}).get("default", {}).get("BACKEND", "")
+    if not backend.startswith("channels_redis."):
+        yield
+        return
+
+    class PerThread(ChannelLayerManager):
+        local = threading.local()
+        generation = 0
+
+        @property
+        def backends(self):
+            if getattr(self.local, "generation", None) != PerThread.generation:
+                self.local.generation, self.local.backends = PerThread.generation, {}
+            return self.local.backends
+
+        @backends.setter
+        def backends(self, value):  # CHANNEL_LAYERS changed: every thread makes its layers again
+            PerThread.generation += 1
+
+    original = type(channel_layers)
+    channel_layers.__class__ = PerThread
+    try:
+        yield
+    finally:
+        channel_layers.__class__ = original
+
+
 @pytest.fixture(autouse=True)
 def _default_language_after_each_test():
     """A test-client request runs LocaleMiddleware in the test's own thread and leaves its language
