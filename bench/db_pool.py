@@ -39,7 +39,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+
+from _meters import PostgresCpu, cpu_seconds, require_services, skip  # noqa: E402
 
 from deploy.topology import ASGI_DATABASE_POOL, asgi_server_command, free_port  # noqa: E402
 
@@ -47,52 +48,6 @@ PG_URL = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 DOMAIN = "exams.dbpool.test"
 ORIGIN = f"https://{DOMAIN}"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def _skip(reason: str) -> None:
-    print(f"skipped: {reason}")
-    sys.exit(0)
-
-
-def _ticks(pid: int, fields_at=(11, 12)) -> int:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0
-    return sum(int(fields[i]) for i in fields_at)
-
-
-def _tree_ticks(pid: int) -> int:
-    """CPU ticks of a process and its threads' (the threads are in the process's own figure)."""
-    return _ticks(pid)
-
-
-class PgMeter:
-    """The run database's PostgreSQL CPU and sessions opened, over one connection held apart."""
-
-    def __init__(self, database: str) -> None:
-        import psycopg
-
-        self.database = database
-        self.conn = psycopg.connect(f"{PG_URL}/postgres", autocommit=True)
-        backend = self.conn.info.backend_pid
-        self.postmaster = int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
-
-    def sample(self) -> tuple[float, int]:
-        rows = self.conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.database,)
-        ).fetchall()
-        live = sum(_ticks(pid) for (pid,) in rows)
-        reaped = _ticks(self.postmaster, (11, 12, 13, 14))
-        self.conn.execute("SELECT pg_stat_clear_snapshot()")
-        (sessions,) = self.conn.execute(
-            "SELECT sessions FROM pg_stat_database WHERE datname = %s", (self.database,)
-        ).fetchone()
-        return (live + reaped) / CLK_TCK, int(sessions)
-
-    def close(self) -> None:
-        self.conn.close()
 
 
 def _request(url: str, body: bytes, headers: dict) -> tuple[int, dict]:
@@ -189,7 +144,7 @@ def _start_sessions(server: Server, key: str, count: int, label: str) -> list[di
     return started
 
 
-def _side(env: dict, pool: int, key: str, args, meter: PgMeter, log_dir: Path) -> dict:
+def _side(env: dict, pool: int, key: str, args, meter: PostgresCpu, log_dir: Path) -> dict:
     server = Server(env, pool, log_dir)
     try:
         sessions = _start_sessions(server, key, args.sessions, f"p{pool}")
@@ -229,16 +184,16 @@ def _side(env: dict, pool: int, key: str, args, meter: PgMeter, log_dir: Path) -
                         failures.append(status)
 
         threads = [threading.Thread(target=work) for _ in range(args.concurrency)]
-        pg0, sessions0 = meter.sample()
-        cpu0, wall0 = _tree_ticks(server.proc.pid), time.perf_counter()
+        pg0, sessions0 = meter.live() + meter.reaped(), meter.sessions()
+        cpu0, wall0 = cpu_seconds(server.proc.pid), time.perf_counter()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         wall = time.perf_counter() - wall0
-        server_cpu = (_tree_ticks(server.proc.pid) - cpu0) / CLK_TCK
+        server_cpu = cpu_seconds(server.proc.pid) - cpu0
         time.sleep(1.2)  # the backends' statistics reach pg_stat_database within a second
-        pg1, sessions1 = meter.sample()
+        pg1, sessions1 = meter.live() + meter.reaped(), meter.sessions()
         latencies.sort()
         return {
             "pool": pool,
@@ -269,15 +224,8 @@ def main() -> int:
         import psycopg
         import redis
     except ImportError as exc:
-        _skip(f"{exc.name} is not installed")
-    try:
-        psycopg.connect(f"{PG_URL}/postgres", connect_timeout=3).close()
-    except psycopg.Error as exc:
-        _skip(f"no PostgreSQL at {PG_URL} ({str(exc).strip().splitlines()[0]})")
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
-    except redis.RedisError as exc:
-        _skip(f"no Redis at {REDIS_URL} ({exc})")
+        skip(f"{exc.name} is not installed")
+    require_services(PG_URL, REDIS_URL)
 
     database = f"proctorme_dbpool_{os.getpid()}"
     with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as conn:
@@ -311,7 +259,7 @@ def main() -> int:
                 text=True,
             ).stdout
             key = next(w for w in created.split() if w.startswith("pk_"))
-            meter = PgMeter(database)
+            meter = PostgresCpu(PG_URL, database)
             print(
                 f"db_pool: one uvicorn process, {args.uploads} uploads of one frame from "
                 f"{args.concurrency} client threads over {args.sessions} sessions, PostgreSQL, "

@@ -55,6 +55,8 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _meters import CLK_TCK, PostgresCpu, cpu_ticks  # noqa: E402
+
 from deploy.topology import Topology, TopologyError, free_port  # noqa: E402
 from eval.unchanged import widget_threshold  # noqa: E402
 
@@ -64,7 +66,6 @@ PG_URL = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 DB_PREFIX = os.environ.get("BENCH_DB_PREFIX", "proctorme_load")
 ORIGIN = "https://bench.example"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 FLAG_P99_LIMIT = 10.0  # seconds from capture: analysis keeps up while the p99 stays within this
 DRAIN_LIMIT = 10.0  # seconds the queue may take to empty once the candidates stop
 ABSENCE_MIN_SECONDS = 5.0  # sessions.analysis_pipeline.DEFAULT_TIMING["FACE_ABSENCE"][0]
@@ -395,14 +396,6 @@ def _multipart(items: list[tuple[dict, bytes]]) -> tuple[bytes, str]:
 # --- CPU by component --------------------------------------------------------------------
 
 
-def _cpu_ticks(pid: int) -> int:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])  # utime + stime
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
 def _tree(pid: int) -> list[int]:
     found = [pid]
     try:
@@ -426,15 +419,6 @@ def _pids_named(name: str) -> list[int]:
     return pids
 
 
-def _reaped_ticks(pid: int) -> int:
-    """CPU ticks of ``pid`` itself and of its children that have exited (cutime + cstime)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return sum(int(fields[i]) for i in (11, 12, 13, 14))
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
 def _components(topology: Topology) -> dict[str, list[int]]:
     groups: dict[str, list[int]] = {"asgi": [], "celery": [], "haproxy": []}
     for name, proc in topology.procs:
@@ -452,59 +436,35 @@ class CpuByComponent:
     less what it had at the start.
 
     PostgreSQL: the backends of this run's database alive at a poll, plus what the postmaster
-    has reaped since the start (its own CPU and that of every child that exited, cutime +
-    cstime), less what the backends alive at the start had then. A backend that serves one
-    request and exits (``CONN_MAX_AGE`` 0: each upload's request opens a connection) lives
-    between two polls and is counted by the second term, its fork and start-up included; polling
-    live backends alone missed it. Backends of other databases that exit meanwhile are counted
-    too: measure on a quiet machine. ``pg_stat_activity`` is read over one connection held for
-    the meter's life, so the polling adds no backend that exits."""
+    has reaped since the start, less what the backends alive at the start had then
+    (``_meters.PostgresCpu``): a backend that serves one request and exits (``CONN_MAX_AGE`` 0)
+    lives between two polls and only the reaped part counts it."""
 
     def __init__(self, topology: Topology) -> None:
-        import psycopg
-
         self.topology = topology
-        self.database = urlsplit(topology.database_url).path.lstrip("/")
-        self.conn = psycopg.connect(f"{PG_URL}/postgres", autocommit=True, connect_timeout=3)
-        backend = self.conn.info.backend_pid
-        self.postmaster = int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        self.postgres = PostgresCpu(PG_URL, urlsplit(topology.database_url).path.lstrip("/"))
         self.start: dict[int, int] = {}
         self.last: dict[int, tuple[str, int]] = {}
         for kind, pids in _components(topology).items():
             for pid in pids:
-                self.start[pid] = _cpu_ticks(pid)
+                self.start[pid] = cpu_ticks(pid)
                 self.last[pid] = (kind, self.start[pid])
-        self.live_backends = self._backends()
-        self.backends_start = sum(self.live_backends.values())
-        self.reaped_start = _reaped_ticks(self.postmaster)
-
-    def _backends(self) -> dict[int, int]:
-        import psycopg
-
-        try:
-            rows = self.conn.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.database,)
-            ).fetchall()
-        except psycopg.Error:  # keep the last poll's view
-            return self.live_backends
-        return {pid: _cpu_ticks(pid) for (pid,) in rows}
+        self.postgres_start = self.postgres.live() + self.postgres.reaped()
 
     def poll(self) -> dict[str, float]:
         for kind, pids in _components(self.topology).items():
             for pid in pids:
-                ticks = _cpu_ticks(pid)
+                ticks = cpu_ticks(pid)
                 if ticks:
                     self.last[pid] = (kind, max(ticks, self.last.get(pid, (kind, 0))[1]))
         out = dict.fromkeys(("asgi", "celery", "haproxy", "postgres", "redis", "load generator"), 0.0)
         for pid, (kind, ticks) in self.last.items():
             out[kind] += (ticks - self.start.get(pid, 0)) / CLK_TCK
-        self.live_backends = self._backends()
-        reaped = _reaped_ticks(self.postmaster) - self.reaped_start
-        out["postgres"] = (sum(self.live_backends.values()) - self.backends_start + reaped) / CLK_TCK
+        out["postgres"] = self.postgres.live() + self.postgres.reaped() - self.postgres_start
         return out
 
     def close(self) -> None:
-        self.conn.close()
+        self.postgres.close()
 
 
 # --- a run at N --------------------------------------------------------------------------

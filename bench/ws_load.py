@@ -79,6 +79,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _meters import CLK_TCK, PostgresCpu, cpu_seconds, require_services, skip  # noqa: E402
+
 from deploy.topology import ASGI_DATABASE_POOL, asgi_server_command, free_port  # noqa: E402
 
 PG_URL = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
@@ -87,7 +89,6 @@ ASGI_APP = os.environ.get("BENCH_ASGI_APP", "proctorme.asgi:application")
 DB_PREFIX = os.environ.get("BENCH_DB_PREFIX", "proctorme_wsbench")
 DOMAIN = "bench.example"
 ORIGIN = f"https://{DOMAIN}"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 CONNECT_CONCURRENCY = 50
 STORM_CONCURRENCY = 500  # sockets of one generator process in their opening handshake at once
 HEARTBEAT_SECONDS = 15.0  # the widget's ping interval (static/proctorme/src/transport.js)
@@ -99,27 +100,12 @@ ACCESS_LOG_LINE = re.compile(r'"(WSCONNECTING|WSCONNECT|WSDISCONNECT|WSREJECT|GE
 # --- prerequisites, database, server ---------------------------------------------------------
 
 
-def _skip(reason: str) -> None:
-    print(f"skipped: {reason}")
-    sys.exit(0)
-
-
 def _prerequisites() -> None:
     try:
         import websockets  # noqa: F401
     except ImportError:
-        _skip("the websockets package is not installed (pip install -r requirements-dev.txt)")
-    import psycopg
-    import redis
-
-    try:
-        psycopg.connect(f"{PG_URL}/postgres", connect_timeout=3).close()
-    except psycopg.Error as exc:
-        _skip(f"no PostgreSQL at {PG_URL} ({str(exc).strip().splitlines()[0]})")
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
-    except redis.RedisError as exc:
-        _skip(f"no Redis at {REDIS_URL} ({exc})")
+        skip("the websockets package is not installed (pip install -r requirements-dev.txt)")
+    require_services(PG_URL, REDIS_URL)
 
 
 def _raise_fd_limit(needed: int) -> int:
@@ -342,14 +328,6 @@ def _stop_servers(servers: list[tuple]) -> None:
 # --- resource figures --------------------------------------------------------------------------
 
 
-def _cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
-
-
 def _rss_mib(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -367,19 +345,6 @@ def _machine_busy_seconds() -> float:
     return (sum(fields[:8]) - idle) / CLK_TCK
 
 
-def _reaped_cpu_seconds(pid: int) -> float:
-    """CPU seconds of ``pid`` itself and of its children that have exited (cutime + cstime)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / CLK_TCK
-
-
-def _parent_pid(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-
-
 def _redis_cpu() -> float:
     import redis
 
@@ -390,47 +355,27 @@ def _redis_cpu() -> float:
 class CpuMeter:
     """CPU seconds of the servers, their PostgreSQL backends, Redis and the generator.
 
-    PostgreSQL's figure is the bench database's backends alive at a sample plus what the
-    postmaster has reaped (its own CPU and that of every child that exited: ``cutime`` and
-    ``cstime``). A backend that lives for one query (``SIGNAL_BATCHING=0`` opens a connection per
-    signal, ``CONN_MAX_AGE`` 0) exits between two samples and is counted only by the second term,
-    which also takes its fork and start-up; polling live backends alone missed it and read 0.00 ms.
-    Backends of other databases that exit during a measurement are counted too: measure on a quiet
-    machine. The meter queries ``pg_stat_activity`` over one connection of its own, held for the
-    meter's life, so the polling adds no backend that exits.
+    PostgreSQL: the bench database's backends alive at a sample plus what the postmaster has
+    reaped (``_meters.PostgresCpu``). A backend that lives for one query (``SIGNAL_BATCHING=0``
+    opens a connection per signal, ``CONN_MAX_AGE`` 0) is counted only by the second term;
+    polling live backends alone missed it and read 0.00 ms.
     """
 
     def __init__(self, server_pids: list[int], db_name: str, client_pids: list[int]) -> None:
-        import psycopg
-
-        self.server_pids, self.db_name, self.client_pids = server_pids, db_name, client_pids
-        self.conn = psycopg.connect(f"{PG_URL}/postgres", autocommit=True, connect_timeout=3)
-        self.postmaster = _parent_pid(self.conn.info.backend_pid)
-        self.live: dict[int, float] = {}  # the bench database's backends at the last poll
+        self.server_pids, self.client_pids = server_pids, client_pids
+        self.postgres = PostgresCpu(PG_URL, db_name)
 
     def close(self) -> None:
-        self.conn.close()
-
-    def poll_backends(self) -> float:
-        import psycopg
-
-        try:
-            rows = self.conn.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.db_name,)
-            ).fetchall()
-        except psycopg.Error:  # keep the last poll's view; the next one counts them
-            return sum(self.live.values())
-        self.live = {pid: _cpu_seconds(pid) for (pid,) in rows}
-        return sum(self.live.values())
+        self.postgres.close()
 
     def sample(self) -> dict[str, float]:
-        live, reaped = self.poll_backends(), _reaped_cpu_seconds(self.postmaster)
+        live, reaped = self.postgres.live(), self.postgres.reaped()
         return {
-            "server": sum(_cpu_seconds(p) for p in self.server_pids),
+            "server": sum(cpu_seconds(p) for p in self.server_pids),
             "postgres": live + reaped,
             "pg_exited": reaped,
             "redis": _redis_cpu(),
-            "client": sum(_cpu_seconds(p) for p in self.client_pids),
+            "client": sum(cpu_seconds(p) for p in self.client_pids),
             "machine": _machine_busy_seconds(),
             "wall": time.monotonic(),
         }
