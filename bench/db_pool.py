@@ -84,9 +84,10 @@ def _frame() -> bytes:
 
 
 class Server:
-    def __init__(self, env: dict, pool: int, log_dir: Path) -> None:
+    def __init__(self, env: dict, pool: int, log_dir: Path, name: str = "") -> None:
         self.port = free_port()
-        self.log = open(log_dir / f"asgi-pool-{pool}.log", "wb")  # noqa: SIM115 (closed in stop)
+        log_name = f"asgi-{name or f'pool-{pool}'}.log"
+        self.log = open(log_dir / log_name, "wb")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
             asgi_server_command(sys.executable, host="127.0.0.1", port=self.port),
             cwd=ROOT,

@@ -20,6 +20,8 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 session_id: contextvars.ContextVar[str] = contextvars.ContextVar("session_id", default="-")
 _VARS = {"request_id": request_id, "session_id": session_id}
@@ -71,16 +73,40 @@ class JsonFormatter(logging.Formatter):
 
 
 class RequestIdMiddleware:
+    """Sync and async: under ASGI the chain stays on the event loop (a sync-only middleware
+    makes Django run it, and all above it, on a thread, then hop back for the async ones).
+    The ids are context variables, so they follow the request onto the view's thread and
+    back (asgiref copies the context both ways)."""
+
+    sync_capable = True
+    async_capable = True
+
     def __init__(self, get_response):
         self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
 
     def __call__(self, request):
+        if self.async_mode:
+            return self._acall(request)
+        value = self._begin(request)
+        response = self.get_response(request)
+        response["X-Request-ID"] = value
+        return response
+
+    async def _acall(self, request):
+        value = self._begin(request)
+        response = await self.get_response(request)
+        response["X-Request-ID"] = value
+        return response
+
+    @staticmethod
+    def _begin(request) -> str:
         incoming = request.headers.get("X-Request-ID", "")
         value = incoming if _SANE_ID.fullmatch(incoming) else uuid.uuid4().hex
         request.request_id = value
         # Set, not undone at the end: Django logs a 4xx/5xx after the middleware returns.
         # The next request in this thread (or ASGI task) sets both again before anything.
         bind(request_id=value, session_id="-")
-        response = self.get_response(request)
-        response["X-Request-ID"] = value
-        return response
+        return value

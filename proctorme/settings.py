@@ -74,22 +74,29 @@ INSTALLED_APPS = [
     "sessions.lti.apps.LtiConfig",
 ]
 
+# Each runs on the event loop under ASGI, so a request takes one thread hop, for its (sync) view:
+# one sync-only middleware makes Django run it and all above it on a thread, then hop back to the
+# loop for the rest, and Django's own (MiddlewareMixin) hop to a thread for each process_request
+# and process_response; proctorme.middleware runs those on the loop when they do no I/O.
+# bench/request_chain.py measures it; tests/ops/test_middleware_chain.py holds the chain to it.
 MIDDLEWARE = [
     # First: every log line of the request carries its id (proctorme.logs).
     "proctorme.logs.RequestIdMiddleware",
-    "django.middleware.security.SecurityMiddleware",
+    "proctorme.middleware.SecurityMiddleware",
     # Static files from the app itself in production (after `collectstatic`): hashed names,
-    # gzip copies, a year's immutable caching. No proxy rule or CDN needed.
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # gzip copies, a year's immutable caching. No proxy rule or CDN needed. WhiteNoise's own
+    # middleware with an async path (proctorme.staticfiles).
+    "proctorme.staticfiles.StaticFilesMiddleware",
+    "proctorme.middleware.SessionMiddleware",
+    "proctorme.middleware.LocaleMiddleware",
+    "proctorme.middleware.CommonMiddleware",
+    "proctorme.middleware.CsrfViewMiddleware",
+    "proctorme.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "proctorme.csp.DashboardCSPMiddleware",
+    "proctorme.middleware.MessageMiddleware",
+    "proctorme.middleware.XFrameOptionsMiddleware",
+    # The dashboard's Content-Security-Policy (proctorme.csp), on the loop.
+    "proctorme.middleware.CSPMiddleware",
     # Last, as django-axes asks: answers a locked-out sign-in with 429 and a page.
     "axes.middleware.AxesMiddleware",
 ]

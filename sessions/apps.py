@@ -9,7 +9,10 @@ class ProctoringConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from proctorme.middleware import teach_deploy_checks
         from sessions import signals, webhooks
+
+        teach_deploy_checks()
 
         signals.flag_created.connect(webhooks.on_flag_created, dispatch_uid="sessions.webhooks.flag_created")
         signals.session_started.connect(

@@ -86,3 +86,20 @@ def test_finding15_the_sign_in_page_has_it_and_widget_endpoints_do_not(client):
     assert "Content-Security-Policy" in client.get(reverse("login"))
     assert "Content-Security-Policy" not in client.get("/widget.js")
     assert "Content-Security-Policy" not in client.get("/widget/v1/ping")
+
+
+def test_the_deploy_checks_see_the_middlewares_that_run_on_the_event_loop(settings):
+    """proctorme.middleware's subclasses count as Django's own: the checks that depend on them run."""
+    from django.core.checks import run_checks
+
+    def warnings() -> set[str]:
+        return {m.id for m in run_checks(include_deployment_checks=True, tags=["security"])}
+
+    settings.SECURE_HSTS_SECONDS = 0
+    settings.X_FRAME_OPTIONS = "SAMEORIGIN"
+    settings.CSRF_COOKIE_SECURE = False
+    found = warnings()
+    assert {"security.W004", "security.W019", "security.W016"} <= found
+    assert not {"security.W001", "security.W002", "security.W003"} & found
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if not m.endswith(".SecurityMiddleware")]
+    assert "security.W001" in warnings()
