@@ -157,5 +157,8 @@
     document.addEventListener("play", function (event) {
       document.querySelectorAll("audio").forEach(function (a) { if (a !== event.target) a.pause(); });
     }, true);
+
+    // The player answers clicks and keys from here on (a click before this is not heard).
+    if (player) player.dataset.ready = "true";
   });
 })();

@@ -40,7 +40,8 @@ def test_reviewer_filters_replays_and_records_a_verdict(page, proctorme_url, rev
     assert len(lines) == 2 and "Hugo High" in lines[1]
 
     page.click("text=Hugo High")
-    page.wait_for_selector("#player-frame")
+    # The replay script binds its handlers at DOMContentLoaded, after the element exists.
+    page.wait_for_selector("#player[data-ready=true]")
     assert page.locator("#player-frame").get_attribute("data-frame-id") == str(high.frames[0].public_id)
 
     # A flag marker on the timeline shows the frame of that moment.
