@@ -27,7 +27,9 @@ skip detection on a frame that is nearly identical to the last analysed one
 and reuse its faces and pose (the blocked-camera check still runs on every
 frame), and give a frame that changed only around a steady single face a
 tracked look (one full-range call on a square around that face) instead of
-the whole cascade; their state is a small JSON-able dict.
+the whole cascade, and judge the eyes from the candidate's own centre (the
+median of their recent readings) rather than from straight ahead; their state
+is a small JSON-able dict.
 """
 
 from __future__ import annotations
@@ -714,6 +716,7 @@ def _blocked_small(
 
 
 MOUTH_COVERED_BELOW = 0.7
+EYES_CENTRE_MAX_DEG = 8.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -744,6 +747,17 @@ class FrameSensitivity:
     max_eyes_yaw_deg: float = 19.0
     eyes_min_face_px: int = 40
     eyes_check: bool = True
+    # In a stream (``FrameAnalyser``), the eyes' limit is measured from the candidate's own
+    # centre, the median of their recent readings (a resting gaze and the mesh's bias differ per
+    # person and camera placement), which may lie at most this far from straight ahead (degrees,
+    # as read). Chosen on the tune half: from 6 up, the clean sessions' eyes (the candidates'
+    # median readings -13 to +4) come no nearer the limit than 15.6 for 5 s
+    # (eval/clean_sessions.py --half tune; 20.6 from straight ahead), and 8 gives the best
+    # recall on the tune half's composed looks away judged from each view's own resting reading
+    # (99 of 170; 91 from straight ahead); a larger bound only leaves more room to drift the
+    # eyes away unflagged (up to it plus max_eyes_yaw_deg). 0: from straight ahead always, as
+    # analyse_frame judges a single frame.
+    eyes_centre_max_deg: float = EYES_CENTRE_MAX_DEG
     # The lower face covered (a cup, a hand over the mouth: ``mouth_detail`` under this): face
     # mesh, fitting a face whose mouth it cannot see, tips its whole fit up by 5-10° of pitch
     # (the detector's mouth keypoint goes with it), so head pitch does not make such a face
@@ -849,6 +863,21 @@ def _pose(
     return pose, read_eyes(crop, scale, result) if eyes_wanted else None, near_limit
 
 
+def _head_turned(rgb: np.ndarray, face: FaceBox, pose: HeadPose, may_turn: bool, s: FrameSensitivity) -> bool:
+    """Is the head turned past the limits (yaw, or pitch with the mouth in view), ``may_turn``
+    being ``head_may_turn``'s answer for ``face``?"""
+    if not may_turn:
+        return False
+    pitched = abs(pose.pitch) > s.max_pitch_deg and not _mouth_covered(rgb, face, s)
+    return abs(pose.yaw) > s.max_yaw_deg or pitched
+
+
+def eyes_away(eyes_yaw: float, s: FrameSensitivity, centre: float = 0.0) -> bool:
+    """Are the eyes turned sideways past ``max_eyes_yaw_deg`` from ``centre`` (straight ahead in
+    the head for a single frame; a stream's per-candidate centre, ``FrameAnalyser``)?"""
+    return abs(eyes_yaw - centre) > s.max_eyes_yaw_deg
+
+
 def _mouth_covered(rgb: np.ndarray, face: FaceBox, s: FrameSensitivity) -> bool:
     if s.mouth_covered_below <= 0:
         return False
@@ -890,11 +919,10 @@ def _observed(
         pose, eyes, may_turn = _pose(rgb, faces[0], s)
         if pose is not None:
             yaw, pitch = pose.yaw, pose.pitch
-            pitched = may_turn and abs(pitch) > s.max_pitch_deg and not _mouth_covered(rgb, faces[0], s)
-            looking_away = (may_turn and abs(yaw) > s.max_yaw_deg) or pitched
+            looking_away = _head_turned(rgb, faces[0], pose, may_turn, s)
             if eyes is not None:  # the eyes turned sideways in the head, whatever the head does
                 eyes_yaw = eyes.yaw
-                looking_away = looking_away or abs(eyes_yaw) > s.max_eyes_yaw_deg
+                looking_away = looking_away or eyes_away(eyes_yaw, s)
     return FrameObservation(
         face_count=len(faces),
         faces=tuple(faces),
@@ -913,6 +941,16 @@ def _observed(
 THUMB_SIZE = (32, 24)  # width, height of the greyscale thumbnail frames are compared on
 THUMB_CELL = 4  # compared in cells of 4x4 thumbnail pixels: 1/8 of the width, 1/6 of the height
 STATE_VERSION = 2
+# The candidate's eyes centre (``FrameAnalyser.eyes_centre``): the median of the eyes' readings on
+# the last EYES_CENTRE_READINGS analysed frames with the candidate alone and not looking away
+# (about 50 s of a seated candidate who moves: the tune half's clean sessions analyse ~0.6 of
+# the seconds; a candidate who keeps perfectly still is analysed every 20 s), once there are at
+# least EYES_CENTRE_MIN_READINGS of them; straight ahead (0) before. Chosen on the tune half's
+# clean sessions with the bound (``FrameSensitivity.eyes_centre_max_deg``): 10 rather than 20
+# readings, because a candidate whose eyes rest well to one side came within 1° of the limit,
+# for 5 s, in the first 25 s of a session while still judged from straight ahead.
+EYES_CENTRE_READINGS = 30
+EYES_CENTRE_MIN_READINGS = 10
 
 
 def _thumbnail(rgb: np.ndarray) -> np.ndarray:
@@ -1089,6 +1127,17 @@ class FrameAnalyser:
     ``analyse_jpeg`` takes the uploaded bytes and decodes them in full only
     when the frame is analysed; a reused frame is decoded at a half or a quarter
     of its size, in grey (``decode_gray_reduced``).
+
+    The eyes are judged against the candidate's own centre (``eyes_centre``) rather than
+    straight ahead: where a person's eyes rest on the screen, as the iris landmarks read them,
+    depends on the person, the mesh's fit of their eyes and where the camera sits beside the
+    screen. The centre is the median of the eyes' readings of the last ``EYES_CENTRE_READINGS``
+    analysed frames that had the candidate alone and were not looking away (so a look away,
+    however long, never moves it, and a glance that stays just under the limit is outvoted),
+    clipped to ``eyes_centre_max_deg`` either side of straight ahead (so even a slow drift of the
+    eyes away, each step inside the limit, leaves at most that much unflagged); straight ahead
+    until ``EYES_CENTRE_MIN_READINGS`` exist. A single frame (``analyse_frame``) is always judged
+    from straight ahead. No model runs for it: the readings are those the frames already gave.
     """
 
     def __init__(
@@ -1119,6 +1168,8 @@ class FrameAnalyser:
         self._wide: tuple[np.ndarray, float | None] | None = None
         self._since_wide = 0
         self.tracked = 0  # analysed frames given the tracked look
+        # The eyes' recent readings (degrees), oldest first: ``eyes_centre``.
+        self._eyes: list[float] = []
         if (
             state
             and state.get("version") == STATE_VERSION
@@ -1159,6 +1210,12 @@ class FrameAnalyser:
                 self._since_wide = int(wide["since"])
             except (KeyError, IndexError, TypeError, ValueError):
                 self._wide, self._since_wide = None, 0
+            raw = state.get("eyes")
+            try:
+                readings = [float(v) for v in raw] if isinstance(raw, list) else []
+            except (TypeError, ValueError):
+                readings = []
+            self._eyes = [v for v in readings if math.isfinite(v)][-EYES_CENTRE_READINGS:]
 
     @property
     def state(self) -> dict[str, Any]:
@@ -1189,7 +1246,35 @@ class FrameAnalyser:
                 "at": self._wide[1],
                 "since": self._since_wide,
             },
+            "eyes": list(self._eyes),
         }
+
+    @property
+    def eyes_centre(self) -> float:
+        """Where this candidate's eyes rest, in degrees as read (> 0 towards the image's right):
+        the median of the recent readings clipped to ``eyes_centre_max_deg``, 0 until there
+        are ``EYES_CENTRE_MIN_READINGS`` (and with ``eyes_centre_max_deg`` 0)."""
+        bound = self.sensitivity.eyes_centre_max_deg
+        if bound <= 0 or len(self._eyes) < EYES_CENTRE_MIN_READINGS:
+            return 0.0
+        return max(-bound, min(bound, float(np.median(self._eyes))))
+
+    def _eyes_judged(self, rgb: np.ndarray, obs: FrameObservation) -> FrameObservation:
+        """``obs`` (an analysed frame's) with its eyes judged from ``eyes_centre`` instead of
+        straight ahead, its reading then kept when the candidate is alone and not looking away."""
+        s = self.sensitivity
+        if obs.eyes_yaw is None or not obs.faces or obs.yaw is None or obs.pitch is None:
+            return obs
+        face = obs.faces[0]
+        if eyes_away(obs.eyes_yaw, s):  # the verdict may rest on the eyes: the head's alone
+            pose = HeadPose(yaw=obs.yaw, pitch=obs.pitch)
+            head = _head_turned(rgb, face, pose, head_may_turn(face, s), s)
+        else:
+            head = obs.looking_away
+        away = head or eyes_away(obs.eyes_yaw, s, self.eyes_centre)
+        if obs.face_count == 1 and not away:
+            self._eyes = [*self._eyes, float(obs.eyes_yaw)][-EYES_CENTRE_READINGS:]
+        return obs if away == obs.looking_away else replace(obs, looking_away=away)
 
     def _face_recent(self, at: float | None) -> bool:
         """Was the last frame with one face recent enough for a face now missing to be hidden?"""
@@ -1256,6 +1341,7 @@ class FrameAnalyser:
         else:
             obs = analyse_frame(rgb, sensitivity=self.sensitivity)
             self._wide, self._since_wide = (thumb, at), 0
+        obs = self._eyes_judged(rgb, obs)
         if obs.face_count == 1:
             self._face_ref = (thumb, obs.faces[0], shape, at)
             self._since_face = 0

@@ -28,6 +28,13 @@ head-pose check alone decides):
   iris, usually near the middle of the eye, so a glance away behind a glare is
   missed (read as looking ahead), never invented.
 
+A single frame (``analyse_frame``) is looking away when the eyes' reading is more than
+``FrameSensitivity.max_eyes_yaw_deg`` from straight ahead; in a stream
+(``analysis.frames.FrameAnalyser``) it is measured from the candidate's own centre, the
+median of their recent readings (at most ``eyes_centre_max_deg`` from straight ahead):
+where a person's eyes rest on the screen, as read, differs by several degrees with the
+person, the mesh's fit of their eyes and where the camera sits.
+
 It runs once per analysed frame with a face large enough, on a crop around the
 face (one face-mesh call, the cost of the head-pose confirmation); a frame the
 stream analyser reuses (nearly identical to the last analysed one) reuses its

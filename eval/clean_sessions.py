@@ -1,6 +1,7 @@
 """False flags per candidate-hour on simulated clean sessions, beside the bare call.
 
     .venv/bin/python eval/clean_sessions.py [--half report|tune] [--minutes 100] [--candidates N] [--jobs 2]
+        [--flags] [--eyes-centre DEG]
 
 Each session is one candidate of a half of the evaluation corpus alone at a
 desk for ``--minutes`` at one frame a second, sent as the widget sends them
@@ -12,7 +13,8 @@ photo than ``eval/eyes.py``'s "eyes ahead", ~11° of eye rotation; only for
 people with eye marks there), exposure drifting slowly, a cup raised to the
 mouth, a hand on the chin, leaning back in the chair. Nothing in it should
 raise a frame flag. The frames go through the pipeline's own pieces —
-``FrameAnalyser`` (with its reuse of still frames), the frame rules and the
+``FrameAnalyser`` (with its reuse of still frames and its per-candidate
+centre for the eyes), the frame rules and the
 episode trackers at their default timing — and, as the baseline, the bare
 full-range call's face count through the same rules.
 
@@ -22,8 +24,13 @@ at most one false flag per 10 candidate-hours). ``--half tune`` runs the tune
 half's people in the tune half's rooms: what the pipeline's choices are made
 on; the report half is only scored. ``--flags`` lists every false flag with
 what the candidate was doing when it began. ``--jobs`` runs sessions in
-parallel processes. ``--half tune --mouth`` chooses the limit under which a
-face's mouth counts as covered (``FrameSensitivity.mouth_covered_below``).
+parallel processes. ``--eyes-centre DEG`` sets how far from straight ahead
+the analyser's per-candidate eyes centre may lie
+(``FrameSensitivity.eyes_centre_max_deg``; 0: the eyes' limit from straight
+ahead, as before the centre; ``--half tune --eyes-centre 0`` beside the
+default is how its bound was chosen). ``--half tune --mouth`` chooses the
+limit under which a face's mouth counts as covered
+(``FrameSensitivity.mouth_covered_below``).
 """
 
 from __future__ import annotations
@@ -47,7 +54,7 @@ if str(ROOT) not in sys.path:
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from analysis.frames import FrameAnalyser, analyse_frame, mouth_detail  # noqa: E402
+from analysis.frames import FrameAnalyser, FrameSensitivity, analyse_frame, mouth_detail  # noqa: E402
 from analysis.tracker import EpisodeTracker  # noqa: E402
 from eval import corpus, eyes  # noqa: E402
 from eval.scoring import bare_count  # noqa: E402
@@ -197,10 +204,12 @@ def count_flags(observations: list[tuple[float, int, bool, bool]]) -> Counter:
     return Counter(f.type for f in flags_of(observations, ["seated"] * (len(observations) + 10)))
 
 
-def sit(half: str, index: int, minutes: int) -> Session:
-    """The ``index``-th candidate of ``half`` (whose face is in view) for ``minutes``."""
+def sit(half: str, index: int, minutes: int, eyes_centre: float | None = None) -> Session:
+    """The ``index``-th candidate of ``half`` (whose face is in view) for ``minutes``;
+    ``eyes_centre``: ``FrameSensitivity.eyes_centre_max_deg`` (None: the default)."""
     person = candidates(half)[index]
-    analyser = FrameAnalyser()
+    s = FrameSensitivity() if eyes_centre is None else FrameSensitivity(eyes_centre_max_deg=eyes_centre)
+    analyser = FrameAnalyser(sensitivity=s)
     result = Session(person.id, minutes)
     seed = zlib.crc32(person.id.encode())  # the same session for a person whoever else sits
     # One frame at a time: the widget's choice of each is made from the frames before it, so a
@@ -236,17 +245,21 @@ def candidates(half: str) -> list[corpus.Person]:
 
 
 def simulate(
-    half: str = "report", minutes: int = MINUTES, count: int | None = None, jobs: int = 1
+    half: str = "report",
+    minutes: int = MINUTES,
+    count: int | None = None,
+    jobs: int = 1,
+    eyes_centre: float | None = None,
 ) -> list[Session]:
     n = len(candidates(half)) if count is None else min(count, len(candidates(half)))
     if jobs <= 1 or n <= 1:
-        return [sit(half, i, minutes) for i in range(n)]
+        return [sit(half, i, minutes, eyes_centre) for i in range(n)]
     # Started afresh, not forked: make eval runs mediapipe in this process before the clean
     # sessions, and a child forked from a process whose model threads have run can crash in
     # the allocator ("malloc(): unaligned tcache chunk detected", seen in make eval).
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=spawn) as pool:
-        return list(pool.map(sit, [half] * n, range(n), [minutes] * n))
+        return list(pool.map(sit, [half] * n, range(n), [minutes] * n, [eyes_centre] * n))
 
 
 MOUTH_MINUTES = 12  # per tune-half candidate: three cups and two hands on the chin each
@@ -362,6 +375,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--flags", action="store_true", help="list every flag raised")
     parser.add_argument(
+        "--eyes-centre",
+        type=float,
+        metavar="DEG",
+        help="FrameSensitivity.eyes_centre_max_deg for the sessions (0: the eyes' limit from "
+        "straight ahead, as before the per-candidate centre; default: the product's)",
+    )
+    parser.add_argument(
         "--mouth",
         action="store_true",
         help="choose the mouth-covered limit on the tune half's sessions (analysis.frames.mouth_detail)",
@@ -372,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("the mouth-covered limit is chosen on the tune half only")
         print("\n".join(mouth_lines(mouth_details(min(args.minutes, MOUTH_MINUTES)))))
         return 0
-    sessions = simulate(args.half, args.minutes, args.candidates, args.jobs)
+    sessions = simulate(args.half, args.minutes, args.candidates, args.jobs, args.eyes_centre)
     print("\n".join(lines(sessions, flags=args.flags)))
     return 0
 

@@ -165,8 +165,9 @@ def _shift(rng: np.random.Generator, away: bool) -> float:
     return round(float(rng.uniform(lo, hi)) * (1 if rng.random() < 0.5 else -1), 3)
 
 
-def compose(which: str, index: int, away: bool) -> tuple[str, str, float, np.ndarray]:
-    """(id, condition, shift, view): one candidate of half ``which`` alone, eyes moved."""
+def compose(which: str, index: int, away: bool, *, rest: bool = False) -> tuple[str, str, float, np.ndarray]:
+    """(id, condition, shift, view): one candidate of half ``which`` alone, eyes moved; with
+    ``rest``, the same view (place, size, light, mirror, noise) with the eyes not moved."""
     seed = int.from_bytes(hashlib.sha256(f"eyes/{which}/{index}/{away}".encode()).digest()[:8], "big")
     rng = np.random.default_rng(seed)
     names = people(which)
@@ -174,7 +175,7 @@ def compose(which: str, index: int, away: bool) -> tuple[str, str, float, np.nda
         raise RuntimeError(f"no eye-marked person in the {which} half")
     name = names[index % len(names)]
     shift = _shift(rng, away)
-    cut = _averted_cutout(name, shift)
+    cut = _averted_cutout(name, 0.0 if rest else shift)
     pools = corpus._pools(which)
     w, h = corpus.VIEW
     condition = corpus.CONDITIONS[int(rng.integers(len(corpus.CONDITIONS)))]

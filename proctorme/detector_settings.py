@@ -41,6 +41,7 @@ SENSITIVITY_KEYS = frozenset(
         "max_eyes_yaw_deg",
         "eyes_min_face_px",
         "eyes_check",
+        "eyes_centre_max_deg",
         "mouth_covered_below",
     }
 )
