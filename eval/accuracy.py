@@ -319,21 +319,24 @@ one scene share a group. A frame is composed from one half's sources only.
   all during a cup) to 0 in 11.67 candidate-hours, and changed no verdict in
   the report half's sessions: their false flags during a cup (below) have
   another cause, not looked for there (that half is only scored).
-* The eyes' limit is absolute: a candidate whose screen sits to one side of
-  the camera, reading its edge, looks away by it. The clean sessions' eyes
-  now move over the screen (3–15 s on one of five spots within "eyes
-  ahead", ±0.075 of the eye's width, `eval/clean_sessions.py`) and the head
-  rolls up to ±8°: on the tune half that gives 23 false `LOOKING_AWAY` in
-  11.67 candidate-hours (`man_a` 14, `lena` 9, every one the eyes' check
-  alone, their photos' eyes already −9° and −12° off), where the sessions
-  with still eyes gave none. Per-frame rules tried on the tune half (the
-  eyes turned against the head cancelling a share of it, 0.25–1) all lost
-  looking-away recall (76 of 150 composed views → 70 to 47) and were not
-  kept. A centre learned per candidate (the median of the stream's last
-  minute of readings, 0 until 20–30 exist) took them to 0 when the tune
-  half's readings were replayed offline through the flag rules; it is not
-  in the pipeline yet, and would miss a candidate who looks away for most of
-  that minute.
+* The eyes' limit is measured from the candidate's own centre in a stream
+  (`analysis.frames.FrameAnalyser`: the median of their last 30 readings on
+  analysed frames not looking away, once 10 exist, at most 8° from straight
+  ahead); a single frame, as the tables above score it, is judged from
+  straight ahead. The clean sessions' eyes move over the screen (3–15 s on
+  one of five spots within "eyes ahead", ±0.075 of the eye's width,
+  `eval/clean_sessions.py`) and the head rolls up to ±8°: judged from
+  straight ahead that gave the tune half 23 false `LOOKING_AWAY` in 11.67
+  candidate-hours (`man_a` 14, `lena` 9, every one the eyes' check alone,
+  their median readings −9.5° and −13°); from the centre, none. Per-frame
+  rules tried on the tune half (the eyes turned against the head cancelling
+  a share of it, 0.25–1) all lost looking-away recall and were not kept. The
+  bound of 8° was chosen on the tune half (`eval/eyes_centre.py`,
+  `eval/clean_sessions.py --half tune --eyes-centre`): it is what a
+  candidate can gain by drifting the eyes to one side a step at a time (a
+  reading up to 27° there goes unflagged). No reading of a frame looking
+  away is kept, so a candidate whose eyes rest past 19° from straight ahead
+  gets no centre from those readings and stays flagged.
 * The report half's `face_swapped` is opencv's face-swap result: the tune
   half's `man_b`'s face on `man_a`'s photo. The halves share a face there
   (and so the eyes of half the report half's composed looking-away views);
