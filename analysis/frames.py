@@ -885,7 +885,11 @@ def _mouth_covered(rgb: np.ndarray, face: FaceBox, s: FrameSensitivity) -> bool:
     return detail is not None and detail < s.mouth_covered_below
 
 
-def analyse_frame(rgb: np.ndarray, *, sensitivity: FrameSensitivity | None = None) -> FrameObservation:
+def analyse_frame(
+    rgb: np.ndarray, *, sensitivity: FrameSensitivity | None = None, recover: bool = True
+) -> FrameObservation:
+    """Faces, pose, eyes and the blocked check of one frame. ``recover`` false: no HOG recovery
+    look when the cascade finds no face (``FrameAnalyser`` on an empty view HOG saw unchanged)."""
     s = sensitivity or FrameSensitivity()
     rgb = contiguous(rgb)
     # The blocked check first: a covered view gets no HOG recovery look (``detect_faces``).
@@ -899,7 +903,7 @@ def analyse_frame(rgb: np.ndarray, *, sensitivity: FrameSensitivity | None = Non
         sure_confidence=s.sure_face_confidence,
         tile_confidence=s.tile_face_confidence,
         verify_below=s.verify_below,
-        recover=not seen.blocked,
+        recover=recover and not seen.blocked,
     )
     return _observed(rgb, faces, s, seen)
 
@@ -1041,6 +1045,12 @@ TRACK_CONTEXT = 2.0
 # check, or the cascade missed it then) waits no longer for the whole cascade than a still
 # view waits to be analysed again.
 TRACK_WIDE_EVERY = 4
+# HOG's recovery look on an empty view (``FrameAnalyser``): it costs about seven full-range calls,
+# and on a view that has not changed since it last found nothing there it would see the same.
+# So a whole look at an empty view gets it only when the view changed since HOG's last look
+# (``frame_change`` at the still threshold), a face was in view since, or that look is this old
+# (seconds; three of the 20-s refreshes of a still view).
+HOG_AGAIN_SECONDS = 60.0
 
 
 def track_square(box: FaceBox, shape: tuple[int, int]) -> tuple[int, int, int]:
@@ -1124,6 +1134,11 @@ class FrameAnalyser:
     change outside the square (someone arriving anywhere else), the ``TRACK_WIDE_EVERY``-th
     analysed frame in a row and a whole look ``max_still_seconds`` old.
 
+    On consecutive empty views (frames with capture times), the whole look skips HOG's recovery
+    look (``detect_faces``' last) while the view is nearly identical (``still_threshold``) to
+    the one HOG last found nothing in, for up to ``HOG_AGAIN_SECONDS``: mediapipe's looks still
+    run on every analysed frame, and any change, a face in view or that age sends HOG again.
+
     ``analyse_jpeg`` takes the uploaded bytes and decodes them in full only
     when the frame is analysed; a reused frame is decoded at a half or a quarter
     of its size, in grey (``decode_gray_reduced``).
@@ -1164,6 +1179,9 @@ class FrameAnalyser:
         # The last analysed frame with one face: thumbnail, face, shape, capture time.
         self._face_ref: tuple[np.ndarray, FaceBox, tuple[int, int], float | None] | None = None
         self._since_face = 0  # analysed frames since then
+        # The last view HOG's recovery look found nothing in: thumbnail, shape, capture time.
+        self._hog: tuple[np.ndarray, tuple[int, int], float] | None = None
+        self.hog_skipped = 0  # whole looks at an empty view that HOG saw unchanged
         # The last frame given the whole cascade: thumbnail, capture time; tracked looks since.
         self._wide: tuple[np.ndarray, float | None] | None = None
         self._since_wide = 0
@@ -1188,6 +1206,16 @@ class FrameAnalyser:
             else:
                 self._ref, self._ref_shape, self._ref_obs, self._run = ref, shape, observation, run
                 self._steady, self._ref_at = steady, ref_at
+            try:
+                hog = state["hog"]
+                hog_thumb = np.frombuffer(base64.b64decode(hog["thumb"]), dtype=np.uint8)
+                self._hog = (
+                    hog_thumb.reshape(THUMB_SIZE[1], THUMB_SIZE[0]).copy(),
+                    (int(hog["shape"][0]), int(hog["shape"][1])),
+                    float(hog["at"]),
+                )
+            except (KeyError, IndexError, TypeError, ValueError):
+                self._hog = None
             try:
                 face = state["face"]
                 face_thumb = np.frombuffer(base64.b64decode(face["thumb"]), dtype=np.uint8)
@@ -1230,6 +1258,13 @@ class FrameAnalyser:
             "reused": self._run,
             "steady": self._steady,
             "at": self._ref_at,
+            "hog": None
+            if self._hog is None
+            else {
+                "thumb": base64.b64encode(self._hog[0].tobytes()).decode("ascii"),
+                "shape": list(self._hog[1]),
+                "at": self._hog[2],
+            },
             "face": None
             if self._face_ref is None
             else {
@@ -1330,6 +1365,33 @@ class FrameAnalyser:
         square = track_square(last, shape)
         return last if changed_within(wide_thumb, thumb, square, shape, self.still_threshold) else None
 
+    def _whole_look(self, rgb: np.ndarray, thumb: np.ndarray, at: float | None) -> FrameObservation:
+        """``analyse_frame`` on ``rgb``, without HOG's recovery look when the last analysed frame
+        was empty too and HOG's last look, at most ``HOG_AGAIN_SECONDS`` ago, found nothing in
+        a view nearly identical to this one."""
+        shape = (rgb.shape[0], rgb.shape[1])
+        hog = self._hog
+        unchanged = (
+            hog is not None
+            and at is not None
+            and self._ref_obs is not None
+            and self._ref_obs.face_count == 0
+            and hog[1] == shape
+            and 0 <= at - hog[2] < HOG_AGAIN_SECONDS
+            and frame_change(hog[0], thumb) < self.still_threshold
+        )
+        if unchanged:
+            obs = analyse_frame(rgb, sensitivity=self.sensitivity, recover=False)
+        else:  # the call as before (stand-ins for analyse_frame in tests take only the sensitivity)
+            obs = analyse_frame(rgb, sensitivity=self.sensitivity)
+        if obs.face_count:
+            self._hog = None  # a face in view: the next empty view gets HOG's look
+        elif unchanged:
+            self.hog_skipped += 1
+        elif not obs.blocked and at is not None:
+            self._hog = (thumb, shape, at)  # HOG looked and found nothing
+        return obs
+
     def _analysed(self, rgb: np.ndarray, thumb: np.ndarray, at: float | None) -> FrameObservation:
         shape = (rgb.shape[0], rgb.shape[1])
         last = self._trackable(thumb, shape, at)
@@ -1339,7 +1401,7 @@ class FrameAnalyser:
             self._since_wide += 1
             self.tracked += 1
         else:
-            obs = analyse_frame(rgb, sensitivity=self.sensitivity)
+            obs = self._whole_look(rgb, thumb, at)
             self._wide, self._since_wide = (thumb, at), 0
         obs = self._eyes_judged(rgb, obs)
         if obs.face_count == 1:

@@ -341,7 +341,8 @@ def main() -> None:
     )
     print(
         f"  of which frame analysis           : {frame_cpu * 3600 / seconds:7.1f} CPU-s per candidate-hour "
-        f"({analyser.analysed} frames analysed, {analyser.reused} reused)"
+        f"({analyser.analysed} frames analysed, {analyser.reused} reused; {analyser.hog_skipped} "
+        "empty views HOG saw unchanged, its look skipped)"
     )
     print(
         f"  pipeline per frame (all included) : {cpu / frames * 1000:7.2f} ms  -> {frames / cpu:6.1f} frames/s per core"

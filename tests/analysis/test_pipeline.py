@@ -387,3 +387,24 @@ def test_a_run_that_records_a_flag_scores_at_once(client, started, django_captur
     assert scores[0] == 100.0
     assert Flag.objects.filter(session=started.session, type="FACE_ABSENCE").exists()
     assert scores[-1] < 100.0
+
+
+@pytest.mark.slow
+def test_a_long_absence_is_one_flag_with_hog_looking_again_only_once_a_minute(
+    client, started, django_capture_on_commit_callbacks, monkeypatch
+):
+    from analysis import frames
+
+    looks = []
+    real = frames._HOG.run
+    monkeypatch.setattr(frames._HOG, "run", lambda *args: looks.append(1) or real(*args))
+    timeline = [ONE] * 4 + [NONE] * 80 + [ONE] * 4  # the candidate away for seconds 5-84
+    for batch in _batches(timeline, size=10):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert _upload(client, started, batch).status_code == 202
+    session = ProctoringSession.objects.get(pk=started.session.pk)
+    assert _flags(session) == [("FACE_ABSENCE", 5, 84)]
+    # The empty view is analysed at 5 and 6 (two to agree), then every 20 s (26, 46, 66); HOG
+    # looks at 5 and, its look a minute old, at 66 (each run reads its last look from the
+    # session's analysis state).
+    assert len(looks) == 2

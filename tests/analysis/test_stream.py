@@ -272,3 +272,80 @@ def test_the_tracked_look_finds_the_face_it_follows_and_nothing_where_it_left():
     found = tracked_face(one, face, FrameSensitivity())
     assert found is not None and abs(found.x - face.x) < face.w * 0.2
     assert tracked_face(empty, face, FrameSensitivity()) is None  # gone: the whole cascade decides
+
+
+def _hog_counted(monkeypatch) -> list[int]:
+    from analysis import frames
+
+    looks: list[int] = []
+    real = frames._HOG.run
+    monkeypatch.setattr(frames._HOG, "run", lambda *args: looks.append(1) or real(*args))
+    return looks
+
+
+def test_on_an_empty_view_hog_looks_again_only_when_it_changed_or_a_minute_on(monkeypatch):
+    from analysis import frames
+
+    looks = _hog_counted(monkeypatch)
+    room = material.background((320, 240), np.random.default_rng(4))
+    rng = np.random.default_rng(9)
+    views = [np.clip(room + rng.normal(0, 2, room.shape), 0, 255).astype(np.uint8) for _ in range(50)]
+    analyser = FrameAnalyser()
+    analysed_at, looked_at = [], []
+    for i, img in enumerate(views):  # one frame every 2 s, as the widget sends a still view
+        before, seen = analyser.analysed, len(looks)
+        obs = analyser.analyse(img, at=2.0 * i)
+        assert obs.face_count == 0 and not obs.blocked and not obs.face_hidden  # an absence throughout
+        if analyser.analysed > before:
+            analysed_at.append(2.0 * i)
+        if len(looks) > seen:
+            looked_at.append(2.0 * i)
+    # Mediapipe's looks on every analysed frame (two to agree, then every 20 s); HOG on the
+    # first and once its look is a minute old.
+    assert analysed_at == [0.0, 2.0, 22.0, 42.0, 62.0, 82.0]
+    assert looked_at == [0.0, 62.0] and analyser.hog_skipped == 4
+    assert frames.HOG_AGAIN_SECONDS == 60.0
+    # A view that changed gets HOG's look at once.
+    moved = np.roll(room, 40, axis=1)
+    before = len(looks)
+    analyser.analyse(moved, at=100.0)
+    assert len(looks) == before + 1
+    # Without capture times HOG looks on every empty analysed frame, as analyse_frame does.
+    looks.clear()
+    timeless = FrameAnalyser()
+    for img in views[:12]:
+        timeless.analyse(img)
+    assert len(looks) == timeless.analysed and timeless.hog_skipped == 0
+
+
+def test_a_face_only_hog_finds_is_found_on_the_first_frame_after_an_empty_view(monkeypatch):
+    from analysis import frames
+    from analysis.frames import detect_faces
+
+    room = material.background((320, 240), np.random.default_rng(4))  # a furnished room
+
+    def overexposed(canvas):
+        return material.jpeg_roundtrip(
+            np.clip(canvas.astype(np.float32) * 1.8, 0, 255).astype(np.uint8), quality=60
+        )
+
+    empty = overexposed(room)
+    with_face = room.copy()
+    material._paste(with_face, material.portrait("glasses"), 130, -30, 400)  # close, partly out of view
+    face = overexposed(with_face)
+    monkeypatch.setattr(frames, "_recovered", lambda *args: [])
+    assert detect_faces(face) == []  # the cascade misses it
+    monkeypatch.undo()
+    looks = _hog_counted(monkeypatch)
+    assert analyse_frame(face).face_count == 1 and looks  # HOG finds it, short range confirms it
+    looks.clear()
+    analyser = FrameAnalyser()
+    for i in range(2):
+        assert analyser.analyse(empty, at=2.0 * i).face_count == 0
+    # Stored between runs as the pipeline stores it: the view HOG found nothing in goes too.
+    analyser = FrameAnalyser(state=json.loads(json.dumps(analyser.state)))
+    for i in range(2, 16):
+        assert analyser.analyse(empty, at=2.0 * i).face_count == 0
+    assert len(looks) == 1 and analyser.hog_skipped == 1  # the 20-s refresh (t = 22 s) skipped it
+    obs = analyser.analyse(face, at=32.0)
+    assert obs.face_count == 1 and len(looks) == 2
