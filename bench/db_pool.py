@@ -120,6 +120,25 @@ class Server:
         self.log.close()
 
 
+def upload_frame(started: dict, seq: int, frame: bytes) -> tuple[int, float]:
+    """One detection frame uploaded as the widget sends it, to a session ``_start_sessions``
+    started: the response's status and the seconds it took."""
+    meta = {
+        "part": f"f{seq}",
+        "kind": "frame",
+        "seq": seq,
+        "capturedAt": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+    }
+    body, content_type = _multipart(meta, frame)
+    t0 = time.perf_counter()
+    status, _ = _request(
+        started["uploadUrl"],
+        body,
+        {"Authorization": f"Bearer {started['token']}", "Content-Type": content_type},
+    )
+    return status, time.perf_counter() - t0
+
+
 def _start_sessions(server: Server, key: str, count: int, label: str) -> list[dict]:
     started = []
     for index in range(count):
@@ -165,22 +184,9 @@ def _side(env: dict, pool: int, key: str, args, meter: PostgresCpu, log_dir: Pat
                     which = index % len(sessions)
                     seqs[which] += 1
                     seq = seqs[which]
-                started = sessions[which]
-                meta = {
-                    "part": f"f{seq}",
-                    "kind": "frame",
-                    "seq": seq,
-                    "capturedAt": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-                }
-                body, content_type = _multipart(meta, frame)
-                t0 = time.perf_counter()
-                status, _ = _request(
-                    started["uploadUrl"],
-                    body,
-                    {"Authorization": f"Bearer {started['token']}", "Content-Type": content_type},
-                )
+                status, seconds = upload_frame(sessions[which], seq, frame)
                 with lock:
-                    latencies.append(time.perf_counter() - t0)
+                    latencies.append(seconds)
                     if status != 202:
                         failures.append(status)
 

@@ -48,14 +48,13 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from _meters import PostgresCpu, cpu_seconds, require_services, skip  # noqa: E402
-from db_pool import DOMAIN, Server, _frame, _multipart, _request, _start_sessions  # noqa: E402
+from db_pool import DOMAIN, Server, _frame, _start_sessions, upload_frame  # noqa: E402
 
 from deploy.topology import ASGI_DATABASE_POOL  # noqa: E402
 
@@ -105,22 +104,9 @@ def _uploads(sides: list[Side], frame: bytes, count: int, concurrency: int) -> N
                 which = (index // len(sides)) % len(side.sessions)
                 side.seqs[which] += 1
                 seq = side.seqs[which]
-            started = side.sessions[which]
-            meta = {
-                "part": f"f{seq}",
-                "kind": "frame",
-                "seq": seq,
-                "capturedAt": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-            }
-            body, content_type = _multipart(meta, frame)
-            t0 = time.perf_counter()
-            status, _ = _request(
-                started["uploadUrl"],
-                body,
-                {"Authorization": f"Bearer {started['token']}", "Content-Type": content_type},
-            )
+            status, seconds = upload_frame(side.sessions[which], seq, frame)
             with lock:
-                side.latencies.append(time.perf_counter() - t0)
+                side.latencies.append(seconds)
                 if status != 202:
                     side.failures.append(status)
 
