@@ -19,8 +19,8 @@ then ``--uploads`` uploads of one frame each (the widget's multipart body) to ea
 turn from ``--concurrency`` client threads, so load from the rest of the machine falls on all
 alike. Printed: each server's CPU per upload, the upload latency, PostgreSQL's CPU per upload
 (all three together: the chain does not change the queries), then change / baseline.
-``--profile DIR`` also records each server with py-spy (``PY_SPY``, default
-``/tmp/spyenv/bin/py-spy``; ``--gil``, so CPU, not waits) as collapsed stacks in DIR.
+``--profile DIR`` also records each server with py-spy (``pip install py-spy``; ``PY_SPY``, default
+the ``py-spy`` on PATH; ``--gil``, so CPU, not waits) as collapsed stacks in DIR.
 
 Measured (``BENCH_REDIS_URL=redis://127.0.0.1:6379/5 nice .venv/bin/python bench/request_chain.py``,
 1,500 uploads to each server, 2 cores shared with other test runs):
@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -60,7 +61,7 @@ from deploy.topology import ASGI_DATABASE_POOL  # noqa: E402
 
 PG_URL = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
-PY_SPY = os.environ.get("PY_SPY", "/tmp/spyenv/bin/py-spy")
+PY_SPY = os.environ.get("PY_SPY") or shutil.which("py-spy") or "py-spy"
 # name: (settings module, environment, what it is)
 SIDES = {
     "baseline": ("bench._sync_chain_settings", {"BENCH_CHAIN": "baseline"}, "baseline: as before"),
