@@ -120,6 +120,23 @@ class Server:
         self.log.close()
 
 
+def migrate_with_institution(env: dict, name: str) -> str:
+    """Migrate the run's database (``env``) and create an institution for ``DOMAIN`` in it: its
+    API key."""
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
+    )
+    created = subprocess.run(
+        [sys.executable, "manage.py", "create_institution", name, "--domain", DOMAIN],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return next(w for w in created.split() if w.startswith("pk_"))
+
+
 def upload_frame(started: dict, seq: int, frame: bytes) -> tuple[int, float]:
     """One detection frame uploaded as the widget sends it, to a session ``_start_sessions``
     started: the response's status and the seconds it took."""
@@ -255,17 +272,7 @@ def main() -> int:
     results = []
     try:
         with tempfile.TemporaryDirectory(prefix="proctorme-dbpool-") as log_dir:
-            for step in (["migrate", "--noinput", "-v", "0"],):
-                subprocess.run([sys.executable, "manage.py", *step], cwd=ROOT, env=env, check=True)
-            created = subprocess.run(
-                [sys.executable, "manage.py", "create_institution", "Pool bench", "--domain", DOMAIN],
-                cwd=ROOT,
-                env=env,
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
-            key = next(w for w in created.split() if w.startswith("pk_"))
+            key = migrate_with_institution(env, "Pool bench")
             meter = PostgresCpu(PG_URL, database)
             print(
                 f"db_pool: one uvicorn process, {args.uploads} uploads of one frame from "

@@ -55,7 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from _meters import PostgresCpu, cpu_seconds, require_services, skip  # noqa: E402
-from db_pool import DOMAIN, Server, _frame, _start_sessions, upload_frame  # noqa: E402
+from db_pool import Server, _frame, _start_sessions, migrate_with_institution, upload_frame  # noqa: E402
 
 from deploy.topology import ASGI_DATABASE_POOL  # noqa: E402
 
@@ -223,21 +223,7 @@ def main() -> int:
     meter = None
     try:
         with tempfile.TemporaryDirectory(prefix="proctorme-chain-") as log_dir:
-            subprocess.run(
-                [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-                cwd=ROOT,
-                env=env,
-                check=True,
-            )
-            created = subprocess.run(
-                [sys.executable, "manage.py", "create_institution", "Chain bench", "--domain", DOMAIN],
-                cwd=ROOT,
-                env=env,
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
-            key = next(w for w in created.split() if w.startswith("pk_"))
+            key = migrate_with_institution(env, "Chain bench")
             meter = PostgresCpu(PG_URL, database)
             print(
                 f"request_chain: {len(SIDES)} uvicorn processes at once ({', '.join(SIDES)}), {args.uploads} uploads "
